@@ -1,0 +1,1 @@
+"""Browse and read: countries, levels, subjects, modules and lessons."""

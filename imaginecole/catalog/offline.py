@@ -1,0 +1,73 @@
+"""A module as a ZIP of plain HTML pages that open in any browser, with no server."""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from pathlib import Path
+
+from flask import current_app, render_template
+
+from imaginecole.models import Asset, Module
+from imaginecole.rendering.markdown import ImageInfo, MediaLink, render_markdown
+from imaginecole.services.media import blob_store
+from sync.media import EXTENSION_FOR_TYPE
+
+
+def lesson_filename(position: int, slug: str) -> str:
+    return f"{position:02d}-{slug}.html"
+
+
+def module_zip(module: Module, lang: str):
+    """Return a file object holding the module's offline ZIP in ``lang``."""
+    store = blob_store()
+    files: dict[str, Path] = {}  # name in the ZIP -> blob on disk
+    by_sha = {asset.sha256: asset for asset in module.assets}
+
+    def resolver(media: dict[str, str]):
+        def resolve(target: str):
+            asset = by_sha.get(media.get(target, ""))
+            return _offline_media(asset, files, store) if asset else None
+
+        return resolve
+
+    lessons = []
+    for lesson in module.lessons:
+        text = lesson.text_in(lang)
+        html = render_markdown(text.markdown, resolver(text.media))
+        lessons.append((lesson, text, lesson_filename(lesson.position, lesson.slug), html))
+
+    out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    folder = f"{module.uid}/"
+    static = Path(current_app.static_folder)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(folder + "index.html", render_template("catalog/offline/index.html", module=module, lessons=lessons))
+        for index, (lesson, text, filename, html) in enumerate(lessons):
+            previous = lessons[index - 1] if index > 0 else None
+            following = lessons[index + 1] if index + 1 < len(lessons) else None
+            page = render_template(
+                "catalog/offline/lesson.html", module=module, text=text, html=html, previous=previous, following=following
+            )
+            archive.writestr(folder + filename, page)
+        archive.writestr(folder + "LICENCE.txt", render_template("catalog/offline/licence.txt", module=module))
+        archive.write(static / "style.css", folder + "style.css")
+        for name, path in sorted(files.items()):
+            # Media are already compressed; deflating them again only costs time on a small server.
+            archive.write(path, folder + name, compress_type=zipfile.ZIP_STORED)
+    out.seek(0)
+    return out
+
+
+def _offline_media(asset: Asset, files: dict[str, Path], store) -> ImageInfo | MediaLink:
+    if asset.is_image:
+        fallback = [v for v in asset.variants if v.media_type != "image/webp"]
+        if fallback:
+            chosen = fallback[-1]
+            name = f"media/{chosen.sha256}{EXTENSION_FOR_TYPE[chosen.media_type]}"
+            files[name] = store.path(chosen.sha256)
+            return ImageInfo(name, chosen.width, chosen.height)
+    name = f"media/{asset.sha256}{EXTENSION_FOR_TYPE.get(asset.media_type, '')}"
+    files[name] = store.path(asset.sha256)
+    if asset.is_image:
+        return ImageInfo(name, asset.width, asset.height)
+    return MediaLink(name, asset.media_type)

@@ -1,0 +1,108 @@
+"""Read-only queries behind the catalogue pages."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from flask import abort
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from imaginecole.extensions import db
+from imaginecole.models import Competency, Country, Lesson, Level, Module, ModuleCompetency, Subject
+from imaginecole.models.modules import module_levels
+
+
+def countries_with_counts() -> list[tuple[Country, int]]:
+    counts = dict(
+        db.session.execute(
+            select(Module.country_code, func.count(Module.id)).filter_by(published=True).group_by(Module.country_code)
+        ).all()
+    )
+    countries = db.session.scalars(select(Country)).all()
+    return [(c, counts.get(c.code, 0)) for c in countries]
+
+
+def get_country(code: str) -> Country:
+    return db.session.get(Country, code) or abort(404)
+
+
+def get_level(country: Country, slug: str) -> Level:
+    return db.session.scalar(select(Level).filter_by(country_code=country.code, slug=slug)) or abort(404)
+
+
+def get_subject(country: Country, slug: str) -> Subject:
+    return db.session.scalar(select(Subject).filter_by(country_code=country.code, slug=slug)) or abort(404)
+
+
+def module_counts_by_level(country: Country) -> dict[int, int]:
+    rows = db.session.execute(
+        select(module_levels.c.level_id, func.count(Module.id))
+        .join(Module, Module.id == module_levels.c.module_id)
+        .where(Module.country_code == country.code, Module.published.is_(True))
+        .group_by(module_levels.c.level_id)
+    ).all()
+    return dict(rows)
+
+
+def module_counts_by_subject(level: Level) -> dict[int, int]:
+    rows = db.session.execute(
+        select(Module.subject_id, func.count(Module.id))
+        .join(module_levels, Module.id == module_levels.c.module_id)
+        .where(module_levels.c.level_id == level.id, Module.published.is_(True))
+        .group_by(Module.subject_id)
+    ).all()
+    return dict(rows)
+
+
+def modules_of(level: Level, subject: Subject) -> list[Module]:
+    return list(
+        db.session.scalars(
+            select(Module)
+            .join(module_levels, Module.id == module_levels.c.module_id)
+            .where(module_levels.c.level_id == level.id, Module.subject_id == subject.id, Module.published.is_(True))
+            .options(selectinload(Module.competency_links).selectinload(ModuleCompetency.competency))
+            .order_by(Module.id)
+        )
+    )
+
+
+def group_by_competency(modules: list[Module]) -> list[tuple[Competency | None, list[Module]]]:
+    """Group modules under the top-level competency of the first competency each teaches."""
+    groups: dict[Competency | None, list[Module]] = defaultdict(list)
+    for module in modules:
+        taught = module.competencies("teaches")
+        root = _root(taught[0]) if taught else None
+        groups[root].append(module)
+    ordered = sorted((c for c in groups if c is not None), key=lambda c: (c.position, c.code))
+    result: list[tuple[Competency | None, list[Module]]] = [(c, groups[c]) for c in ordered]
+    if None in groups:
+        result.append((None, groups[None]))
+    return result
+
+
+def _root(node: Competency) -> Competency:
+    seen = set()
+    while node.parent is not None and node.id not in seen:
+        seen.add(node.id)
+        node = node.parent
+    return node
+
+
+def get_module(uid: str) -> Module:
+    module = db.session.scalar(
+        select(Module)
+        .filter_by(uid=uid, published=True)
+        .options(selectinload(Module.lessons).selectinload(Lesson.translations), selectinload(Module.levels))
+    )
+    return module or abort(404)
+
+
+def get_lesson(module: Module, slug: str) -> tuple[Lesson, Lesson | None, Lesson | None]:
+    """Return the lesson with its previous and next lessons in the module."""
+    for index, lesson in enumerate(module.lessons):
+        if lesson.slug == slug:
+            previous = module.lessons[index - 1] if index > 0 else None
+            following = module.lessons[index + 1] if index + 1 < len(module.lessons) else None
+            return lesson, previous, following
+    abort(404)

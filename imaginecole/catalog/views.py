@@ -1,0 +1,83 @@
+"""Catalogue pages, from the choice of a country down to a lesson."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, send_file
+
+from imaginecole.catalog import queries
+from imaginecole.catalog.offline import module_zip
+from imaginecole.i18n import current_language
+
+bp = Blueprint("catalog", __name__, url_prefix="/<lang>", template_folder="templates")
+
+
+@bp.route("/")
+def home():
+    return render_template("catalog/home.html", countries=queries.countries_with_counts())
+
+
+@bp.route("/<string(length=2):country>/")
+def country(country: str):
+    found = queries.get_country(country)
+    return render_template(
+        "catalog/country.html", country=found, counts=queries.module_counts_by_level(found)
+    )
+
+
+@bp.route("/<string(length=2):country>/<level>/")
+def level(country: str, level: str):
+    found = queries.get_country(country)
+    found_level = queries.get_level(found, level)
+    counts = queries.module_counts_by_subject(found_level)
+    return render_template("catalog/level.html", country=found, level=found_level, counts=counts)
+
+
+@bp.route("/<string(length=2):country>/<level>/<subject>/")
+def subject(country: str, level: str, subject: str):
+    found = queries.get_country(country)
+    found_level = queries.get_level(found, level)
+    found_subject = queries.get_subject(found, subject)
+    modules = queries.modules_of(found_level, found_subject)
+    return render_template(
+        "catalog/subject.html",
+        country=found,
+        level=found_level,
+        subject=found_subject,
+        groups=queries.group_by_competency(modules),
+        module_count=len(modules),
+    )
+
+
+@bp.route("/modules/<uid>/")
+def module(uid: str):
+    found = queries.get_module(uid)
+    return render_template("catalog/module.html", module=found, country=found.country, level=found.levels[0])
+
+
+@bp.route("/modules/<uid>/<slug>")
+def lesson(uid: str, slug: str):
+    found = queries.get_module(uid)
+    lesson, previous, following = queries.get_lesson(found, slug)
+    return render_template(
+        "catalog/lesson.html",
+        module=found,
+        country=found.country,
+        level=found.levels[0],
+        lesson=lesson,
+        text=lesson.text_in(current_language()),
+        previous=previous,
+        following=following,
+    )
+
+
+@bp.route("/modules/<uid>/download.zip")
+def download(uid: str):
+    found = queries.get_module(uid)
+    lang = current_language()
+    return send_file(
+        module_zip(found, lang),
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=f"{found.uid}-v{found.version}-{lang}.zip",
+        max_age=3600,
+    )

@@ -1,0 +1,227 @@
+"""The ``imaginecole`` command. Each command only parses options and calls library code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from imaginecole.config import SETTINGS
+
+
+def main() -> None:
+    from imaginecole import create_app
+
+    cli = FlaskGroup(create_app=create_app, help="Imaginecole: curriculum-aligned lessons that work offline.")
+    cli.main(prog_name="imaginecole")
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(db_group)
+    app.cli.add_command(content_group)
+    app.cli.add_command(translations_group)
+    app.cli.add_command(serve)
+    app.cli.add_command(demo)
+    app.cli.add_command(settings)
+
+
+# ---------------------------------------------------------------------------- db
+
+
+@click.group("db", help="Manage the database.")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("init", help="Create the database tables that are missing.")
+@with_appcontext
+def db_init() -> None:
+    from imaginecole import ensure_schema
+
+    ensure_schema(current_app)
+    click.echo(f"Database ready in {current_app.config['DATA_DIR']}")
+
+
+# ---------------------------------------------------------------------------- content
+
+
+@click.group("content", help="Check and load curriculum and module files.")
+def content_group() -> None:
+    pass
+
+
+def _default_content_dir() -> Path:
+    return Path(current_app.config["CONTENT_DIR"])
+
+
+def _print_problems(problems) -> None:
+    for problem in problems:
+        click.secho(f"  {problem}", fg="red", err=True)
+
+
+@content_group.command("check", help="Report every problem in a content folder without loading it.")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@with_appcontext
+def content_check(directory: Path | None) -> None:
+    from sync.content import read_content
+
+    tree = read_content(directory or _default_content_dir())
+    lessons = sum(len(m.lessons) for m in tree.modules)
+    click.echo(f"{len(tree.curricula)} countries, {len(tree.modules)} valid modules, {lessons} lessons")
+    if tree.problems:
+        click.secho(f"{len(tree.problems)} problems:", fg="red", err=True)
+        _print_problems(tree.problems)
+        sys.exit(1)
+    click.secho("No problems found.", fg="green")
+
+
+@content_group.command("load", help="Load (or update) curricula and modules into this instance.")
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option("--country", "countries", multiple=True, help="Load only this country (repeatable).")
+@with_appcontext
+def content_load(directory: Path | None, countries: tuple[str, ...]) -> None:
+    from imaginecole import ensure_schema
+    from sync.content import read_content
+
+    ensure_schema(current_app)
+    directory = directory or _default_content_dir()
+    click.echo(f"Reading {directory} …")
+    tree = read_content(directory, list(countries) or None)
+    _load_and_report(tree)
+
+
+def _load_and_report(tree, fail_on_problems: bool = True) -> None:
+    from imaginecole.services.content import load_tree
+
+    with click.progressbar(length=len(tree.modules), label="Loading modules", show_pos=True) as bar:
+        report = load_tree(tree, progress=lambda _module_id: bar.update(1))
+    click.echo(
+        f"Countries: {report.countries_added} added, {report.countries_updated} updated, "
+        f"{report.countries_unchanged} unchanged."
+    )
+    click.echo(
+        f"Modules: {report.modules_added} added, {report.modules_updated} updated, "
+        f"{report.modules_unchanged} unchanged; {report.lessons_loaded} lessons loaded."
+    )
+    for note in report.notes:
+        click.secho(f"  note: {note}", fg="yellow")
+    if not report.changed:
+        click.echo("Nothing changed: everything was already loaded.")
+    if report.problems:
+        click.secho(f"{len(report.problems)} problems (the modules concerned were not loaded):", fg="red", err=True)
+        _print_problems(report.problems)
+        if fail_on_problems:
+            sys.exit(1)
+
+
+@content_group.command("import-course", help="Turn a Markdown course folder (MkDocs style) into modules and load them.")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--country", required=True, help="Country code, e.g. fr.")
+@click.option("--level", "levels", required=True, multiple=True, help="Level code, e.g. Tle (repeatable).")
+@click.option("--subject", required=True, help="Subject slug, e.g. nsi.")
+@click.option("--licence", default="CC-BY-SA-4.0", show_default=True, help="SPDX id of the course's licence.")
+@click.option("--author", "authors", multiple=True, help="Author name (repeatable); read from ATTRIBUTION.md when absent.")
+@click.option("--attribution", default="", help="Credit line; read from ATTRIBUTION.md when absent.")
+@click.option("--id-prefix", default="", help="Prefix of the module ids (default: country and folder name).")
+@with_appcontext
+def content_import_course(
+    directory: Path,
+    country: str,
+    levels: tuple[str, ...],
+    subject: str,
+    licence: str,
+    authors: tuple[str, ...],
+    attribution: str,
+    id_prefix: str,
+) -> None:
+    from imaginecole import ensure_schema
+    from imaginecole.services.curriculum import curriculum_of
+    from sync.course import CourseOptions, read_course
+
+    ensure_schema(current_app)
+    curriculum = curriculum_of(country)
+    if curriculum is None:
+        raise click.ClickException(f'Country "{country}" is not loaded; run "imaginecole content load" first.')
+    options = CourseOptions(
+        country=country,
+        levels=list(levels),
+        subject=subject,
+        licence=licence,
+        authors=list(authors),
+        attribution=attribution,
+        id_prefix=id_prefix,
+    )
+    tree = read_course(directory, curriculum, options)
+    click.echo(f"Read {directory}: {len(tree.modules)} modules, {sum(len(m.lessons) for m in tree.modules)} lessons.")
+    for problem in tree.skipped:
+        click.secho(f"  skipped: {problem}", fg="yellow", err=True)
+    _load_and_report(tree)
+
+
+# ---------------------------------------------------------------------------- translations
+
+
+@click.group("translations", help="Extract, update and compile the interface translations.")
+def translations_group() -> None:
+    pass
+
+
+@translations_group.command("extract", help="Collect translatable strings into translations/messages.pot.")
+def translations_extract() -> None:
+    from imaginecole import translations_tools
+
+    translations_tools.extract()
+
+
+@translations_group.command("update", help="Merge new strings from messages.pot into each language's catalog.")
+def translations_update() -> None:
+    from imaginecole import translations_tools
+
+    translations_tools.update()
+
+
+@translations_group.command("compile", help="Compile the catalogs into .mo files.")
+def translations_compile() -> None:
+    from imaginecole import translations_tools
+
+    translations_tools.compile_all()
+
+
+# ---------------------------------------------------------------------------- serving
+
+
+@click.command("serve", help="Serve the app with a production WSGI server (waitress).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for the whole LAN).")
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=None, type=int, help="Worker threads (default: the SERVER_THREADS setting).")
+@with_appcontext
+def serve(host: str, port: int, threads: int | None) -> None:
+    from waitress import serve as waitress_serve
+
+    from imaginecole import ensure_schema
+
+    app = current_app._get_current_object()
+    ensure_schema(app)
+    threads = threads or int(app.config["SERVER_THREADS"])
+    click.echo(f"Serving on http://{host}:{port}/ with {threads} threads (Ctrl+C to stop)")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="imaginecole")
+
+
+@click.command("demo", help="Load the sample content and serve it on http://127.0.0.1:5000/.")
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.pass_context
+def demo(ctx: click.Context, port: int) -> None:
+    ctx.invoke(content_load, directory=None, countries=())
+    ctx.invoke(serve, host="127.0.0.1", port=port)
+
+
+@click.command("settings", help="List every setting with its current value and what it is for.")
+@with_appcontext
+def settings() -> None:
+    for setting in SETTINGS:
+        value = current_app.config.get(setting.name)
+        shown = "(set)" if setting.name == "SECRET_KEY" and value else value
+        click.echo(f"IMAGINECOLE_{setting.name} = {shown!r}\n    {setting.help}")

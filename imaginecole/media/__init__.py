@@ -1,0 +1,1 @@
+"""Serve media blobs under content-hashed URLs."""

@@ -1,0 +1,1 @@
+"""Turn lesson Markdown into safe HTML, and images into resized variants."""

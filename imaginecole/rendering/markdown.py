@@ -1,0 +1,205 @@
+"""Render lesson Markdown to sanitised HTML with server-side MathML and no JavaScript.
+
+Authors' raw HTML is never passed through: markdown-it runs with ``html=False`` (tags show as
+text) and the output is cleaned again by nh3 with an allow-list, so a slip in a plugin cannot
+let a script through either.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import escape
+
+import nh3
+from latex2mathml.converter import convert as latex_to_mathml
+from markdown_it import MarkdownIt
+from mdit_py_plugins.admon import admon_plugin
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from mdit_py_plugins.tasklists import tasklists_plugin
+
+
+@dataclass
+class ImageInfo:
+    """What the renderer needs to know of an image to write a responsive <img>."""
+
+    url: str  # the fallback file
+    width: int | None = None
+    height: int | None = None
+    sources: list[tuple[str, list[tuple[str, int]]]] = field(default_factory=list)  # (type, [(url, w)])
+
+
+@dataclass
+class MediaLink:
+    url: str
+    media_type: str
+
+
+MediaResolver = Callable[[str], ImageInfo | MediaLink | None]
+
+MATHML_TAGS = {
+    "math", "semantics", "annotation", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub",
+    "msup", "msubsup", "mfrac", "msqrt", "mroot", "mstyle", "merror", "mpadded", "mphantom",
+    "mfenced", "menclose", "mtable", "mtr", "mtd", "munder", "mover", "munderover",
+}  # fmt: skip
+MATHML_ATTRIBUTES = {
+    "display", "xmlns", "mathvariant", "stretchy", "fence", "separator", "lspace", "rspace",
+    "columnalign", "rowalign", "width", "height", "depth", "linethickness", "accent", "accentunder",
+    "movablelimits", "open", "close", "separators", "notation", "columnspacing", "rowspacing",
+    "displaystyle", "scriptlevel", "encoding", "minsize", "maxsize", "symmetric", "columnlines",
+    "rowlines", "frame", "align",
+}  # fmt: skip
+HTML_TAGS = {
+    "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "a", "img", "picture", "source",
+    "em", "strong", "code", "pre", "blockquote", "table", "thead", "tbody", "tr", "th", "td", "hr",
+    "br", "del", "s", "details", "summary", "div", "span", "input", "audio", "video", "figure",
+    "figcaption", "sup", "sub",
+}  # fmt: skip
+ATTRIBUTES = {
+    "*": {"class", "lang", "dir"},
+    "a": {"href", "title", "type", "download"},
+    "img": {"src", "srcset", "sizes", "alt", "title", "width", "height", "loading", "decoding"},
+    "source": {"srcset", "sizes", "type", "src"},
+    "ol": {"start"},
+    "th": {"colspan", "rowspan"},
+    "td": {"colspan", "rowspan"},
+    "details": {"open"},
+    "input": {"type", "checked", "disabled"},
+    "audio": {"controls", "preload", "src"},
+    "video": {"controls", "preload", "src", "width", "height"},
+    **{tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS},
+}
+ALIGN_CLASS = re.compile(r'style="text-align:(left|right|center)"')
+
+
+def _math(latex: str, display: str) -> str:
+    try:
+        return latex_to_mathml(latex, display=display)
+    except Exception:  # latex2mathml raises many error types on bad input; show the source instead
+        return f'<code class="math-error">{escape(latex)}</code>'
+
+
+def _render_admonition_open(self, tokens, idx, options, env):
+    token = tokens[idx]
+    stack = env.setdefault("_admonitions", [])
+    collapsible = token.markup.startswith("?")
+    stack.append(collapsible)
+    css = escape(token.attrs.get("class", "admonition"))
+    if collapsible:
+        opened = " open" if token.markup.endswith("+") else ""
+        return f'<details class="{css}"{opened}>\n'
+    return f'<div class="{css}">\n'
+
+
+def _render_admonition_close(self, tokens, idx, options, env):
+    collapsible = env.get("_admonitions", [False]).pop()
+    return "</details>\n" if collapsible else "</div>\n"
+
+
+def _render_admonition_title_open(self, tokens, idx, options, env):
+    collapsible = env.get("_admonitions", [False])[-1]
+    return '<summary class="admonition-title">' if collapsible else '<p class="admonition-title">'
+
+
+def _render_admonition_title_close(self, tokens, idx, options, env):
+    collapsible = env.get("_admonitions", [False])[-1]
+    return "</summary>\n" if collapsible else "</p>\n"
+
+
+def _render_image(self, tokens, idx, options, env):
+    token = tokens[idx]
+    src = token.attrGet("src") or ""
+    alt = self.renderInlineAsText(token.children or [], options, env)
+    resolver: MediaResolver | None = env.get("media")
+    found = resolver(src) if resolver else None
+    if found is None:
+        # An image we could not resolve is shown as its description, never fetched from elsewhere.
+        return f'<span class="missing-image">[{escape(alt)}]</span>'
+    if isinstance(found, MediaLink):
+        return _media_element(found, alt)
+    size = ""
+    if found.width and found.height:
+        size = f' width="{found.width}" height="{found.height}"'
+    img = f'<img src="{escape(found.url)}" alt="{escape(alt)}"{size} loading="lazy" decoding="async">'
+    if not found.sources:
+        return img
+    sources = "".join(
+        f'<source type="{escape(media_type)}" srcset="{escape(", ".join(f"{u} {w}w" for u, w in variants))}"'
+        ' sizes="(max-width: 48rem) 100vw, 46rem">'
+        for media_type, variants in found.sources
+    )
+    return f"<picture>{sources}{img}</picture>"
+
+
+def _media_element(found: MediaLink, label: str) -> str:
+    url, label = escape(found.url), escape(label or "")
+    if found.media_type.startswith("audio/"):
+        return f'<audio controls preload="none" src="{url}"></audio>'
+    if found.media_type.startswith("video/"):
+        return f'<video controls preload="none" src="{url}"></video>'
+    return f'<a href="{url}" download>{label}</a>'
+
+
+def _render_link_open(self, tokens, idx, options, env):
+    token = tokens[idx]
+    href = token.attrGet("href") or ""
+    resolver: MediaResolver | None = env.get("media")
+    found = resolver(href) if resolver and not re.match(r"^[a-z][a-z0-9+.-]*:|^#|^/", href, re.I) else None
+    if isinstance(found, (MediaLink, ImageInfo)):
+        token.attrSet("href", found.url)
+    elif not re.match(r"^(https?:|mailto:|#)", href, re.I):
+        # A local link that leads nowhere on this server: keep the text, drop the link.
+        token.attrSet("href", "#")
+    return self.renderToken(tokens, idx, options, env)
+
+
+def make_parser() -> MarkdownIt:
+    parser = (
+        MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+        .enable(["table", "strikethrough"])
+        .use(admon_plugin)
+        .use(tasklists_plugin)
+        .use(
+            dollarmath_plugin,
+            allow_space=True,
+            allow_digits=False,
+            double_inline=True,
+            renderer=lambda content, opts: _math(content, "block" if opts.get("display_mode") else "inline"),
+        )
+    )
+    parser.add_render_rule("admonition_open", _render_admonition_open)
+    parser.add_render_rule("admonition_close", _render_admonition_close)
+    parser.add_render_rule("admonition_title_open", _render_admonition_title_open)
+    parser.add_render_rule("admonition_title_close", _render_admonition_title_close)
+    parser.add_render_rule("image", _render_image)
+    parser.add_render_rule("link_open", _render_link_open)
+    return parser
+
+
+_PARSER = make_parser()
+
+
+def render_markdown(markdown: str, media: MediaResolver | None = None) -> str:
+    """Return sanitised HTML for ``markdown``; ``media`` maps a written link to a served file."""
+    html = _PARSER.render(markdown, {"media": media})
+    html = ALIGN_CLASS.sub(r'class="align-\1"', html)
+    return sanitize(html)
+
+
+def sanitize(html: str) -> str:
+    """Keep only the tags and attributes a lesson may use."""
+    return nh3.clean(
+        html,
+        tags=HTML_TAGS | MATHML_TAGS,
+        attributes=ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )
+
+
+def plain_text(html: str) -> str:
+    """Return the visible text of rendered HTML, for search and summaries."""
+    text = nh3.clean(html, tags=set(), attributes={})
+    return re.sub(r"\s+", " ", text).strip()

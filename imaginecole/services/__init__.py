@@ -1,0 +1,1 @@
+"""All writes and business rules. No request or session access here: callers pass plain values."""

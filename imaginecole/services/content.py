@@ -1,0 +1,266 @@
+"""Load curricula and modules read by ``sync.content`` into the database and blob store.
+
+Loading is an upsert keyed by country code and module id, and idempotent: a module whose
+fingerprint has not changed is left alone, so a second run changes nothing and says so.
+Each module is written in its own transaction: a module that fails leaves no trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from imaginecole.extensions import db
+from imaginecole.models import (
+    Competency,
+    Country,
+    Cycle,
+    Domain,
+    Lesson,
+    LessonText,
+    Level,
+    Module,
+    ModuleCompetency,
+    Subject,
+)
+from imaginecole.models.modules import module_levels
+from imaginecole.rendering.images import ImageRejected
+from imaginecole.rendering.markdown import render_markdown
+from imaginecole.services.media import blob_store, describe, ingest_blob
+from sync import content as fmt
+from sync.problems import ProblemList
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class LoadReport:
+    countries_added: int = 0
+    countries_updated: int = 0
+    countries_unchanged: int = 0
+    modules_added: int = 0
+    modules_updated: int = 0
+    modules_unchanged: int = 0
+    lessons_loaded: int = 0
+    problems: ProblemList = field(default_factory=ProblemList)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.countries_added or self.countries_updated or self.modules_added or self.modules_updated)
+
+
+def load_tree(tree: fmt.ContentTree, progress: Progress | None = None) -> LoadReport:
+    """Load every valid curriculum and module of ``tree``; invalid ones are reported, not loaded."""
+    report = LoadReport(problems=ProblemList(tree.problems))
+    for curriculum in tree.curricula.values():
+        load_curriculum(curriculum, report)
+    for module in tree.modules:
+        load_module(module, report)
+        if progress:
+            progress(module.id)
+    return report
+
+
+# ---------------------------------------------------------------------------- curriculum
+
+
+def load_curriculum(source: fmt.Curriculum, report: LoadReport) -> Country:
+    """Create or update a country and its framework; leave it alone when unchanged."""
+    country = db.session.get(Country, source.code)
+    fingerprint = source.fingerprint()
+    if country is not None and country.fingerprint == fingerprint:
+        report.countries_unchanged += 1
+        return country
+    if country is None:
+        country = Country(code=source.code)
+        db.session.add(country)
+        report.countries_added += 1
+    else:
+        report.countries_updated += 1
+    country.name = source.name
+    country.languages = source.languages
+    country.framework_id = source.framework_id
+    country.framework_version = source.framework_version
+    country.framework_title = source.framework_title
+    country.fingerprint = fingerprint
+
+    cycles = _upsert(Cycle, source.code, "code", source.cycles, lambda row, item: setattr(row, "name", item.name))
+
+    def set_level(row: Level, item: fmt.Level) -> None:
+        row.code, row.name, row.isced, row.grade = item.code, item.name, item.isced, item.grade
+        row.cycle = cycles[item.cycle]
+
+    levels = _upsert(Level, source.code, "slug", source.levels, set_level)
+    domains = _upsert(Domain, source.code, "slug", source.domains, lambda row, item: setattr(row, "name", item.name))
+
+    def set_subject(row: Subject, item: fmt.Subject) -> None:
+        row.name, row.domain = item.name, domains[item.domain]
+
+    subjects = _upsert(Subject, source.code, "slug", source.subjects, set_subject)
+
+    def set_competency(row: Competency, item: fmt.Competency) -> None:
+        row.label, row.type, row.subject = item.label, item.type, subjects[item.subject]
+        row.levels = [levels[fmt.slugify(code)] for code in item.levels]
+
+    competencies = _upsert(Competency, source.code, "code", source.competencies, set_competency)
+    for item in source.competencies:
+        competencies[item.code].parent = competencies[item.parent] if item.parent else None
+
+    _remove_unused(source, report)
+    db.session.commit()
+    return country
+
+
+def _upsert(model, country_code: str, key: str, items: list, update) -> dict:
+    """Create or update the rows of ``model`` for ``items``, matched on ``key``; return them by key."""
+    existing = {getattr(row, key): row for row in db.session.scalars(select(model).filter_by(country_code=country_code))}
+    rows = {}
+    for position, item in enumerate(items):
+        value = getattr(item, key)
+        row = existing.get(value)
+        if row is None:
+            row = model(country_code=country_code, **{key: value})
+            db.session.add(row)
+        row.position = position
+        update(row, item)
+        rows[value] = row
+    # Rows not in the file are kept in `existing` minus `rows`; _remove_unused decides their fate.
+    return rows
+
+
+def _remove_unused(source: fmt.Curriculum, report: LoadReport) -> None:
+    """Delete levels, subjects and competencies dropped from the file, unless modules use them."""
+    db.session.flush()
+    code = source.code
+    keep_levels = {lv.slug for lv in source.levels}
+    keep_subjects = set(source.subject_slugs())
+    keep_competencies = set(source.competency_codes())
+    for level in db.session.scalars(select(Level).filter_by(country_code=code)):
+        if level.slug in keep_levels:
+            continue
+        used = db.session.scalar(select(module_levels.c.module_id).where(module_levels.c.level_id == level.id).limit(1))
+        if used:
+            report.notes.append(f"{code}: level {level.code} was removed from the file but modules use it; kept")
+        else:
+            db.session.delete(level)
+    for subject in db.session.scalars(select(Subject).filter_by(country_code=code)):
+        if subject.slug in keep_subjects:
+            continue
+        if db.session.scalar(select(Module.id).filter_by(subject_id=subject.id).limit(1)):
+            report.notes.append(f"{code}: subject {subject.slug} was removed from the file but modules use it; kept")
+        else:
+            db.session.execute(db.delete(Competency).filter_by(subject_id=subject.id))
+            db.session.delete(subject)
+    for node in db.session.scalars(select(Competency).filter_by(country_code=code)):
+        if node.code in keep_competencies:
+            continue
+        if db.session.scalar(select(ModuleCompetency.module_id).filter_by(competency_id=node.id).limit(1)):
+            report.notes.append(f"{code}: competency {node.code} was removed from the file but modules use it; kept")
+        else:
+            db.session.delete(node)
+    for model, keep in ((Domain, {d.slug for d in source.domains}), (Cycle, {c.code for c in source.cycles})):
+        key = "slug" if model is Domain else "code"
+        for row in db.session.scalars(select(model).filter_by(country_code=code)):
+            if getattr(row, key) not in keep:
+                try:
+                    with db.session.begin_nested():
+                        db.session.delete(row)
+                except Exception:  # still referenced by a kept level or subject
+                    report.notes.append(f"{code}: {model.__name__.lower()} {getattr(row, key)} is still in use; kept")
+
+
+# ---------------------------------------------------------------------------- modules
+
+
+def load_module(source: fmt.Module, report: LoadReport) -> Module | None:
+    """Create or update one module with its lessons and media, in one transaction."""
+    existing = db.session.scalar(select(Module).filter_by(uid=source.id))
+    fingerprint = source.fingerprint()
+    if existing is not None:
+        if existing.country_code != source.country:
+            report.problems.add(source.id, None, "id", f"the id is already used by a module of {existing.country_code}")
+            return None
+        if existing.fingerprint == fingerprint:
+            report.modules_unchanged += 1
+            return existing
+        if existing.version > source.version:
+            report.problems.add(
+                source.id, None, "version",
+                f"version {source.version} is older than the loaded version {existing.version}; not loaded",
+            )  # fmt: skip
+            return None
+        if existing.version == source.version:
+            report.notes.append(f"{source.id}: content changed but version is still {source.version}; raise it")
+    try:
+        module = _write_module(existing, source, fingerprint)
+        db.session.commit()
+    except ImageRejected as error:
+        db.session.rollback()
+        report.problems.add(source.id, None, "media", str(error))
+        return None
+    except (OSError, SQLAlchemyError) as error:
+        db.session.rollback()
+        report.problems.add(source.id, None, "", f"could not be saved: {error}")
+        return None
+    if existing is None:
+        report.modules_added += 1
+    else:
+        report.modules_updated += 1
+    report.lessons_loaded += len(source.lessons)
+    return module
+
+
+def _write_module(module: Module | None, source: fmt.Module, fingerprint: str) -> Module:
+    levels = {lv.code: lv for lv in db.session.scalars(select(Level).filter_by(country_code=source.country))}
+    subject = db.session.scalar(select(Subject).filter_by(country_code=source.country, slug=source.subject))
+    competencies = {
+        c.code: c for c in db.session.scalars(select(Competency).filter_by(country_code=source.country))
+    }
+    store = blob_store()
+    assets = {sha: ingest_blob(blob, store) for sha, blob in source.blobs.items()}
+    if module is None:
+        module = Module(uid=source.id, country_code=source.country)
+        db.session.add(module)
+    module.subject = subject
+    module.version = source.version
+    module.language = source.language
+    module.resource_type = source.resource_type
+    module.licence = source.licence
+    module.title = source.title
+    module.summary = source.summary
+    module.keywords = source.keywords
+    module.derived_from = source.derived_from
+    module.authors = [{"name": a.name, "role": a.role} for a in source.authors]
+    module.attribution = source.attribution
+    module.fingerprint = fingerprint
+    module.levels = [levels[code] for code in source.levels]
+    module.competency_links = [
+        ModuleCompetency(competency=competencies[code], relation=relation)
+        for relation, codes in (("teaches", source.competencies), ("assesses", source.assesses))
+        for code in dict.fromkeys(codes)
+    ]
+
+    module.assets = list(assets.values())
+    described = {sha: describe(asset) for sha, asset in assets.items()}
+
+    module.lessons = []
+    db.session.flush()  # old lessons go before new ones reuse their slugs
+    for item in source.lessons:
+        lesson = Lesson(slug=item.slug, position=item.position)
+        for text in item.texts.values():
+            lookup = {target: described[sha] for target, sha in text.media.items()}
+            lesson.translations.append(
+                LessonText(
+                    lang=text.lang,
+                    title=text.title[:300],
+                    markdown=text.markdown,
+                    html=render_markdown(text.markdown, lookup.get),
+                    media=text.media,
+                )
+            )
+        module.lessons.append(lesson)
+    return module

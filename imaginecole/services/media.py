@@ -1,0 +1,70 @@
+"""Store media blobs and their image variants, and describe them for the renderer."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from imaginecole.extensions import db
+from imaginecole.models import Asset, ImageVariant
+from imaginecole.rendering.images import make_variants
+from imaginecole.rendering.markdown import ImageInfo, MediaLink
+from sync.content import Blob
+from sync.media import EXTENSION_FOR_TYPE, IMAGE_TYPES
+from sync.storage import BlobStore
+
+
+def blob_store() -> BlobStore:
+    return BlobStore(current_app.config["BLOB_DIR"])
+
+
+def media_url(sha256: str, media_type: str) -> str:
+    """Return the content-hashed URL a blob is served at (cacheable for ever)."""
+    return f"/media/{sha256}{EXTENSION_FOR_TYPE.get(media_type, '')}"
+
+
+def ingest_blob(blob: Blob, store: BlobStore) -> Asset:
+    """Copy a blob into the store and make its image variants, once per distinct file.
+
+    Raises ``ImageRejected`` for an image that cannot be decoded or is too large.
+    """
+    asset = db.session.get(Asset, blob.sha256)
+    if asset is not None:
+        return asset
+    asset = Asset(sha256=blob.sha256, media_type=blob.media_type, size=blob.size, name=blob.name[:255])
+    if blob.media_type in IMAGE_TYPES:
+        config = current_app.config
+        width, height, variants = make_variants(
+            blob.path, tuple(config["IMAGE_WIDTHS"]), int(config["MAX_IMAGE_PIXELS"])
+        )
+        asset.width, asset.height = width, height
+        for variant in variants:
+            sha256 = store.put_bytes(variant.data)
+            asset.variants.append(
+                ImageVariant(
+                    sha256=sha256,
+                    media_type=variant.media_type,
+                    width=variant.width,
+                    height=variant.height,
+                    size=len(variant.data),
+                )
+            )
+    store.put_file(blob.path, blob.sha256)
+    db.session.add(asset)
+    return asset
+
+
+def describe(asset: Asset) -> ImageInfo | MediaLink:
+    """Return what the renderer needs to show ``asset``."""
+    if not asset.is_image:
+        return MediaLink(media_url(asset.sha256, asset.media_type), asset.media_type)
+    webp = [v for v in asset.variants if v.media_type == "image/webp"]
+    fallback = [v for v in asset.variants if v.media_type != "image/webp"]
+    if not fallback:  # animations are served as they are
+        return ImageInfo(media_url(asset.sha256, asset.media_type), asset.width, asset.height)
+    main = fallback[-1]
+    return ImageInfo(
+        url=media_url(main.sha256, main.media_type),
+        width=main.width,
+        height=main.height,
+        sources=[("image/webp", [(media_url(v.sha256, v.media_type), v.width) for v in webp])],
+    )

@@ -1,0 +1,77 @@
+"""A content-addressed blob store: each file is kept once, named by its SHA-256.
+
+Files are written to a temporary name, flushed to disk and renamed, so a power cut never
+leaves a half-written blob under a real name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+class BlobHashMismatch(ValueError):
+    """The bytes read did not have the hash they were announced with."""
+
+
+class BlobStore:
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+
+    def path(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def has(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def put_file(self, source: Path, sha256: str) -> bool:
+        """Copy ``source`` into the store; return False when it was already there."""
+        if self.has(sha256):
+            return False
+        with open(source, "rb") as stream:
+            self._write(iter(lambda: stream.read(CHUNK), b""), sha256)
+        return True
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store ``data`` and return its hash."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        if not self.has(sha256):
+            self._write(iter([data]), sha256)
+        return sha256
+
+    def _write(self, chunks, sha256: str) -> None:
+        target = self.path(sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            if digest.hexdigest() != sha256:
+                raise BlobHashMismatch(f"expected {sha256}, read {digest.hexdigest()}")
+            os.replace(temp_name, target)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+        _fsync_dir(target.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    # The rename is durable only once the directory entry is flushed too (POSIX only).
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
