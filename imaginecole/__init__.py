@@ -21,7 +21,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the application."""
     # The data directory must be known before Flask is created: it is the instance path.
     data_dir = Path(
-        (test_config or {}).get("DATA_DIR") or os.environ.get("IMAGINECOLE_DATA_DIR") or DEFAULTS["DATA_DIR"]
+        (test_config or {}).get("DATA_DIR")
+        or os.environ.get("IMAGINECOLE_DATA_DIR")
+        or DEFAULTS["DATA_DIR"]
     ).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
 
@@ -33,7 +35,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app.config["DATA_DIR"] = str(data_dir)
     app.config["BLOB_DIR"] = str(data_dir / "blobs")
-    app.config.setdefault("SQLALCHEMY_DATABASE_URI", app.config["DATABASE_URL"] or f"sqlite:///{data_dir / 'imaginecole.sqlite3'}")
+    app.config.setdefault(
+        "SQLALCHEMY_DATABASE_URI",
+        app.config["DATABASE_URL"] or f"sqlite:///{data_dir / 'imaginecole.sqlite3'}",
+    )
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _secret_key(data_dir)
     app.config["BABEL_DEFAULT_LOCALE"] = "fr"
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)

@@ -15,7 +15,9 @@ from imaginecole.config import SETTINGS
 def main() -> None:
     from imaginecole import create_app
 
-    cli = FlaskGroup(create_app=create_app, help="Imaginecole: curriculum-aligned lessons that work offline.")
+    cli = FlaskGroup(
+        create_app=create_app, help="Imaginecole: curriculum-aligned lessons that work offline."
+    )
     cli.main(prog_name="imaginecole")
 
 
@@ -70,7 +72,9 @@ def content_check(directory: Path | None) -> None:
 
     tree = read_content(directory or _default_content_dir())
     lessons = sum(len(m.lessons) for m in tree.modules)
-    click.echo(f"{len(tree.curricula)} countries, {len(tree.modules)} valid modules, {lessons} lessons")
+    click.echo(
+        f"{len(tree.curricula)} countries, {len(tree.modules)} valid modules, {lessons} lessons"
+    )
     if tree.problems:
         click.secho(f"{len(tree.problems)} problems:", fg="red", err=True)
         _print_problems(tree.problems)
@@ -111,21 +115,40 @@ def _load_and_report(tree, fail_on_problems: bool = True) -> None:
     if not report.changed:
         click.echo("Nothing changed: everything was already loaded.")
     if report.problems:
-        click.secho(f"{len(report.problems)} problems (the modules concerned were not loaded):", fg="red", err=True)
+        click.secho(
+            f"{len(report.problems)} problems (the modules concerned were not loaded):",
+            fg="red",
+            err=True,
+        )
         _print_problems(report.problems)
         if fail_on_problems:
             sys.exit(1)
 
 
-@content_group.command("import-course", help="Turn a Markdown course folder (MkDocs style) into modules and load them.")
+@content_group.command(
+    "import-course", help="Turn a Markdown course folder (MkDocs style) into modules and load them."
+)
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--country", required=True, help="Country code, e.g. fr.")
-@click.option("--level", "levels", required=True, multiple=True, help="Level code, e.g. Tle (repeatable).")
+@click.option(
+    "--level", "levels", required=True, multiple=True, help="Level code, e.g. Tle (repeatable)."
+)
 @click.option("--subject", required=True, help="Subject slug, e.g. nsi.")
-@click.option("--licence", default="CC-BY-SA-4.0", show_default=True, help="SPDX id of the course's licence.")
-@click.option("--author", "authors", multiple=True, help="Author name (repeatable); read from ATTRIBUTION.md when absent.")
-@click.option("--attribution", default="", help="Credit line; read from ATTRIBUTION.md when absent.")
-@click.option("--id-prefix", default="", help="Prefix of the module ids (default: country and folder name).")
+@click.option(
+    "--licence", default="CC-BY-SA-4.0", show_default=True, help="SPDX id of the course's licence."
+)
+@click.option(
+    "--author",
+    "authors",
+    multiple=True,
+    help="Author name (repeatable); read from ATTRIBUTION.md when absent.",
+)
+@click.option(
+    "--attribution", default="", help="Credit line; read from ATTRIBUTION.md when absent."
+)
+@click.option(
+    "--id-prefix", default="", help="Prefix of the module ids (default: country and folder name)."
+)
 @with_appcontext
 def content_import_course(
     directory: Path,
@@ -137,14 +160,17 @@ def content_import_course(
     attribution: str,
     id_prefix: str,
 ) -> None:
+    from sync.course import CourseOptions, read_course
+
     from imaginecole import ensure_schema
     from imaginecole.services.curriculum import curriculum_of
-    from sync.course import CourseOptions, read_course
 
     ensure_schema(current_app)
     curriculum = curriculum_of(country)
     if curriculum is None:
-        raise click.ClickException(f'Country "{country}" is not loaded; run "imaginecole content load" first.')
+        raise click.ClickException(
+            f'Country "{country}" is not loaded; run "imaginecole content load" first.'
+        )
     options = CourseOptions(
         country=country,
         levels=list(levels),
@@ -155,7 +181,9 @@ def content_import_course(
         id_prefix=id_prefix,
     )
     tree = read_course(directory, curriculum, options)
-    click.echo(f"Read {directory}: {len(tree.modules)} modules, {sum(len(m.lessons) for m in tree.modules)} lessons.")
+    click.echo(
+        f"Read {directory}: {len(tree.modules)} modules, {sum(len(m.lessons) for m in tree.modules)} lessons."
+    )
     for problem in tree.skipped:
         click.secho(f"  skipped: {problem}", fg="yellow", err=True)
     _load_and_report(tree)
@@ -169,14 +197,18 @@ def translations_group() -> None:
     pass
 
 
-@translations_group.command("extract", help="Collect translatable strings into translations/messages.pot.")
+@translations_group.command(
+    "extract", help="Collect translatable strings into translations/messages.pot."
+)
 def translations_extract() -> None:
     from imaginecole import translations_tools
 
     translations_tools.extract()
 
 
-@translations_group.command("update", help="Merge new strings from messages.pot into each language's catalog.")
+@translations_group.command(
+    "update", help="Merge new strings from messages.pot into each language's catalog."
+)
 def translations_update() -> None:
     from imaginecole import translations_tools
 
@@ -194,9 +226,19 @@ def translations_compile() -> None:
 
 
 @click.command("serve", help="Serve the app with a production WSGI server (waitress).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for the whole LAN).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (0.0.0.0 for the whole LAN).",
+)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=None, type=int, help="Worker threads (default: the SERVER_THREADS setting).")
+@click.option(
+    "--threads",
+    default=None,
+    type=int,
+    help="Worker threads (default: the SERVER_THREADS setting).",
+)
 @with_appcontext
 def serve(host: str, port: int, threads: int | None) -> None:
     from waitress import serve as waitress_serve

@@ -11,13 +11,25 @@ from collections import namedtuple
 Setting = namedtuple("Setting", "name default help")
 
 SETTINGS = (
-    Setting("DATA_DIR", "instance", "Folder holding all runtime state: database, media blobs, search index, keys"),
+    Setting(
+        "DATA_DIR",
+        "instance",
+        "Folder holding all runtime state: database, media blobs, search index, keys",
+    ),
     Setting("DATABASE_URL", "", "SQLAlchemy URL of the database; empty means SQLite in DATA_DIR"),
     Setting("CONTENT_DIR", "content", "Folder that `imaginecole content load` reads by default"),
-    Setting("SECRET_KEY", "", "Key that signs sessions; empty means one is generated and kept in DATA_DIR"),
+    Setting(
+        "SECRET_KEY",
+        "",
+        "Key that signs sessions; empty means one is generated and kept in DATA_DIR",
+    ),
     Setting("DEFAULT_LANGUAGE", "fr", "Language used when the browser states no preference"),
     Setting("IMAGE_WIDTHS", (320, 640, 1024), "Widths in pixels that lesson images are resized to"),
-    Setting("MAX_IMAGE_PIXELS", 40_000_000, "Largest image, in pixels, that is decoded; bigger ones are refused"),
+    Setting(
+        "MAX_IMAGE_PIXELS",
+        40_000_000,
+        "Largest image, in pixels, that is decoded; bigger ones are refused",
+    ),
     Setting("SERVER_THREADS", 8, "Worker threads of `imaginecole serve`"),
 )
 

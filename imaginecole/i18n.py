@@ -29,7 +29,9 @@ def preferred_language() -> str:
     """Return the visitor's preferred language from Accept-Language, French by default."""
     if not request:
         return current_app.config["DEFAULT_LANGUAGE"]
-    return request.accept_languages.best_match(LANGUAGES, default=current_app.config["DEFAULT_LANGUAGE"])
+    return request.accept_languages.best_match(
+        LANGUAGES, default=current_app.config["DEFAULT_LANGUAGE"]
+    )
 
 
 @bp.route("/")

@@ -28,7 +28,16 @@ def update() -> None:
     for lang in LANGUAGES:
         po = TRANSLATIONS_DIR / lang / "LC_MESSAGES" / "messages.po"
         if po.exists():
-            _pybabel("update", "-i", str(POT), "-d", str(TRANSLATIONS_DIR), "-l", lang, "--no-fuzzy-matching")
+            _pybabel(
+                "update",
+                "-i",
+                str(POT),
+                "-d",
+                str(TRANSLATIONS_DIR),
+                "-l",
+                lang,
+                "--no-fuzzy-matching",
+            )
         else:
             _pybabel("init", "-i", str(POT), "-d", str(TRANSLATIONS_DIR), "-l", lang)
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
 from sync.media import MEDIA_EXTENSIONS, sniff_media_type
-from sync.problems import Problem, ProblemList
+from sync.problems import ProblemList
 from sync.text import slugify
 from sync.tomllines import TomlLines
 
@@ -38,7 +38,9 @@ COUNTRY_CODE = re.compile(r"^[a-z]{2}$")
 MODULE_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG = MODULE_ID
 NODE_TYPE = re.compile(r"^[a-z][a-z-]*$")
-LESSON_FILE = re.compile(r"^(?P<number>\d+)-(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)(?:\.(?P<lang>[a-z]{2}))?\.md$")
+LESSON_FILE = re.compile(
+    r"^(?P<number>\d+)-(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)(?:\.(?P<lang>[a-z]{2}))?\.md$"
+)
 MAX_MEDIA_BYTES = 200 * 1024 * 1024  # a whole-lesson video fits; anything bigger is a mistake
 
 Localized = dict[str, str]
@@ -210,7 +212,10 @@ def read_content(root: Path, countries: list[str] | None = None) -> ContentTree:
         if curriculum is None:
             if modules_dir.is_dir():
                 tree.problems.add(
-                    modules_dir, None, "", "modules not read: the curriculum of this country has problems"
+                    modules_dir,
+                    None,
+                    "",
+                    "modules not read: the curriculum of this country has problems",
                 )
             continue
         tree.curricula[curriculum.code] = curriculum
@@ -282,7 +287,9 @@ class _Checker:
             return 0
         return value
 
-    def text_list(self, table: dict, key: str, where: tuple = (), required: bool = False) -> list[str]:
+    def text_list(
+        self, table: dict, key: str, where: tuple = (), required: bool = False
+    ) -> list[str]:
         value = table.get(key)
         if value is None:
             if required:
@@ -295,18 +302,27 @@ class _Checker:
             self.fail((*where, key), "must list at least one value")
         return [v.strip() for v in value]
 
-    def localized(self, table: dict, key: str, where: tuple = (), required_lang: str = "fr") -> Localized:
+    def localized(
+        self, table: dict, key: str, where: tuple = (), required_lang: str = "fr"
+    ) -> Localized:
         value = table.get(key)
         if value is None:
-            self.fail((*where, key), f"this field is required, with at least a {required_lang} text")
+            self.fail(
+                (*where, key), f"this field is required, with at least a {required_lang} text"
+            )
             return {}
         if not isinstance(value, dict):
-            self.fail((*where, key), f'must be a table of texts per language, like {{ {required_lang} = "…" }}')
+            self.fail(
+                (*where, key),
+                f'must be a table of texts per language, like {{ {required_lang} = "…" }}',
+            )
             return {}
         result: Localized = {}
         for lang, text in value.items():
             if lang not in LANGUAGES:
-                self.fail((*where, key, lang), f"unknown language (use one of {', '.join(LANGUAGES)})")
+                self.fail(
+                    (*where, key, lang), f"unknown language (use one of {', '.join(LANGUAGES)})"
+                )
             elif not isinstance(text, str) or not text.strip():
                 self.fail((*where, key, lang), "must be a non-empty text in quotes")
             else:
@@ -323,7 +339,17 @@ class _Checker:
         return value
 
 
-CURRICULUM_KEYS = ("code", "languages", "name", "framework", "cycles", "levels", "domains", "subjects", "competencies")
+CURRICULUM_KEYS = (
+    "code",
+    "languages",
+    "name",
+    "framework",
+    "cycles",
+    "levels",
+    "domains",
+    "subjects",
+    "competencies",
+)
 
 
 def read_curriculum(path: Path, problems: ProblemList) -> Curriculum | None:
@@ -341,7 +367,9 @@ def read_curriculum(path: Path, problems: ProblemList) -> Curriculum | None:
     languages = check.text_list(data, "languages", required=True)
     for lang in languages:
         if lang not in LANGUAGES:
-            check.fail(("languages",), f'"{lang}" is not a catalogue language ({", ".join(LANGUAGES)})')
+            check.fail(
+                ("languages",), f'"{lang}" is not a catalogue language ({", ".join(LANGUAGES)})'
+            )
     name = check.localized(data, "name")
 
     framework = data.get("framework")
@@ -361,7 +389,9 @@ def read_curriculum(path: Path, problems: ProblemList) -> Curriculum | None:
     for i, entry in enumerate(check.table_list(data, "cycles")):
         where = ("cycles", i)
         check.unknown_keys(entry, ("code", "name"), where)
-        cycles.append(Cycle(check.text(entry, "code", where), check.localized(entry, "name", where)))
+        cycles.append(
+            Cycle(check.text(entry, "code", where), check.localized(entry, "name", where))
+        )
     cycle_codes = _unique(check, [c.code for c in cycles], "cycles", "code")
 
     levels = []
@@ -386,7 +416,9 @@ def read_curriculum(path: Path, problems: ProblemList) -> Curriculum | None:
             )
         )
     _unique(check, [lv.code for lv in levels], "levels", "code")
-    _unique(check, [lv.slug for lv in levels], "levels", "code", "gives the same URL as another level")
+    _unique(
+        check, [lv.slug for lv in levels], "levels", "code", "gives the same URL as another level"
+    )
     if not levels:
         check.fail(("levels",), "at least one [[levels]] section is required")
 
@@ -404,7 +436,9 @@ def read_curriculum(path: Path, problems: ProblemList) -> Curriculum | None:
         domain = check.text(entry, "domain", where)
         if domain and domain not in domain_slugs:
             check.fail((*where, "domain"), f'domain "{domain}" is not declared in [[domains]]')
-        subjects.append(Subject(_slug(check, entry, where), domain, check.localized(entry, "name", where)))
+        subjects.append(
+            Subject(_slug(check, entry, where), domain, check.localized(entry, "name", where))
+        )
     subject_slugs = _unique(check, [s.slug for s in subjects], "subjects", "slug")
 
     level_codes = {lv.code for lv in levels}
@@ -422,7 +456,9 @@ def read_curriculum(path: Path, problems: ProblemList) -> Curriculum | None:
         node_levels = check.text_list(entry, "levels", where)
         for level_code in node_levels:
             if level_code not in level_codes:
-                check.fail((*where, "levels"), f'level "{level_code}" is not declared in [[levels]]')
+                check.fail(
+                    (*where, "levels"), f'level "{level_code}" is not declared in [[levels]]'
+                )
         competencies.append(
             Competency(
                 code=check.text(entry, "code", where),
@@ -470,7 +506,9 @@ def _slug(check: _Checker, entry: dict, where: tuple) -> str:
     return slug
 
 
-def _unique(check: _Checker, values: list[str], section: str, key: str, message: str = "") -> set[str]:
+def _unique(
+    check: _Checker, values: list[str], section: str, key: str, message: str = ""
+) -> set[str]:
     seen: set[str] = set()
     for i, value in enumerate(values):
         if value and value in seen:
@@ -574,7 +612,9 @@ def read_module(module_dir: Path, curriculum: Curriculum, problems: ProblemList)
         )
     if not authors:
         check.fail(("authors",), "name at least one author in an [[authors]] section")
-    attribution = check.text(data, "attribution", required=False) or ", ".join(a.name for a in authors)
+    attribution = check.text(data, "attribution", required=False) or ", ".join(
+        a.name for a in authors
+    )
 
     blobs: dict[str, Blob] = {}
     lessons = _read_lessons(module_dir, main_lang, blobs, problems)
@@ -603,24 +643,40 @@ def read_module(module_dir: Path, curriculum: Curriculum, problems: ProblemList)
     )
 
 
-def _read_lessons(module_dir: Path, main_lang: str, blobs: dict[str, Blob], problems: ProblemList) -> list[Lesson]:
+def _read_lessons(
+    module_dir: Path, main_lang: str, blobs: dict[str, Blob], problems: ProblemList
+) -> list[Lesson]:
     by_number: dict[int, Lesson] = {}
-    originals: dict[int, str] = {}  # number -> slug, valid or not, so translations find their original
+    originals: dict[
+        int, str
+    ] = {}  # number -> slug, valid or not, so translations find their original
     translations: list[tuple[Path, int, str, str]] = []
     for path in sorted(module_dir.glob("*.md")):
         match = LESSON_FILE.match(path.name)
         if not match:
-            problems.add(path, None, "file name", 'a lesson file is named like "01-my-lesson.md" or "01-my-lesson.en.md"')
+            problems.add(
+                path,
+                None,
+                "file name",
+                'a lesson file is named like "01-my-lesson.md" or "01-my-lesson.en.md"',
+            )
             continue
         number, slug, lang = int(match["number"]), match["slug"], match["lang"] or main_lang
         if lang not in LANGUAGES:
-            problems.add(path, None, "file name", f'"{lang}" is not a catalogue language ({", ".join(LANGUAGES)})')
+            problems.add(
+                path,
+                None,
+                "file name",
+                f'"{lang}" is not a catalogue language ({", ".join(LANGUAGES)})',
+            )
             continue
         if lang != main_lang:
             translations.append((path, number, slug, lang))
             continue
         if number in originals:
-            problems.add(path, None, "file name", f"another lesson already has the number {number:02d}")
+            problems.add(
+                path, None, "file name", f"another lesson already has the number {number:02d}"
+            )
             continue
         originals[number] = slug
         text = read_lesson_text(path, lang, module_dir, blobs, problems)
@@ -628,13 +684,23 @@ def _read_lessons(module_dir: Path, main_lang: str, blobs: dict[str, Blob], prob
             by_number[number] = Lesson(slug=slug, position=number, texts={lang: text})
     for path, number, slug, lang in translations:
         if originals.get(number) != slug:
-            problems.add(path, None, "file name", f"a translation needs the original lesson {number:02d}-{slug}.md")
+            problems.add(
+                path,
+                None,
+                "file name",
+                f"a translation needs the original lesson {number:02d}-{slug}.md",
+            )
             continue
         text = read_lesson_text(path, lang, module_dir, blobs, problems)
         if text is not None and number in by_number:
             by_number[number].texts[lang] = text
     if not originals:
-        problems.add(module_dir, None, "lessons", 'the module has no lesson (files named like "01-my-lesson.md")')
+        problems.add(
+            module_dir,
+            None,
+            "lessons",
+            'the module has no lesson (files named like "01-my-lesson.md")',
+        )
     return [by_number[n] for n in sorted(by_number)]
 
 
@@ -649,7 +715,12 @@ def read_lesson_text(
         problems.add(path, line, "", "the file is not valid UTF-8 text")
         return None
     if "\x00" in markdown:
-        problems.add(path, markdown[: markdown.index("\x00")].count("\n") + 1, "", "the file contains a NUL byte")
+        problems.add(
+            path,
+            markdown[: markdown.index("\x00")].count("\n") + 1,
+            "",
+            "the file contains a NUL byte",
+        )
         return None
     markdown = markdown.removeprefix("\ufeff").replace("\r\n", "\n")
     title = first_heading(markdown)
@@ -674,7 +745,9 @@ def read_lesson_text(
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$")
 # ![alt](target "title") and [text](target): the target is the first non-space run.
-_LINK_TARGET = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
+_LINK_TARGET = re.compile(
+    r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)"
+)
 _EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//|#|/)", re.IGNORECASE)
 
 
@@ -731,7 +804,10 @@ def resolve_media(page_dir: Path, target: str, base_dir: Path) -> tuple[Blob | N
     if suffix == ".md":
         return None, "links between lessons are not supported; refer to the lesson by its title"
     if suffix not in MEDIA_EXTENSIONS:
-        return None, f"{suffix or 'files without an extension'} files are not supported (use {', '.join(sorted(MEDIA_EXTENSIONS))})"
+        return (
+            None,
+            f"{suffix or 'files without an extension'} files are not supported (use {', '.join(sorted(MEDIA_EXTENSIONS))})",
+        )
     size = path.stat().st_size
     if size > MAX_MEDIA_BYTES:
         return None, f"the file is larger than {MAX_MEDIA_BYTES // (1024 * 1024)} MB"
@@ -744,4 +820,6 @@ def resolve_media(page_dir: Path, target: str, base_dir: Path) -> tuple[Blob | N
     media_type = sniff_media_type(head)
     if media_type is None or media_type != MEDIA_EXTENSIONS[suffix]:
         return None, f"the content is not a {suffix[1:].upper()} file"
-    return Blob(sha256=digest.hexdigest(), size=size, media_type=media_type, name=path.name, path=path), ""
+    return Blob(
+        sha256=digest.hexdigest(), size=size, media_type=media_type, name=path.name, path=path
+    ), ""

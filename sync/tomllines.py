@@ -36,7 +36,7 @@ class TomlLines:
             if key:
                 self._keys.setdefault((*table, key.group(1)), number)
                 # inline tables: name = { fr = "…", en = "…" }
-                rest = line[key.end():]
+                rest = line[key.end() :]
                 if "{" in rest:
                     for inner in _INLINE_KEY.finditer(rest):
                         self._keys.setdefault((*table, key.group(1), inner.group(1)), number)

@@ -41,15 +41,25 @@ def module_zip(module: Module, lang: str):
     folder = f"{module.uid}/"
     static = Path(current_app.static_folder)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(folder + "index.html", render_template("catalog/offline/index.html", module=module, lessons=lessons))
-        for index, (lesson, text, filename, html) in enumerate(lessons):
+        archive.writestr(
+            folder + "index.html",
+            render_template("catalog/offline/index.html", module=module, lessons=lessons),
+        )
+        for index, (_lesson, text, filename, html) in enumerate(lessons):
             previous = lessons[index - 1] if index > 0 else None
             following = lessons[index + 1] if index + 1 < len(lessons) else None
             page = render_template(
-                "catalog/offline/lesson.html", module=module, text=text, html=html, previous=previous, following=following
+                "catalog/offline/lesson.html",
+                module=module,
+                text=text,
+                html=html,
+                previous=previous,
+                following=following,
             )
             archive.writestr(folder + filename, page)
-        archive.writestr(folder + "LICENCE.txt", render_template("catalog/offline/licence.txt", module=module))
+        archive.writestr(
+            folder + "LICENCE.txt", render_template("catalog/offline/licence.txt", module=module)
+        )
         archive.write(static / "style.css", folder + "style.css")
         for name, path in sorted(files.items()):
             # Media are already compressed; deflating them again only costs time on a small server.

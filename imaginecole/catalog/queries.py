@@ -16,7 +16,9 @@ from imaginecole.models.modules import module_levels
 def countries_with_counts() -> list[tuple[Country, int]]:
     counts = dict(
         db.session.execute(
-            select(Module.country_code, func.count(Module.id)).filter_by(published=True).group_by(Module.country_code)
+            select(Module.country_code, func.count(Module.id))
+            .where(Module.published.is_(True))
+            .group_by(Module.country_code)
         ).all()
     )
     countries = db.session.scalars(select(Country)).all()
@@ -28,11 +30,15 @@ def get_country(code: str) -> Country:
 
 
 def get_level(country: Country, slug: str) -> Level:
-    return db.session.scalar(select(Level).filter_by(country_code=country.code, slug=slug)) or abort(404)
+    return db.session.scalar(
+        select(Level).filter_by(country_code=country.code, slug=slug)
+    ) or abort(404)
 
 
 def get_subject(country: Country, slug: str) -> Subject:
-    return db.session.scalar(select(Subject).filter_by(country_code=country.code, slug=slug)) or abort(404)
+    return db.session.scalar(
+        select(Subject).filter_by(country_code=country.code, slug=slug)
+    ) or abort(404)
 
 
 def module_counts_by_level(country: Country) -> dict[int, int]:
@@ -60,8 +66,14 @@ def modules_of(level: Level, subject: Subject) -> list[Module]:
         db.session.scalars(
             select(Module)
             .join(module_levels, Module.id == module_levels.c.module_id)
-            .where(module_levels.c.level_id == level.id, Module.subject_id == subject.id, Module.published.is_(True))
-            .options(selectinload(Module.competency_links).selectinload(ModuleCompetency.competency))
+            .where(
+                module_levels.c.level_id == level.id,
+                Module.subject_id == subject.id,
+                Module.published.is_(True),
+            )
+            .options(
+                selectinload(Module.competency_links).selectinload(ModuleCompetency.competency)
+            )
             .order_by(Module.id)
         )
     )
@@ -93,7 +105,10 @@ def get_module(uid: str) -> Module:
     module = db.session.scalar(
         select(Module)
         .filter_by(uid=uid, published=True)
-        .options(selectinload(Module.lessons).selectinload(Lesson.translations), selectinload(Module.levels))
+        .options(
+            selectinload(Module.lessons).selectinload(Lesson.translations),
+            selectinload(Module.levels),
+        )
     )
     return module or abort(404)
 

@@ -51,7 +51,9 @@ def subject(country: str, level: str, subject: str):
 @bp.route("/modules/<uid>/")
 def module(uid: str):
     found = queries.get_module(uid)
-    return render_template("catalog/module.html", module=found, country=found.country, level=found.levels[0])
+    return render_template(
+        "catalog/module.html", module=found, country=found.country, level=found.levels[0]
+    )
 
 
 @bp.route("/modules/<uid>/<slug>")

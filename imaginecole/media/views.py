@@ -28,10 +28,14 @@ def blob(name: str):
     path = blob_store().path(sha256)
     if not path.is_file():
         abort(404)
-    response = send_file(path, mimetype=media_type, conditional=True, etag=sha256, max_age=365 * 24 * 3600)
+    response = send_file(
+        path, mimetype=media_type, conditional=True, etag=sha256, max_age=365 * 24 * 3600
+    )
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     # A PDF or media file opened directly must not run anything of its own.
-    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
+    )
     return response
 
 

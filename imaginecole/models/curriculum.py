@@ -30,7 +30,9 @@ class Country(LocalizedMixin, db.Model):
     levels: Mapped[list[Level]] = relationship(
         back_populates="country", order_by="Level.position", cascade="all, delete-orphan"
     )
-    domains: Mapped[list[Domain]] = relationship(order_by="Domain.position", cascade="all, delete-orphan")
+    domains: Mapped[list[Domain]] = relationship(
+        order_by="Domain.position", cascade="all, delete-orphan"
+    )
     subjects: Mapped[list[Subject]] = relationship(
         back_populates="country", order_by="Subject.position", cascade="all, delete-orphan"
     )
@@ -101,5 +103,9 @@ class Competency(LocalizedMixin, db.Model):
 
     subject: Mapped[Subject] = relationship()
     parent: Mapped[Competency | None] = relationship(remote_side=[id], back_populates="children")
-    children: Mapped[list[Competency]] = relationship(back_populates="parent", order_by="Competency.position")
-    levels: Mapped[list[Level]] = relationship(secondary=competency_levels, order_by="Level.position")
+    children: Mapped[list[Competency]] = relationship(
+        back_populates="parent", order_by="Competency.position"
+    )
+    levels: Mapped[list[Level]] = relationship(
+        secondary=competency_levels, order_by="Level.position"
+    )

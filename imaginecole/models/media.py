@@ -29,7 +29,9 @@ class ImageVariant(db.Model):
     """One resized copy of an image, itself a blob named by its hash."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    asset_sha256: Mapped[str] = mapped_column(ForeignKey("asset.sha256", ondelete="CASCADE"), index=True)
+    asset_sha256: Mapped[str] = mapped_column(
+        ForeignKey("asset.sha256", ondelete="CASCADE"), index=True
+    )
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     media_type: Mapped[str] = mapped_column(String(80))
     width: Mapped[int] = mapped_column(Integer)

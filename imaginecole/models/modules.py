@@ -47,7 +47,9 @@ class Module(db.Model):
     fingerprint: Mapped[str] = mapped_column(String(64), default="")
     published: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=_now
+    )
 
     country: Mapped[Country] = relationship()
     subject: Mapped[Subject] = relationship()
@@ -74,13 +76,19 @@ class Module(db.Model):
         """Return the languages the whole module can be read in, its own first."""
         langs = [self.language]
         for lang in ("fr", "en", "ar"):
-            if lang not in langs and self.lessons and all(lang in lesson.texts for lesson in self.lessons):
+            if (
+                lang not in langs
+                and self.lessons
+                and all(lang in lesson.texts for lesson in self.lessons)
+            ):
                 langs.append(lang)
         return langs
 
 
 class ModuleCompetency(db.Model):
-    module_id: Mapped[int] = mapped_column(ForeignKey("module.id", ondelete="CASCADE"), primary_key=True)
+    module_id: Mapped[int] = mapped_column(
+        ForeignKey("module.id", ondelete="CASCADE"), primary_key=True
+    )
     competency_id: Mapped[int] = mapped_column(
         ForeignKey("competency.id", ondelete="CASCADE"), primary_key=True
     )
@@ -98,7 +106,9 @@ class Lesson(db.Model):
     position: Mapped[int] = mapped_column(Integer)
 
     module: Mapped[Module] = relationship(back_populates="lessons")
-    translations: Mapped[list[LessonText]] = relationship(cascade="all, delete-orphan", back_populates="lesson")
+    translations: Mapped[list[LessonText]] = relationship(
+        cascade="all, delete-orphan", back_populates="lesson"
+    )
 
     @property
     def texts(self) -> dict[str, LessonText]:

@@ -27,7 +27,9 @@ class Variant:
     height: int
 
 
-def make_variants(path: Path, widths: tuple[int, ...], max_pixels: int) -> tuple[int, int, list[Variant]]:
+def make_variants(
+    path: Path, widths: tuple[int, ...], max_pixels: int
+) -> tuple[int, int, list[Variant]]:
     """Return the image's size and its resized variants (none for animations, kept as they are)."""
     try:
         with Image.open(path) as image:
@@ -46,7 +48,9 @@ def make_variants(path: Path, widths: tuple[int, ...], max_pixels: int) -> tuple
 
 def _variants(image: Image.Image, widths: tuple[int, ...]) -> list[Variant]:
     image = ImageOps.exif_transpose(image)
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (
+        image.mode == "P" and "transparency" in image.info
+    )
     image = image.convert("RGBA" if has_alpha else "RGB")
     targets = sorted({min(w, image.width) for w in widths})
     variants = []

@@ -27,7 +27,9 @@ class ImageInfo:
     url: str  # the fallback file
     width: int | None = None
     height: int | None = None
-    sources: list[tuple[str, list[tuple[str, int]]]] = field(default_factory=list)  # (type, [(url, w)])
+    sources: list[tuple[str, list[tuple[str, int]]]] = field(
+        default_factory=list
+    )  # (type, [(url, w)])
 
 
 @dataclass
@@ -121,7 +123,9 @@ def _render_image(self, tokens, idx, options, env):
     size = ""
     if found.width and found.height:
         size = f' width="{found.width}" height="{found.height}"'
-    img = f'<img src="{escape(found.url)}" alt="{escape(alt)}"{size} loading="lazy" decoding="async">'
+    img = (
+        f'<img src="{escape(found.url)}" alt="{escape(alt)}"{size} loading="lazy" decoding="async">'
+    )
     if not found.sources:
         return img
     sources = "".join(
@@ -145,7 +149,11 @@ def _render_link_open(self, tokens, idx, options, env):
     token = tokens[idx]
     href = token.attrGet("href") or ""
     resolver: MediaResolver | None = env.get("media")
-    found = resolver(href) if resolver and not re.match(r"^[a-z][a-z0-9+.-]*:|^#|^/", href, re.I) else None
+    found = (
+        resolver(href)
+        if resolver and not re.match(r"^[a-z][a-z0-9+.-]*:|^#|^/", href, re.I)
+        else None
+    )
     if isinstance(found, (MediaLink, ImageInfo)):
         token.attrSet("href", found.url)
     elif not re.match(r"^(https?:|mailto:|#)", href, re.I):
@@ -165,7 +173,9 @@ def make_parser() -> MarkdownIt:
             allow_space=True,
             allow_digits=False,
             double_inline=True,
-            renderer=lambda content, opts: _math(content, "block" if opts.get("display_mode") else "inline"),
+            renderer=lambda content, opts: _math(
+                content, "block" if opts.get("display_mode") else "inline"
+            ),
         )
     )
     parser.add_render_rule("admonition_open", _render_admonition_open)

@@ -50,7 +50,12 @@ class LoadReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.countries_added or self.countries_updated or self.modules_added or self.modules_updated)
+        return bool(
+            self.countries_added
+            or self.countries_updated
+            or self.modules_added
+            or self.modules_updated
+        )
 
 
 def load_tree(tree: fmt.ContentTree, progress: Progress | None = None) -> LoadReport:
@@ -88,14 +93,22 @@ def load_curriculum(source: fmt.Curriculum, report: LoadReport) -> Country:
     country.framework_title = source.framework_title
     country.fingerprint = fingerprint
 
-    cycles = _upsert(Cycle, source.code, "code", source.cycles, lambda row, item: setattr(row, "name", item.name))
+    cycles = _upsert(
+        Cycle, source.code, "code", source.cycles, lambda row, item: setattr(row, "name", item.name)
+    )
 
     def set_level(row: Level, item: fmt.Level) -> None:
         row.code, row.name, row.isced, row.grade = item.code, item.name, item.isced, item.grade
         row.cycle = cycles[item.cycle]
 
     levels = _upsert(Level, source.code, "slug", source.levels, set_level)
-    domains = _upsert(Domain, source.code, "slug", source.domains, lambda row, item: setattr(row, "name", item.name))
+    domains = _upsert(
+        Domain,
+        source.code,
+        "slug",
+        source.domains,
+        lambda row, item: setattr(row, "name", item.name),
+    )
 
     def set_subject(row: Subject, item: fmt.Subject) -> None:
         row.name, row.domain = item.name, domains[item.domain]
@@ -117,7 +130,10 @@ def load_curriculum(source: fmt.Curriculum, report: LoadReport) -> Country:
 
 def _upsert(model, country_code: str, key: str, items: list, update) -> dict:
     """Create or update the rows of ``model`` for ``items``, matched on ``key``; return them by key."""
-    existing = {getattr(row, key): row for row in db.session.scalars(select(model).filter_by(country_code=country_code))}
+    existing = {
+        getattr(row, key): row
+        for row in db.session.scalars(select(model).filter_by(country_code=country_code))
+    }
     rows = {}
     for position, item in enumerate(items):
         value = getattr(item, key)
@@ -142,27 +158,40 @@ def _remove_unused(source: fmt.Curriculum, report: LoadReport) -> None:
     for level in db.session.scalars(select(Level).filter_by(country_code=code)):
         if level.slug in keep_levels:
             continue
-        used = db.session.scalar(select(module_levels.c.module_id).where(module_levels.c.level_id == level.id).limit(1))
+        used = db.session.scalar(
+            select(module_levels.c.module_id).where(module_levels.c.level_id == level.id).limit(1)
+        )
         if used:
-            report.notes.append(f"{code}: level {level.code} was removed from the file but modules use it; kept")
+            report.notes.append(
+                f"{code}: level {level.code} was removed from the file but modules use it; kept"
+            )
         else:
             db.session.delete(level)
     for subject in db.session.scalars(select(Subject).filter_by(country_code=code)):
         if subject.slug in keep_subjects:
             continue
         if db.session.scalar(select(Module.id).filter_by(subject_id=subject.id).limit(1)):
-            report.notes.append(f"{code}: subject {subject.slug} was removed from the file but modules use it; kept")
+            report.notes.append(
+                f"{code}: subject {subject.slug} was removed from the file but modules use it; kept"
+            )
         else:
             db.session.execute(db.delete(Competency).filter_by(subject_id=subject.id))
             db.session.delete(subject)
     for node in db.session.scalars(select(Competency).filter_by(country_code=code)):
         if node.code in keep_competencies:
             continue
-        if db.session.scalar(select(ModuleCompetency.module_id).filter_by(competency_id=node.id).limit(1)):
-            report.notes.append(f"{code}: competency {node.code} was removed from the file but modules use it; kept")
+        if db.session.scalar(
+            select(ModuleCompetency.module_id).filter_by(competency_id=node.id).limit(1)
+        ):
+            report.notes.append(
+                f"{code}: competency {node.code} was removed from the file but modules use it; kept"
+            )
         else:
             db.session.delete(node)
-    for model, keep in ((Domain, {d.slug for d in source.domains}), (Cycle, {c.code for c in source.cycles})):
+    for model, keep in (
+        (Domain, {d.slug for d in source.domains}),
+        (Cycle, {c.code for c in source.cycles}),
+    ):
         key = "slug" if model is Domain else "code"
         for row in db.session.scalars(select(model).filter_by(country_code=code)):
             if getattr(row, key) not in keep:
@@ -170,7 +199,9 @@ def _remove_unused(source: fmt.Curriculum, report: LoadReport) -> None:
                     with db.session.begin_nested():
                         db.session.delete(row)
                 except Exception:  # still referenced by a kept level or subject
-                    report.notes.append(f"{code}: {model.__name__.lower()} {getattr(row, key)} is still in use; kept")
+                    report.notes.append(
+                        f"{code}: {model.__name__.lower()} {getattr(row, key)} is still in use; kept"
+                    )
 
 
 # ---------------------------------------------------------------------------- modules
@@ -182,7 +213,12 @@ def load_module(source: fmt.Module, report: LoadReport) -> Module | None:
     fingerprint = source.fingerprint()
     if existing is not None:
         if existing.country_code != source.country:
-            report.problems.add(source.id, None, "id", f"the id is already used by a module of {existing.country_code}")
+            report.problems.add(
+                source.id,
+                None,
+                "id",
+                f"the id is already used by a module of {existing.country_code}",
+            )
             return None
         if existing.fingerprint == fingerprint:
             report.modules_unchanged += 1
@@ -194,7 +230,9 @@ def load_module(source: fmt.Module, report: LoadReport) -> Module | None:
             )  # fmt: skip
             return None
         if existing.version == source.version:
-            report.notes.append(f"{source.id}: content changed but version is still {source.version}; raise it")
+            report.notes.append(
+                f"{source.id}: content changed but version is still {source.version}; raise it"
+            )
     try:
         module = _write_module(existing, source, fingerprint)
         db.session.commit()
@@ -215,10 +253,16 @@ def load_module(source: fmt.Module, report: LoadReport) -> Module | None:
 
 
 def _write_module(module: Module | None, source: fmt.Module, fingerprint: str) -> Module:
-    levels = {lv.code: lv for lv in db.session.scalars(select(Level).filter_by(country_code=source.country))}
-    subject = db.session.scalar(select(Subject).filter_by(country_code=source.country, slug=source.subject))
+    levels = {
+        lv.code: lv
+        for lv in db.session.scalars(select(Level).filter_by(country_code=source.country))
+    }
+    subject = db.session.scalar(
+        select(Subject).filter_by(country_code=source.country, slug=source.subject)
+    )
     competencies = {
-        c.code: c for c in db.session.scalars(select(Competency).filter_by(country_code=source.country))
+        c.code: c
+        for c in db.session.scalars(select(Competency).filter_by(country_code=source.country))
     }
     store = blob_store()
     assets = {sha: ingest_blob(blob, store) for sha, blob in source.blobs.items()}

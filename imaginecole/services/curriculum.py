@@ -14,7 +14,9 @@ def curriculum_of(code: str) -> fmt.Curriculum | None:
         return None
     from imaginecole.models import Competency
 
-    nodes = db.session.scalars(db.select(Competency).filter_by(country_code=code).order_by(Competency.position))
+    nodes = db.session.scalars(
+        db.select(Competency).filter_by(country_code=code).order_by(Competency.position)
+    )
     return fmt.Curriculum(
         code=country.code,
         languages=list(country.languages),
@@ -23,7 +25,10 @@ def curriculum_of(code: str) -> fmt.Curriculum | None:
         framework_version=country.framework_version,
         framework_title=dict(country.framework_title),
         cycles=[fmt.Cycle(c.code, dict(c.name)) for c in country.cycles],
-        levels=[fmt.Level(lv.code, lv.slug, lv.cycle.code, lv.isced, lv.grade, dict(lv.name)) for lv in country.levels],
+        levels=[
+            fmt.Level(lv.code, lv.slug, lv.cycle.code, lv.isced, lv.grade, dict(lv.name))
+            for lv in country.levels
+        ],
         domains=[fmt.Domain(d.slug, dict(d.name)) for d in country.domains],
         subjects=[fmt.Subject(s.slug, s.domain.slug, dict(s.name)) for s in country.subjects],
         competencies=[

@@ -30,7 +30,9 @@ def ingest_blob(blob: Blob, store: BlobStore) -> Asset:
     asset = db.session.get(Asset, blob.sha256)
     if asset is not None:
         return asset
-    asset = Asset(sha256=blob.sha256, media_type=blob.media_type, size=blob.size, name=blob.name[:255])
+    asset = Asset(
+        sha256=blob.sha256, media_type=blob.media_type, size=blob.size, name=blob.name[:255]
+    )
     if blob.media_type in IMAGE_TYPES:
         config = current_app.config
         width, height, variants = make_variants(

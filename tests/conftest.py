@@ -1,0 +1,69 @@
+"""Shared fixtures: apps on throw-away data directories, loaded with the fictional country zz."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from imaginecole import create_app, ensure_schema
+
+TESTS_DIR = Path(__file__).resolve().parent
+TEST_CONTENT = TESTS_DIR / "data" / "content"
+REPO_ROOT = TESTS_DIR.parent
+CORPUS = (REPO_ROOT.parent / "shared" / "corpus").resolve()
+
+# Settings from the machine running the tests must not leak into them.
+for _name in [name for name in os.environ if name.startswith("IMAGINECOLE_")]:
+    del os.environ[_name]
+
+
+def make_app(data_dir: Path, **config):
+    app = create_app({"DATA_DIR": str(data_dir), "TESTING": True, **config})
+    ensure_schema(app)
+    return app
+
+
+def load_content(app, directory: Path = TEST_CONTENT):
+    """Load a content folder into ``app`` and return the load report."""
+    from imaginecole.services.content import load_tree
+    from sync.content import read_content
+
+    with app.app_context():
+        return load_tree(read_content(directory))
+
+
+@pytest.fixture(scope="session")
+def loaded_app(tmp_path_factory):
+    """An app with the zz test content loaded, shared by tests that only read."""
+    app = make_app(tmp_path_factory.mktemp("loaded"))
+    report = load_content(app)
+    assert not report.problems, report.problems
+    return app
+
+
+@pytest.fixture
+def client(loaded_app):
+    return loaded_app.test_client()
+
+
+@pytest.fixture
+def app(tmp_path):
+    """A fresh, empty app of its own, for tests that write."""
+    return make_app(tmp_path / "data")
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def content_copy(tmp_path):
+    """A writable copy of the zz test content, for tests that break files on purpose."""
+    import shutil
+
+    target = tmp_path / "content"
+    shutil.copytree(TEST_CONTENT, target)
+    return target
