@@ -54,10 +54,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     from imaginecole.catalog.views import bp as catalog_bp
     from imaginecole.cli import register_commands
     from imaginecole.media.views import bp as media_bp
+    from imaginecole.search.views import bp as search_bp
 
     app.register_blueprint(i18n.bp)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(media_bp)
+    app.register_blueprint(search_bp)
     errors.register(app)
     security.register(app)
     i18n.register(app)

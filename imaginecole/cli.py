@@ -25,6 +25,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(content_group)
     app.cli.add_command(translations_group)
+    app.cli.add_command(search_group)
     app.cli.add_command(serve)
     app.cli.add_command(demo)
     app.cli.add_command(settings)
@@ -222,6 +223,33 @@ def translations_compile() -> None:
     translations_tools.compile_all()
 
 
+# ---------------------------------------------------------------------------- search
+
+
+@click.group("search", help="Maintain the search index.")
+def search_group() -> None:
+    pass
+
+
+@search_group.command("reindex", help="Rebuild the search index from the database.")
+@with_appcontext
+def search_reindex() -> None:
+    from sqlalchemy import func, select
+
+    from imaginecole import ensure_schema
+    from imaginecole.extensions import db
+    from imaginecole.models import Module
+    from imaginecole.services.search import rebuild_index
+
+    ensure_schema(current_app)
+    total = db.session.scalar(select(func.count(Module.id)).where(Module.published.is_(True)))
+    with click.progressbar(
+        length=total, label="Indexing modules", show_pos=True, show_eta=True
+    ) as bar:
+        count = rebuild_index(progress=lambda done: bar.update(done - bar.pos))
+    click.echo(f"Search index rebuilt: {count} modules.")
+
+
 # ---------------------------------------------------------------------------- serving
 
 
@@ -245,8 +273,14 @@ def serve(host: str, port: int, threads: int | None) -> None:
 
     from imaginecole import ensure_schema
 
+    from imaginecole.services.search import sync_index
+
     app = current_app._get_current_object()
     ensure_schema(app)
+    # Catches up an index left behind by an interrupted load before pupils start searching.
+    report = sync_index()
+    if report.updated or report.removed:
+        click.echo(f"Search index: {report.updated} modules indexed, {report.removed} removed.")
     threads = threads or int(app.config["SERVER_THREADS"])
     click.echo(f"Serving on http://{host}:{port}/ with {threads} threads (Ctrl+C to stop)")
     waitress_serve(app, host=host, port=port, threads=threads, ident="imaginecole")

@@ -11,9 +11,11 @@ from sqlalchemy.orm import selectinload
 from imaginecole.extensions import db
 from imaginecole.models import Competency, Country, Lesson, Level, Module, ModuleCompetency, Subject
 from imaginecole.models.modules import module_levels
+from sync.text import fold_accents
 
 
-def countries_with_counts() -> list[tuple[Country, int]]:
+def countries_with_counts(lang: str) -> list[tuple[Country, int]]:
+    """Return every country with its number of published modules, by name in ``lang``."""
     counts = dict(
         db.session.execute(
             select(Module.country_code, func.count(Module.id))
@@ -21,7 +23,9 @@ def countries_with_counts() -> list[tuple[Country, int]]:
             .group_by(Module.country_code)
         ).all()
     )
-    countries = db.session.scalars(select(Country)).all()
+    countries = sorted(
+        db.session.scalars(select(Country)), key=lambda c: fold_accents(c.shown(lang).text).lower()
+    )
     return [(c, counts.get(c.code, 0)) for c in countries]
 
 
@@ -121,3 +125,37 @@ def get_lesson(module: Module, slug: str) -> tuple[Lesson, Lesson | None, Lesson
             following = module.lessons[index + 1] if index + 1 < len(module.lessons) else None
             return lesson, previous, following
     abort(404)
+
+
+def facet_labels(results, lang: str) -> dict[str, dict[str, str]]:
+    """Return display names for the facet values of search results."""
+    from imaginecole.i18n import LANGUAGE_NAMES
+    from imaginecole.templating import RESOURCE_TYPES
+
+    values = results.facets
+    codes = [str(v) for v, _ in values.get("country", [])]
+    level_tokens = [str(v) for v, _ in values.get("levels", [])]
+    subjects = [str(v) for v, _ in values.get("subject", [])]
+    labels: dict[str, dict[str, str]] = {
+        "country": {},
+        "levels": {},
+        "subject": {},
+        "lang": {},
+        "resource_type": {},
+    }
+    for country in db.session.scalars(select(Country).where(Country.code.in_(codes))):
+        labels["country"][country.code] = country.shown(lang).text
+    wanted = {tuple(token.split(":", 1)) for token in level_tokens if ":" in token}
+    if wanted:
+        for level in db.session.scalars(
+            select(Level).where(Level.country_code.in_({c for c, _ in wanted}))
+        ):
+            if (level.country_code, level.slug) in wanted:
+                labels["levels"][f"{level.country_code}:{level.slug}"] = (
+                    f"{level.code} ({level.country_code.upper()})"
+                )
+    for subject in db.session.scalars(select(Subject).where(Subject.slug.in_(subjects))):
+        labels["subject"].setdefault(subject.slug, subject.shown(lang).text)
+    labels["lang"] = dict(LANGUAGE_NAMES)
+    labels["resource_type"] = {code: str(name) for code, name in RESOURCE_TYPES.items()}
+    return labels

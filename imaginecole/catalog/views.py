@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, send_file
+from flask_babel import gettext as _
 
 from imaginecole.catalog import queries
 from imaginecole.catalog.offline import module_zip
@@ -13,14 +14,25 @@ bp = Blueprint("catalog", __name__, url_prefix="/<lang>", template_folder="templ
 
 @bp.route("/")
 def home():
-    return render_template("catalog/home.html", countries=queries.countries_with_counts())
+    return render_template(
+        "catalog/home.html", countries=queries.countries_with_counts(current_language())
+    )
 
 
 @bp.route("/<string(length=2):country>/")
 def country(country: str):
     found = queries.get_country(country)
     return render_template(
-        "catalog/country.html", country=found, counts=queries.module_counts_by_level(found)
+        "catalog/country.html",
+        country=found,
+        counts=queries.module_counts_by_level(found),
+        search_scope=[
+            (
+                "country",
+                found.code,
+                _("only in %(place)s", place=found.shown(current_language()).text),
+            )
+        ],
     )
 
 
@@ -29,7 +41,24 @@ def level(country: str, level: str):
     found = queries.get_country(country)
     found_level = queries.get_level(found, level)
     counts = queries.module_counts_by_subject(found_level)
-    return render_template("catalog/level.html", country=found, level=found_level, counts=counts)
+    return render_template(
+        "catalog/level.html",
+        country=found,
+        level=found_level,
+        counts=counts,
+        search_scope=[
+            (
+                "country",
+                found.code,
+                _("only in %(place)s", place=found.shown(current_language()).text),
+            ),
+            (
+                "level",
+                f"{found.code}:{found_level.slug}",
+                _("only in %(place)s", place=found_level.code),
+            ),
+        ],
+    )
 
 
 @bp.route("/<string(length=2):country>/<level>/<subject>/")

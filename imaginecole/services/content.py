@@ -30,6 +30,7 @@ from imaginecole.models.modules import module_levels
 from imaginecole.rendering.images import ImageRejected
 from imaginecole.rendering.markdown import render_markdown
 from imaginecole.services.media import blob_store, describe, ingest_blob
+from imaginecole.services.search import sync_index
 from sync import content as fmt
 from sync.problems import ProblemList
 
@@ -67,6 +68,9 @@ def load_tree(tree: fmt.ContentTree, progress: Progress | None = None) -> LoadRe
         load_module(module, report)
         if progress:
             progress(module.id)
+    if report.changed:
+        # After the database commit: the index follows the database and can always be rebuilt.
+        sync_index()
     return report
 
 

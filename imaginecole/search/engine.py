@@ -1,0 +1,464 @@
+"""The search index, on Whoosh, behind a small interface another engine could stand behind.
+
+One document per module and one per lesson text, each analysed in its own language. The
+index can always be rebuilt from the database; a damaged index is detected when opened.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nh3
+from whoosh import index as whoosh_index
+from whoosh import sorting
+from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.highlight import ContextFragmenter, HtmlFormatter
+from whoosh.query import And, AndMaybe, Every, Or, Phrase, Query, Term
+
+from imaginecole.search.analysis import ANALYZERS, EXACT_STOP_WORDS, exact_analyzer
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("fr", "en", "ar")
+SCHEMA_VERSION = "1"
+MAX_QUERY_CHARS = 200
+MAX_QUERY_WORDS = 12
+FIELD_BOOSTS = {"title": 4.0, "text": 1.0, "exact": 1.5}
+LANGUAGE_BOOST = 6.0  # added to the score: a reader sees documents in their language first
+FACETS = ("country", "levels", "subject", "lang", "resource_type", "kind")
+
+
+def make_schema() -> Schema:
+    fields = {
+        "id": ID(unique=True, stored=True),
+        "kind": ID(stored=True),  # module | lesson
+        "module_uid": ID(stored=True),
+        "lesson_slug": STORED(),
+        "lang": ID(stored=True),
+        "country": ID(stored=True),
+        "levels": KEYWORD(
+            stored=True, commas=True
+        ),  # "cc:slug" tokens: level slugs repeat across countries
+        "subject": ID(stored=True),
+        "resource_type": ID(stored=True),
+        "fingerprint": STORED(),
+        "title": STORED(),
+        "module_title": STORED(),
+        "body": STORED(),
+    }
+    for lang in LANGUAGES:
+        fields[f"title_{lang}"] = TEXT(analyzer=ANALYZERS[lang]())
+        fields[f"text_{lang}"] = TEXT(analyzer=ANALYZERS[lang]())
+        fields[f"exact_{lang}"] = TEXT(
+            analyzer=exact_analyzer(EXACT_STOP_WORDS[lang]), spelling=True
+        )
+    return Schema(**fields)
+
+
+@dataclass
+class Document:
+    """What is indexed of a module or a lesson text; plain data built from the database."""
+
+    id: str
+    kind: str
+    module_uid: str
+    lang: str
+    country: str
+    levels: list[str]
+    subject: str
+    resource_type: str
+    fingerprint: str
+    title: str
+    module_title: str
+    body: str  # the visible text, also shown in snippets
+    extra: str = ""  # summary, keywords, competencies, authors: searched but not shown
+    lesson_slug: str = ""
+
+
+@dataclass
+class SearchQuery:
+    text: str = ""
+    country: str = ""
+    level: str = ""  # "cc:slug"
+    subject: str = ""
+    lang: str = ""
+    resource_type: str = ""
+    page: int = 1
+    per_page: int = 10
+    prefer_lang: str = ""  # the reader's language: its documents rank a little higher
+
+    def filters(self) -> dict[str, str]:
+        return {
+            name: value
+            for name, value in (
+                ("country", self.country),
+                ("levels", self.level),
+                ("subject", self.subject),
+                ("lang", self.lang),
+                ("resource_type", self.resource_type),
+            )
+            if value
+        }
+
+
+@dataclass
+class Hit:
+    kind: str
+    module_uid: str
+    lesson_slug: str
+    lang: str
+    title: str
+    module_title: str
+    snippet: str  # safe HTML: text with <mark> around matches
+    country: str
+    levels: list[str]
+    subject: str
+    resource_type: str
+
+
+@dataclass
+class SearchResults:
+    query: SearchQuery
+    hits: list[Hit] = field(default_factory=list)
+    total: int = 0
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    suggestion: str = ""  # a corrected query worth proposing, or ""
+    corrected: bool = False  # hits are those of the suggestion (the query itself found nothing)
+    empty_query: bool = False
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.query.per_page))
+
+
+# ---------------------------------------------------------------------------- query parsing
+
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def parse_user_query(text: str) -> tuple[list[str], list[str]]:
+    """Split what a person typed into loose words and quoted phrases; never fails.
+
+    Nothing is syntax: ``*``, ``:``, brackets, ``NOT`` and unbalanced quotes are plain text.
+    """
+    text = (
+        text[:MAX_QUERY_CHARS]
+        .replace("«", '"')
+        .replace("»", '"')
+        .replace("“", '"')
+        .replace("”", '"')
+    )
+    phrases = [p.strip() for p in _QUOTED.findall(text) if p.strip()]
+    rest = _QUOTED.sub(" ", text).replace('"', " ")
+    words = re.findall(r"\w+(?:['’]\w+)*", rest)
+    return words[:MAX_QUERY_WORDS], phrases[:3]
+
+
+def _analyzed(schema: Schema, fieldname: str, text: str) -> list[str]:
+    return [token.text for token in schema[fieldname].analyzer(text)]
+
+
+def build_query(schema: Schema, words: list[str], phrases: list[str]) -> Query | None:
+    """Every word (or phrase) must match in some field of some language; titles weigh most."""
+    parts: list[Query] = []
+    for word in words:
+        # A stop word in any language ("de", "the", "في") would demand a match in the other
+        # languages' fields only: it carries no meaning, so it is left out of the query.
+        if any(not _analyzed(schema, f"text_{lang}", word) for lang in LANGUAGES):
+            continue
+        alternatives = []
+        for lang in LANGUAGES:
+            for kind, boost in FIELD_BOOSTS.items():
+                fieldname = f"{kind}_{lang}"
+                terms = _analyzed(schema, fieldname, word)
+                if len(terms) == 1:
+                    alternatives.append(Term(fieldname, terms[0], boost=boost))
+                elif terms:
+                    alternatives.append(And([Term(fieldname, t) for t in terms], boost=boost))
+        if alternatives:
+            parts.append(Or(alternatives))
+    for phrase in phrases:
+        alternatives = []
+        for lang in LANGUAGES:
+            for kind, boost in FIELD_BOOSTS.items():
+                fieldname = f"{kind}_{lang}"
+                terms = _analyzed(schema, fieldname, phrase)
+                if len(terms) > 1:
+                    alternatives.append(Phrase(fieldname, terms, boost=boost))
+                elif terms:
+                    alternatives.append(Term(fieldname, terms[0], boost=boost))
+        if alternatives:
+            parts.append(Or(alternatives))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else And(parts)
+
+
+# ---------------------------------------------------------------------------- the index
+
+
+class SearchIndex:
+    """A Whoosh index in one folder; safe to read from many threads while one process writes."""
+
+    def __init__(self, directory: Path | str):
+        self.directory = Path(directory)
+        self._index = None
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    # -- opening, checking, repairing
+
+    def _open(self):
+        with self._lock:
+            if self._index is None:
+                self._index = self._open_or_create()
+            return self._index
+
+    def _open_or_create(self):
+        version_file = self.directory / "schema-version"
+        if whoosh_index.exists_in(self.directory) and version_file.exists():
+            if version_file.read_text().strip() == SCHEMA_VERSION:
+                try:
+                    ix = whoosh_index.open_dir(self.directory)
+                    with ix.searcher() as searcher:  # reads the table of contents and segments
+                        searcher.doc_count()
+                    return ix
+                except Exception as error:  # a damaged index is rebuilt, never served
+                    log.warning(
+                        "Search index in %s is damaged (%s); it will be rebuilt",
+                        self.directory,
+                        error,
+                    )
+        return self._create()
+
+    def _create(self):
+        if self.directory.exists():
+            shutil.rmtree(self.directory)
+        self.directory.mkdir(parents=True)
+        ix = whoosh_index.create_in(self.directory, make_schema())
+        (self.directory / "schema-version").write_text(SCHEMA_VERSION)
+        return ix
+
+    def needs_rebuild(self) -> bool:
+        """Return True when the index was just created empty (missing, outdated or damaged)."""
+        return self._open().doc_count_all() == 0
+
+    def close(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+                self._index = None
+
+    # -- writing
+
+    def replace_modules(
+        self, documents: dict[str, list[Document]], removed: Iterable[str] = ()
+    ) -> None:
+        """Replace the documents of each module in ``documents`` and drop those of ``removed``."""
+        ix = self._open()
+        # Whoosh allows one writer at a time; another process writing makes us wait, not fail.
+        writer = ix.writer(timeout=120.0, limitmb=64)
+        try:
+            for uid in list(documents) + list(removed):
+                writer.delete_by_term("module_uid", uid)
+            for docs in documents.values():
+                for doc in docs:
+                    writer.add_document(**_fields(doc))
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+
+    def rebuild(
+        self, documents: Iterable[Document], progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Index everything anew in a fresh folder, then swap it in; return the document count."""
+        fresh = SearchIndex(self.directory.with_name(self.directory.name + ".new"))
+        ix = fresh._create()
+        writer = ix.writer(limitmb=128)
+        count = 0
+        try:
+            for doc in documents:
+                writer.add_document(**_fields(doc))
+                count += 1
+                if progress:
+                    progress(count)
+            writer.commit(optimize=True)
+        except BaseException:
+            writer.cancel()
+            ix.close()
+            shutil.rmtree(fresh.directory, ignore_errors=True)
+            raise
+        ix.close()
+        self.close()
+        old = self.directory.with_name(self.directory.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if self.directory.exists():
+            self.directory.rename(old)
+        fresh.directory.rename(self.directory)
+        shutil.rmtree(old, ignore_errors=True)
+        return count
+
+    def fingerprints(self) -> dict[str, str]:
+        """Return the fingerprint indexed for each module."""
+        with self._open().searcher() as searcher:
+            return {
+                stored["module_uid"]: stored.get("fingerprint", "")
+                for stored in (
+                    searcher.stored_fields(n) for n in searcher.document_numbers(kind="module")
+                )
+            }
+
+    # -- reading
+
+    def _searcher(self):
+        # Whoosh readers seek in shared files: each thread gets its own searcher, refreshed when
+        # a writer has committed, so a long import never blocks or disturbs readers.
+        ix = self._open()
+        searcher = getattr(self._local, "searcher", None)
+        if searcher is None or getattr(self._local, "index", None) is not ix:
+            searcher = ix.searcher()
+        else:
+            searcher = searcher.refresh()
+        self._local.searcher, self._local.index = searcher, ix
+        return searcher
+
+    def search(self, query: SearchQuery) -> SearchResults:
+        results = SearchResults(query=query)
+        words, phrases = parse_user_query(query.text)
+        searcher = self._searcher()
+        parsed = build_query(searcher.schema, words, phrases)
+        if parsed is None:
+            results.empty_query = True
+            parsed = Every() if query.filters() else None
+            if parsed is None:
+                return results
+        if query.prefer_lang in LANGUAGES:
+            parsed = AndMaybe(parsed, Term("lang", query.prefer_lang, boost=LANGUAGE_BOOST))
+        filters = [Term(name, value) for name, value in query.filters().items()]
+        self._run(searcher, parsed, filters, words, results)
+        if words and results.total < 3:
+            suggestion = self._suggest(searcher, words)
+            if suggestion:
+                results.suggestion = " ".join([suggestion, *(f'"{p}"' for p in phrases)])
+                if results.total == 0:
+                    corrected = build_query(searcher.schema, suggestion.split(), phrases)
+                    if corrected is not None:
+                        if query.prefer_lang in LANGUAGES:
+                            corrected = AndMaybe(
+                                corrected, Term("lang", query.prefer_lang, boost=LANGUAGE_BOOST)
+                            )
+                        self._run(searcher, corrected, filters, suggestion.split(), results)
+                        results.corrected = results.total > 0
+        return results
+
+    def _run(
+        self,
+        searcher,
+        parsed: Query,
+        filters: list[Query],
+        words: list[str],
+        results: SearchResults,
+    ) -> None:
+        query = results.query
+        facets = sorting.Facets()
+        for name in FACETS:
+            facets.add_field(name, maptype=sorting.Count, allow_overlap=(name == "levels"))
+        page = max(1, query.page)
+        found = searcher.search(
+            parsed,
+            limit=page * query.per_page,
+            filter=And(filters) if filters else None,
+            groupedby=facets,
+            terms=True,
+        )
+        found.fragmenter = ContextFragmenter(maxchars=180, surround=60)
+        found.formatter = HtmlFormatter(tagname="mark", classname="", termclass="", between=" … ")
+        results.total = len(found)
+        results.facets = {
+            name: sorted(found.groups(name).items(), key=lambda item: (-item[1], str(item[0])))
+            for name in FACETS
+        }
+        start = (page - 1) * query.per_page
+        results.hits = [_hit(hit) for hit in found[start : start + query.per_page]]
+
+    def _suggest(self, searcher, words: list[str]) -> str:
+        """Return the query with each unknown word replaced by the closest indexed word, or ''."""
+        changed = False
+        corrected = []
+        for word in words:
+            lower = word.lower()
+            replacement = lower
+            known = False
+            candidates: list[tuple[int, str]] = []
+            for lang in LANGUAGES:
+                fieldname = f"exact_{lang}"
+                if searcher.reader().frequency(fieldname, lower) > 0:
+                    known = True
+                    break
+                for suggestion in searcher.suggest(fieldname, lower, limit=3, maxdist=2, prefix=1):
+                    candidates.append(
+                        (searcher.reader().frequency(fieldname, suggestion), suggestion)
+                    )
+            if not known and candidates and len(lower) > 3:
+                replacement = max(candidates)[1]
+                changed = changed or replacement != lower
+            corrected.append(replacement)
+        return " ".join(corrected) if changed else ""
+
+
+def _fields(doc: Document) -> dict:
+    fields = {
+        "id": doc.id,
+        "kind": doc.kind,
+        "module_uid": doc.module_uid,
+        "lesson_slug": doc.lesson_slug,
+        "lang": doc.lang,
+        "country": doc.country,
+        "levels": ",".join(doc.levels),
+        "subject": doc.subject,
+        "resource_type": doc.resource_type,
+        "fingerprint": doc.fingerprint,
+        "title": doc.title,
+        "module_title": doc.module_title,
+        "body": doc.body,
+    }
+    lang = doc.lang if doc.lang in LANGUAGES else "fr"
+    fields[f"title_{lang}"] = doc.title
+    fields[f"text_{lang}"] = f"{doc.body}\n{doc.extra}"
+    fields[f"exact_{lang}"] = f"{doc.title}\n{doc.body}\n{doc.extra}"
+    return fields
+
+
+def _hit(hit) -> Hit:
+    lang = hit["lang"] if hit["lang"] in LANGUAGES else "fr"
+    body = hit.get("body", "")
+    snippet = hit.highlights(f"text_{lang}", text=body, top=2) or _shorten(body)
+    return Hit(
+        kind=hit["kind"],
+        module_uid=hit["module_uid"],
+        lesson_slug=hit.get("lesson_slug", ""),
+        lang=hit["lang"],
+        title=hit.get("title", ""),
+        module_title=hit.get("module_title", ""),
+        # Whoosh escapes the text it highlights; cleaning again keeps only <mark>, whatever happens.
+        snippet=nh3.clean(snippet, tags={"mark"}, attributes={}),
+        country=hit["country"],
+        levels=[level for level in hit.get("levels", "").split(",") if level],
+        subject=hit["subject"],
+        resource_type=hit["resource_type"],
+    )
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    from html import escape
+
+    if len(text) <= limit:
+        return escape(text)
+    return escape(text[:limit].rsplit(" ", 1)[0]) + " …"

@@ -1,0 +1,97 @@
+"""The search page, usable with JavaScript off, and the same search as JSON."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template, request, url_for
+
+from imaginecole.catalog.queries import facet_labels
+from imaginecole.i18n import current_language
+from imaginecole.search import SearchQuery, search_index
+
+bp = Blueprint("search", __name__, template_folder="templates")
+
+PER_PAGE = 10
+
+
+def query_from_request() -> SearchQuery:
+    args = request.args
+    try:
+        page = min(max(int(args.get("page", 1)), 1), 1000)
+    except ValueError:
+        page = 1
+    return SearchQuery(
+        text=args.get("q", "")[:500],
+        country=args.get("country", "")[:2],
+        level=args.get("level", "")[:80],
+        subject=args.get("subject", "")[:80],
+        lang=args.get("language", "")[:2],
+        resource_type=args.get("type", "")[:40],
+        page=page,
+        per_page=PER_PAGE,
+        prefer_lang=current_language(),
+    )
+
+
+def search_url(query: SearchQuery, changes: dict) -> str:
+    """Return the URL of the search page for ``query`` with some parameters changed."""
+    args = {
+        "q": query.text,
+        "country": query.country,
+        "level": query.level,
+        "subject": query.subject,
+        "language": query.lang,
+        "type": query.resource_type,
+        "page": query.page,
+    }
+    args.update(changes)
+    kept = {key: value for key, value in args.items() if value}
+    if kept.get("page") == 1:
+        del kept["page"]
+    return url_for("search.page", **kept)
+
+
+@bp.app_context_processor
+def search_helpers():
+    return {"search_url": search_url}
+
+
+@bp.route("/<lang>/search")
+def page():
+    query = query_from_request()
+    results = search_index().search(query) if query.text.strip() or query.filters() else None
+    labels = facet_labels(results, current_language()) if results else {}
+    return render_template("search/results.html", query=query, results=results, labels=labels)
+
+
+@bp.route("/api/v1/search")
+def api():
+    query = query_from_request()
+    results = search_index().search(query)
+    return jsonify(
+        query=query.text,
+        total=results.total,
+        page=query.page,
+        pages=results.pages,
+        suggestion=results.suggestion or None,
+        corrected=results.corrected,
+        facets={
+            name: [{"value": v, "count": c} for v, c in values]
+            for name, values in results.facets.items()
+        },
+        results=[
+            {
+                "kind": hit.kind,
+                "module": hit.module_uid,
+                "lesson": hit.lesson_slug or None,
+                "language": hit.lang,
+                "title": hit.title,
+                "module_title": hit.module_title,
+                "snippet_html": hit.snippet,
+                "country": hit.country,
+                "levels": hit.levels,
+                "subject": hit.subject,
+                "resource_type": hit.resource_type,
+            }
+            for hit in results.hits
+        ],
+    )
