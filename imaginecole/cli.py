@@ -272,7 +272,6 @@ def serve(host: str, port: int, threads: int | None) -> None:
     from waitress import serve as waitress_serve
 
     from imaginecole import ensure_schema
-
     from imaginecole.services.search import sync_index
 
     app = current_app._get_current_object()

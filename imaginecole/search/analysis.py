@@ -42,7 +42,7 @@ ELISIONS = (
     "quoiqu",
     "presqu",
 )
-_ELISION = re.compile(r"^(?:%s)['’]" % "|".join(ELISIONS), re.IGNORECASE)
+_ELISION = re.compile("^(?:" + "|".join(ELISIONS) + ")['’]", re.IGNORECASE)
 
 FRENCH_STOP_WORDS = frozenset(stopwords_for_language("fr")) | frozenset(ELISIONS) | {
     "a", "au", "aux", "du", "des", "les", "un", "une", "et", "ou", "est", "sont", "ce", "cet",
