@@ -29,15 +29,9 @@ def update() -> None:
         po = TRANSLATIONS_DIR / lang / "LC_MESSAGES" / "messages.po"
         if po.exists():
             _pybabel(
-                "update",
-                "-i",
-                str(POT),
-                "-d",
-                str(TRANSLATIONS_DIR),
-                "-l",
-                lang,
-                "--no-fuzzy-matching",
-            )
+                "update", "-i", str(POT), "-d", str(TRANSLATIONS_DIR), "-l", lang,
+                "--no-fuzzy-matching", "--ignore-obsolete",
+            )  # fmt: skip
         else:
             _pybabel("init", "-i", str(POT), "-d", str(TRANSLATIONS_DIR), "-l", lang)
 
