@@ -50,7 +50,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     babel.init_app(app, locale_selector=i18n.current_language)
 
-    from imaginecole import errors, security, templating
+    from imaginecole import auth, errors, security, templating
+    from imaginecole.accounts.views import bp as accounts_bp
     from imaginecole.catalog.views import bp as catalog_bp
     from imaginecole.cli import register_commands
     from imaginecole.media.views import bp as media_bp
@@ -60,6 +61,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(catalog_bp)
     app.register_blueprint(media_bp)
     app.register_blueprint(search_bp)
+    app.register_blueprint(accounts_bp)
+    auth.register(app)
     errors.register(app)
     security.register(app)
     i18n.register(app)

@@ -26,6 +26,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(content_group)
     app.cli.add_command(translations_group)
     app.cli.add_command(search_group)
+    app.cli.add_command(users_group)
     app.cli.add_command(serve)
     app.cli.add_command(demo)
     app.cli.add_command(settings)
@@ -161,10 +162,9 @@ def content_import_course(
     attribution: str,
     id_prefix: str,
 ) -> None:
-    from sync.course import CourseOptions, read_course
-
     from imaginecole import ensure_schema
     from imaginecole.services.curriculum import curriculum_of
+    from sync.course import CourseOptions, read_course
 
     ensure_schema(current_app)
     curriculum = curriculum_of(country)
@@ -221,6 +221,82 @@ def translations_compile() -> None:
     from imaginecole import translations_tools
 
     translations_tools.compile_all()
+
+
+# ---------------------------------------------------------------------------- users
+
+
+@click.group("users", help="Manage the accounts of teachers, editors and admins.")
+def users_group() -> None:
+    pass
+
+
+def _account_call(function, *args):
+    from imaginecole.services.accounts import AccountError
+
+    try:
+        return function(*args)
+    except AccountError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@users_group.command("create", help="Create an account (the password is asked twice, not echoed).")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "editor", "teacher"]))
+@click.option("--country", default=None, help="Country code; required for editors and teachers.")
+@click.option("--school", default="", help="School name, for teachers.")
+@click.password_option(help="Password (at least 10 characters).")
+@with_appcontext
+def users_create(
+    email: str, name: str, role: str, country: str | None, school: str, password: str
+) -> None:
+    from imaginecole import ensure_schema
+    from imaginecole.services.accounts import create_user
+
+    ensure_schema(current_app)
+    user = _account_call(create_user, email, name, password, role, country, school)
+    click.echo(
+        f"Created {user.role} {user.email}"
+        + (f" for {user.country_code}" if user.country_code else "")
+    )
+
+
+@users_group.command("set-role", help="Change the role (and country) of an account.")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["admin", "editor", "teacher"]))
+@click.option("--country", default=None)
+@with_appcontext
+def users_set_role(email: str, role: str, country: str | None) -> None:
+    from imaginecole.services.accounts import set_role
+
+    user = _account_call(set_role, email, role, country)
+    click.echo(
+        f"{user.email} is now {user.role}"
+        + (f" for {user.country_code}" if user.country_code else "")
+    )
+
+
+@users_group.command("disable", help="Disable an account; its sessions end at once.")
+@click.argument("email")
+@click.option("--enable", is_flag=True, help="Enable the account again instead.")
+@with_appcontext
+def users_disable(email: str, enable: bool) -> None:
+    from imaginecole.services.accounts import set_disabled
+
+    user = _account_call(set_disabled, email, not enable)
+    click.echo(f"{user.email} is {'enabled' if enable else 'disabled'}")
+
+
+@users_group.command("list", help="List the accounts.")
+@with_appcontext
+def users_list() -> None:
+    from imaginecole.extensions import db
+    from imaginecole.models import User
+
+    for user in db.session.scalars(db.select(User).order_by(User.email)):
+        state = " (disabled)" if user.disabled else ""
+        click.echo(f"{user.email}\t{user.role}\t{user.country_code or '*'}\t{user.name}{state}")
 
 
 # ---------------------------------------------------------------------------- search

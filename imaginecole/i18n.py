@@ -22,6 +22,11 @@ def current_language() -> str:
     lang = g.get("lang")
     if lang in LANGUAGES:
         return lang
+    if request:
+        # An address that no route matches (a 404) still states its language: /en/…
+        prefix = request.path.lstrip("/").split("/", 1)[0]
+        if prefix in LANGUAGES:
+            return prefix
     return preferred_language()
 
 

@@ -1,5 +1,6 @@
 """Database models: the curriculum, modules with their lessons, and media assets."""
 
+from imaginecole.models.accounts import LoginFailure, User
 from imaginecole.models.curriculum import Competency, Country, Cycle, Domain, Level, Subject
 from imaginecole.models.media import Asset, ImageVariant
 from imaginecole.models.modules import Lesson, LessonText, Module, ModuleCompetency
@@ -12,9 +13,11 @@ __all__ = [
     "Domain",
     "ImageVariant",
     "Lesson",
+    "LoginFailure",
     "LessonText",
     "Level",
     "Module",
     "ModuleCompetency",
     "Subject",
+    "User",
 ]

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
+from urllib.parse import unquote
 
 import nh3
 from latex2mathml.converter import convert as latex_to_mathml
@@ -192,7 +193,13 @@ _PARSER = make_parser()
 
 def render_markdown(markdown: str, media: MediaResolver | None = None) -> str:
     """Return sanitised HTML for ``markdown``; ``media`` maps a written link to a served file."""
-    html = _PARSER.render(markdown, {"media": media})
+
+    def resolve(url: str) -> ImageInfo | MediaLink | None:
+        # markdown-it percent-encodes link targets ("été.png" -> "%C3%A9t%C3%A9.png"), while
+        # ``media`` knows them as the author wrote them.
+        return media(url) or media(unquote(url))
+
+    html = _PARSER.render(markdown, {"media": resolve if media else None})
     html = ALIGN_CLASS.sub(r'class="align-\1"', html)
     return sanitize(html)
 

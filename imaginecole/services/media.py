@@ -6,7 +6,7 @@ from flask import current_app
 
 from imaginecole.extensions import db
 from imaginecole.models import Asset, ImageVariant
-from imaginecole.rendering.images import make_variants
+from imaginecole.rendering.images import ImageRejected, make_variants
 from imaginecole.rendering.markdown import ImageInfo, MediaLink
 from sync.content import Blob
 from sync.media import EXTENSION_FOR_TYPE, IMAGE_TYPES
@@ -35,9 +35,13 @@ def ingest_blob(blob: Blob, store: BlobStore) -> Asset:
     )
     if blob.media_type in IMAGE_TYPES:
         config = current_app.config
-        width, height, variants = make_variants(
-            blob.path, tuple(config["IMAGE_WIDTHS"]), int(config["MAX_IMAGE_PIXELS"])
-        )
+        try:
+            width, height, variants = make_variants(
+                blob.path, tuple(config["IMAGE_WIDTHS"]), int(config["MAX_IMAGE_PIXELS"])
+            )
+        except ImageRejected as error:
+            # Name the file: a module may hold many images.
+            raise ImageRejected(f'"{blob.name}": {error}') from error
         asset.width, asset.height = width, height
         for variant in variants:
             sha256 = store.put_bytes(variant.data)

@@ -1,0 +1,43 @@
+"""Login and logout pages for teachers, editors and admins."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from imaginecole.auth import current_user, login_required, start_session
+from imaginecole.services.accounts import authenticate, end_sessions
+
+bp = Blueprint("accounts", __name__, url_prefix="/<lang>", template_folder="templates")
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only paths on this site: an attacker's link must not bounce a user elsewhere after login.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error, status, email = None, 200, ""
+    if request.method == "POST":
+        email = request.form.get("email", "")[:254]
+        password = request.form.get("password", "")[:1024]
+        result = authenticate(email, password, request.remote_addr or "unknown")
+        if result.user is not None:
+            start_session(result.user)
+            return redirect(_safe_next(request.args.get("next")) or url_for("catalog.home"))
+        if result.throttled:
+            error, status = _("Too many failed attempts. Wait 15 minutes, then try again."), 429
+        else:
+            error, status = _("Wrong e-mail address or password."), 400
+    return render_template("accounts/login.html", error=error, email=email), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    end_sessions(current_user())
+    session.clear()
+    return redirect(url_for("catalog.home"))
