@@ -9,7 +9,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from imaginecole.extensions import db
-from imaginecole.models import Competency, Country, Lesson, Level, Module, ModuleCompetency, Subject
+from imaginecole.models import (
+    Competency,
+    Country,
+    Lesson,
+    LessonText,
+    Level,
+    Module,
+    ModuleCompetency,
+    Subject,
+)
 from imaginecole.models.modules import module_levels
 from sync.text import fold_accents
 
@@ -106,12 +115,22 @@ def _root(node: Competency) -> Competency:
 
 
 def get_module(uid: str) -> Module:
+    """Return a published module with what its pages show, in a fixed number of queries.
+
+    Lesson bodies are left out here (a corpus module can hold megabytes of them); the one
+    lesson a page shows loads its own body.
+    """
     module = db.session.scalar(
         select(Module)
         .filter_by(uid=uid, published=True)
         .options(
-            selectinload(Module.lessons).selectinload(Lesson.translations),
+            selectinload(Module.lessons)
+            .selectinload(Lesson.translations)
+            .load_only(LessonText.id, LessonText.lesson_id, LessonText.lang, LessonText.title),
             selectinload(Module.levels),
+            selectinload(Module.country),
+            selectinload(Module.subject),
+            selectinload(Module.competency_links).selectinload(ModuleCompetency.competency),
         )
     )
     return module or abort(404)

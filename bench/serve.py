@@ -1,0 +1,639 @@
+"""Measure how many readers one ``imaginecole serve`` (waitress) can take, and its memory.
+
+Loads content into a fresh temporary data directory, starts the real server in a subprocess on
+127.0.0.1, then for the home page, a module page and a lesson page measures requests per second
+and latency (p50, p95) at several numbers of concurrent clients, each client a thread with its
+own keep-alive connection. Prints a table; ``--json PATH`` also writes the figures.
+
+    .venv/bin/python bench/serve.py
+    .venv/bin/python bench/serve.py --corpus --duration 10 --json figures.json
+
+The clients run on the same machine as the server: on a small machine they share its CPUs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONTENT = REPO_ROOT / "content"
+DEFAULT_CORPUS = (REPO_ROOT.parent / "shared" / "corpus").resolve()
+DEFAULT_LEVELS = (1, 20, 85)
+START_TIMEOUT = 30.0  # seconds for the server to answer
+STOP_TIMEOUT = 10.0
+
+# Course sites of the real corpus: (folder, level, subject, licence, author, credit line).
+CORPUS_COURSES = (
+    ("glassus-nsi/snt", "2nde", "snt", "CC-BY-SA-4.0", "Gilles Lassus", "Gilles Lassus, CC BY-SA"),
+    (
+        "glassus-nsi/premiere_nsi",
+        "1re",
+        "nsi",
+        "CC-BY-SA-4.0",
+        "Gilles Lassus",
+        "Gilles Lassus, CC BY-SA",
+    ),
+    (
+        "glassus-nsi/terminale_nsi",
+        "Tle",
+        "nsi",
+        "CC-BY-SA-4.0",
+        "Gilles Lassus",
+        "Gilles Lassus, CC BY-SA",
+    ),
+    (
+        "roche-nsi-terminale",
+        "Tle",
+        "nsi",
+        "CC0-1.0",
+        "David Roche",
+        "Manuel NSI Terminale, David Roche et contributeurs, CC0",
+    ),
+)
+
+
+@dataclass
+class Page:
+    name: str
+    path: str
+    bytes: int = 0
+
+
+@dataclass
+class Result:
+    page: str
+    path: str
+    clients: int
+    requests: int
+    errors: int
+    seconds: float
+    requests_per_second: float
+    p50_ms: float | None
+    p95_ms: float | None
+    max_ms: float | None
+
+
+@dataclass
+class Memory:
+    idle_rss_kb: int = 0
+    loaded_rss_kb: int = 0
+    peak_rss_kb: int = 0
+
+
+@dataclass
+class Run:
+    python: str
+    machine: str
+    cpus: int
+    content: str
+    corpus: str
+    loaded: dict = field(default_factory=dict)
+    server_threads: str = "default"
+    duration_s: float = 0.0
+    max_requests: int = 0
+    pages: list[Page] = field(default_factory=list)
+    results: list[Result] = field(default_factory=list)
+    memory: Memory = field(default_factory=Memory)
+
+
+# ----------------------------------------------------------------------------- environment
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def clean_env(data_dir: Path) -> dict[str, str]:
+    """The environment for the app: this machine's own settings must not leak in."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("IMAGINECOLE_")}
+    env["IMAGINECOLE_DATA_DIR"] = str(data_dir)
+    env["PYTHONUNBUFFERED"] = "1"  # the server's log is complete when read
+    return env
+
+
+def console_script() -> str:
+    beside = Path(sys.executable).parent / "imaginecole"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("imaginecole")
+    if not found:
+        sys.exit("The `imaginecole` command is not installed: run with .venv/bin/python.")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def memory_kb(pid: int, field_name: str) -> int:
+    """Return a size from /proc/<pid>/status (VmRSS, VmHWM …) in kB, 0 when unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+# ----------------------------------------------------------------------------- content
+
+
+def load_content(data_dir: Path, content: Path) -> dict:
+    """Load ``content`` into a fresh app on ``data_dir``; modules with problems are left out."""
+    for name in [name for name in os.environ if name.startswith("IMAGINECOLE_")]:
+        del os.environ[name]  # a DATABASE_URL of this machine must never be written to
+    os.environ["IMAGINECOLE_DATA_DIR"] = str(data_dir)
+    from imaginecole import create_app, ensure_schema
+    from imaginecole.services.content import load_tree
+    from sync.content import read_content
+
+    app = create_app({"DATA_DIR": str(data_dir)})
+    ensure_schema(app)
+    with app.app_context():
+        report = load_tree(read_content(content))
+    problems = len(report.problems)
+    log(
+        f"Loaded {content}: {report.modules_added} modules, {report.lessons_loaded} lessons"
+        + (f" ({problems} problems: those modules were left out)" if problems else "")
+    )
+    return {"modules": report.modules_added, "lessons": report.lessons_loaded, "problems": problems}
+
+
+def import_corpus(data_dir: Path, corpus: Path, timeout: float) -> tuple[list[str], int]:
+    """Import the real course corpus with `imaginecole content import-course`, if it works.
+
+    Any failure is reported and skipped: the benchmark then runs on what was loaded. Returns
+    the notes and how many course sites were imported.
+    """
+    notes = []
+    imported = 0
+    if not corpus.is_dir():
+        return [f"corpus not found at {corpus}: skipped"], 0
+    deadline = time.monotonic() + timeout
+    for folder, level, subject, licence, author, credit in CORPUS_COURSES:
+        directory = corpus / folder
+        if not directory.is_dir():
+            notes.append(f"{folder}: not found, skipped")
+            continue
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            notes.append(f"{folder}: not imported, the corpus time limit ({timeout:.0f} s) ran out")
+            continue
+        command = [
+            console_script(),
+            "content",
+            "import-course",
+            str(directory),
+            "--country",
+            "fr",
+            "--level",
+            level,
+            "--subject",
+            subject,
+            "--licence",
+            licence,
+            "--author",
+            author,
+            "--attribution",
+            credit,
+        ]
+        started = time.monotonic()
+        try:
+            done = subprocess.run(
+                command,
+                cwd=data_dir,
+                env=clean_env(data_dir),
+                capture_output=True,
+                text=True,
+                timeout=remaining,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            notes.append(f"{folder}: import stopped after {remaining:.0f} s")
+            continue
+        output = (done.stdout + done.stderr).strip().splitlines()
+        summary = next((line for line in output if line.startswith("Modules:")), "")
+        tail = output[-1] if output else ""
+        took = time.monotonic() - started
+        if done.returncode == 0:
+            imported += 1
+            notes.append(f"{folder}: imported in {took:.1f} s. {summary}")
+        else:
+            notes.append(
+                f"{folder}: import-course exited with {done.returncode} after {took:.1f} s"
+                + (f". {summary}" if summary else "")
+                + (f" Last line: {tail}" if tail and tail != summary else "")
+            )
+    return notes, imported
+
+
+def pick_pages(data_dir: Path, lang: str) -> tuple[list[Page], dict]:
+    """Pick the home page, the module with most lessons and its largest lesson."""
+    from sqlalchemy import func, select
+
+    from imaginecole import create_app
+    from imaginecole.extensions import db
+    from imaginecole.models import Country, Lesson, Module
+
+    app = create_app({"DATA_DIR": str(data_dir)})
+    with app.app_context(), app.test_request_context():
+        from flask import url_for
+
+        counts = {
+            "countries": db.session.scalar(select(func.count(Country.code))),
+            "modules": db.session.scalar(
+                select(func.count(Module.id)).where(Module.published.is_(True))
+            ),
+            "lessons": db.session.scalar(
+                select(func.count(Lesson.id))
+                .join(Module, Lesson.module_id == Module.id)
+                .where(Module.published.is_(True))
+            ),
+        }
+        pages = [Page("home", url_for("catalog.home", lang=lang))]
+        modules = db.session.scalars(
+            select(Module).where(Module.published.is_(True)).order_by(Module.uid)
+        ).all()
+        with_lessons = [module for module in modules if module.lessons]
+        if with_lessons:
+            module = max(with_lessons, key=lambda m: len(m.lessons))
+            lesson = max(module.lessons, key=lambda item: len(item.text_in(lang).html))
+            pages.append(Page("module", url_for("catalog.module", lang=lang, uid=module.uid)))
+            pages.append(
+                Page(
+                    "lesson",
+                    url_for("catalog.lesson", lang=lang, uid=module.uid, slug=lesson.slug),
+                )
+            )
+        db.session.remove()
+        db.engine.dispose()
+    return pages, counts
+
+
+# ----------------------------------------------------------------------------- server
+
+
+class Server:
+    def __init__(self, data_dir: Path, threads: int | None):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.log_path = data_dir / "server.log"
+        command = [console_script(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        if threads:
+            command += ["--threads", str(threads)]
+        with self.log_path.open("wb") as out:
+            self.process = subprocess.Popen(
+                command, cwd=data_dir, env=clean_env(data_dir), stdout=out, stderr=subprocess.STDOUT
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"the server stopped at start (exit code {self.process.returncode}):\n"
+                    + self.log_tail()
+                )
+            try:
+                status, _ = get(self.port, "/")
+                if status < 500:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the server did not answer within {START_TIMEOUT:.0f} s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=STOP_TIMEOUT)
+
+
+def get(port: int, path: str) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+# ----------------------------------------------------------------------------- load
+
+
+def percentile_ms(sorted_values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile of an already sorted list of seconds, in milliseconds."""
+    if not sorted_values:
+        return None
+    rank = max(1, round(fraction * len(sorted_values)))
+    return round(sorted_values[min(rank, len(sorted_values)) - 1] * 1000, 2)
+
+
+def measure(
+    port: int, page: Page, clients: int, duration: float, max_requests: int, timeout: float
+) -> Result:
+    """Run ``clients`` keep-alive clients on ``page`` for ``duration`` s or ``max_requests``."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    tickets = itertools.count()  # shared request budget; next() on a count is atomic in CPython
+    barrier = threading.Barrier(clients + 1)
+    window = {"end": 0.0}
+
+    def client(index: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        mine = latencies[index]
+        try:
+            barrier.wait(timeout=30)
+            while time.perf_counter() < window["end"] and next(tickets) < max_requests:
+                began = time.perf_counter()
+                try:
+                    connection.request("GET", page.path)
+                    response = connection.getresponse()
+                    response.read()
+                    if response.status != 200:
+                        errors[index] += 1
+                except (OSError, http.client.HTTPException):
+                    errors[index] += 1
+                    connection.close()  # reconnects on the next request
+                    continue
+                mine.append(time.perf_counter() - began)
+        except threading.BrokenBarrierError:
+            errors[index] += 1
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    window["end"] = time.perf_counter() + duration
+    started = time.perf_counter()
+    barrier.wait(timeout=30)
+    for thread in threads:
+        thread.join(timeout=duration + timeout + 5)
+    elapsed = time.perf_counter() - started
+    if any(thread.is_alive() for thread in threads):
+        log(f"  warning: some clients of {page.name} × {clients} did not finish in time")
+    values = sorted(value for mine in latencies for value in mine)
+    done = len(values)
+    return Result(
+        page=page.name,
+        path=page.path,
+        clients=clients,
+        requests=done,
+        errors=sum(errors),
+        seconds=round(elapsed, 3),
+        requests_per_second=round(done / elapsed, 1) if elapsed else 0.0,
+        p50_ms=percentile_ms(values, 0.50),
+        p95_ms=percentile_ms(values, 0.95),
+        max_ms=percentile_ms(values, 1.0),
+    )
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def mb(kb: int) -> str:
+    return f"{kb / 1024:.1f} MB" if kb else "n/a"
+
+
+def print_report(run: Run) -> None:
+    print()
+    print("Imaginecole: `imaginecole serve` (waitress) on 127.0.0.1")
+    print(f"  machine  {run.machine}, {run.cpus} CPUs, Python {run.python}")
+    print(f"  content  {run.content}" + (f" + corpus {run.corpus}" if run.corpus else ""))
+    loaded = run.loaded
+    print(
+        f"  loaded   {loaded.get('countries', '?')} countries, {loaded.get('modules', '?')} "
+        f"modules, {loaded.get('lessons', '?')} lessons"
+    )
+    print(
+        f"  server   threads: {run.server_threads}; each level runs {run.duration_s:g} s "
+        f"or {run.max_requests} requests"
+    )
+    print()
+    width = max(len(page.path) for page in run.pages)
+    for page in run.pages:
+        print(f"  {page.name:<7} {page.path:<{width}}  {page.bytes / 1024:7.1f} kB")
+    print()
+    header = (
+        f"{'page':<8}{'clients':>8}{'requests':>10}{'errors':>8}{'req/s':>10}"
+        f"{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in run.results:
+        times = "".join(
+            f"{value:>10.2f}" if value is not None else f"{'n/a':>10}"
+            for value in (r.p50_ms, r.p95_ms, r.max_ms)
+        )
+        print(
+            f"{r.page:<8}{r.clients:>8}{r.requests:>10}{r.errors:>8}"
+            f"{r.requests_per_second:>10.1f}{times}"
+        )
+    print("-" * len(header))
+    memory = run.memory
+    print(
+        f"server RSS: idle after start {mb(memory.idle_rss_kb)}, "
+        f"after the load {mb(memory.loaded_rss_kb)} (peak {mb(memory.peak_rss_kb)})"
+    )
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=(
+            "Benchmark `imaginecole serve` (waitress): requests/s and latency p50/p95 for the "
+            "home, a module and a lesson page at several numbers of concurrent clients, and the "
+            "server's memory. Uses a fresh temporary data directory; the server listens on "
+            "127.0.0.1 only and is always stopped at the end."
+        )
+    )
+    parser.add_argument(
+        "--content",
+        type=Path,
+        default=DEFAULT_CONTENT,
+        help="content folder to load (default: the sample content, %(default)s)",
+    )
+    parser.add_argument(
+        "--corpus",
+        action="store_true",
+        help="also import the real course corpus with `imaginecole content import-course` "
+        "(needs the country fr in --content); skipped with a note if that fails",
+    )
+    parser.add_argument(
+        "--corpus-dir",
+        type=Path,
+        default=DEFAULT_CORPUS,
+        help="where the corpus is (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--corpus-timeout",
+        type=float,
+        default=900.0,
+        help="time limit in seconds for the whole corpus import (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--clients",
+        default=",".join(str(n) for n in DEFAULT_LEVELS),
+        help="comma-separated numbers of concurrent clients (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=5.0,
+        help="seconds per page and number of clients (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        default=50_000,
+        help="stop a level after this many requests (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds a single request may take before it counts as an error "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="server worker threads (default: the setting)"
+    )
+    parser.add_argument(
+        "--lang", default="fr", choices=("fr", "en", "ar"), help="page language (default: fr)"
+    )
+    parser.add_argument(
+        "--page",
+        dest="pages",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="measure this path instead of the automatic pick (repeatable)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary data directory (its path is shown)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        args.levels = [int(n) for n in args.clients.split(",") if n.strip()]
+    except ValueError:
+        parser.error("--clients takes numbers separated by commas, e.g. 1,20,85")
+    if not args.levels or min(args.levels) < 1 or max(args.levels) > 500:
+        parser.error("--clients must be between 1 and 500")
+    if args.duration <= 0 or args.duration > 600:
+        parser.error("--duration must be between 0 and 600 seconds")
+    if not args.content.is_dir():
+        parser.error(f"{args.content} is not a folder")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    run = Run(
+        python=platform.python_version(),
+        machine=f"{platform.system()} {platform.machine()}",
+        cpus=os.cpu_count() or 0,
+        content=str(args.content),
+        corpus=str(args.corpus_dir) if args.corpus else "",
+        server_threads=str(args.threads or "default"),
+        duration_s=args.duration,
+        max_requests=args.max_requests,
+    )
+    data_dir = Path(tempfile.mkdtemp(prefix="imaginecole-bench-"))
+    server = None
+    try:
+        load_content(data_dir, args.content)
+        if args.corpus:
+            notes, imported = import_corpus(data_dir, args.corpus_dir, args.corpus_timeout)
+            for note in notes:
+                log(f"  corpus: {note}")
+            run.corpus += f" ({imported} of {len(CORPUS_COURSES)} course sites imported)"
+        pages, run.loaded = pick_pages(data_dir, args.lang)
+        if args.pages:
+            pages = [Page(f"page{i + 1}", path) for i, path in enumerate(args.pages)]
+        run.pages = pages
+
+        server = Server(data_dir, args.threads)
+        server.wait_ready()
+        time.sleep(0.5)
+        run.memory.idle_rss_kb = memory_kb(server.pid, "VmRSS")
+        with server.log_path.open() as first_lines:
+            log(f"Server pid {server.pid}: {first_lines.readline().strip()}")
+
+        for page in pages:
+            status, body = get(server.port, page.path)
+            if status != 200:
+                raise RuntimeError(f"{page.path} answered {status}:\n{server.log_tail()}")
+            page.bytes = len(body)
+            for _ in range(10):  # warm up: templates, database pages, translations
+                get(server.port, page.path)
+
+        for page in pages:
+            for clients in args.levels:
+                log(f"  {page.name} {page.path} with {clients} clients …")
+                result = measure(
+                    server.port, page, clients, args.duration, args.max_requests, args.timeout
+                )
+                run.results.append(result)
+                if server.process.poll() is not None:
+                    raise RuntimeError("the server stopped during the load:\n" + server.log_tail())
+        run.memory.loaded_rss_kb = memory_kb(server.pid, "VmRSS")
+        run.memory.peak_rss_kb = memory_kb(server.pid, "VmHWM")
+
+        print_report(run)
+        if args.json:
+            args.json.write_text(json.dumps(asdict(run), indent=2, ensure_ascii=False) + "\n")
+            log(f"Figures written to {args.json}")
+        return 0
+    except (RuntimeError, OSError, http.client.HTTPException) as error:
+        log(f"Benchmark failed: {error}")
+        return 1
+    except KeyboardInterrupt:
+        log("Interrupted.")
+        return 130
+    finally:
+        if server is not None:
+            server.stop()
+        if args.keep:
+            log(f"Data directory kept: {data_dir}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
