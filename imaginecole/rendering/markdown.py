@@ -171,8 +171,10 @@ def make_parser() -> MarkdownIt:
         .use(tasklists_plugin)
         .use(
             dollarmath_plugin,
-            allow_space=True,
-            allow_digits=False,
+            # Like MkDocs' arithmatex: no space just inside the dollars, so prices such as
+            # "$5 or $10" stay text. (allow_digits=False would misfire at the start of a cell.)
+            allow_space=False,
+            allow_digits=True,
             double_inline=True,
             renderer=lambda content, opts: _math(
                 content, "block" if opts.get("display_mode") else "inline"
