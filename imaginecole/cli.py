@@ -99,11 +99,13 @@ def content_load(directory: Path | None, countries: tuple[str, ...]) -> None:
     _load_and_report(tree)
 
 
-def _load_and_report(tree, fail_on_problems: bool = True) -> None:
+def _load_and_report(tree, fail_on_problems: bool = True, auto_version: bool = False) -> None:
     from imaginecole.services.content import load_tree
 
     with click.progressbar(length=len(tree.modules), label="Loading modules", show_pos=True) as bar:
-        report = load_tree(tree, progress=lambda _module_id: bar.update(1))
+        report = load_tree(
+            tree, progress=lambda _module_id: bar.update(1), auto_version=auto_version
+        )
     click.echo(
         f"Countries: {report.countries_added} added, {report.countries_updated} updated, "
         f"{report.countries_unchanged} unchanged."
@@ -187,7 +189,7 @@ def content_import_course(
     )
     for problem in tree.skipped:
         click.secho(f"  skipped: {problem}", fg="yellow", err=True)
-    _load_and_report(tree)
+    _load_and_report(tree, auto_version=True)
 
 
 # ---------------------------------------------------------------------------- translations

@@ -169,9 +169,13 @@ class Module:
     blobs: dict[str, Blob] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
-        """Return a hash of everything a reader sees, so an unchanged module can be skipped."""
+        """Return a hash of everything a reader sees, so an unchanged module can be skipped.
+
+        The version number is left out: it says *that* the content changed, not what it is.
+        """
         data = asdict(self)
         data["blobs"] = sorted(self.blobs)
+        del data["version"]
         return _fingerprint(data)
 
 

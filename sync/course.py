@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from PIL import Image
 
@@ -995,6 +995,9 @@ class _PageConverter:
         if not text:
             return text
         text = _IMG_TAG.sub(_img_to_markdown, text)
+        text = _GIF_PLAYER.sub(self._gif_player_to_image, text)
+        text = _IFRAME.sub(_iframe_to_link, text)
+        text = _SUB_SUP.sub(_sub_sup_to_text, text)
         text = re.sub(r"</?\s*center\s*>", "", text, flags=re.I)
         text = _EMPTY_ANCHOR.sub("", text)
         text, count = _ALIGN_P.subn("", text)
@@ -1005,6 +1008,23 @@ class _PageConverter:
         text = _BR.sub(_BREAK, text)  # made a Markdown line break once code spans are put back
         text = _without_attribute_lists(text)
         return _emoji(text)
+
+    def _gif_player_to_image(self, match: re.Match) -> str:
+        """Show a site's animated-GIF player as the GIF itself, found in the course by its path.
+
+        The player points at the published site (https://…/premiere_nsi/T4…/data/x.gif); the
+        same file sits under the course folder, at some ending of that URL path.
+        """
+        src = _attributes(match.group(1)).get("src", "")
+        parts = [p for p in urlsplit(src).path.split("/") if p]
+        root = self.course_root.resolve()
+        for start in range(len(parts)):
+            for base in (self.path.parent, root / "docs", root):
+                candidate = base.joinpath(*parts[start:])
+                if parts[start:] and candidate.is_file():
+                    relative = os.path.relpath(candidate, self.path.parent).replace(os.sep, "/")
+                    return f"![Animation]({quote(relative)})"
+        return f"![Animation]({src})" if src else ""
 
     def line_breaks(self, line: str) -> str:
         """Turn the line breaks ``rewrite_text`` marked into Markdown ones."""
@@ -1140,11 +1160,41 @@ def _unescape_quotes(text: str) -> str:
     return text.replace('\\"', '"').replace("\\'", "'")
 
 
-def _img_to_markdown(match: re.Match) -> str:
-    attributes = {
+def _attributes(text: str) -> dict[str, str]:
+    return {
         m.group(1).lower(): next(g for g in m.groups()[2:] if g is not None)
-        for m in _HTML_ATTRIBUTE.finditer(match.group(1))
+        for m in _HTML_ATTRIBUTE.finditer(text)
     }
+
+
+_GIF_PLAYER = re.compile(r"<gif-player\b([^>]*)>(?:\s*</gif-player>)?", re.I)
+_IFRAME = re.compile(r"<iframe\b([^>]*)>(?:.*?</iframe>)?", re.I)
+_SUB_SUP = re.compile(r"<(sub|sup)>([^<]{1,40})</\1>", re.I)
+_SUBSCRIPTS = str.maketrans("0123456789+-=()", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎")
+_SUPERSCRIPTS = str.maketrans("0123456789+-=()n", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿ")
+
+
+def _iframe_to_link(match: re.Match) -> str:
+    """Turn an embedded page (a video, a code visualiser) into a plain link: nothing loads by itself."""
+    src = _attributes(match.group(1)).get("src", "")
+    if not src.startswith(("http://", "https://")):
+        return ""
+    host = urlsplit(src).hostname or src
+    return f"[▶ {host}]({src})"
+
+
+def _sub_sup_to_text(match: re.Match) -> str:
+    """Write 1101<sub>2</sub> as 1101₂ (and powers as ²): raw HTML is not rendered."""
+    tag, body = match.group(1).lower(), match.group(2)
+    table = _SUBSCRIPTS if tag == "sub" else _SUPERSCRIPTS
+    converted = body.translate(table)
+    if all(ch in "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿ" for ch in converted):
+        return converted
+    return f"_{body}" if tag == "sub" else f"^{body}"
+
+
+def _img_to_markdown(match: re.Match) -> str:
+    attributes = _attributes(match.group(1))
     src = attributes.get("src", "").strip()
     if not src:
         return match.group()

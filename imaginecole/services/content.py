@@ -7,6 +7,7 @@ Each module is written in its own transaction: a module that fails leaves no tra
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -59,13 +60,19 @@ class LoadReport:
         )
 
 
-def load_tree(tree: fmt.ContentTree, progress: Progress | None = None) -> LoadReport:
-    """Load every valid curriculum and module of ``tree``; invalid ones are reported, not loaded."""
+def load_tree(
+    tree: fmt.ContentTree, progress: Progress | None = None, auto_version: bool = False
+) -> LoadReport:
+    """Load every valid curriculum and module of ``tree``; invalid ones are reported, not loaded.
+
+    ``auto_version`` raises the version of each changed module itself: imported courses carry
+    no version of their own, yet every change must reach schools in the next bundle.
+    """
     report = LoadReport(problems=ProblemList(tree.problems))
     for curriculum in tree.curricula.values():
         load_curriculum(curriculum, report)
     for module in tree.modules:
-        load_module(module, report)
+        load_module(module, report, auto_version=auto_version)
         if progress:
             progress(module.id)
     if report.changed:
@@ -77,8 +84,11 @@ def load_tree(tree: fmt.ContentTree, progress: Progress | None = None) -> LoadRe
 # ---------------------------------------------------------------------------- curriculum
 
 
-def load_curriculum(source: fmt.Curriculum, report: LoadReport) -> Country:
-    """Create or update a country and its framework; leave it alone when unchanged."""
+def load_curriculum(source: fmt.Curriculum, report: LoadReport, commit: bool = True) -> Country:
+    """Create or update a country and its framework; leave it alone when unchanged.
+
+    With ``commit=False`` the caller owns the transaction (a bundle import applies all or nothing).
+    """
     country = db.session.get(Country, source.code)
     fingerprint = source.fingerprint()
     if country is not None and country.fingerprint == fingerprint:
@@ -128,7 +138,10 @@ def load_curriculum(source: fmt.Curriculum, report: LoadReport) -> Country:
         competencies[item.code].parent = competencies[item.parent] if item.parent else None
 
     _remove_unused(source, report)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
     return country
 
 
@@ -211,8 +224,14 @@ def _remove_unused(source: fmt.Curriculum, report: LoadReport) -> None:
 # ---------------------------------------------------------------------------- modules
 
 
-def load_module(source: fmt.Module, report: LoadReport) -> Module | None:
-    """Create or update one module with its lessons and media, in one transaction."""
+def load_module(
+    source: fmt.Module, report: LoadReport, commit: bool = True, auto_version: bool = False
+) -> Module | None:
+    """Create or update one module with its lessons and media, in one transaction.
+
+    With ``commit=False`` nothing is committed and errors propagate, for a caller that applies
+    many modules in one transaction.
+    """
     existing = db.session.scalar(select(Module).filter_by(uid=source.id))
     fingerprint = source.fingerprint()
     if existing is not None:
@@ -224,27 +243,38 @@ def load_module(source: fmt.Module, report: LoadReport) -> Module | None:
                 f"the id is already used by a module of {existing.country_code}",
             )
             return None
-        if existing.fingerprint == fingerprint:
+        if existing.fingerprint == fingerprint and (
+            auto_version or existing.version == source.version
+        ):
             report.modules_unchanged += 1
             return existing
-        if existing.version > source.version:
+        if auto_version and existing.version >= source.version:
+            source = dataclasses.replace(source, version=existing.version + 1)
+        elif existing.version > source.version:
             report.problems.add(
                 source.id, None, "version",
                 f"version {source.version} is older than the loaded version {existing.version}; not loaded",
             )  # fmt: skip
             return None
-        if existing.version == source.version:
+        elif existing.version == source.version and existing.fingerprint != fingerprint:
             report.notes.append(
                 f"{source.id}: content changed but version is still {source.version}; raise it"
             )
     try:
         module = _write_module(existing, source, fingerprint)
-        db.session.commit()
+        if commit:
+            db.session.commit()
+        else:
+            db.session.flush()
     except ImageRejected as error:
+        if not commit:
+            raise
         db.session.rollback()
         report.problems.add(source.id, None, "media", str(error))
         return None
     except (OSError, SQLAlchemyError) as error:
+        if not commit:
+            raise
         db.session.rollback()
         report.problems.add(source.id, None, "", f"could not be saved: {error}")
         return None
@@ -312,3 +342,16 @@ def _write_module(module: Module | None, source: fmt.Module, fingerprint: str) -
             )
         module.lessons.append(lesson)
     return module
+
+
+def remove_module(uid: str) -> bool:
+    """Delete a module and its lessons (not committed); return False when it was not there.
+
+    Blobs stay in the store: other modules may share them, and a later bundle may need them.
+    """
+    module = db.session.scalar(select(Module).filter_by(uid=uid))
+    if module is None:
+        return False
+    db.session.delete(module)
+    db.session.flush()
+    return True
