@@ -1,0 +1,439 @@
+"""Build a signed bundle, full or delta, from modules read by ``sync.content``.
+
+The output is written under ``OUT.partial`` (and ``OUT.partial.002`` … when it is split) and
+renamed to its final name only once every byte is written, checked and flushed, so a bundle
+under its real name is always complete. The same input gives the same bytes: entries come in a
+fixed order with fixed timestamps and permissions, the manifest is canonical JSON, its
+``created`` time comes from the input, and Ed25519 signatures are deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sync import FORMAT_VERSION
+from sync.bundle.errors import BuildError
+from sync.bundle.keys import PrivateKey, load_private_key, sign
+from sync.bundle.manifest import (
+    CHANNEL,
+    CREATED,
+    MARKDOWN_TYPE,
+    FileEntry,
+    IndexEntry,
+    Manifest,
+    ModuleEntry,
+    format_created,
+)
+from sync.bundle.reader import BLOB_PREFIX, MANIFEST_NAME, SIGNATURE_NAME
+from sync.content import COUNTRY_CODE, ContentTree, Curriculum, Module
+
+Progress = Callable[[int, int], None]
+"""Called with (bytes done, bytes in all) as the work advances."""
+
+DEFAULT_PART_SIZE = int(3.9 * 1024**3)  # under FAT32's 4 GiB limit, with room to spare
+MIN_PART_SIZE = 4096
+MAX_PARTS = 999
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a ZIP entry can hold
+CHUNK = 1 << 20
+
+
+# ---------------------------------------------------------------------------- parts
+
+
+class PartWriter(io.RawIOBase):
+    """A seekable output that lays its bytes across numbered part files of at most ``part_size``."""
+
+    def __init__(self, out: Path, part_size: int):
+        super().__init__()
+        if part_size < MIN_PART_SIZE:
+            raise BuildError(f"the part size must be at least {MIN_PART_SIZE} bytes")
+        self.out, self.part_size = out, part_size
+        self._files: list[io.BufferedRandom] = []
+        self._pos = 0
+        self._size = 0
+
+    def partial_path(self, number: int) -> Path:
+        suffix = ".partial" if number == 1 else f".partial.{number:03d}"
+        return self.out.with_name(self.out.name + suffix)
+
+    def final_paths(self) -> list[Path]:
+        if len(self._files) <= 1:
+            return [self.out]
+        return [self.out.with_name(f"{self.out.name}.{n:03d}") for n in self._numbers()]
+
+    def _numbers(self) -> range:
+        return range(1, len(self._files) + 1)
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = base + offset
+        return self._pos
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):
+            number, offset = divmod(self._pos, self.part_size)
+            while len(self._files) <= number:
+                if len(self._files) >= MAX_PARTS:
+                    raise BuildError(
+                        f"the bundle would need more than {MAX_PARTS} parts; use larger parts"
+                    )
+                # Kept open until finish() or abort(): zipfile seeks back into earlier parts.
+                part = open(self.partial_path(len(self._files) + 1), "w+b")
+                self._files.append(part)
+            stream = self._files[number]
+            stream.seek(offset)
+            count = min(len(view) - done, self.part_size - offset)
+            stream.write(view[done : done + count])
+            done += count
+            self._pos += count
+            self._size = max(self._size, self._pos)
+        return done
+
+    def finish(self) -> list[Path]:
+        """Flush every part to disk and give the parts their final names; return them."""
+        for stream in self._files:
+            stream.flush()
+            os.fsync(stream.fileno())
+            stream.close()
+        finals = self.final_paths()
+        # A leftover bundle of the same name (one file, or more parts than now) would be read
+        # together with the new one, so it goes first.
+        stale = [self.out] + [
+            p
+            for p in self.out.parent.iterdir()
+            if re.fullmatch(re.escape(self.out.name) + r"\.(?:partial\.)?\d{3}", p.name)
+        ]
+        partials = {self.partial_path(n) for n in self._numbers()}
+        for path in stale:
+            if path not in finals and path not in partials:
+                path.unlink(missing_ok=True)
+        # The first part last: until it appears, nobody looks for the others.
+        for number in reversed(self._numbers()):
+            os.replace(self.partial_path(number), finals[number - 1])
+        _fsync_dir(self.out.parent)
+        return finals
+
+    def abort(self) -> None:
+        """Close and delete every part written so far."""
+        for number, stream in enumerate(self._files, start=1):
+            stream.close()
+            self.partial_path(number).unlink(missing_ok=True)
+        self._files = []
+
+
+def _fsync_dir(path: Path) -> None:
+    # A rename is durable only once the directory itself is flushed (POSIX only).
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------- planning
+
+
+def _resolve_codes(
+    wanted: Iterable[str], known: dict[str, str], what: str, country: str
+) -> set[str]:
+    chosen: set[str] = set()
+    for value in wanted:
+        code = known.get(value) or known.get(value.lower())
+        if code is None:
+            listing = ", ".join(sorted(set(known.values())))
+            raise BuildError(f"{what} {value!r} is not in the curriculum of {country} ({listing})")
+        chosen.add(code)
+    return chosen
+
+
+def select_modules(
+    modules: list[Module],
+    curriculum: Curriculum,
+    levels: Iterable[str] | None = None,
+    subjects: Iterable[str] | None = None,
+) -> list[Module]:
+    """Keep the modules taught at one of ``levels`` and in one of ``subjects`` (None: all)."""
+    if levels is not None:
+        known = {lv.code: lv.code for lv in curriculum.levels}
+        known |= {lv.slug: lv.code for lv in curriculum.levels}
+        level_codes = _resolve_codes(levels, known, "level", curriculum.code)
+        modules = [m for m in modules if level_codes & set(m.levels)]
+    if subjects is not None:
+        known = {slug: slug for slug in curriculum.subject_slugs()}
+        subject_slugs = _resolve_codes(subjects, known, "subject", curriculum.code)
+        modules = [m for m in modules if m.subject in subject_slugs]
+    return modules
+
+
+def inputs_time(paths: Iterable[Path]) -> datetime:
+    """Return the newest modification time among ``paths`` and the files below them."""
+    newest = 0.0
+    for path in paths:
+        candidates = path.rglob("*") if path.is_dir() else [path]
+        for candidate in candidates:
+            if candidate.is_file():
+                newest = max(newest, candidate.stat().st_mtime)
+    if not newest:
+        return datetime(*ZIP_EPOCH, tzinfo=UTC)
+    return datetime.fromtimestamp(int(newest), UTC)
+
+
+def plan_bundle(
+    modules: list[Module],
+    curriculum: Curriculum,
+    country: str,
+    version: int,
+    publisher_key_id: str,
+    *,
+    base_manifest: Manifest | None = None,
+    channel: str = "main",
+    created: datetime | str | None = None,
+) -> tuple[Manifest, dict[str, bytes], dict[str, Path]]:
+    """Work out the manifest and which blobs to ship, without writing anything."""
+    if not COUNTRY_CODE.match(country):
+        raise BuildError(f"country {country!r} is not a two-letter lower-case code")
+    if not CHANNEL.match(channel):
+        raise BuildError(f"channel {channel!r}: use lower-case letters, digits and hyphens")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise BuildError(f"version {version!r} must be a whole number of at least 1")
+    if curriculum.code != country:
+        raise BuildError(f"the curriculum given is that of {curriculum.code}, not of {country}")
+    seen: set[str] = set()
+    for module in modules:
+        if module.country != country:
+            raise BuildError(f"module {module.id} belongs to {module.country}, not to {country}")
+        if module.id in seen:
+            raise BuildError(f"module {module.id} is given twice")
+        seen.add(module.id)
+    modules = sorted(modules, key=lambda m: m.id)
+
+    if created is None:
+        moment = inputs_time(blob.path for m in modules for blob in m.blobs.values())
+        created_text = format_created(moment)
+    elif isinstance(created, datetime):
+        created_text = format_created(created)
+    else:
+        if not CREATED.match(created):
+            raise BuildError(f"created {created!r}: write a UTC time like 2025-01-31T08:00:00Z")
+        created_text = created
+
+    entries: list[tuple[ModuleEntry, dict[str, bytes], Module]] = []
+    index: dict[str, IndexEntry] = {}
+    for module in modules:
+        entry, markdown = ModuleEntry.from_module(module)
+        entries.append((entry, markdown, module))
+        index[module.id] = IndexEntry(
+            entry.version, entry.fingerprint, tuple(sorted(entry.hashes()))
+        )
+
+    base_hashes: set[str] = set()
+    tombstones: list[str] = []
+    if base_manifest is not None:
+        base = base_manifest
+        if (base.country, base.channel) != (country, channel):
+            raise BuildError(
+                f"the base bundle is for {base.country}/{base.channel}, not {country}/{channel}"
+            )
+        if base.version >= version:
+            raise BuildError(
+                f"version {version} must be higher than the base bundle's version {base.version}"
+            )
+        for entry, _, _ in entries:
+            before = base.index.get(entry.id)
+            if before is None or before.fingerprint == entry.fingerprint:
+                continue
+            if entry.version <= before.version:
+                # Schools and teachers refer to a module by its version: two contents under one
+                # version number would be indistinguishable.
+                raise BuildError(
+                    f"module {entry.id} changed since version {base.version} of the bundle but "
+                    f"its version is still {entry.version} (was {before.version}); raise "
+                    "`version` in its module.toml"
+                )
+        base_hashes = {sha for item in base.index.values() for sha in item.hashes}
+        tombstones = sorted(set(base.index) - set(index))
+        unchanged = {
+            mid for mid, item in index.items() if mid in base.index and base.index[mid] == item
+        }
+        entries = [item for item in entries if item[0].id not in unchanged]
+
+    files: dict[str, FileEntry] = {}
+    markdown_blobs: dict[str, bytes] = {}
+    media: dict[str, Path] = {}
+    for entry, markdown, module in entries:
+        for lesson in entry.lessons:
+            for lang, text in sorted(lesson.texts.items()):
+                sha = text.markdown
+                if sha in base_hashes or sha in files:
+                    continue
+                name = f"{lesson.position:02d}-{lesson.slug}.{lang}.md"
+                files[sha] = FileEntry(len(markdown[sha]), MARKDOWN_TYPE, name)
+                markdown_blobs[sha] = markdown[sha]
+        for sha, file_entry in sorted(entry.blobs.items()):
+            if sha in base_hashes or sha in files:
+                continue
+            files[sha] = file_entry
+            media[sha] = module.blobs[sha].path
+
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        country=country,
+        channel=channel,
+        version=version,
+        base_version=base_manifest.version if base_manifest is not None else None,
+        created=created_text,
+        publisher_key_id=publisher_key_id,
+        curriculum=curriculum,
+        modules=[entry for entry, _, _ in entries],
+        tombstones=tombstones,
+        files=files,
+        index=index,
+    )
+    return manifest, markdown_blobs, media
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _entry_info(name: str, size: int, compress: bool) -> zipfile.ZipInfo:
+    # Every field that could carry the time, the machine or the user is fixed.
+    info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    info.create_system = 3
+    info.external_attr = 0o100644 << 16
+    info.file_size = size
+    return info
+
+
+def _compressible(media_type: str) -> bool:
+    # Images, sound, video and PDF are compressed already: deflating them again costs time on
+    # small machines and gains nothing.
+    return media_type.startswith("text/") or media_type.endswith("json")
+
+
+def _media_chunks(sha256: str, entry: FileEntry, path: Path) -> Iterator[bytes]:
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(path, "rb") as stream:
+            for chunk in iter(lambda: stream.read(CHUNK), b""):
+                digest.update(chunk)
+                size += len(chunk)
+                if size > entry.size:
+                    break
+                yield chunk
+    except OSError as error:
+        raise BuildError(f"{path}: cannot be read ({error.strerror or error})") from error
+    if size != entry.size or digest.hexdigest() != sha256:
+        raise BuildError(f"{path} changed while the bundle was being built; build it again")
+
+
+def build_bundle(
+    source: ContentTree | Iterable[Module],
+    curriculum: Curriculum | None,
+    country: str,
+    version: int,
+    out_path: Path | str,
+    private_key: PrivateKey | Path | str,
+    *,
+    base_manifest: Manifest | None = None,
+    levels: Iterable[str] | None = None,
+    subjects: Iterable[str] | None = None,
+    channel: str = "main",
+    created: datetime | str | None = None,
+    progress: Progress | None = None,
+    part_size: int = DEFAULT_PART_SIZE,
+) -> Manifest:
+    """Build and sign a bundle of ``country``'s modules at ``out_path``; return its manifest.
+
+    With ``base_manifest`` the bundle is a delta: it ships the modules whose fingerprint
+    changed, only the blobs the base chain does not already hold, and a tombstone for every
+    module of the base that is gone. ``created`` defaults to the newest modification time of
+    the media files, so callers reading from disk should pass the newest time of the whole
+    content folder (``inputs_time``), as the command line does.
+    """
+    key = private_key if isinstance(private_key, PrivateKey) else load_private_key(private_key)
+    if isinstance(source, ContentTree):
+        if source.problems:
+            shown = "; ".join(str(p) for p in source.problems[:3])
+            more = f" (and {len(source.problems) - 3} more)" if len(source.problems) > 3 else ""
+            raise BuildError(f"the content has problems; fix them first: {shown}{more}")
+        if curriculum is None:
+            curriculum = source.curricula.get(country)
+        modules = [m for m in source.modules if m.country == country]
+    else:
+        modules = list(source)
+    if curriculum is None:
+        raise BuildError(f"no curriculum for country {country!r} in the content")
+    modules = select_modules(modules, curriculum, levels, subjects)
+    if not modules and base_manifest is None:
+        raise BuildError(f"no module of {country} matches the levels and subjects chosen")
+    manifest, markdown, media = plan_bundle(
+        modules,
+        curriculum,
+        country,
+        version,
+        key.key_id,
+        base_manifest=base_manifest,
+        channel=channel,
+        created=created,
+    )
+    manifest_bytes = manifest.to_json_bytes()
+    signature = sign(manifest_bytes, key)
+
+    out = Path(out_path)
+    if out.is_dir():
+        raise BuildError(f"{out} is a folder; give the file name of the bundle to write")
+    if not out.parent.is_dir():
+        raise BuildError(f"{out.parent}: no such folder")
+    writer = PartWriter(out, part_size)
+    total = manifest.total_size
+    done = 0
+    try:
+        with zipfile.ZipFile(writer, "w") as archive:
+            for name, data in (
+                (MANIFEST_NAME, manifest_bytes),
+                (SIGNATURE_NAME, signature.to_json_bytes()),
+            ):
+                archive.writestr(_entry_info(name, len(data), compress=True), data)
+            for sha, entry in sorted(manifest.files.items()):
+                info = _entry_info(BLOB_PREFIX + sha, entry.size, _compressible(entry.media_type))
+                chunks = (
+                    iter([markdown[sha]])
+                    if sha in markdown
+                    else _media_chunks(sha, entry, media[sha])
+                )
+                with archive.open(info, "w") as stream:
+                    for chunk in chunks:
+                        stream.write(chunk)
+                        done += len(chunk)
+                        if progress is not None:
+                            progress(done, total)
+        writer.finish()
+    except OSError as error:
+        writer.abort()
+        raise BuildError(f"cannot write {out}: {error.strerror or error}") from error
+    except BaseException:
+        writer.abort()
+        raise
+    return manifest

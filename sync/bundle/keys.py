@@ -1,0 +1,348 @@
+"""Ed25519 keys for signing bundles, and the trust file that says which keys a server accepts.
+
+A key is named by its id: the first 16 hex digits of the SHA-256 of the raw 32-byte public key.
+The trust file is TOML (readable with the standard library, and people can write comments in
+it); its format is described in docs/bundle-format.md. There is deliberately no expiry date:
+the school server's clock cannot be trusted, so a key stops being accepted only when its entry
+is removed from the trust file.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from sync.bundle.errors import BadSignature, KeyFileError, SignatureMissing, TrustFileError
+from sync.content import COUNTRY_CODE
+
+ALGORITHM = "ed25519"
+KEY_ID = re.compile(r"^[0-9a-f]{16}$")
+KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MAX_SIGNATURE_BYTES = 64 * 1024
+
+
+def key_id_of(raw_public_key: bytes) -> str:
+    """Return the id of a raw 32-byte Ed25519 public key."""
+    return hashlib.sha256(raw_public_key).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    raw: bytes
+
+    @property
+    def key_id(self) -> str:
+        return key_id_of(self.raw)
+
+    def to_base64(self) -> str:
+        return base64.b64encode(self.raw).decode("ascii")
+
+    @classmethod
+    def from_base64(cls, text: str) -> PublicKey:
+        """Decode a base64 raw public key; raise ValueError when it is not one."""
+        try:
+            raw = base64.b64decode(text.encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError) as error:
+            raise ValueError("not valid base64") from error
+        if len(raw) != 32:
+            raise ValueError(f"an Ed25519 public key has 32 bytes, this one has {len(raw)}")
+        return cls(raw)
+
+    def verify(self, signature: bytes, data: bytes) -> bool:
+        try:
+            Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, data)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class PrivateKey:
+    key: Ed25519PrivateKey = field(repr=False)
+
+    @property
+    def public(self) -> PublicKey:
+        return PublicKey(
+            self.key.public_key().public_bytes(
+                serialization.Encoding.Raw, serialization.PublicFormat.Raw
+            )
+        )
+
+    @property
+    def key_id(self) -> str:
+        return self.public.key_id
+
+    def sign(self, data: bytes) -> bytes:
+        return self.key.sign(data)
+
+    @classmethod
+    def generate(cls) -> PrivateKey:
+        return cls(Ed25519PrivateKey.generate())
+
+
+@dataclass(frozen=True)
+class KeyFiles:
+    private_path: Path
+    public_path: Path
+    key_id: str
+
+
+def generate_key_files(out_dir: Path | str, name: str = "publisher") -> KeyFiles:
+    """Create ``NAME.key`` (private, mode 0600) and ``NAME.pub`` in ``out_dir``; never overwrite."""
+    if not KEY_NAME.match(name):
+        raise KeyFileError(
+            f"key name {name!r}: use letters, digits, dots, hyphens and underscores only"
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    key = PrivateKey.generate()
+    private_path, public_path = out / f"{name}.key", out / f"{name}.pub"
+    for path in (private_path, public_path):
+        if path.exists():
+            raise KeyFileError(f"{path} already exists; choose another --name or folder")
+    pem = key.key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    # O_EXCL and the mode at creation: the private key is never readable by others, not even
+    # for the instant between writing and a later chmod.
+    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as stream:
+        stream.write(pem)
+    public_pem = (
+        key.key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
+    public_path.write_text(public_pem, encoding="ascii")
+    return KeyFiles(private_path, public_path, key.key_id)
+
+
+def load_private_key(path: Path | str) -> PrivateKey:
+    """Read a PEM private key written by ``generate_key_files``."""
+    data = _read_key_file(path)
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as error:
+        raise KeyFileError(f"{path}: not an unencrypted PEM private key") from error
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFileError(f"{path}: not an Ed25519 private key")
+    return PrivateKey(key)
+
+
+def load_public_key(path: Path | str) -> PublicKey:
+    """Read a public key: a ``.pub`` PEM file, or the public half of a private key file."""
+    data = _read_key_file(path)
+    if b"PRIVATE KEY" in data:
+        return load_private_key(path).public
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as error:
+        raise KeyFileError(f"{path}: not a PEM public key") from error
+    if not isinstance(key, Ed25519PublicKey):
+        raise KeyFileError(f"{path}: not an Ed25519 public key")
+    return PublicKey(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+
+
+def _read_key_file(path: Path | str) -> bytes:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise KeyFileError(f"{path}: cannot be read ({error.strerror or error})") from error
+    if len(data) > 16 * 1024:
+        raise KeyFileError(f"{path}: too large to be a key file")
+    return data
+
+
+# ---------------------------------------------------------------------------- signatures
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The content of ``signature.json``."""
+
+    key_id: str
+    signature: bytes
+    public_key: PublicKey | None = None  # a hint for checking integrity; never a source of trust
+    algorithm: str = ALGORITHM
+
+    def to_json_bytes(self) -> bytes:
+        data = {
+            "algorithm": self.algorithm,
+            "key_id": self.key_id,
+            "signature": base64.b64encode(self.signature).decode("ascii"),
+        }
+        if self.public_key is not None:
+            data["public_key"] = self.public_key.to_base64()
+        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_json_bytes(cls, data: bytes) -> Signature:
+        """Parse ``signature.json``; raise ``SignatureMissing`` when it is not a usable one."""
+        try:
+            value = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise SignatureMissing("signature.json is not valid JSON") from error
+        if not isinstance(value, dict):
+            raise SignatureMissing("signature.json is not a JSON object")
+        if value.get("algorithm") != ALGORITHM:
+            raise SignatureMissing(
+                f"signature.json uses the algorithm {value.get('algorithm')!r}, not ed25519"
+            )
+        key_id = value.get("key_id")
+        if not isinstance(key_id, str) or not KEY_ID.match(key_id):
+            raise SignatureMissing("signature.json has no valid key_id")
+        try:
+            signature = base64.b64decode(str(value.get("signature", "")), validate=True)
+        except binascii.Error as error:
+            raise SignatureMissing("the signature in signature.json is not valid base64") from error
+        if len(signature) != 64:
+            raise SignatureMissing("the signature in signature.json is not 64 bytes long")
+        public_key = None
+        if "public_key" in value:
+            try:
+                public_key = PublicKey.from_base64(str(value["public_key"]))
+            except ValueError as error:
+                raise SignatureMissing(f"the public key in signature.json is {error}") from error
+            if public_key.key_id != key_id:
+                raise BadSignature(
+                    key_id, f"signature.json names key {key_id} but carries another public key"
+                )
+        return cls(key_id=key_id, signature=signature, public_key=public_key)
+
+
+def sign(data: bytes, key: PrivateKey) -> Signature:
+    """Sign ``data`` (the exact manifest bytes)."""
+    return Signature(key_id=key.key_id, signature=key.sign(data), public_key=key.public)
+
+
+# ---------------------------------------------------------------------------- trust
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    key_id: str
+    public_key: PublicKey
+    countries: tuple[str, ...]
+    name: str = ""
+
+    def allows(self, country: str) -> bool:
+        return country in self.countries
+
+
+@dataclass
+class TrustStore:
+    """The keys a school server accepts, each for some countries only."""
+
+    keys: dict[str, TrustedKey] = field(default_factory=dict)
+
+    def get(self, key_id: str) -> TrustedKey | None:
+        return self.keys.get(key_id)
+
+    def add(self, public_key: PublicKey, countries: list[str], name: str = "") -> TrustedKey:
+        trusted = TrustedKey(public_key.key_id, public_key, tuple(countries), name)
+        self.keys[trusted.key_id] = trusted
+        return trusted
+
+    def to_toml(self) -> str:
+        header = (
+            "# Keys this server accepts bundles from (see docs/bundle-format.md).\nformat = 1\n"
+        )
+        return header + "".join(
+            "\n" + trust_entry_toml(k.public_key, list(k.countries), k.name)
+            for k in self.keys.values()
+        )
+
+
+TRUST_ENTRY_KEYS = ("key_id", "public_key", "countries", "name")
+
+
+def trust_entry_toml(public_key: PublicKey, countries: list[str], name: str = "") -> str:
+    """Return a ``[[keys]]`` entry for a trust file."""
+    lines = ["[[keys]]"]
+    if name:
+        lines.append(f"name = {json.dumps(name, ensure_ascii=False)}")
+    lines.append(f'key_id = "{public_key.key_id}"')
+    lines.append(f'public_key = "{public_key.to_base64()}"')
+    lines.append(f"countries = {json.dumps(countries)}")
+    return "\n".join(lines) + "\n"
+
+
+def load_trust(path: Path | str) -> TrustStore:
+    """Read a trust file; raise ``TrustFileError`` naming the entry and field at fault."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise TrustFileError(
+            f"trust file {path}: cannot be read ({error.strerror or error})"
+        ) from error
+    except UnicodeDecodeError as error:
+        raise TrustFileError(f"trust file {path}: not UTF-8 text") from error
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise TrustFileError(f"trust file {path}: not valid TOML: {error}") from error
+    return parse_trust(data, str(path))
+
+
+def parse_trust(data: dict, source: str = "trust file") -> TrustStore:
+    """Build a trust store from parsed TOML data."""
+    unknown = sorted(set(data) - {"format", "keys"})
+    if unknown:
+        raise TrustFileError(f"{source}: unknown field {unknown[0]!r} (expected format, keys)")
+    if data.get("format", 1) != 1:
+        raise TrustFileError(
+            f"{source}: format {data.get('format')!r} is not understood; update Imaginecole"
+        )
+    entries = data.get("keys", [])
+    if not isinstance(entries, list):
+        raise TrustFileError(f"{source}: keys must be a list of [[keys]] tables")
+    store = TrustStore()
+    for number, entry in enumerate(entries, start=1):
+        where = f"{source}: key {number}"
+        if not isinstance(entry, dict):
+            raise TrustFileError(f"{where}: must be a [[keys]] table")
+        extra = sorted(set(entry) - set(TRUST_ENTRY_KEYS))
+        if extra:
+            raise TrustFileError(
+                f"{where}: unknown field {extra[0]!r} (expected {', '.join(TRUST_ENTRY_KEYS)})"
+            )
+        try:
+            public_key = PublicKey.from_base64(str(entry.get("public_key", "")))
+        except ValueError as error:
+            raise TrustFileError(f"{where}: public_key is {error}") from error
+        key_id = entry.get("key_id")
+        if key_id != public_key.key_id:
+            # Catches a key pasted into the wrong entry, which would trust the wrong publisher.
+            raise TrustFileError(
+                f"{where}: key_id {key_id!r} does not match public_key (its id is "
+                f"{public_key.key_id})"
+            )
+        countries = entry.get("countries")
+        if (
+            not isinstance(countries, list)
+            or not countries
+            or not all(isinstance(c, str) and COUNTRY_CODE.match(c) for c in countries)
+        ):
+            raise TrustFileError(
+                f'{where}: countries must list two-letter lower-case codes, like ["sn"]'
+            )
+        name = entry.get("name", "")
+        if not isinstance(name, str):
+            raise TrustFileError(f"{where}: name must be a text in quotes")
+        if public_key.key_id in store.keys:
+            raise TrustFileError(f"{where}: key {public_key.key_id} is listed twice")
+        store.add(public_key, countries, name)
+    return store

@@ -1,0 +1,622 @@
+"""The bundle manifest: plain dataclasses, canonical JSON, and strict parsing with clear errors.
+
+The manifest is the only thing that is signed, so it must describe everything: the curriculum,
+each shipped module with its lessons (whose Markdown travels as blobs, named by hash) and the
+size and hash of every blob. Canonical JSON (sorted keys, UTF-8, no spaces) makes the same
+input give the same bytes, so a rebuilt bundle has the same manifest and the same signature.
+
+Reading follows the rules of docs/bundle-format.md: a newer format version is refused with an
+"update the software" message, unknown fields are ignored (additions that an older reader may
+safely skip do not bump the format version), and every field a reader relies on is checked for
+presence, type and shape before use, naming its place (``modules[2].lessons[0].slug``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sync import FORMAT_VERSION
+from sync.bundle.errors import ManifestError, UnsupportedFormat
+from sync.content import (
+    COUNTRY_CODE,
+    MODULE_ID,
+    SLUG,
+    Author,
+    Blob,
+    Competency,
+    Curriculum,
+    Cycle,
+    Domain,
+    Lesson,
+    LessonText,
+    Level,
+    Localized,
+    Module,
+    Subject,
+)
+
+OLDEST_FORMAT_VERSION = 1
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+CHANNEL = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+LANG = re.compile(r"^[a-z]{2}$")
+CREATED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+KEY_ID = re.compile(r"^[0-9a-f]{16}$")
+MARKDOWN_TYPE = "text/markdown; charset=utf-8"
+MAX_MANIFEST_BYTES = (
+    64 * 1024 * 1024
+)  # held in memory to check its signature; real ones are far smaller
+
+
+def canonical_json(data: object) -> bytes:
+    """Encode ``data`` the one way a manifest is written: sorted keys, UTF-8, no spaces."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode(
+        "utf-8"
+    )
+
+
+def format_created(moment: datetime) -> str:
+    """Return ``moment`` as the manifest writes it: UTC, to the second, with a Z."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def safe_name(name: str) -> str:
+    """Return ``name`` with what Windows or FAT32 would refuse replaced, so readers accept it."""
+    cleaned = "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 or ord(c) == 127 else c for c in name)
+    cleaned = cleaned.strip(" .")[:255]
+    return cleaned if is_safe_name(cleaned) else "file"
+
+
+def is_safe_name(name: str) -> bool:
+    """Tell whether ``name`` can be used as a plain file name on any system."""
+    return (
+        0 < len(name) <= 255
+        and name not in (".", "..")
+        and not any(c in name for c in '/\\:*?"<>|')
+        and all(ord(c) >= 32 and ord(c) != 127 for c in name)
+    )
+
+
+# ---------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """What the manifest says about one blob (its hash is the key it is filed under)."""
+
+    size: int
+    media_type: str
+    name: str
+
+    def to_data(self) -> dict:
+        return {"size": self.size, "media_type": self.media_type, "name": self.name}
+
+
+@dataclass
+class LessonTextEntry:
+    lang: str
+    title: str
+    markdown: str  # sha256 of the UTF-8 Markdown
+    media: dict[str, str] = field(default_factory=dict)  # target as written -> sha256
+
+
+@dataclass
+class LessonEntry:
+    slug: str
+    position: int
+    texts: dict[str, LessonTextEntry]
+
+
+@dataclass
+class ModuleEntry:
+    """A module as shipped: ``sync.content.Module`` without paths, Markdown replaced by hashes."""
+
+    id: str
+    country: str
+    version: int
+    language: str
+    levels: list[str]
+    subject: str
+    competencies: list[str]
+    assesses: list[str]
+    resource_type: str
+    licence: str
+    keywords: list[str]
+    derived_from: list[str]
+    attribution: str
+    title: Localized
+    summary: Localized
+    authors: list[Author]
+    lessons: list[LessonEntry]
+    blobs: dict[str, FileEntry]  # media only, so a delta's module is complete on its own
+    fingerprint: str
+
+    def markdown_hashes(self) -> set[str]:
+        return {text.markdown for lesson in self.lessons for text in lesson.texts.values()}
+
+    def hashes(self) -> set[str]:
+        """Return every blob the module needs: its Markdown and its media."""
+        return self.markdown_hashes() | set(self.blobs)
+
+    @classmethod
+    def from_module(cls, module: Module) -> tuple[ModuleEntry, dict[str, bytes]]:
+        """Describe ``module``; also return its Markdown blobs by hash."""
+        markdown: dict[str, bytes] = {}
+        lessons = []
+        for lesson in module.lessons:
+            texts = {}
+            for lang, text in sorted(lesson.texts.items()):
+                data = text.markdown.encode("utf-8")
+                sha256 = hashlib.sha256(data).hexdigest()
+                markdown[sha256] = data
+                texts[lang] = LessonTextEntry(lang, text.title, sha256, dict(text.media))
+            lessons.append(LessonEntry(lesson.slug, lesson.position, texts))
+        entry = cls(
+            id=module.id,
+            country=module.country,
+            version=module.version,
+            language=module.language,
+            levels=list(module.levels),
+            subject=module.subject,
+            competencies=list(module.competencies),
+            assesses=list(module.assesses),
+            resource_type=module.resource_type,
+            licence=module.licence,
+            keywords=list(module.keywords),
+            derived_from=list(module.derived_from),
+            attribution=module.attribution,
+            title=dict(module.title),
+            summary=dict(module.summary),
+            authors=[Author(a.name, a.role) for a in module.authors],
+            lessons=lessons,
+            blobs={
+                sha: FileEntry(blob.size, blob.media_type, safe_name(blob.name))
+                for sha, blob in sorted(module.blobs.items())
+            },
+            fingerprint=module.fingerprint(),
+        )
+        return entry, markdown
+
+    def to_module(self, markdown: Callable[[str], str], blob_path: Callable[[str], Path]) -> Module:
+        """Rebuild the module, reading Markdown and locating media through the callbacks."""
+        return Module(
+            id=self.id,
+            country=self.country,
+            version=self.version,
+            language=self.language,
+            levels=list(self.levels),
+            subject=self.subject,
+            competencies=list(self.competencies),
+            assesses=list(self.assesses),
+            resource_type=self.resource_type,
+            licence=self.licence,
+            keywords=list(self.keywords),
+            derived_from=list(self.derived_from),
+            attribution=self.attribution,
+            title=dict(self.title),
+            summary=dict(self.summary),
+            authors=[Author(a.name, a.role) for a in self.authors],
+            lessons=[
+                Lesson(
+                    slug=lesson.slug,
+                    position=lesson.position,
+                    texts={
+                        lang: LessonText(lang, t.title, markdown(t.markdown), dict(t.media))
+                        for lang, t in lesson.texts.items()
+                    },
+                )
+                for lesson in self.lessons
+            ],
+            blobs={
+                sha: Blob(sha, f.size, f.media_type, f.name, blob_path(sha))
+                for sha, f in self.blobs.items()
+            },
+        )
+
+    def to_data(self) -> dict:
+        data = {
+            name: getattr(self, name)
+            for name in (
+                "id", "country", "version", "language", "levels", "subject", "competencies",
+                "assesses", "resource_type", "licence", "keywords", "derived_from",
+                "attribution", "title", "summary", "fingerprint",
+            )
+        }  # fmt: skip
+        data["authors"] = [asdict(a) for a in self.authors]
+        data["lessons"] = [asdict(lesson) for lesson in self.lessons]
+        data["blobs"] = {sha: f.to_data() for sha, f in self.blobs.items()}
+        return data
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One module of the channel at this version, listed even when a delta does not ship it."""
+
+    version: int
+    fingerprint: str
+    hashes: tuple[str, ...]  # every blob it needs, sorted: lets the next delta skip them
+
+    def to_data(self) -> dict:
+        return {"version": self.version, "fingerprint": self.fingerprint, "hashes": self.hashes}
+
+
+@dataclass
+class Manifest:
+    country: str
+    channel: str
+    version: int
+    base_version: int | None
+    created: str
+    publisher_key_id: str
+    curriculum: Curriculum
+    modules: list[ModuleEntry]
+    tombstones: list[str]
+    files: dict[str, FileEntry]
+    index: dict[str, IndexEntry]
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def is_delta(self) -> bool:
+        return self.base_version is not None
+
+    @property
+    def total_size(self) -> int:
+        return sum(f.size for f in self.files.values())
+
+    def referenced_hashes(self) -> set[str]:
+        """Return every blob the shipped modules need, in this bundle or in the base chain."""
+        return set().union(*(m.hashes() for m in self.modules)) if self.modules else set()
+
+    def describe(self) -> str:
+        kind = f"update from version {self.base_version}" if self.is_delta else "full"
+        return f"{self.country}/{self.channel} version {self.version} ({kind})"
+
+    def to_data(self) -> dict:
+        return {
+            "format_version": self.format_version,
+            "country": self.country,
+            "channel": self.channel,
+            "version": self.version,
+            "base_version": self.base_version,
+            "created": self.created,
+            "publisher_key_id": self.publisher_key_id,
+            "curriculum": asdict(self.curriculum),
+            "modules": [m.to_data() for m in self.modules],
+            "tombstones": list(self.tombstones),
+            "files": {sha: f.to_data() for sha, f in self.files.items()},
+            "index": {mid: e.to_data() for mid, e in self.index.items()},
+        }
+
+    def to_json_bytes(self) -> bytes:
+        """Return the exact bytes that are signed and stored as ``manifest.json``."""
+        return canonical_json(self.to_data())
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+class _Fields:
+    """Typed access to one JSON object, failing with the path of the field at fault."""
+
+    def __init__(self, value: object, where: str):
+        if not isinstance(value, dict):
+            raise ManifestError(f"{where or 'the manifest'} must be a JSON object")
+        self.data: dict = value
+        self.where = where
+
+    def _path(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def get(self, key: str) -> object:
+        if key not in self.data:
+            raise ManifestError(f"{self._path(key)} is missing")
+        return self.data[key]
+
+    def fail(self, key: str, message: str) -> ManifestError:
+        return ManifestError(f"{self._path(key)} {message}")
+
+    def text(self, key: str, pattern: re.Pattern[str] | None = None, what: str = "") -> str:
+        value = self.get(key)
+        if not isinstance(value, str):
+            raise self.fail(key, "must be a text")
+        if pattern is not None and not pattern.match(value):
+            raise self.fail(key, f"is not {what or 'in the expected form'}: {value[:80]!r}")
+        return value
+
+    def optional_text(self, key: str) -> str | None:
+        if self.data.get(key) is None:
+            return None
+        return self.text(key)
+
+    def integer(self, key: str, minimum: int = 0) -> int:
+        value = self.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(key, f"must be a whole number of at least {minimum}")
+        return value
+
+    def texts(self, key: str, pattern: re.Pattern[str] | None = None, what: str = "") -> list[str]:
+        value = self.get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, "must be a list of texts")
+        for item in value:
+            if pattern is not None and not pattern.match(item):
+                raise self.fail(key, f"holds {item[:80]!r}, which is not {what}")
+        return list(value)
+
+    def localized(self, key: str) -> Localized:
+        value = self.get(key)
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and LANG.match(k) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise self.fail(key, "must map language codes to texts")
+        return dict(value)
+
+    def obj(self, key: str) -> _Fields:
+        return _Fields(self.get(key), self._path(key))
+
+    def items(self, key: str) -> list[_Fields]:
+        value = self.get(key)
+        if not isinstance(value, list):
+            raise self.fail(key, "must be a list")
+        return [_Fields(item, f"{self._path(key)}[{i}]") for i, item in enumerate(value)]
+
+    def mapping(self, key: str, key_pattern: re.Pattern[str], what: str) -> dict[str, object]:
+        value = self.get(key)
+        if not isinstance(value, dict):
+            raise self.fail(key, "must be a JSON object")
+        for name in value:
+            if not key_pattern.match(name):
+                raise self.fail(key, f"has the key {name[:80]!r}, which is not {what}")
+        return value
+
+
+def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    # Two readers could pick different values of a repeated key: the signed bytes would then not
+    # say one thing. A repeated key is therefore a malformed manifest.
+    data: dict = {}
+    for key, value in pairs:
+        if key in data:
+            raise ManifestError(f"the key {key!r} appears twice in one object")
+        data[key] = value
+    return data
+
+
+def _reject_constant(name: str) -> object:
+    raise ManifestError(f"{name} is not allowed in a manifest")
+
+
+def parse_manifest(data: bytes) -> Manifest:
+    """Parse manifest bytes (already authenticated) into a ``Manifest``, or raise a clear error."""
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"is {len(data)} bytes, more than any real manifest")
+    try:
+        text = data.decode("utf-8")
+        value = json.loads(
+            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+        )
+    except UnicodeDecodeError as error:
+        raise ManifestError("is not UTF-8 text") from error
+    except json.JSONDecodeError as error:
+        raise ManifestError(f"is not valid JSON ({error})") from error
+    top = _Fields(value, "")
+    # The format version is read first, alone: everything else may mean something else in
+    # another version.
+    format_version = top.integer("format_version", minimum=0)
+    if not OLDEST_FORMAT_VERSION <= format_version <= FORMAT_VERSION:
+        raise UnsupportedFormat(format_version, FORMAT_VERSION, OLDEST_FORMAT_VERSION)
+
+    country = top.text("country", COUNTRY_CODE, "a two-letter lower-case country code")
+    base = top.get("base_version")
+    if base is not None:
+        base = top.integer("base_version", minimum=1)
+    files = {
+        sha: _file_entry(_Fields(entry, f"files.{sha[:12]}…"))
+        for sha, entry in top.mapping("files", SHA256, "a SHA-256 hex digest").items()
+    }
+    index = {}
+    for module_id, entry in top.mapping("index", MODULE_ID, "a module id").items():
+        fields = _Fields(entry, f"index.{module_id}")
+        hashes = fields.texts("hashes", SHA256, "a SHA-256 hex digest")
+        index[module_id] = IndexEntry(
+            fields.integer("version", minimum=1),
+            fields.text("fingerprint", SHA256, "a SHA-256 hex digest"),
+            tuple(hashes),
+        )
+    manifest = Manifest(
+        format_version=format_version,
+        country=country,
+        channel=top.text("channel", CHANNEL, "a channel name (a-z, 0-9, hyphens)"),
+        version=top.integer("version", minimum=1),
+        base_version=base,
+        created=top.text("created", CREATED, "a UTC time like 2025-01-31T08:00:00Z"),
+        publisher_key_id=top.text("publisher_key_id", KEY_ID, "a 16-digit key id"),
+        curriculum=_curriculum(top.obj("curriculum")),
+        modules=[_module(fields) for fields in top.items("modules")],
+        tombstones=top.texts("tombstones", MODULE_ID, "a module id"),
+        files=files,
+        index=index,
+    )
+    _check_consistency(manifest)
+    return manifest
+
+
+def _file_entry(fields: _Fields) -> FileEntry:
+    name = fields.text("name")
+    if not is_safe_name(name):
+        raise fields.fail("name", f"{name[:80]!r} is not a plain file name")
+    return FileEntry(fields.integer("size"), fields.text("media_type"), name)
+
+
+def _curriculum(fields: _Fields) -> Curriculum:
+    return Curriculum(
+        code=fields.text("code", COUNTRY_CODE, "a country code"),
+        languages=fields.texts("languages", LANG, "a language code"),
+        name=fields.localized("name"),
+        framework_id=fields.text("framework_id"),
+        framework_version=fields.text("framework_version"),
+        framework_title=fields.localized("framework_title"),
+        cycles=[Cycle(f.text("code"), f.localized("name")) for f in fields.items("cycles")],
+        levels=[
+            Level(
+                code=f.text("code"),
+                slug=f.text("slug", SLUG, "a slug"),
+                cycle=f.text("cycle"),
+                isced=f.integer("isced"),
+                grade=f.integer("grade"),
+                name=f.localized("name"),
+            )
+            for f in fields.items("levels")
+        ],
+        domains=[
+            Domain(f.text("slug", SLUG, "a slug"), f.localized("name"))
+            for f in fields.items("domains")
+        ],
+        subjects=[
+            Subject(f.text("slug", SLUG, "a slug"), f.text("domain"), f.localized("name"))
+            for f in fields.items("subjects")
+        ],
+        competencies=[
+            Competency(
+                code=f.text("code"),
+                subject=f.text("subject"),
+                type=f.text("type"),
+                label=f.localized("label"),
+                parent=f.optional_text("parent"),
+                levels=f.texts("levels"),
+            )
+            for f in fields.items("competencies")
+        ],
+    )
+
+
+def _module(fields: _Fields) -> ModuleEntry:
+    lessons = []
+    for lesson in fields.items("lessons"):
+        texts = {}
+        for lang, value in lesson.mapping("texts", LANG, "a language code").items():
+            text = _Fields(value, f"{lesson.where}.texts.{lang}")
+            if text.text("lang") != lang:
+                raise text.fail("lang", f"must be {lang!r}, the key it is filed under")
+            media = text.mapping("media", re.compile(r"^.+$", re.DOTALL), "a link target")
+            for target, sha in media.items():
+                if not isinstance(sha, str) or not SHA256.match(sha):
+                    raise text.fail("media", f"maps {target[:80]!r} to something not a hash")
+            texts[lang] = LessonTextEntry(
+                lang=lang,
+                title=text.text("title"),
+                markdown=text.text("markdown", SHA256, "a SHA-256 hex digest"),
+                media=dict(media),  # type: ignore[arg-type]  # values checked just above
+            )
+        lessons.append(
+            LessonEntry(
+                slug=lesson.text("slug", SLUG, "a slug"),
+                position=lesson.integer("position"),
+                texts=texts,
+            )
+        )
+    blobs = {
+        sha: _file_entry(_Fields(value, f"{fields.where}.blobs.{sha[:12]}…"))
+        for sha, value in fields.mapping("blobs", SHA256, "a SHA-256 hex digest").items()
+    }
+    authors = [Author(a.text("name"), a.text("role")) for a in fields.items("authors")]
+    return ModuleEntry(
+        id=fields.text("id", MODULE_ID, "a module id"),
+        country=fields.text("country", COUNTRY_CODE, "a country code"),
+        version=fields.integer("version", minimum=1),
+        language=fields.text("language", LANG, "a language code"),
+        levels=fields.texts("levels"),
+        subject=fields.text("subject"),
+        competencies=fields.texts("competencies"),
+        assesses=fields.texts("assesses"),
+        resource_type=fields.text("resource_type"),
+        licence=fields.text("licence"),
+        keywords=fields.texts("keywords"),
+        derived_from=fields.texts("derived_from"),
+        attribution=fields.text("attribution"),
+        title=fields.localized("title"),
+        summary=fields.localized("summary"),
+        authors=authors,
+        lessons=lessons,
+        blobs=blobs,
+        fingerprint=fields.text("fingerprint", SHA256, "a SHA-256 hex digest"),
+    )
+
+
+def _check_consistency(manifest: Manifest) -> None:
+    """Refuse a manifest whose parts contradict each other (a builder bug or a forgery)."""
+    country = manifest.country
+    if manifest.curriculum.code != country:
+        raise ManifestError(
+            f"the curriculum is that of {manifest.curriculum.code!r}, not of {country!r}"
+        )
+    if manifest.base_version is not None and manifest.base_version >= manifest.version:
+        raise ManifestError(
+            f"base_version {manifest.base_version} must be lower than version {manifest.version}"
+        )
+    try:
+        datetime.strptime(manifest.created, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError as error:
+        raise ManifestError(f"created {manifest.created!r} is not a real date") from error
+    seen: set[str] = set()
+    for i, module in enumerate(manifest.modules):
+        where = f"modules[{i}] ({module.id})"
+        if module.id in seen:
+            raise ManifestError(f"{where} is listed twice")
+        seen.add(module.id)
+        if module.country != country or not module.id.startswith(country + "-"):
+            raise ManifestError(f"{where} does not belong to country {country}")
+        listed = manifest.index.get(module.id)
+        if listed is None:
+            raise ManifestError(f"{where} is missing from the index")
+        if (listed.version, listed.fingerprint, tuple(sorted(module.hashes()))) != (
+            module.version,
+            module.fingerprint,
+            listed.hashes,
+        ):
+            raise ManifestError(f"{where} does not match its index entry")
+        slugs, positions = set(), set()
+        for lesson in module.lessons:
+            if lesson.slug in slugs or lesson.position in positions:
+                raise ManifestError(f"{where}: lesson {lesson.slug} is listed twice")
+            slugs.add(lesson.slug)
+            positions.add(lesson.position)
+            if module.language not in lesson.texts:
+                raise ManifestError(f"{where}: lesson {lesson.slug} has no {module.language} text")
+            for text in lesson.texts.values():
+                for sha in text.media.values():
+                    if sha not in module.blobs:
+                        raise ManifestError(
+                            f"{where}: lesson {lesson.slug} uses media {sha} "
+                            "that the module does not list"
+                        )
+        for sha, entry in module.blobs.items():
+            shipped = manifest.files.get(sha)
+            if shipped is not None and shipped.size != entry.size:
+                raise ManifestError(f"{where}: media {sha} has two different sizes")
+    for module_id in manifest.index:
+        if not module_id.startswith(country + "-"):
+            raise ManifestError(f"index entry {module_id} does not belong to country {country}")
+    if len(set(manifest.tombstones)) != len(manifest.tombstones):
+        raise ManifestError("a module is listed twice in tombstones")
+    for module_id in manifest.tombstones:
+        if module_id in manifest.index:
+            raise ManifestError(f"module {module_id} is both removed and present")
+    referenced = manifest.referenced_hashes()
+    unused = sorted(set(manifest.files) - referenced)
+    if unused:
+        raise ManifestError(f"file {unused[0]} is listed but no module uses it")
+    if not manifest.is_delta:
+        if manifest.tombstones:
+            raise ManifestError("a full bundle cannot remove modules (tombstones must be empty)")
+        if set(manifest.index) != seen:
+            raise ManifestError("a full bundle must ship every module of its index")
+        missing = sorted(referenced - set(manifest.files))
+        if missing:
+            raise ManifestError(f"file {missing[0]} is used but a full bundle does not ship it")
