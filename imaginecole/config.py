@@ -31,6 +31,21 @@ SETTINGS = (
         "Largest image, in pixels, that is decoded; bigger ones are refused",
     ),
     Setting("SERVER_THREADS", 8, "Worker threads of `imaginecole serve`"),
+    Setting(
+        "SIGNING_KEY",
+        "",
+        "Private key that signs bundles built here; empty means DATA_DIR/keys/publisher.key",
+    ),
+    Setting(
+        "TRUST_FILE",
+        "",
+        "Keys whose bundles this server accepts, per country; empty means DATA_DIR/trust.toml",
+    ),
+    Setting(
+        "BUNDLE_SEARCH_PATHS",
+        ("/media", "/mnt", "/run/media"),
+        "Folders (USB drives are mounted there) that the admin page searches for bundles",
+    ),
 )
 
 DEFAULTS = {setting.name: setting.default for setting in SETTINGS}

@@ -1,17 +1,20 @@
 """Database models: the curriculum, modules with their lessons, and media assets."""
 
 from imaginecole.models.accounts import LoginFailure, User
+from imaginecole.models.bundles import BuiltBundle, InstalledBundle
 from imaginecole.models.curriculum import Competency, Country, Cycle, Domain, Level, Subject
 from imaginecole.models.media import Asset, ImageVariant
 from imaginecole.models.modules import Lesson, LessonText, Module, ModuleCompetency
 
 __all__ = [
     "Asset",
+    "BuiltBundle",
     "Competency",
     "Country",
     "Cycle",
     "Domain",
     "ImageVariant",
+    "InstalledBundle",
     "Lesson",
     "LoginFailure",
     "LessonText",

@@ -46,6 +46,8 @@ class Module(db.Model):
     attribution: Mapped[str] = mapped_column(Text, default="")
     fingerprint: Mapped[str] = mapped_column(String(64), default="")
     published: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The bundle channel that installed it (school servers); None for content loaded here.
+    channel: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=_now, onupdate=_now

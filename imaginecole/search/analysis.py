@@ -24,7 +24,11 @@ from whoosh.lang.snowball.french import FrenchStemmer
 from whoosh.support.charset import accent_map
 
 # Words, keeping inner apostrophes and hyphens so the elision filter can see "l'éducation".
-WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
+# Combining marks are not \w: kept inside the word, "é" typed as e + U+0301 and Arabic with its
+# short vowels stay one word (NfcFilter and ArabicFilter deal with the marks afterwards).
+_MARKS = "\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
+_PART = rf"\w[\w{_MARKS}]*"
+WORD = re.compile(rf"{_PART}(?:['’]{_PART})*", re.UNICODE)
 
 ELISIONS = (
     "l",

@@ -21,7 +21,7 @@ from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.highlight import ContextFragmenter, HtmlFormatter
 from whoosh.query import And, AndMaybe, Every, Or, Phrase, Query, Term
 
-from imaginecole.search.analysis import ANALYZERS, EXACT_STOP_WORDS, exact_analyzer
+from imaginecole.search.analysis import ANALYZERS, EXACT_STOP_WORDS, WORD, exact_analyzer
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ MAX_QUERY_WORDS = 12
 FIELD_BOOSTS = {"title": 4.0, "text": 1.0, "exact": 1.5}
 LANGUAGE_BOOST = 6.0  # added to the score: a reader sees documents in their language first
 FACETS = ("country", "levels", "subject", "lang", "resource_type", "kind")
+TYPO_RATIO = 20  # a word this many times rarer than a close spelling is taken for a typo
 
 
 def make_schema() -> Schema:
@@ -156,7 +157,7 @@ def parse_user_query(text: str) -> tuple[list[str], list[str]]:
     )
     phrases = [p.strip() for p in _QUOTED.findall(text) if p.strip()]
     rest = _QUOTED.sub(" ", text).replace('"', " ")
-    words = re.findall(r"\w+(?:['’]\w+)*", rest)
+    words = WORD.findall(rest)
     return words[:MAX_QUERY_WORDS], phrases[:3]
 
 
@@ -211,30 +212,38 @@ class SearchIndex:
         self._index = None
         self._lock = threading.Lock()
         self._local = threading.local()
+        self._folder: tuple[int, int] | None = None  # the folder the open index was read from
 
     # -- opening, checking, repairing
 
     def _open(self):
         with self._lock:
+            if self._index is not None and _folder_identity(self.directory) != self._folder:
+                # Another process rebuilt the index (a new folder under the same name) or removed
+                # it: readers of the old folder would mix its segments with the new ones.
+                self._index.close()
+                self._index = None
             if self._index is None:
                 self._index = self._open_or_create()
+                self._folder = _folder_identity(self.directory)
             return self._index
 
     def _open_or_create(self):
         version_file = self.directory / "schema-version"
-        if whoosh_index.exists_in(self.directory) and version_file.exists():
-            if version_file.read_text().strip() == SCHEMA_VERSION:
-                try:
+        if version_file.exists() and version_file.read_text().strip() == SCHEMA_VERSION:
+            try:
+                # exists_in reads the table of contents: a damaged one raises here already.
+                if whoosh_index.exists_in(self.directory):
                     ix = whoosh_index.open_dir(self.directory)
                     with ix.searcher() as searcher:  # reads the table of contents and segments
                         searcher.doc_count()
                     return ix
-                except Exception as error:  # a damaged index is rebuilt, never served
-                    log.warning(
-                        "Search index in %s is damaged (%s); it will be rebuilt",
-                        self.directory,
-                        error,
-                    )
+            except Exception as error:  # a damaged index is rebuilt, never served
+                log.warning(
+                    "Search index in %s is damaged (%s); it will be rebuilt",
+                    self.directory,
+                    error,
+                )
         return self._create()
 
     def _create(self):
@@ -344,7 +353,7 @@ class SearchIndex:
         filters = [Term(name, value) for name, value in query.filters().items()]
         self._run(searcher, parsed, filters, words, results)
         if words and results.total < 3:
-            suggestion = self._suggest(searcher, words)
+            suggestion = self._suggest(searcher, words, found_nothing=results.total == 0)
             if suggestion:
                 results.suggestion = " ".join([suggestion, *(f'"{p}"' for p in phrases)])
                 if results.total == 0:
@@ -388,29 +397,43 @@ class SearchIndex:
         start = (page - 1) * query.per_page
         results.hits = [_hit(hit) for hit in found[start : start + query.per_page]]
 
-    def _suggest(self, searcher, words: list[str]) -> str:
-        """Return the query with each unknown word replaced by the closest indexed word, or ''."""
+    def _suggest(self, searcher, words: list[str], found_nothing: bool = False) -> str:
+        """Return the query with each unknown word replaced by the closest indexed word, or ''.
+
+        When the query found nothing, a word the index holds a few times next to a close spelling
+        it holds far more often counts as unknown: texts have typos too ("algoritme").
+        """
         changed = False
         corrected = []
+        reader = searcher.reader()
         for word in words:
             lower = word.lower()
             replacement = lower
-            known = False
+            own = 0
             candidates: list[tuple[int, str]] = []
             for lang in LANGUAGES:
                 fieldname = f"exact_{lang}"
-                if searcher.reader().frequency(fieldname, lower) > 0:
-                    known = True
+                own = max(own, reader.frequency(fieldname, lower))
+                if own and not found_nothing:
                     break
                 for suggestion in searcher.suggest(fieldname, lower, limit=3, maxdist=2, prefix=1):
-                    candidates.append(
-                        (searcher.reader().frequency(fieldname, suggestion), suggestion)
-                    )
-            if not known and candidates and len(lower) > 3:
-                replacement = max(candidates)[1]
-                changed = changed or replacement != lower
+                    if suggestion != lower:
+                        candidates.append((reader.frequency(fieldname, suggestion), suggestion))
+            if candidates and len(lower) > 3:
+                frequency, best = max(candidates)
+                if not own or (found_nothing and frequency >= TYPO_RATIO * own):
+                    replacement = best
+                    changed = changed or replacement != lower
             corrected.append(replacement)
         return " ".join(corrected) if changed else ""
+
+
+def _folder_identity(directory: Path) -> tuple[int, int] | None:
+    try:
+        status = directory.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def _fields(doc: Document) -> dict:

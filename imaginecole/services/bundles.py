@@ -1,0 +1,360 @@
+"""Build bundles from this server's database, and import bundles into it.
+
+``sync.bundle`` does the checking and copying; this module decides versions, applies a staged
+bundle to the database in one transaction and keeps the history. The search index follows
+after the commit.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from imaginecole.extensions import db
+from imaginecole.models import BuiltBundle, InstalledBundle, Lesson, Module, ModuleCompetency
+from imaginecole.services.content import LoadReport, load_curriculum, load_module, remove_module
+from imaginecole.services.curriculum import curriculum_of
+from imaginecole.services.media import blob_store
+from imaginecole.services.search import sync_index
+from sync import content as fmt
+from sync.bundle import (
+    BundleError,
+    InstalledState,
+    Manifest,
+    generate_key_files,
+    load_private_key,
+    load_trust,
+    parse_manifest,
+    stage_bundle,
+)
+
+Progress = Callable[[int, int], None]
+
+
+class ImportBusy(BundleError):
+    """Another import is running on this server."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Another bundle import is running on this server; wait for it to finish, then try again."
+        )
+
+
+class BundleSetupError(BundleError):
+    """The server is not set up to build or import bundles (no key, no trust file…)."""
+
+
+@dataclass
+class ImportReport:
+    country: str
+    channel: str
+    version: int
+    noop: bool = False
+    modules_applied: int = 0
+    modules_removed: int = 0
+    blobs_copied: int = 0
+    blobs_reused: int = 0
+    bytes_copied: int = 0
+
+
+# ---------------------------------------------------------------------------- paths and keys
+
+
+def data_path(*parts: str) -> Path:
+    return Path(current_app.config["DATA_DIR"], *parts)
+
+
+def signing_key_path() -> Path:
+    return Path(current_app.config["SIGNING_KEY"] or data_path("keys", "publisher.key"))
+
+
+def trust_file_path() -> Path:
+    return Path(current_app.config["TRUST_FILE"] or data_path("trust.toml"))
+
+
+def ensure_signing_key() -> Path:
+    """Return this server's signing key, creating one the first time."""
+    path = signing_key_path()
+    if not path.exists():
+        files = generate_key_files(path.parent, name=path.stem)
+        if files.private_path != path:
+            os.replace(files.private_path, path)
+    return path
+
+
+# ---------------------------------------------------------------------------- building
+
+
+def next_version(country: str, channel: str) -> int:
+    latest = db.session.scalar(
+        select(func.max(BuiltBundle.version)).filter_by(country_code=country, channel=channel)
+    )
+    return (latest or 0) + 1
+
+
+def module_sources(
+    country: str, levels: list[str] | None = None, subjects: list[str] | None = None
+) -> list[fmt.Module]:
+    """Return the country's published modules as ``sync.content`` data, blobs read from the store."""
+    store = blob_store()
+    modules = db.session.scalars(
+        select(Module)
+        .filter_by(country_code=country, published=True)
+        .options(
+            selectinload(Module.lessons).selectinload(Lesson.translations),
+            selectinload(Module.levels),
+            selectinload(Module.subject),
+            selectinload(Module.assets),
+            selectinload(Module.competency_links).selectinload(ModuleCompetency.competency),
+        )
+        .order_by(Module.uid)
+    )
+    return [to_source(module, store) for module in modules]
+
+
+def to_source(module: Module, store) -> fmt.Module:
+    """Turn a module of the database back into the plain data it was loaded from."""
+    return fmt.Module(
+        id=module.uid,
+        country=module.country_code,
+        version=module.version,
+        language=module.language,
+        levels=[level.code for level in module.levels],
+        subject=module.subject.slug,
+        competencies=[c.code for c in module.competencies("teaches")],
+        assesses=[c.code for c in module.competencies("assesses")],
+        resource_type=module.resource_type,
+        licence=module.licence,
+        keywords=list(module.keywords),
+        derived_from=list(module.derived_from),
+        attribution=module.attribution,
+        title=dict(module.title),
+        summary=dict(module.summary),
+        authors=[fmt.Author(name=a["name"], role=a.get("role", "author")) for a in module.authors],
+        lessons=[
+            fmt.Lesson(
+                slug=lesson.slug,
+                position=lesson.position,
+                texts={
+                    text.lang: fmt.LessonText(
+                        lang=text.lang,
+                        title=text.title,
+                        markdown=text.markdown,
+                        media=dict(text.media),
+                    )
+                    for text in lesson.translations
+                },
+            )
+            for lesson in module.lessons
+        ],
+        blobs={
+            asset.sha256: fmt.Blob(
+                sha256=asset.sha256,
+                size=asset.size,
+                media_type=asset.media_type,
+                name=asset.name,
+                path=store.path(asset.sha256),
+            )
+            for asset in module.assets
+        },
+    )
+
+
+def build_country_bundle(
+    country: str,
+    *,
+    since: int | None = None,
+    channel: str = "main",
+    levels: list[str] | None = None,
+    subjects: list[str] | None = None,
+    out_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> BuiltBundle:
+    """Build and sign the next bundle of a country (a delta when ``since`` names a built one)."""
+    from sync.bundle import build_bundle
+
+    curriculum = curriculum_of(country)
+    if curriculum is None:
+        raise BundleSetupError(f'Country "{country}" is not loaded on this server.')
+    base_manifest: Manifest | None = None
+    if since is not None:
+        base = db.session.scalar(
+            select(BuiltBundle).filter_by(country_code=country, channel=channel, version=since)
+        )
+        if base is None:
+            raise BundleSetupError(
+                f"No bundle version {since} of {country} ({channel}) was built here; a delta needs it."
+            )
+        base_manifest = parse_manifest(base.manifest.encode())
+    version = next_version(country, channel)
+    out_dir = out_dir or data_path("bundles")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out_path = out_dir / f"{country}-{channel}-v{version}.icb"
+    key = load_private_key(ensure_signing_key())
+    manifest = build_bundle(
+        module_sources(country),
+        curriculum,
+        country,
+        version,
+        out_path,
+        key,
+        base_manifest=base_manifest,
+        levels=levels,
+        subjects=subjects,
+        channel=channel,
+        created=_newest_change(country),
+        progress=progress,
+    )
+    parts = sorted(out_dir.glob(out_path.name + "*"))
+    built = BuiltBundle(
+        country_code=country,
+        channel=channel,
+        version=version,
+        base_version=since,
+        path=str(out_path if out_path.exists() else parts[0]),
+        size=sum(p.stat().st_size for p in parts),
+        manifest=manifest.to_json_bytes().decode(),
+        module_count=len(manifest.modules),
+        publisher_key_id=key.key_id,
+    )
+    db.session.add(built)
+    db.session.commit()
+    return built
+
+
+def _newest_change(country: str):
+    # The newest module change dates the bundle, so building the same content twice gives
+    # the same manifest (a build never reads the clock).
+    return db.session.scalar(select(func.max(Module.updated_at)).filter_by(country_code=country))
+
+
+# ---------------------------------------------------------------------------- importing
+
+
+@contextmanager
+def import_lock() -> Iterator[None]:
+    """Hold this server's import lock; raise ImportBusy when another import holds it.
+
+    An OS file lock is released by the kernel when its process dies, so a killed import never
+    leaves a stale lock behind.
+    """
+    path = data_path("import.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ImportBusy() from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def installed_state() -> InstalledState:
+    rows = db.session.execute(
+        select(
+            InstalledBundle.country_code, InstalledBundle.channel, func.max(InstalledBundle.version)
+        ).group_by(InstalledBundle.country_code, InstalledBundle.channel)
+    ).all()
+    return InstalledState(
+        versions={(country, channel): version for country, channel, version in rows}
+    )
+
+
+def import_bundle(path: Path | str, progress: Progress | None = None) -> ImportReport:
+    """Check, stage and apply a bundle; on any refusal nothing changes (BundleError says why)."""
+    trust_path = trust_file_path()
+    if not trust_path.exists():
+        raise BundleSetupError(
+            f"No trust file at {trust_path}: this server does not yet know whose bundles to accept. "
+            "Copy the trust file from your national team there (see docs/bundle-format.md)."
+        )
+    trust = load_trust(trust_path)
+    with import_lock():
+        staged = stage_bundle(Path(path), trust, blob_store(), installed_state(), progress=progress)
+        report = ImportReport(
+            country=staged.country,
+            channel=staged.channel,
+            version=staged.version,
+            noop=staged.noop,
+            blobs_copied=staged.copied,
+            blobs_reused=staged.reused,
+            bytes_copied=staged.bytes_copied,
+        )
+        if staged.noop:
+            return report
+        try:
+            load_report = LoadReport()
+            load_curriculum(staged.curriculum, load_report, commit=False)
+            for source in staged.modules:
+                if load_module(source, load_report, commit=False) is None and load_report.problems:
+                    raise BundleError(
+                        f"Module {source.id} could not be applied: {load_report.problems[-1]}"
+                    )
+                module = db.session.scalar(select(Module).filter_by(uid=source.id))
+                module.channel = staged.channel
+            installed = db.session.scalars(
+                select(Module.uid).filter_by(country_code=staged.country, channel=staged.channel)
+            ).all()
+            removals = staged.removals(installed)
+            for uid in removals:
+                remove_module(uid)
+            db.session.add(
+                InstalledBundle(
+                    country_code=staged.country,
+                    channel=staged.channel,
+                    version=staged.version,
+                    base_version=staged.manifest.base_version,
+                    created=staged.manifest.created,
+                    publisher_key_id=staged.manifest.publisher_key_id,
+                    manifest_sha256=staged.manifest_sha256,
+                    module_count=len(staged.modules),
+                    removed_count=len(removals),
+                )
+            )
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+        report.modules_applied = len(staged.modules)
+        report.modules_removed = len(removals)
+    sync_index()
+    return report
+
+
+def remove_channel(country: str, channel: str = "main") -> int:
+    """Remove every module a channel's bundles installed, and its history; return the count."""
+    with import_lock():
+        uids = db.session.scalars(
+            select(Module.uid).filter_by(country_code=country, channel=channel)
+        ).all()
+        for uid in uids:
+            remove_module(uid)
+        db.session.execute(
+            db.delete(InstalledBundle).filter_by(country_code=country, channel=channel)
+        )
+        db.session.commit()
+    sync_index()
+    return len(uids)
+
+
+def installed_bundles() -> list[InstalledBundle]:
+    return list(
+        db.session.scalars(select(InstalledBundle).order_by(InstalledBundle.installed_at.desc()))
+    )
+
+
+def built_bundles(country: str | None = None) -> list[BuiltBundle]:
+    query = select(BuiltBundle).order_by(BuiltBundle.built_at.desc())
+    if country:
+        query = query.filter_by(country_code=country)
+    return list(db.session.scalars(query))
