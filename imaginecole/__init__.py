@@ -52,6 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from imaginecole import auth, errors, security, templating
     from imaginecole.accounts.views import bp as accounts_bp
+    from imaginecole.admin.views import bp as admin_bp
     from imaginecole.catalog.views import bp as catalog_bp
     from imaginecole.cli import register_commands
     from imaginecole.media.views import bp as media_bp
@@ -62,6 +63,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(media_bp)
     app.register_blueprint(search_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(admin_bp)
     auth.register(app)
     errors.register(app)
     security.register(app)
