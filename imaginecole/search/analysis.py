@@ -70,6 +70,19 @@ class ElisionFilter(Filter):
             yield token
 
 
+def singular(word: str) -> str:
+    """Return the singular of a folded French word: chevaux -> cheval, entiers -> entier.
+
+    Snowball stems some plurals differently from their singular (entiers -> enti, entier ->
+    entier), so the plural mark goes first and every form reaches the stemmer the same way.
+    """
+    if len(word) > 4 and word.endswith("aux"):
+        return word[:-3] + "al"
+    if len(word) > 3 and word[-1] in "sx" and word[-2] not in "su":
+        return word[:-1]
+    return word
+
+
 class FrenchLightStemFilter(Filter):
     """Stem French words already folded to ASCII, so accented and plain spellings agree."""
 
@@ -83,7 +96,7 @@ class FrenchLightStemFilter(Filter):
             text = token.text
             result = cache.get(text)
             if result is None:
-                result = stem(text) if len(text) > 3 else text
+                result = stem(singular(text)) if len(text) > 3 else text
                 if len(cache) < 200_000:  # bounded: a school server has little memory
                     cache[text] = result
             token.text = result
