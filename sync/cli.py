@@ -34,6 +34,7 @@ from sync.bundle import (
 )
 from sync.bundle.errors import human_size
 from sync.content import read_content
+from sync.submissions import PACKAGE_SUFFIX, load_enrolled, verify_package
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -285,3 +286,55 @@ def verify(path: Path, trust_path: Path | None) -> None:
         click.echo(f"{bad} of {len(bundles)} bundle(s) are bad; do not import them.", err=True)
         sys.exit(1)
     click.echo(f"All {len(bundles)} bundle(s) are good.")
+
+
+# ---------------------------------------------------------------------------- submissions
+
+
+@cli.group("submissions", help="Check the teacher submission packages school servers send.")
+def submissions_group() -> None:
+    pass
+
+
+@submissions_group.command(
+    "verify", help="Check submission packages (a file, or a folder/stick) without importing."
+)
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--enrolled", "enrolled_path", required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="IMAGINECOLE_SYNC_ENROLLED",
+    help="The national server's file of enrolled school servers.",
+)  # fmt: skip
+@_friendly
+def submissions_verify(path: Path, enrolled_path: Path) -> None:
+    enrolled = load_enrolled(enrolled_path)
+    packages = (
+        sorted(
+            p
+            for p in path.rglob("*" + PACKAGE_SUFFIX)
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
+        if path.is_dir()
+        else [path]
+    )
+    if not packages:
+        raise click.ClickException(f"{path}: no submission package (*{PACKAGE_SUFFIX}) found")
+    bad = 0
+    for package in packages:
+        try:
+            received = verify_package(package, enrolled)
+        except BundleError as error:
+            bad += 1
+            click.echo(f"BAD  {package}: do not import\n     - {error}")
+            continue
+        revisions = sum(len(s.revisions) for s in received.submissions)
+        click.echo(
+            f"GOOD {package}: from {received.school_name} ({received.country}, key "
+            f"{received.school_key_id}), {len(received.submissions)} submission(s), "
+            f"{revisions} revision(s)"
+        )
+    if bad:
+        click.echo(f"{bad} of {len(packages)} package(s) are bad; do not import them.", err=True)
+        sys.exit(1)
+    click.echo(f"All {len(packages)} package(s) are good.")

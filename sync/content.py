@@ -748,9 +748,10 @@ def read_lesson_text(
 
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$")
-# ![alt](target "title") and [text](target): the target is the first non-space run.
+# ![alt](target "title") and [text](target): the target is the first non-space run, or all of
+# <…> (CommonMark's way to write a target with spaces).
 _LINK_TARGET = re.compile(
-    r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)"
+    r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]*)>|([^)\s]+))(?:\s+[\"'][^)]*[\"'])?\s*\)"
 )
 _EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//|#|/)", re.IGNORECASE)
 
@@ -785,7 +786,7 @@ def local_targets(markdown: str) -> list[tuple[str, int]]:
     found = []
     for number, line in _outside_code(markdown):
         for match in _LINK_TARGET.finditer(line):
-            target = match.group(1)
+            target = match.group(1) if match.group(1) is not None else match.group(2)
             if not _EXTERNAL.match(target):
                 found.append((target, number))
     return found

@@ -63,6 +63,7 @@ from sync.bundle.manifest import (
     LessonTextEntry,
     Manifest,
     ModuleEntry,
+    SubmissionStatus,
     canonical_json,
     parse_manifest,
 )
@@ -112,6 +113,7 @@ __all__ = [
     "SignatureMissing",
     "StagedBundle",
     "StoreWriteError",
+    "SubmissionStatus",
     "TruncatedBlob",
     "TrustFileError",
     "TrustStore",

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sync import FORMAT_VERSION
-from sync.bundle.errors import BuildError
+from sync.bundle.errors import BuildError, ManifestError
 from sync.bundle.keys import PrivateKey, load_private_key, sign
 from sync.bundle.manifest import (
     CHANNEL,
@@ -29,6 +29,8 @@ from sync.bundle.manifest import (
     IndexEntry,
     Manifest,
     ModuleEntry,
+    SubmissionStatus,
+    check_submission_statuses,
     format_created,
 )
 from sync.bundle.reader import BLOB_PREFIX, MANIFEST_NAME, SIGNATURE_NAME
@@ -208,6 +210,7 @@ def plan_bundle(
     base_manifest: Manifest | None = None,
     channel: str = "main",
     created: datetime | str | None = None,
+    submission_statuses: Iterable[SubmissionStatus] = (),
 ) -> tuple[Manifest, dict[str, bytes], dict[str, Path]]:
     """Work out the manifest and which blobs to ship, without writing anything."""
     if not COUNTRY_CODE.match(country):
@@ -226,6 +229,11 @@ def plan_bundle(
             raise BuildError(f"module {module.id} is given twice")
         seen.add(module.id)
     modules = sorted(modules, key=lambda m: m.id)
+    statuses = sorted(submission_statuses, key=lambda item: item.uid)
+    try:
+        check_submission_statuses(statuses, country)
+    except ManifestError as error:
+        raise BuildError(str(error).removeprefix("manifest: ")) from error
 
     if created is None:
         moment = inputs_time(blob.path for m in modules for blob in m.blobs.values())
@@ -308,6 +316,7 @@ def plan_bundle(
         tombstones=tombstones,
         files=files,
         index=index,
+        submission_statuses=statuses,
     )
     return manifest, markdown_blobs, media
 
@@ -363,6 +372,7 @@ def build_bundle(
     created: datetime | str | None = None,
     progress: Progress | None = None,
     part_size: int = DEFAULT_PART_SIZE,
+    submission_statuses: Iterable[SubmissionStatus] = (),
 ) -> Manifest:
     """Build and sign a bundle of ``country``'s modules at ``out_path``; return its manifest.
 
@@ -370,7 +380,8 @@ def build_bundle(
     changed, only the blobs the base chain does not already hold, and a tombstone for every
     module of the base that is gone. ``created`` defaults to the newest modification time of
     the media files, so callers reading from disk should pass the newest time of the whole
-    content folder (``inputs_time``), as the command line does.
+    content folder (``inputs_time``), as the command line does. ``submission_statuses`` travel
+    signed with the manifest, back to the school servers whose teachers sent the submissions.
     """
     key = private_key if isinstance(private_key, PrivateKey) else load_private_key(private_key)
     if isinstance(source, ContentTree):
@@ -397,6 +408,7 @@ def build_bundle(
         base_manifest=base_manifest,
         channel=channel,
         created=created,
+        submission_statuses=submission_statuses,
     )
     manifest_bytes = manifest.to_json_bytes()
     signature = sign(manifest_bytes, key)

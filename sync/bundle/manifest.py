@@ -47,6 +47,11 @@ CHANNEL = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LANG = re.compile(r"^[a-z]{2}$")
 CREATED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 KEY_ID = re.compile(r"^[0-9a-f]{16}$")
+SUBMISSION_UID = re.compile(r"^[a-z0-9][a-z0-9_-]{15,63}$")
+SUBMISSION_STATUSES = ("received", "in_review", "changes_requested", "accepted", "rejected")
+# C0 control characters other than tab, line feed and carriage return, and UTF-16 surrogates
+# (a str only holds one when it was decoded from something that was not valid Unicode).
+FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 MARKDOWN_TYPE = "text/markdown; charset=utf-8"
 MAX_MANIFEST_BYTES = (
     64 * 1024 * 1024
@@ -247,6 +252,26 @@ class IndexEntry:
         return {"version": self.version, "fingerprint": self.fingerprint, "hashes": self.hashes}
 
 
+@dataclass(frozen=True)
+class SubmissionStatus:
+    """Where a teacher's submission stands on the national server, sent back down to schools."""
+
+    uid: str  # the submission's uid, as made on the school server
+    status: str  # one of SUBMISSION_STATUSES
+    comment: str
+    module_id: str | None  # the published module when accepted, else None
+    revision_uid: str  # the revision the status is about
+
+    def to_data(self) -> dict:
+        return {
+            "uid": self.uid,
+            "status": self.status,
+            "comment": self.comment,
+            "module_id": self.module_id,
+            "revision_uid": self.revision_uid,
+        }
+
+
 @dataclass
 class Manifest:
     country: str
@@ -261,6 +286,9 @@ class Manifest:
     files: dict[str, FileEntry]
     index: dict[str, IndexEntry]
     format_version: int = FORMAT_VERSION
+    # Optional, added within format 1: readers that predate it ignore it, and a manifest
+    # without it reads as having none.
+    submission_statuses: list[SubmissionStatus] = field(default_factory=list)
 
     @property
     def is_delta(self) -> bool:
@@ -279,7 +307,7 @@ class Manifest:
         return f"{self.country}/{self.channel} version {self.version} ({kind})"
 
     def to_data(self) -> dict:
-        return {
+        data = {
             "format_version": self.format_version,
             "country": self.country,
             "channel": self.channel,
@@ -293,6 +321,11 @@ class Manifest:
             "files": {sha: f.to_data() for sha, f in self.files.items()},
             "index": {mid: e.to_data() for mid, e in self.index.items()},
         }
+        if self.submission_statuses:
+            # Written only when there are some, so a bundle without statuses keeps the exact
+            # bytes it had before the field existed.
+            data["submission_statuses"] = [s.to_data() for s in self.submission_statuses]
+        return data
 
     def to_json_bytes(self) -> bytes:
         """Return the exact bytes that are signed and stored as ``manifest.json``."""
@@ -429,6 +462,9 @@ def parse_manifest(data: bytes) -> Manifest:
             fields.text("fingerprint", SHA256, "a SHA-256 hex digest"),
             tuple(hashes),
         )
+    statuses = []
+    if top.data.get("submission_statuses") is not None:  # absent from older bundles
+        statuses = [_submission_status(f) for f in top.items("submission_statuses")]
     manifest = Manifest(
         format_version=format_version,
         country=country,
@@ -442,9 +478,51 @@ def parse_manifest(data: bytes) -> Manifest:
         tombstones=top.texts("tombstones", MODULE_ID, "a module id"),
         files=files,
         index=index,
+        submission_statuses=statuses,
     )
     _check_consistency(manifest)
     return manifest
+
+
+def _submission_status(fields: _Fields) -> SubmissionStatus:
+    status = fields.text("status")
+    if status not in SUBMISSION_STATUSES:
+        raise fields.fail(
+            "status", f"is {status[:80]!r}, not one of {', '.join(SUBMISSION_STATUSES)}"
+        )
+    module_id = fields.optional_text("module_id")
+    if module_id is not None and not MODULE_ID.match(module_id):
+        raise fields.fail("module_id", f"is not a module id: {module_id[:80]!r}")
+    return SubmissionStatus(
+        uid=fields.text("uid", SUBMISSION_UID, "a submission uid"),
+        status=status,
+        comment=fields.text("comment"),
+        module_id=module_id,
+        revision_uid=fields.text("revision_uid", SHA256, "a revision uid (a SHA-256 hex digest)"),
+    )
+
+
+def check_submission_statuses(statuses: list[SubmissionStatus], country: str) -> None:
+    """Refuse statuses that contradict each other or the country; raise ``ManifestError``."""
+    seen: set[str] = set()
+    for i, item in enumerate(statuses):
+        where = f"submission_statuses[{i}] ({item.uid})"
+        if not SUBMISSION_UID.match(item.uid) or not SHA256.match(item.revision_uid):
+            raise ManifestError(f"{where}: the submission or revision uid is malformed")
+        if item.uid in seen:
+            # Two statuses for one submission: readers could pick either.
+            raise ManifestError(f"{where} is listed twice")
+        seen.add(item.uid)
+        if item.status not in SUBMISSION_STATUSES:
+            raise ManifestError(f"{where}: unknown status {item.status!r}")
+        if item.module_id is not None and item.status != "accepted":
+            raise ManifestError(f"{where}: only an accepted submission names a module")
+        if item.module_id is not None and not item.module_id.startswith(country + "-"):
+            raise ManifestError(f"{where}: module {item.module_id} does not belong to {country}")
+        if FORBIDDEN_CHARACTERS.search(item.comment):
+            raise ManifestError(
+                f"{where}: the comment contains a NUL, a control character or a lone surrogate"
+            )
 
 
 def _file_entry(fields: _Fields) -> FileEntry:
@@ -608,6 +686,7 @@ def _check_consistency(manifest: Manifest) -> None:
     for module_id in manifest.tombstones:
         if module_id in manifest.index:
             raise ManifestError(f"module {module_id} is both removed and present")
+    check_submission_statuses(manifest.submission_statuses, country)
     referenced = manifest.referenced_hashes()
     unused = sorted(set(manifest.files) - referenced)
     if unused:

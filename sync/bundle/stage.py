@@ -39,7 +39,7 @@ from sync.bundle.errors import (
     StoreWriteError,
 )
 from sync.bundle.keys import TrustStore
-from sync.bundle.manifest import Manifest, parse_manifest
+from sync.bundle.manifest import Manifest, SubmissionStatus, parse_manifest
 from sync.bundle.reader import BundleArchive, check_signer
 from sync.content import Curriculum, Module
 from sync.storage import BlobStore
@@ -87,6 +87,11 @@ class StagedBundle:
     @property
     def version(self) -> int:
         return self.manifest.version
+
+    @property
+    def submission_statuses(self) -> list[SubmissionStatus]:
+        """Return the reviewers' statuses of teacher submissions (empty for older bundles)."""
+        return self.manifest.submission_statuses
 
     def removals(self, installed_ids: Iterable[str]) -> list[str]:
         """Return the modules to delete, given the ids this country/channel has installed.
