@@ -1,8 +1,10 @@
 """WSGI entry point for production servers: `gunicorn wsgi:app` or `waitress-serve wsgi:app`.
 
-Run `imaginecole db init` (or `imaginecole content load`) once before the first start.
+Each worker makes sure the tables exist and the search index has caught up with the database
+(after a crash, say) before it serves; both steps are idempotent and cheap when nothing is due.
 """
 
-from imaginecole import create_app
+from imaginecole import create_app, prepare
 
 app = create_app()
+prepare(app)

@@ -43,6 +43,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["BABEL_DEFAULT_LOCALE"] = "fr"
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
     app.config["JSON_AS_ASCII"] = False
+    # A whole form (text and the files sent with it) may be a little more than one file's limit.
+    app.config["MAX_CONTENT_LENGTH"] = (int(app.config["MAX_UPLOAD_MB"]) + 2) * 1024 * 1024
 
     from imaginecole import i18n
 
@@ -56,7 +58,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from imaginecole.catalog.views import bp as catalog_bp
     from imaginecole.cli import register_commands
     from imaginecole.media.views import bp as media_bp
+    from imaginecole.review.views import bp as review_bp
     from imaginecole.search.views import bp as search_bp
+    from imaginecole.submissions.views import bp as submissions_bp
 
     app.register_blueprint(i18n.bp)
     app.register_blueprint(catalog_bp)
@@ -64,6 +68,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(search_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(submissions_bp)
+    app.register_blueprint(review_bp)
     auth.register(app)
     errors.register(app)
     security.register(app)
@@ -105,3 +111,22 @@ def ensure_schema(app: Flask) -> None:
         import imaginecole.models  # noqa: F401  (registers the tables)
 
         db.create_all()
+
+
+def prepare(app: Flask) -> None:
+    """Create missing tables and bring the search index up to date, before serving."""
+    from sqlalchemy.exc import OperationalError
+
+    from imaginecole.services.search import sync_index
+
+    try:
+        ensure_schema(app)
+    except OperationalError:
+        # Another worker created the same tables at the same moment; theirs are as good.
+        ensure_schema(app)
+    with app.app_context():
+        report = sync_index()
+    if report.updated or report.removed:
+        app.logger.info(
+            "Search index: %s modules indexed, %s removed", report.updated, report.removed
+        )

@@ -28,6 +28,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(search_group)
     app.cli.add_command(users_group)
     app.cli.add_command(bundle_group)
+    app.cli.add_command(submissions_group)
     app.cli.add_command(serve)
     app.cli.add_command(demo)
     app.cli.add_command(settings)
@@ -356,14 +357,113 @@ def bundle_list() -> None:
 @click.confirmation_option(prompt="Remove every module this channel installed?")
 @with_appcontext
 def bundle_remove(country: str, channel: str) -> None:
+    from imaginecole import ensure_schema
     from imaginecole.services.bundles import remove_channel
     from sync.bundle import BundleError
 
+    ensure_schema(current_app)
     try:
         count = remove_channel(country, channel)
     except BundleError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Removed {count} modules of {country} ({channel}).")
+
+
+# ---------------------------------------------------------------------------- submissions
+
+
+@click.group(
+    "submissions", help="Carry teachers' submissions from school servers to the national server."
+)
+def submissions_group() -> None:
+    pass
+
+
+@submissions_group.command(
+    "key", help="Print this school server's enrolment entry for the national team."
+)
+@click.option("--country", required=True, help="Country code of this school.")
+@click.option(
+    "--name", required=True, help="Name of this school, as the national team will see it."
+)
+@with_appcontext
+def submissions_key(country: str, name: str) -> None:
+    from imaginecole.services.outbox import enrolment_entry
+
+    click.echo(enrolment_entry(country, name), nl=False)
+
+
+@submissions_group.command(
+    "export", help="Write the submissions waiting to be sent as a signed package."
+)
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--country", default=None, help="Country whose submissions to export (default: the only one)."
+)
+@with_appcontext
+def submissions_export(out_path: Path, country: str | None) -> None:
+    from imaginecole import ensure_schema
+    from imaginecole.services.outbox import countries_with_pending, export_package
+    from sync.bundle import BundleError
+
+    ensure_schema(current_app)
+    countries = [country] if country else countries_with_pending()
+    if not countries:
+        click.echo("Nothing to export: every submission has reached the national server.")
+        return
+    if len(countries) > 1:
+        raise click.ClickException(
+            f"Submissions of several countries wait ({', '.join(countries)}); choose one with --country."
+        )
+    try:
+        report = export_package(countries[0], out_path)
+    except (BundleError, OSError) as error:
+        raise click.ClickException(f"The package could not be written: {error}") from None
+    if report.path is None:
+        click.echo("Nothing to export: every submission has reached the national server.")
+        return
+    click.echo(
+        f"Wrote {report.path}: {report.submissions} submissions, {report.revisions} revisions, "
+        f"{report.withdrawals} withdrawals. Carry it to the national team; it is sent again until they confirm."
+    )
+
+
+@submissions_group.command("import", help="Merge a school's submission package (national server).")
+@click.argument("path", type=click.Path(path_type=Path))
+@with_appcontext
+def submissions_import(path: Path) -> None:
+    from imaginecole import ensure_schema
+    from imaginecole.services.review import import_package
+    from sync.bundle import BundleError
+
+    ensure_schema(current_app)
+    try:
+        report = import_package(path)
+    except BundleError as error:
+        raise click.ClickException(f"Package refused, nothing was changed: {error}") from None
+    prefix = "Already received before; " if report.already_received else ""
+    click.echo(f"{prefix}{report.school_name} ({report.country}): {report.result.describe()}.")
+    for decision in report.result.decisions:
+        click.echo(f"  {decision.submission_uid[:12]}: {decision.message}")
+
+
+@submissions_group.command(
+    "enroll", help="Enrol school servers from their enrolment entries (TOML)."
+)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def submissions_enroll(path: Path) -> None:
+    from imaginecole import ensure_schema
+    from imaginecole.services.review import enroll_schools
+    from sync.bundle import BundleError
+
+    ensure_schema(current_app)
+    try:
+        rows = enroll_schools(path.read_text(encoding="utf-8"))
+    except (BundleError, ValueError) as error:
+        raise click.ClickException(f"Enrolment file refused: {error}") from None
+    for row in rows:
+        click.echo(f"Enrolled {row.name} ({row.country_code}), key {row.key_id}")
 
 
 # ---------------------------------------------------------------------------- users
@@ -490,15 +590,10 @@ def search_reindex() -> None:
 def serve(host: str, port: int, threads: int | None) -> None:
     from waitress import serve as waitress_serve
 
-    from imaginecole import ensure_schema
-    from imaginecole.services.search import sync_index
+    from imaginecole import prepare
 
     app = current_app._get_current_object()
-    ensure_schema(app)
-    # Catches up an index left behind by an interrupted load before pupils start searching.
-    report = sync_index()
-    if report.updated or report.removed:
-        click.echo(f"Search index: {report.updated} modules indexed, {report.removed} removed.")
+    prepare(app)
     threads = threads or int(app.config["SERVER_THREADS"])
     click.echo(f"Serving on http://{host}:{port}/ with {threads} threads (Ctrl+C to stop)")
     waitress_serve(app, host=host, port=port, threads=threads, ident="imaginecole")

@@ -25,6 +25,7 @@ SETTINGS = (
     ),
     Setting("DEFAULT_LANGUAGE", "fr", "Language used when the browser states no preference"),
     Setting("IMAGE_WIDTHS", (320, 640, 1024), "Widths in pixels that lesson images are resized to"),
+    Setting("MAX_UPLOAD_MB", 50, "Largest file, in megabytes, a teacher may upload"),
     Setting(
         "MAX_IMAGE_PIXELS",
         40_000_000,

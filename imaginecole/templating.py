@@ -50,7 +50,16 @@ def register(app: Flask) -> None:
     def pick_localized(texts: dict) -> Shown:
         return pick(texts, current_language())
 
+    def competencies_of(subject):
+        from imaginecole.extensions import db
+        from imaginecole.models import Competency
+
+        return db.session.scalars(
+            db.select(Competency).filter_by(subject_id=subject.id).order_by(Competency.position)
+        ).all()
+
     app.jinja_env.globals.update(
+        competencies_of=competencies_of,
         static_url=static_url,
         pick=pick_localized,
         resource_type_name=lambda code: RESOURCE_TYPES.get(code, code),

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from imaginecole.auth import role_required
 from imaginecole.services import bundles
 from sync import bundle as sync_bundle
+from sync.submissions import PACKAGE_SUFFIX
 
 bp = Blueprint("admin", __name__, url_prefix="/<lang>/admin", template_folder="templates")
 
@@ -136,6 +147,27 @@ def bundle_import():
             "info",
         )
     return redirect(url_for("admin.bundle_list"))
+
+
+@bp.route("/outbox", methods=["GET", "POST"])
+@role_required("admin")
+def outbox():
+    from imaginecole.services import outbox as service
+
+    if request.method == "POST":
+        country = request.form.get("country", "")
+        out_dir = bundles.data_path("outbox")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"submissions-{country}-{datetime.now(UTC):%Y%m%d-%H%M%S}{PACKAGE_SUFFIX}"
+        report = service.export_package(country, path)
+        if report.path is None:
+            flash(_("Nothing to send: every submission has reached the national team."), "info")
+            return redirect(url_for("admin.outbox"))
+        return send_file(
+            path, as_attachment=True, download_name=path.name, mimetype="application/octet-stream"
+        )
+    pending = {code: service.pending_submissions(code) for code in service.countries_with_pending()}
+    return render_template("admin/outbox.html", pending=pending)
 
 
 @bp.route("/bundles/remove", methods=["POST"])

@@ -5,8 +5,24 @@ from imaginecole.models.bundles import BuiltBundle, InstalledBundle
 from imaginecole.models.curriculum import Competency, Country, Cycle, Domain, Level, Subject
 from imaginecole.models.media import Asset, ImageVariant
 from imaginecole.models.modules import Lesson, LessonText, Module, ModuleCompetency
+from imaginecole.models.submissions import (
+    EnrolledSchool,
+    ExportedPackage,
+    ReceivedPackage,
+    Review,
+    Revision,
+    Submission,
+    Upload,
+)
 
 __all__ = [
+    "EnrolledSchool",
+    "ExportedPackage",
+    "ReceivedPackage",
+    "Review",
+    "Revision",
+    "Submission",
+    "Upload",
     "Asset",
     "BuiltBundle",
     "Competency",

@@ -76,3 +76,31 @@ def _encode(image: Image.Image, fmt: str, **options) -> Variant:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **options)
     return Variant(buffer.getvalue(), Image.MIME[fmt], image.width, image.height)
+
+
+def rebuild_image(data: bytes, max_pixels: int) -> Variant:
+    """Return an uploaded image redrawn from its pixels: PNG if transparent, else JPEG.
+
+    Nothing of the original file survives but its pixels, so metadata (EXIF, GPS) and any
+    other format hidden in the same bytes (a "polyglot") are gone. Animations keep their
+    first frame.
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageRejected(
+                    f"the image is {width}×{height} pixels, more than the {max_pixels:,} allowed"
+                )
+            image.seek(0)
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            has_alpha = image.mode in ("RGBA", "LA", "PA") or (
+                image.mode == "P" and "transparency" in image.info
+            )
+            pixels = image.convert("RGBA" if has_alpha else "RGB")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise ImageRejected(f"the image cannot be read ({error})") from error
+    if has_alpha:
+        return _encode(pixels, "PNG", optimize=True)
+    return _encode(pixels, "JPEG", quality=88, progressive=True, optimize=True)

@@ -76,8 +76,10 @@ def singular(word: str) -> str:
     Snowball stems some plurals differently from their singular (entiers -> enti, entier ->
     entier), so the plural mark goes first and every form reaches the stemmer the same way.
     """
+    if word.endswith(("eaux", "eux", "oux")):
+        return word[:-1]  # réseaux, jeux, bijoux
     if len(word) > 4 and word.endswith("aux"):
-        return word[:-3] + "al"
+        return word[:-3] + "al"  # chevaux, journaux
     if len(word) > 3 and word[-1] in "sx" and word[-2] not in "su":
         return word[:-1]
     return word

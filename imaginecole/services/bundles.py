@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from imaginecole.extensions import db
 from imaginecole.models import BuiltBundle, InstalledBundle, Lesson, Module, ModuleCompetency
+from imaginecole.rendering.images import ImageRejected
 from imaginecole.services.content import LoadReport, load_curriculum, load_module, remove_module
 from imaginecole.services.curriculum import curriculum_of
 from imaginecole.services.media import blob_store
@@ -179,6 +180,7 @@ def build_country_bundle(
     progress: Progress | None = None,
 ) -> BuiltBundle:
     """Build and sign the next bundle of a country (a delta when ``since`` names a built one)."""
+    from imaginecole.services.review import submission_statuses
     from sync.bundle import build_bundle
 
     curriculum = curriculum_of(country)
@@ -212,6 +214,7 @@ def build_country_bundle(
         channel=channel,
         created=_newest_change(country),
         progress=progress,
+        submission_statuses=submission_statuses(country),
     )
     parts = sorted(out_dir.glob(out_path.name + "*"))
     built = BuiltBundle(
@@ -291,12 +294,33 @@ def import_bundle(path: Path | str, progress: Progress | None = None) -> ImportR
             bytes_copied=staged.bytes_copied,
         )
         if staged.noop:
+            installed = db.session.scalar(
+                select(InstalledBundle).filter_by(
+                    country_code=staged.country, channel=staged.channel, version=staged.version
+                )
+            )
+            if installed is not None and installed.manifest_sha256 != staged.manifest_sha256:
+                # Same number, other content: the publisher rebuilt a version (a reset database?).
+                raise BundleError(
+                    f"A different bundle numbered {staged.version} of {staged.country} ({staged.channel}) "
+                    "is already installed; ask the national team for a bundle with a higher version."
+                )
+            # Nothing to apply; an index left behind by an import killed after its commit
+            # catches up here, so running the import again always completes it.
+            sync_index()
             return report
         try:
             load_report = LoadReport()
             load_curriculum(staged.curriculum, load_report, commit=False)
             for source in staged.modules:
-                if load_module(source, load_report, commit=False) is None and load_report.problems:
+                try:
+                    applied = load_module(source, load_report, commit=False)
+                except (ImageRejected, OSError) as error:
+                    # An image this server will not decode, a full disk: a refusal like any other.
+                    raise BundleError(
+                        f"Module {source.id} could not be applied: {error}"
+                    ) from error
+                if applied is None and load_report.problems:
                     raise BundleError(
                         f"Module {source.id} could not be applied: {load_report.problems[-1]}"
                     )
@@ -308,6 +332,9 @@ def import_bundle(path: Path | str, progress: Progress | None = None) -> ImportR
             removals = staged.removals(installed)
             for uid in removals:
                 remove_module(uid)
+            from imaginecole.services.outbox import apply_statuses
+
+            apply_statuses(staged.submission_statuses)
             db.session.add(
                 InstalledBundle(
                     country_code=staged.country,

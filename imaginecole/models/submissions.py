@@ -1,0 +1,151 @@
+"""Resources teachers submit, their revisions, reviews, and the school servers that send them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from imaginecole.extensions import db
+from imaginecole.models.accounts import User
+from imaginecole.models.modules import _now
+
+# draft -> submitted -> sent (school side, waiting for the national server)
+# received -> changes_requested | accepted | rejected (national side, and back down to the school)
+# withdrawn (by the teacher, at any time before a decision)
+STATUSES = (
+    "draft",
+    "submitted",
+    "sent",
+    "received",
+    "changes_requested",
+    "accepted",
+    "rejected",
+    "withdrawn",
+)
+OPEN_LICENCES_FOR_TEACHERS = ("CC-BY-4.0", "CC-BY-SA-4.0")
+RUBRIC = ("curriculum_fit", "accuracy", "pedagogy", "accessibility", "licence")
+
+
+class Submission(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(64), unique=True)  # random, made on the school server
+    country_code: Mapped[str] = mapped_column(ForeignKey("country.code"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    # School side: the teacher's account. National side: None (teachers have no account there).
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # National side: who sent it, from the enrolled server's key — never from the package.
+    school_key_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    school_name: Mapped[str] = mapped_column(String(200), default="")
+    teacher_ref: Mapped[str] = mapped_column(
+        String(200), default=""
+    )  # "<school key id>:<teacher id>"
+    teacher_name: Mapped[str] = mapped_column(String(200), default="")
+    conflict: Mapped[bool] = mapped_column(Boolean, default=False)
+    duplicate_of: Mapped[str | None] = mapped_column(String(64))
+    comment: Mapped[str] = mapped_column(
+        Text, default=""
+    )  # the reviewer's last word to the teacher
+    module_uid: Mapped[str | None] = mapped_column(String(120))  # the module it became
+    reviewed_revision_uid: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, onupdate=_now
+    )
+
+    author: Mapped[User | None] = relationship()
+    revisions: Mapped[list[Revision]] = relationship(
+        order_by="Revision.id", cascade="all, delete-orphan", back_populates="submission"
+    )
+    reviews: Mapped[list[Review]] = relationship(order_by="Review.id", cascade="all, delete-orphan")
+
+    @property
+    def latest(self) -> Revision:
+        """Return the newest revision (on the national side, the newest head)."""
+        return self.revisions[-1]
+
+    @property
+    def editable(self) -> bool:
+        return self.status in ("draft", "submitted", "sent", "changes_requested")
+
+
+class Revision(db.Model):
+    __table_args__ = (UniqueConstraint("submission_id", "uid"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), index=True
+    )
+    uid: Mapped[str] = mapped_column(String(64))  # fixed by its content and its parent
+    parent_uid: Mapped[str | None] = mapped_column(String(64))
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    levels: Mapped[list] = mapped_column(JSON)  # level codes
+    subject: Mapped[str] = mapped_column(String(80))
+    competencies: Mapped[list] = mapped_column(JSON)
+    licence: Mapped[str] = mapped_column(String(40))
+    markdown: Mapped[str] = mapped_column(Text)
+    files: Mapped[list] = mapped_column(JSON)  # [{sha256, name, media_type, size}]
+    created: Mapped[str] = mapped_column(String(40))  # ISO time as the author's server saw it
+    # School side: the revision went out in a package / the national server confirmed it has it.
+    exported: Mapped[bool] = mapped_column(Boolean, default=False)
+    acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    submission: Mapped[Submission] = relationship(back_populates="revisions")
+
+
+class Review(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), index=True
+    )
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    revision_uid: Mapped[str] = mapped_column(String(64))
+    scores: Mapped[dict] = mapped_column(JSON)  # rubric criterion -> 1..4
+    decision: Mapped[str] = mapped_column(String(20))  # accept | changes | reject
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    reviewer: Mapped[User] = relationship()
+
+
+class Upload(db.Model):
+    """A file a teacher uploaded, already checked and rebuilt; stored in the blob store."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(120))
+    media_type: Mapped[str] = mapped_column(String(80))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class EnrolledSchool(db.Model):
+    """A school server allowed to send submission packages (national side)."""
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    country_code: Mapped[str] = mapped_column(ForeignKey("country.code"))
+    enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ExportedPackage(db.Model):
+    """A submission package written on this school server (for the outbox page)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    submission_count: Mapped[int] = mapped_column(Integer)
+    revision_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ReceivedPackage(db.Model):
+    """A submission package merged on this national server, so a second copy is recognised."""
+
+    manifest_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    school_key_id: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

@@ -1,0 +1,1 @@
+"""The national team's review queue for teachers' submissions."""

@@ -1,0 +1,337 @@
+"""National server side of submissions: enrolled schools, merging packages, reviewing.
+
+``sync.submissions`` reads packages and decides merges as pure functions; this module applies
+those decisions in one transaction. Who sent a submission (school, country, teacher) comes from
+the enrolled key that signed the package, never from what the package says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from imaginecole.extensions import db
+from imaginecole.models import EnrolledSchool, ReceivedPackage, Review, Revision, Submission, User
+from imaginecole.models.submissions import RUBRIC
+from imaginecole.services.bundles import import_lock
+from imaginecole.services.content import LoadReport, load_module
+from imaginecole.services.media import blob_store
+from imaginecole.services.search import sync_index
+from sync import content as fmt
+from sync.bundle import BundleError, PublicKey, SubmissionStatus
+from sync.content import local_targets
+from sync.submissions import (
+    REFUSED,
+    EnrolledKeys,
+    KnownRevision,
+    KnownSubmission,
+    MergeResult,
+    merge,
+    parse_enrolled,
+    read_package,
+)
+from sync.text import slugify
+
+DECISIONS = ("accept", "changes", "reject")
+STATUS_OF_DECISION = {"accept": "accepted", "changes": "changes_requested", "reject": "rejected"}
+
+
+class ReviewError(ValueError):
+    """A review that cannot be recorded; ``problems`` maps fields to problem codes."""
+
+    def __init__(self, problems: dict[str, str]):
+        super().__init__(", ".join(f"{k}: {v}" for k, v in problems.items()))
+        self.problems = problems
+
+
+@dataclass
+class PackageReport:
+    school_name: str
+    country: str
+    already_received: bool = False
+    result: MergeResult | None = None
+
+
+# ---------------------------------------------------------------------------- enrolment
+
+
+def enroll_schools(toml_text: str) -> list[EnrolledSchool]:
+    """Enrol the school servers described in an enrolment file (see docs/submission-package.md)."""
+    import tomllib
+
+    parsed = parse_enrolled(tomllib.loads(toml_text))
+    rows = []
+    for school in parsed.schools.values():
+        row = db.session.get(EnrolledSchool, school.key_id) or EnrolledSchool(key_id=school.key_id)
+        row.public_key = school.public_key.to_base64()
+        row.name = school.name
+        row.country_code = school.country
+        db.session.add(row)
+        rows.append(row)
+    db.session.commit()
+    return rows
+
+
+def enrolled_keys() -> EnrolledKeys:
+    keys = EnrolledKeys()
+    for row in db.session.scalars(select(EnrolledSchool)):
+        keys.add(PublicKey.from_base64(row.public_key), row.country_code, row.name)
+    return keys
+
+
+# ---------------------------------------------------------------------------- merging packages
+
+
+def _known(country: str) -> dict[str, KnownSubmission]:
+    rows = db.session.scalars(
+        select(Submission).where(
+            Submission.country_code == country, Submission.school_key_id.is_not(None)
+        )
+    )
+    return {
+        s.uid: KnownSubmission(
+            uid=s.uid,
+            school_key_id=s.school_key_id,
+            revisions=[KnownRevision(r.uid, r.parent_uid, r.content_hash) for r in s.revisions],
+            withdrawn=s.status == "withdrawn",
+            status=s.status,
+            teacher_id=s.teacher_ref.split(":", 1)[-1] or None,
+        )
+        for s in rows
+    }
+
+
+class ForeignPackage(BundleError):
+    """An editor tried to merge a package from a school of another country."""
+
+
+def import_package(path, only_country: str | None = None) -> PackageReport:
+    """Check a submission package and merge it; a refused package changes nothing.
+
+    ``only_country`` limits an editor to the schools of their own country.
+    """
+    enrolled = enrolled_keys()
+    with import_lock():
+        received = read_package(path, enrolled, blob_store())
+        if only_country and received.country != only_country:
+            raise ForeignPackage(
+                f"the package comes from {received.school_name}, a school of {received.country}; "
+                f"only that country's team can merge it"
+            )
+        report = PackageReport(school_name=received.school_name, country=received.country)
+        if db.session.get(ReceivedPackage, received.manifest_sha256) is not None:
+            report.already_received = True
+        result = merge(_known(received.country), received)
+        report.result = result
+        try:
+            _apply(received, result)
+            if not report.already_received:
+                db.session.add(
+                    ReceivedPackage(
+                        manifest_sha256=received.manifest_sha256,
+                        school_key_id=received.school_key_id,
+                    )
+                )
+            db.session.commit()
+        except BaseException:
+            db.session.rollback()
+            raise
+    return report
+
+
+def _apply(received, result: MergeResult) -> None:
+    for decision in result.decisions:
+        if decision.kind == REFUSED:
+            continue
+        submission = db.session.scalar(select(Submission).filter_by(uid=decision.submission_uid))
+        if submission is None:
+            sent = decision.submission
+            submission = Submission(
+                uid=decision.submission_uid,
+                country_code=received.country,
+                school_key_id=received.school_key_id,
+                school_name=received.school_name,
+                teacher_ref=f"{received.school_key_id}:{sent.teacher_id}",
+                teacher_name=sent.teacher_name[:200],
+            )
+            db.session.add(submission)
+        for data in decision.new_revisions:
+            submission.revisions.append(
+                Revision(
+                    uid=data.uid,
+                    parent_uid=data.parent_uid,
+                    content_hash=data.content_hash(),
+                    title=data.title,
+                    summary=data.summary,
+                    language=data.language,
+                    levels=list(data.levels),
+                    subject=data.subject,
+                    competencies=list(data.competencies),
+                    licence=data.licence,
+                    markdown=data.markdown,
+                    files=[f.to_data() for f in data.files],
+                    created=data.created,
+                )
+            )
+        submission.conflict = decision.conflict
+        submission.status = (
+            "withdrawn" if decision.withdrawn else (decision.status or submission.status)
+        )
+    db.session.flush()
+    for submission in db.session.scalars(
+        select(Submission).filter_by(country_code=received.country)
+    ):
+        if submission.school_key_id is not None:
+            submission.duplicate_of = result.duplicates.get(submission.uid)
+
+
+# ---------------------------------------------------------------------------- reviewing
+
+
+def review_queue(country: str, status: str = "received", flag: str = "") -> list[Submission]:
+    query = select(Submission).where(
+        Submission.country_code == country, Submission.school_key_id.is_not(None)
+    )
+    if status:
+        query = query.where(Submission.status == status)
+    if flag == "conflict":
+        query = query.where(Submission.conflict.is_(True))
+    elif flag == "duplicate":
+        query = query.where(Submission.duplicate_of.is_not(None))
+    return list(db.session.scalars(query.order_by(Submission.created_at)))
+
+
+def decide(
+    submission: Submission,
+    reviewer: User,
+    scores: dict[str, int],
+    decision: str,
+    comment: str,
+    edits: dict[str, str] | None = None,
+) -> Review:
+    """Record a reviewer's decision; accepting publishes the resource as a module of the country."""
+    problems: dict[str, str] = {}
+    if not reviewer.can_act_for(submission.country_code) or reviewer.role not in (
+        "editor",
+        "admin",
+    ):
+        raise PermissionError("this reviewer cannot act for this country")
+    if decision not in DECISIONS:
+        problems["decision"] = "required"
+    for criterion in RUBRIC:
+        if scores.get(criterion) not in (1, 2, 3, 4):
+            problems[f"score_{criterion}"] = "required"
+    if decision in ("changes", "reject") and not comment.strip():
+        problems["comment"] = "required"  # a teacher deserves to know why
+    if submission.status == "withdrawn":
+        problems["decision"] = "withdrawn"
+    if problems:
+        raise ReviewError(problems)
+    revision = submission.latest
+    review = Review(
+        submission_id=submission.id,
+        reviewer_id=reviewer.id,
+        revision_uid=revision.uid,
+        scores=scores,
+        decision=decision,
+        comment=comment.strip(),
+    )
+    db.session.add(review)
+    submission.status = STATUS_OF_DECISION[decision]
+    submission.comment = comment.strip()
+    submission.reviewed_revision_uid = revision.uid
+    if decision == "accept":
+        module = publish(submission, revision, edits or {})
+        submission.module_uid = module.uid
+    db.session.commit()
+    if decision == "accept":
+        sync_index()
+    return review
+
+
+def module_id_for(submission: Submission, title: str) -> str:
+    return f"{submission.country_code}-contrib-{slugify(title, 50)}-{submission.uid[:8]}"
+
+
+def publish(submission: Submission, revision: Revision, edits: dict[str, str]):
+    """Turn an accepted revision (with the reviewer's edits) into a module, teacher credited."""
+    title = (edits.get("title") or revision.title).strip()
+    summary = (edits.get("summary") or revision.summary).strip()
+    markdown = edits.get("markdown") or revision.markdown
+    if not markdown.lstrip().startswith("# "):
+        markdown = f"# {title}\n\n{markdown}"
+    store = blob_store()
+    by_name = {f["name"]: f for f in revision.files}
+    media = {}
+    for target, _line in local_targets(markdown):
+        found = by_name.get(target.rsplit("/", 1)[-1])
+        if found:
+            media[target] = found["sha256"]
+    credit = (
+        f"{submission.teacher_name} ({submission.school_name})"
+        if submission.school_name
+        else submission.teacher_name
+    )
+    uid = submission.module_uid or module_id_for(submission, title)
+    source = fmt.Module(
+        id=uid,
+        country=submission.country_code,
+        version=1,
+        language=revision.language,
+        levels=list(revision.levels),
+        subject=revision.subject,
+        competencies=list(revision.competencies),
+        assesses=[],
+        resource_type="lesson",
+        licence=revision.licence,
+        keywords=[],
+        derived_from=[],
+        attribution=credit,
+        title={revision.language: title},
+        summary={revision.language: summary},
+        authors=[fmt.Author(name=submission.teacher_name, role="author")],
+        lessons=[
+            fmt.Lesson(
+                slug=slugify(title, 60) or "lecon",
+                position=1,
+                texts={
+                    revision.language: fmt.LessonText(revision.language, title, markdown, media)
+                },
+            )
+        ],
+        blobs={
+            f["sha256"]: fmt.Blob(
+                f["sha256"], f["size"], f["media_type"], f["name"], store.path(f["sha256"])
+            )
+            for f in revision.files
+            if f["sha256"] in media.values()
+        },
+    )
+    report = LoadReport()
+    # Re-accepting after changes publishes the next version of the same module.
+    module = load_module(source, report, commit=False, auto_version=True)
+    if module is None:
+        raise ReviewError({"publish": "; ".join(str(p) for p in report.problems) or "failed"})
+    return module
+
+
+def submission_statuses(country: str) -> list[SubmissionStatus]:
+    """Return what each school must learn of its submissions, for the next bundle."""
+    rows = db.session.scalars(
+        select(Submission).where(
+            Submission.country_code == country,
+            Submission.school_key_id.is_not(None),
+            Submission.status.in_(("received", "changes_requested", "accepted", "rejected")),
+        )
+    )
+    return [
+        SubmissionStatus(
+            uid=s.uid,
+            status=s.status,
+            comment=s.comment or "",
+            module_id=s.module_uid if s.status == "accepted" else None,
+            revision_uid=s.reviewed_revision_uid if s.status != "received" else s.latest.uid,
+        )
+        for s in rows
+    ]

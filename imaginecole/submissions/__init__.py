@@ -1,0 +1,1 @@
+"""Teachers write and submit resources; reviewers of the national team decide on them."""

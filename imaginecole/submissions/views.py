@@ -1,0 +1,226 @@
+"""Teacher pages: my submissions, write or edit one (with preview), submit, withdraw."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from imaginecole.auth import current_user, role_required
+from imaginecole.extensions import db
+from imaginecole.models import Country, Upload
+from imaginecole.models.submissions import OPEN_LICENCES_FOR_TEACHERS
+from imaginecole.rendering.markdown import ImageInfo, MediaLink, render_markdown
+from imaginecole.services import submissions as service
+from imaginecole.services.media import media_url
+from imaginecole.services.uploads import UploadRefused, store_upload
+
+bp = Blueprint("submissions", __name__, url_prefix="/<lang>/my", template_folder="templates")
+
+PROBLEMS = {
+    "required": _l("This field is required."),
+    "too_long": _l("This text is too long."),
+    "invalid": _l("Choose from the list."),
+    "invalid_text": _l("This text contains invisible control characters; please retype it."),
+    "locked": _l("This resource can no longer be changed."),
+}
+UPLOAD_PROBLEMS = {
+    "empty": _l("the file is empty"),
+    "too_big": _l("the file is too big"),
+    "markup": _l("web pages and SVG drawings cannot be uploaded; export a PNG image or a PDF"),
+    "unknown_type": _l(
+        "this kind of file is not accepted (images, PDF, MP3, OGG, MP4 and WebM are)"
+    ),
+    "bad_image": _l("the image cannot be read or is too large"),
+}
+STATUS_NAMES = {
+    "draft": _l("Draft"),
+    "submitted": _l("Ready to send"),
+    "sent": _l("Sent, waiting for the national team"),
+    "received": _l("Received by the national team"),
+    "changes_requested": _l("Changes requested"),
+    "accepted": _l("Accepted"),
+    "rejected": _l("Rejected"),
+    "withdrawn": _l("Withdrawn"),
+}
+
+
+@bp.app_context_processor
+def status_helpers():
+    return {"status_name": lambda code: STATUS_NAMES.get(code, code)}
+
+
+def _form_from_request() -> service.SubmissionForm:
+    form = request.form
+    upload_ids = []
+    for value in form.getlist("keep_file"):
+        if value.isdigit():
+            upload_ids.append(int(value))
+    return service.SubmissionForm(
+        title=form.get("title", "")[: service.MAX_TITLE + 1],
+        summary=form.get("summary", "")[: service.MAX_SUMMARY + 1],
+        language=form.get("language", "fr"),
+        levels=form.getlist("levels"),
+        subject=form.get("subject", ""),
+        competencies=form.getlist("competencies"),
+        licence=form.get("licence", ""),
+        markdown=form.get("markdown", "")[: service.MAX_MARKDOWN + 1],
+        upload_ids=upload_ids,
+    )
+
+
+def _store_new_files(form: service.SubmissionForm) -> list[str]:
+    """Store the files sent with the form; return a message per refused file."""
+    refused = []
+    for storage in request.files.getlist("files"):
+        if not storage or not storage.filename:
+            continue
+        try:
+            upload = store_upload(current_user(), storage.filename, storage.read())
+        except UploadRefused as error:
+            refused.append(
+                _(
+                    "%(name)s: %(reason)s",
+                    name=storage.filename[:80],
+                    reason=UPLOAD_PROBLEMS[error.reason],
+                )
+            )
+            continue
+        form.upload_ids.append(upload.id)
+    return refused
+
+
+def _preview(form: service.SubmissionForm) -> str:
+    uploads = db.session.scalars(
+        select(Upload).where(Upload.id.in_(form.upload_ids), Upload.user_id == current_user().id)
+    ).all()
+    return render_markdown(form.markdown, _resolver(uploads))
+
+
+def _resolver(files):
+    """Resolve ![…](name) in a teacher's Markdown to the uploaded file of that name."""
+    by_name = {f.name if hasattr(f, "name") else f["name"]: f for f in files}
+
+    def resolve(target: str):
+        found = by_name.get(target.rsplit("/", 1)[-1])
+        if found is None:
+            return None
+        sha = found.sha256 if hasattr(found, "sha256") else found["sha256"]
+        media_type = found.media_type if hasattr(found, "media_type") else found["media_type"]
+        url = media_url(sha, media_type)
+        return ImageInfo(url) if media_type.startswith("image/") else MediaLink(url, media_type)
+
+    return resolve
+
+
+def _editor(form, submission=None, problems=None, preview=None, refused=None, status=200):
+    user = current_user()
+    country = db.session.get(Country, user.country_code)
+    uploads = db.session.scalars(
+        select(Upload).where(Upload.id.in_(form.upload_ids), Upload.user_id == user.id)
+    ).all()
+    return (
+        render_template(
+            "submissions/edit.html",
+            form=form,
+            submission=submission,
+            country=country,
+            problems={k: PROBLEMS.get(v, v) for k, v in (problems or {}).items()},
+            preview=preview,
+            refused=refused or [],
+            uploads=uploads,
+            licences=OPEN_LICENCES_FOR_TEACHERS,
+        ),
+        status,
+    )
+
+
+def _handle(submission=None):
+    form = _form_from_request()
+    refused = _store_new_files(form)
+    action = request.form.get("action", "save")
+    if action == "preview" or refused:
+        return _editor(
+            form,
+            submission,
+            preview=_preview(form),
+            refused=refused,
+            status=400 if refused else 200,
+        )
+    try:
+        if submission is None:
+            submission = service.create_submission(current_user(), form)
+        else:
+            service.save_revision(submission, current_user(), form)
+    except service.SubmissionError as error:
+        return _editor(form, submission, problems=error.problems, status=400)
+    if action == "submit":
+        service.submit(submission)
+        flash(_("Your resource is ready to go to the national team with the next export."), "info")
+    else:
+        flash(_("Draft saved."), "info")
+    return redirect(url_for("submissions.detail", uid=submission.uid))
+
+
+@bp.route("/submissions")
+@role_required("teacher")
+def index():
+    return render_template(
+        "submissions/index.html", submissions=service.submissions_of(current_user())
+    )
+
+
+@bp.route("/submissions/new", methods=["GET", "POST"])
+@role_required("teacher")
+def new():
+    if current_user().country_code is None:
+        abort(403)
+    if request.method == "POST":
+        return _handle()
+    return _editor(service.SubmissionForm(licence=""))
+
+
+def _own(uid: str):
+    submission = service.get_own(current_user(), uid)
+    if submission is None:
+        abort(404)  # someone else's submission does not exist, as far as this user can tell
+    return submission
+
+
+@bp.route("/submissions/<uid>")
+@role_required("teacher")
+def detail(uid: str):
+    submission = _own(uid)
+    latest = submission.latest
+    html = render_markdown(latest.markdown, _resolver(latest.files))
+    return render_template(
+        "submissions/detail.html", submission=submission, latest=latest, html=html
+    )
+
+
+@bp.route("/submissions/<uid>/edit", methods=["GET", "POST"])
+@role_required("teacher")
+def edit(uid: str):
+    submission = _own(uid)
+    if not submission.editable:
+        flash(str(PROBLEMS["locked"]), "error")
+        return redirect(url_for("submissions.detail", uid=uid))
+    if request.method == "POST":
+        return _handle(submission)
+    form = service.form_from(submission.latest)
+    shas = [f["sha256"] for f in submission.latest.files]
+    form.upload_ids = list(
+        db.session.scalars(
+            select(Upload.id).where(Upload.user_id == current_user().id, Upload.sha256.in_(shas))
+        )
+    )
+    return _editor(form, submission)
+
+
+@bp.route("/submissions/<uid>/withdraw", methods=["POST"])
+@role_required("teacher")
+def withdraw(uid: str):
+    service.withdraw(_own(uid))
+    flash(_("The resource was withdrawn."), "info")
+    return redirect(url_for("submissions.detail", uid=uid))
