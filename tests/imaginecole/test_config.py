@@ -1,0 +1,103 @@
+"""Settings: each one explained, the data directory honoured, SQLite set up for a school server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from imaginecole import create_app, ensure_schema
+from imaginecole.config import SETTINGS
+from imaginecole.extensions import db
+from tests.conftest import TEST_CONTENT, load_content, make_app
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=[s.name for s in SETTINGS])
+def test_every_setting_has_a_help_line(setting):
+    assert setting.name == setting.name.upper()
+    help_text = setting.help.strip()
+    assert len(help_text) >= 15 and "\n" not in help_text
+    assert help_text[0].isupper()
+
+
+def test_the_settings_command_lists_and_explains_every_setting(runner, app):
+    result = runner.invoke(args=["settings"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for setting in SETTINGS:
+        [index] = [
+            i for i, line in enumerate(lines) if line.startswith(f"IMAGINECOLE_{setting.name} = ")
+        ]
+        assert lines[index + 1].strip() == setting.help
+    assert f"IMAGINECOLE_DATA_DIR = {app.config['DATA_DIR']!r}" in lines
+
+
+def test_the_secret_key_is_never_printed(tmp_path):
+    app = make_app(tmp_path / "data", SECRET_KEY="do-not-show-me-1234")
+
+    output = app.test_cli_runner().invoke(args=["settings"]).output
+
+    assert "do-not-show-me-1234" not in output
+    assert "IMAGINECOLE_SECRET_KEY = '(set)'" in output
+
+
+def test_data_dir_from_the_environment_holds_database_and_blobs(tmp_path, monkeypatch):
+    data_dir = tmp_path / "school"
+    monkeypatch.setenv("IMAGINECOLE_DATA_DIR", str(data_dir))
+    app = create_app({"TESTING": True})
+    ensure_schema(app)
+
+    report = load_content(app)
+
+    assert list(report.problems) == []
+    assert Path(app.config["DATA_DIR"]) == data_dir.resolve()
+    assert (data_dir / "imaginecole.sqlite3").is_file()
+    blobs = [p for p in (data_dir / "blobs").rglob("*") if p.is_file()]
+    assert len(blobs) == 5  # the zz picture and its four variants
+    assert (data_dir / "secret_key").is_file()
+    assert app.test_client().get("/fr/modules/zz-maths-fractions/").status_code == 200
+
+
+def test_two_data_dirs_do_not_see_each_others_content(tmp_path):
+    school = make_app(tmp_path / "school")
+    other = make_app(tmp_path / "other")
+
+    load_content(school, TEST_CONTENT)
+
+    assert school.test_client().get("/fr/zz/").status_code == 200
+    assert other.test_client().get("/fr/zz/").status_code == 404
+    assert not (tmp_path / "other" / "blobs").exists() or not any(
+        p.is_file() for p in (tmp_path / "other" / "blobs").rglob("*")
+    )
+    assert school.config["SECRET_KEY"] != other.config["SECRET_KEY"]
+
+
+def test_the_secret_key_is_kept_between_starts(tmp_path):
+    first = make_app(tmp_path / "data")
+    second = make_app(tmp_path / "data")
+
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert len(first.config["SECRET_KEY"]) >= 32
+
+
+def test_sqlite_runs_with_wal_and_foreign_keys(app):
+    with app.app_context():
+        assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_foreign_keys_are_enforced(app):
+    from sqlalchemy.exc import IntegrityError
+
+    with app.app_context():
+        with pytest.raises(IntegrityError):
+            db.session.execute(
+                text(
+                    "INSERT INTO level (country_code, cycle_id, code, slug, isced, grade, name,"
+                    " position) VALUES ('yy', 999, 'X', 'x', 1, 1, '{}', 0)"
+                )
+            )
+            db.session.flush()
+        db.session.rollback()
