@@ -58,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from imaginecole.catalog.views import bp as catalog_bp
     from imaginecole.cli import register_commands
     from imaginecole.media.views import bp as media_bp
+    from imaginecole.national import bp as national_bp
     from imaginecole.review.views import bp as review_bp
     from imaginecole.search.views import bp as search_bp
     from imaginecole.submissions.views import bp as submissions_bp
@@ -70,6 +71,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(submissions_bp)
     app.register_blueprint(review_bp)
+    app.register_blueprint(national_bp)
     auth.register(app)
     errors.register(app)
     security.register(app)

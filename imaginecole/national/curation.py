@@ -1,0 +1,3 @@
+"""National team pages: curation."""
+
+from imaginecole.national import bp  # noqa: F401

@@ -1,0 +1,3 @@
+"""National team pages: publishing."""
+
+from imaginecole.national import bp  # noqa: F401

@@ -1,0 +1,3 @@
+"""National team pages: uploads."""
+
+from imaginecole.national import bp  # noqa: F401
