@@ -29,6 +29,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(bundle_group)
     app.cli.add_command(submissions_group)
+    from imaginecole.reports_cli import report_group
+
+    app.cli.add_command(report_group)
     app.cli.add_command(serve)
     app.cli.add_command(demo)
     app.cli.add_command(settings)
