@@ -81,7 +81,9 @@ def singular(word: str) -> str:
     if len(word) > 4 and word.endswith("aux"):
         return word[:-3] + "al"  # chevaux, journaux
     if len(word) > 3 and word[-1] in "sx" and word[-2] not in "su":
-        return word[:-1]
+        word = word[:-1]
+    if len(word) > 4 and word.endswith("ee"):
+        word = word[:-1]  # connectée -> connecté: the feminine meets the masculine
     return word
 
 
@@ -115,7 +117,8 @@ def normalize_arabic(word: str) -> str:
     word = _ARABIC_DIACRITICS.sub("", word)
     word = re.sub("[أإآ]", "ا", word).replace("ى", "ي").replace("ؤ", "و").replace("ئ", "ي")
     for prefix in _ARABIC_PREFIXES:
-        if word.startswith(prefix) and len(word) - len(prefix) >= 2:
+        # A lone و is often the word's own first letter (وحدة): strip it only from long words.
+        if word.startswith(prefix) and len(word) - len(prefix) >= (4 if prefix == "و" else 2):
             word = word[len(prefix) :]
             break
     for suffix in _ARABIC_SUFFIXES:

@@ -11,7 +11,11 @@ MAX_BODY_CHARS = 60_000  # a very long page is still found by its beginning; kee
 
 
 def documents_for(module: Module) -> list[Document]:
-    """Return one document per language of the module and one per lesson text."""
+    """Return one document per language of the module and one per lesson text.
+
+    A module of a single lesson says what its lesson says: it gets no document of its own,
+    and its lesson carries the module's summary, keywords and competencies instead.
+    """
     levels = [f"{module.country_code}:{level.slug}" for level in module.levels]
     competencies = [link.competency for link in module.competency_links]
     common = dict(
@@ -24,8 +28,15 @@ def documents_for(module: Module) -> list[Document]:
     )
     authors = " ".join(author.get("name", "") for author in module.authors)
     documents = []
-    for lang, title in module.title.items():
+    single = len(module.lessons) == 1
+
+    def module_extra(lang: str) -> str:
         labels = " ".join(pick(c.label, lang).text + " " + c.code for c in competencies)
+        return " ".join([*module.keywords, labels, authors, module.attribution])
+
+    for lang, title in module.title.items():
+        if single:
+            break
         summary = module.summary.get(lang, "")
         documents.append(
             Document(
@@ -35,7 +46,7 @@ def documents_for(module: Module) -> list[Document]:
                 title=title,
                 module_title=title,
                 body=summary,
-                extra=" ".join([*module.keywords, labels, authors, module.attribution]),
+                extra=module_extra(lang),
                 **common,
             )
         )
@@ -51,7 +62,9 @@ def documents_for(module: Module) -> list[Document]:
                     title=text.title,
                     module_title=module_title,
                     body=_body(text.html, text.title),
-                    extra=" ".join(module.keywords),
+                    # Otherwise the module's keywords stay on the module: on every lesson they
+                    # lifted near-empty pages above the ones that teach the subject.
+                    extra=f"{module.summary.get(text.lang, '')} {module_extra(text.lang)}" if single else "",
                     **common,
                 )
             )

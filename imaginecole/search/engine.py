@@ -10,27 +10,26 @@ import logging
 import re
 import shutil
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 
-import nh3
 from whoosh import index as whoosh_index
 from whoosh import sorting
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
-from whoosh.highlight import ContextFragmenter, HtmlFormatter
-from whoosh.query import And, AndMaybe, Every, Or, Phrase, Query, Term
+from whoosh.query import And, Every, Or, Phrase, Query, Term
 
 from imaginecole.search.analysis import ANALYZERS, EXACT_STOP_WORDS, WORD, exact_analyzer
 
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("fr", "en", "ar")
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "3"  # raise when analysis changes: indexes are rebuilt at start
 MAX_QUERY_CHARS = 200
 MAX_QUERY_WORDS = 12
 FIELD_BOOSTS = {"title": 4.0, "text": 1.0, "exact": 1.5}
-LANGUAGE_BOOST = 6.0  # added to the score: a reader sees documents in their language first
 FACETS = ("country", "levels", "subject", "lang", "resource_type", "kind")
 TYPO_RATIO = 20  # a word this many times rarer than a close spelling is taken for a typo
 
@@ -131,6 +130,7 @@ class SearchResults:
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     suggestion: str = ""  # a corrected query worth proposing, or ""
     corrected: bool = False  # hits are those of the suggestion (the query itself found nothing)
+    partial: bool = False  # no page has every word: hits have some of them
     empty_query: bool = False
 
     @property
@@ -165,40 +165,57 @@ def _analyzed(schema: Schema, fieldname: str, text: str) -> list[str]:
     return [token.text for token in schema[fieldname].analyzer(text)]
 
 
-def build_query(schema: Schema, words: list[str], phrases: list[str]) -> Query | None:
-    """Every word (or phrase) must match in some field of some language; titles weigh most."""
-    parts: list[Query] = []
-    for word in words:
-        # A stop word in any language ("de", "the", "في") would demand a match in the other
-        # languages' fields only: it carries no meaning, so it is left out of the query.
-        if any(not _analyzed(schema, f"text_{lang}", word) for lang in LANGUAGES):
-            continue
-        alternatives = []
-        for lang in LANGUAGES:
-            for kind, boost in FIELD_BOOSTS.items():
-                fieldname = f"{kind}_{lang}"
-                terms = _analyzed(schema, fieldname, word)
-                if len(terms) == 1:
-                    alternatives.append(Term(fieldname, terms[0], boost=boost))
-                elif terms:
-                    alternatives.append(And([Term(fieldname, t) for t in terms], boost=boost))
-        if alternatives:
-            parts.append(Or(alternatives))
-    for phrase in phrases:
-        alternatives = []
-        for lang in LANGUAGES:
-            for kind, boost in FIELD_BOOSTS.items():
-                fieldname = f"{kind}_{lang}"
-                terms = _analyzed(schema, fieldname, phrase)
-                if len(terms) > 1:
-                    alternatives.append(Phrase(fieldname, terms, boost=boost))
-                elif terms:
-                    alternatives.append(Term(fieldname, terms[0], boost=boost))
-        if alternatives:
-            parts.append(Or(alternatives))
-    if not parts:
+def _alternatives(schema: Schema, lang: str, text: str, phrase: bool) -> list[Query]:
+    """Return the ways ``text`` can match the fields of ``lang``; [] if it means nothing there."""
+    alternatives: list[Query] = []
+    for kind, boost in FIELD_BOOSTS.items():
+        fieldname = f"{kind}_{lang}"
+        terms = _analyzed(schema, fieldname, text)
+        if len(terms) == 1:
+            alternatives.append(Term(fieldname, terms[0], boost=boost))
+        elif terms and phrase:
+            alternatives.append(Phrase(fieldname, terms, boost=boost))
+        elif terms:
+            alternatives.append(And([Term(fieldname, t) for t in terms], boost=boost))
+    return alternatives
+
+
+def build_query(
+    schema: Schema, words: list[str], phrases: list[str], require_all: bool = True
+) -> Query | None:
+    """Match documents of each language on the words that mean something in that language.
+
+    Every document is in one language and fills only that language's fields. A stop word of
+    that language ("de" in French, "the" in English) asks nothing of its documents, while it
+    still counts where it is a real word ("while" in a Python lesson written in French).
+    With ``require_all`` every remaining word must match; otherwise any of them may.
+    """
+    # Short words that are stop words somewhere ("de", "la", "the", "in", "or") carry too little
+    # to require anywhere; longer ones ("while", "sommes") may be the very word sought.
+    words = [w for w in words if len(w) > 3 or all(_analyzed(schema, f"text_{lang}", w) for lang in LANGUAGES)]
+    per_language: list[Query] = []
+    for lang in LANGUAGES:
+        parts = [
+            Or(found)
+            for text, phrase in [(w, False) for w in words] + [(p, True) for p in phrases]
+            if (found := _alternatives(schema, lang, text, phrase))
+        ]
+        if parts:
+            per_language.append(
+                parts[0] if len(parts) == 1 else (And(parts) if require_all else Or(parts))
+            )
+    if not per_language:
         return None
-    return parts[0] if len(parts) == 1 else And(parts)
+    return per_language[0] if len(per_language) == 1 else Or(per_language)
+
+
+def query_stems(schema: Schema, lang: str, words: list[str], phrases: list[str]) -> list[str]:
+    """Return the indexed forms of the query's words in ``lang``, to mark them in snippets."""
+    stems: set[str] = set()
+    for text in [*words, *phrases]:
+        for kind in ("text", "exact"):
+            stems.update(_analyzed(schema, f"{kind}_{lang}", text))
+    return sorted(stems, key=len, reverse=True)
 
 
 # ---------------------------------------------------------------------------- the index
@@ -315,13 +332,11 @@ class SearchIndex:
         return count
 
     def fingerprints(self) -> dict[str, str]:
-        """Return the fingerprint indexed for each module."""
+        """Return the fingerprint indexed for each module (every document of it carries it)."""
         with self._open().searcher() as searcher:
             return {
                 stored["module_uid"]: stored.get("fingerprint", "")
-                for stored in (
-                    searcher.stored_fields(n) for n in searcher.document_numbers(kind="module")
-                )
+                for stored in searcher.all_stored_fields()
             }
 
     # -- reading
@@ -348,10 +363,8 @@ class SearchIndex:
             parsed = Every() if query.filters() else None
             if parsed is None:
                 return results
-        if query.prefer_lang in LANGUAGES:
-            parsed = AndMaybe(parsed, Term("lang", query.prefer_lang, boost=LANGUAGE_BOOST))
         filters = [Term(name, value) for name, value in query.filters().items()]
-        self._run(searcher, parsed, filters, words, results)
+        self._run(searcher, parsed, filters, words, phrases, results)
         if words and results.total < 3:
             suggestion = self._suggest(searcher, words, found_nothing=results.total == 0)
             if suggestion:
@@ -359,12 +372,16 @@ class SearchIndex:
                 if results.total == 0:
                     corrected = build_query(searcher.schema, suggestion.split(), phrases)
                     if corrected is not None:
-                        if query.prefer_lang in LANGUAGES:
-                            corrected = AndMaybe(
-                                corrected, Term("lang", query.prefer_lang, boost=LANGUAGE_BOOST)
-                            )
-                        self._run(searcher, corrected, filters, suggestion.split(), results)
+                        self._run(
+                            searcher, corrected, filters, suggestion.split(), phrases, results
+                        )
                         results.corrected = results.total > 0
+        if results.total == 0 and len(words) + len(phrases) > 1:
+            # Nothing has every word: show what has some of them, best matches first.
+            partial = build_query(searcher.schema, words, phrases, require_all=False)
+            if partial is not None:
+                self._run(searcher, partial, filters, words, phrases, results)
+                results.partial = results.total > 0
         return results
 
     def _run(
@@ -373,29 +390,39 @@ class SearchIndex:
         parsed: Query,
         filters: list[Query],
         words: list[str],
+        phrases: list[str],
         results: SearchResults,
     ) -> None:
         query = results.query
         facets = sorting.Facets()
         for name in FACETS:
             facets.add_field(name, maptype=sorting.Count, allow_overlap=(name == "levels"))
+        order = None
+        if query.prefer_lang in LANGUAGES:
+            # The reader's language first, then by relevance: a French page must not push the
+            # English translation of the same lesson below it for an English reader.
+            order = sorting.MultiFacet(
+                [
+                    sorting.QueryFacet({"0": Term("lang", query.prefer_lang)}, other="1"),
+                    sorting.ScoreFacet(),
+                ]
+            )
         page = max(1, query.page)
         found = searcher.search(
             parsed,
             limit=page * query.per_page,
             filter=And(filters) if filters else None,
             groupedby=facets,
-            terms=True,
+            sortedby=order,
         )
-        found.fragmenter = ContextFragmenter(maxchars=180, surround=60)
-        found.formatter = HtmlFormatter(tagname="mark", classname="", termclass="", between=" … ")
         results.total = len(found)
         results.facets = {
             name: sorted(found.groups(name).items(), key=lambda item: (-item[1], str(item[0])))
             for name in FACETS
         }
         start = (page - 1) * query.per_page
-        results.hits = [_hit(hit) for hit in found[start : start + query.per_page]]
+        stems = {lang: query_stems(searcher.schema, lang, words, phrases) for lang in LANGUAGES}
+        results.hits = [_hit(hit, stems) for hit in found[start : start + query.per_page]]
 
     def _suggest(self, searcher, words: list[str], found_nothing: bool = False) -> str:
         """Return the query with each unknown word replaced by the closest indexed word, or ''.
@@ -459,10 +486,8 @@ def _fields(doc: Document) -> dict:
     return fields
 
 
-def _hit(hit) -> Hit:
+def _hit(hit, stems: dict[str, list[str]]) -> Hit:
     lang = hit["lang"] if hit["lang"] in LANGUAGES else "fr"
-    body = hit.get("body", "")
-    snippet = hit.highlights(f"text_{lang}", text=body, top=2) or _shorten(body)
     return Hit(
         kind=hit["kind"],
         module_uid=hit["module_uid"],
@@ -470,8 +495,7 @@ def _hit(hit) -> Hit:
         lang=hit["lang"],
         title=hit.get("title", ""),
         module_title=hit.get("module_title", ""),
-        # Whoosh escapes the text it highlights; cleaning again keeps only <mark>, whatever happens.
-        snippet=nh3.clean(snippet, tags={"mark"}, attributes={}),
+        snippet=make_snippet(hit.get("body", ""), stems.get(lang, []), arabic=lang == "ar"),
         country=hit["country"],
         levels=[level for level in hit.get("levels", "").split(",") if level],
         subject=hit["subject"],
@@ -479,9 +503,59 @@ def _hit(hit) -> Hit:
     )
 
 
-def _shorten(text: str, limit: int = 200) -> str:
-    from html import escape
+def _fold_table() -> dict[int, str]:
+    """Map each accented Latin letter to its base letter, one character for one."""
+    table = {}
+    for code in range(0xC0, 0x250):
+        char = chr(code)
+        base = "".join(
+            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+        )
+        if len(base) == 1 and base != char:
+            table[code] = base
+    return table
 
+
+FOLD = _fold_table()
+SNIPPET_CHARS = 220
+
+
+def make_snippet(body: str, stems: list[str], arabic: bool = False) -> str:
+    """Return safe HTML: the part of ``body`` around the first match, matches in <mark>.
+
+    Matching indexed forms against the folded text (same length as the text, so positions
+    agree) costs a regular-expression scan, where re-analysing every hit's whole text for
+    highlighting cost most of a query's time.
+    """
+    stems = [s for s in stems if s]
+    folded = body.translate(FOLD).lower()
+    if not stems or len(folded) != len(body):
+        return _shorten(body)
+    # French and English stems start words ("algorithm" in "algorithmes"); Arabic ones may
+    # follow a prefix ("مدرس" in "المدرسة").
+    lead = r"\w*" if arabic else r"\b"
+    pattern = re.compile(lead + "(?:" + "|".join(re.escape(s) for s in stems) + r")\w*")
+    first = pattern.search(folded)
+    if first is None:
+        return _shorten(body)
+    start = max(0, first.start() - 60)
+    if start:
+        space = body.find(" ", start)
+        start = space + 1 if 0 <= space < first.start() else start
+    end = min(len(body), start + SNIPPET_CHARS)
+    if end < len(body):
+        space = body.rfind(" ", first.end(), end)
+        end = space if space > first.end() else end
+    parts, last = [], start
+    for match in pattern.finditer(folded, start, end):
+        parts.append(escape(body[last : match.start()]))
+        parts.append(f"<mark>{escape(body[match.start() : match.end()])}</mark>")
+        last = match.end()
+    parts.append(escape(body[last:end]))
+    return ("… " if start else "") + "".join(parts) + (" …" if end < len(body) else "")
+
+
+def _shorten(text: str, limit: int = 200) -> str:
     if len(text) <= limit:
         return escape(text)
     return escape(text[:limit].rsplit(" ", 1)[0]) + " …"

@@ -74,6 +74,7 @@ def api():
         pages=results.pages,
         suggestion=results.suggestion or None,
         corrected=results.corrected,
+        partial=results.partial,
         facets={
             name: [{"value": v, "count": c} for v, c in values]
             for name, values in results.facets.items()
