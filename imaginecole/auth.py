@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -70,9 +71,15 @@ def _same_origin() -> bool:
 
 
 def register(app: Flask) -> None:
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", 12 * 3600)
+    # Flask holds its own defaults for these (no SameSite, 31 days), so a setdefault would
+    # never apply ours; a value set on purpose is kept.
+    for key, value in (
+        ("SESSION_COOKIE_SAMESITE", "Lax"),
+        ("SESSION_COOKIE_HTTPONLY", True),
+        ("PERMANENT_SESSION_LIFETIME", timedelta(hours=12)),
+    ):
+        if app.config.get(key) == Flask.default_config[key]:
+            app.config[key] = value
 
     @app.before_request
     def load_user():

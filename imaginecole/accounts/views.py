@@ -13,7 +13,11 @@ bp = Blueprint("accounts", __name__, url_prefix="/<lang>", template_folder="temp
 
 def _safe_next(target: str | None) -> str | None:
     # Only paths on this site: an attacker's link must not bounce a user elsewhere after login.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Browsers drop tabs and line breaks inside a URL ("/\t/evil.example" is "//evil.example")
+    # and read a backslash as a slash, so any of them makes the target unsafe.
+    if not target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return None
 

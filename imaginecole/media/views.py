@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, abort, send_file
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 
 from imaginecole.extensions import db
-from imaginecole.models import Asset, ImageVariant
+from imaginecole.models import Asset, ImageVariant, Revision, Upload
 from imaginecole.services.media import blob_store
 from sync.media import EXTENSION_FOR_TYPE
 
@@ -40,7 +40,16 @@ def blob(name: str):
 
 
 def _media_type(sha256: str) -> str | None:
-    variant = db.session.scalar(select(ImageVariant.media_type).filter_by(sha256=sha256).limit(1))
-    if variant:
-        return variant
-    return db.session.scalar(select(Asset.media_type).filter_by(sha256=sha256))
+    """Return the type of a blob this server knows, or None (then it is not served)."""
+    for column in (ImageVariant.media_type, Asset.media_type, Upload.media_type):
+        found = db.session.scalar(select(column).filter_by(sha256=sha256).limit(1))
+        if found:
+            return found
+    # A file received with a teacher's submission: its revision's file list names its type.
+    files = db.session.scalar(
+        select(Revision.files).where(cast(Revision.files, String).contains(sha256)).limit(1)
+    )
+    for entry in files or []:
+        if entry.get("sha256") == sha256:
+            return entry.get("media_type")
+    return None

@@ -44,9 +44,10 @@ class Submission(db.Model):
     teacher_name: Mapped[str] = mapped_column(String(200), default="")
     conflict: Mapped[bool] = mapped_column(Boolean, default=False)
     duplicate_of: Mapped[str | None] = mapped_column(String(64))
-    comment: Mapped[str] = mapped_column(
-        Text, default=""
-    )  # the reviewer's last word to the teacher
+    # The reviewer's last word to the teacher.
+    comment: Mapped[str] = mapped_column(Text, default="")
+    # School side: the national server confirmed the withdrawal, so exports stop carrying it.
+    withdrawal_acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
     module_uid: Mapped[str | None] = mapped_column(String(120))  # the module it became
     reviewed_revision_uid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
@@ -62,8 +63,14 @@ class Submission(db.Model):
 
     @property
     def latest(self) -> Revision:
-        """Return the newest revision (on the national side, the newest head)."""
-        return self.revisions[-1]
+        """Return the newest revision: of the revisions no other was edited from, the newest.
+
+        With a conflict (two edits of one revision) the choice depends only on the revisions,
+        never on the order their packages arrived in.
+        """
+        parents = {r.parent_uid for r in self.revisions}
+        heads = [r for r in self.revisions if r.uid not in parents] or self.revisions
+        return max(heads, key=lambda r: (r.created, r.uid))
 
     @property
     def editable(self) -> bool:

@@ -35,6 +35,9 @@ REVIEW_PROBLEMS = {**PROBLEMS, "withdrawn": _l("The teacher withdrew this resour
 def _country_of_reviewer(requested: str | None) -> Country:
     user = current_user()
     code = user.country_code if user.role != "admin" else (requested or user.country_code)
+    if code is None and user.role == "admin":
+        # An admin acts for every country: without one asked for, show the first one loaded.
+        code = db.session.scalar(select(Country.code).order_by(Country.code).limit(1))
     country = db.session.get(Country, code) if code else None
     if country is None:
         abort(404)
@@ -45,8 +48,13 @@ def _reviewable(uid: str) -> Submission:
     submission = db.session.scalar(
         select(Submission).where(Submission.uid == uid, Submission.school_key_id.is_not(None))
     )
-    # A reviewer of another country sees nothing, not even that it exists.
-    if submission is None or not current_user().can_act_for(submission.country_code):
+    # A reviewer of another country sees nothing, not even that it exists. A withdrawal whose
+    # work never arrived has nothing to read either.
+    if (
+        submission is None
+        or not submission.revisions
+        or not current_user().can_act_for(submission.country_code)
+    ):
         abort(404)
     return submission
 

@@ -64,7 +64,9 @@ def documents_for(module: Module) -> list[Document]:
                     body=_body(text.html, text.title),
                     # Otherwise the module's keywords stay on the module: on every lesson they
                     # lifted near-empty pages above the ones that teach the subject.
-                    extra=f"{module.summary.get(text.lang, '')} {module_extra(text.lang)}" if single else "",
+                    extra=f"{module.summary.get(text.lang, '')} {module_extra(text.lang)}"
+                    if single
+                    else "",
                     **common,
                 )
             )

@@ -192,7 +192,11 @@ def build_query(
     """
     # Short words that are stop words somewhere ("de", "la", "the", "in", "or") carry too little
     # to require anywhere; longer ones ("while", "sommes") may be the very word sought.
-    words = [w for w in words if len(w) > 3 or all(_analyzed(schema, f"text_{lang}", w) for lang in LANGUAGES)]
+    words = [
+        w
+        for w in words
+        if len(w) > 3 or all(_analyzed(schema, f"text_{lang}", w) for lang in LANGUAGES)
+    ]
     per_language: list[Query] = []
     for lang in LANGUAGES:
         parts = [

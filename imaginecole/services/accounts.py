@@ -145,6 +145,7 @@ def _check_role(role: str, country_code: str | None) -> None:
         raise AccountError(f'unknown role "{role}" (use one of {", ".join(ROLES)})')
     if role != "admin":
         if not country_code:
-            raise AccountError(f"a {role} acts for one country: give its code")
+            article = "an" if role[0] in "aeiou" else "a"
+            raise AccountError(f"{article} {role} acts for one country: give its code")
         if db.session.get(Country, country_code) is None:
             raise AccountError(f'country "{country_code}" is not loaded')

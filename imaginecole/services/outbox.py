@@ -87,8 +87,12 @@ def pending_submissions(country: str) -> list[Submission]:
         unsent = [r for r in submission.revisions if not r.acknowledged]
         if submission.status in PENDING and unsent:
             pending.append(submission)
-        elif submission.status == "withdrawn" and any(r.exported for r in submission.revisions):
-            pending.append(submission)  # the national team must hear of it, however often
+        elif (
+            submission.status == "withdrawn"
+            and not submission.withdrawal_acknowledged
+            and any(r.exported for r in submission.revisions)
+        ):
+            pending.append(submission)  # sent again until the national server confirms it
     return pending
 
 
@@ -160,6 +164,7 @@ def apply_statuses(statuses) -> int:
             revision.acknowledged = True
             revision = by_uid.get(revision.parent_uid) if revision.parent_uid else None
         if submission.status == "withdrawn":
+            submission.withdrawal_acknowledged = status.status == "withdrawn"
             continue
         if status.revision_uid == submission.latest.uid:
             # A status about an older revision must not hide newer work still on its way.

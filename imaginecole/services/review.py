@@ -7,6 +7,7 @@ the enrolled key that signed the package, never from what the package says.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from imaginecole.services.media import blob_store
 from imaginecole.services.search import sync_index
 from sync import content as fmt
 from sync.bundle import BundleError, PublicKey, SubmissionStatus
+from sync.bundle.manifest import NO_REVISION
 from sync.content import local_targets
 from sync.submissions import (
     REFUSED,
@@ -27,9 +29,11 @@ from sync.submissions import (
     KnownRevision,
     KnownSubmission,
     MergeResult,
+    UnknownSchool,
     merge,
     parse_enrolled,
     read_package,
+    verify_package,
 )
 from sync.text import slugify
 
@@ -106,6 +110,24 @@ class ForeignPackage(BundleError):
     """An editor tried to merge a package from a school of another country."""
 
 
+def _read(path, enrolled: EnrolledKeys, only_country: str | None):
+    """Read a package, refusing one from another country's school before any file is copied."""
+    if not only_country:
+        return read_package(path, enrolled, blob_store())
+    own = EnrolledKeys({k: s for k, s in enrolled.schools.items() if s.country == only_country})
+    try:
+        return read_package(path, own, blob_store())
+    except UnknownSchool as error:
+        school = enrolled.get(error.key_id)
+        if school is None:
+            raise
+        verify_package(path, enrolled)  # writes nothing; raises if the package is not genuine
+        raise ForeignPackage(
+            f"the package comes from {school.name}, a school of {school.country}; "
+            f"only that country's team can merge it"
+        ) from None
+
+
 def import_package(path, only_country: str | None = None) -> PackageReport:
     """Check a submission package and merge it; a refused package changes nothing.
 
@@ -113,12 +135,7 @@ def import_package(path, only_country: str | None = None) -> PackageReport:
     """
     enrolled = enrolled_keys()
     with import_lock():
-        received = read_package(path, enrolled, blob_store())
-        if only_country and received.country != only_country:
-            raise ForeignPackage(
-                f"the package comes from {received.school_name}, a school of {received.country}; "
-                f"only that country's team can merge it"
-            )
+        received = _read(path, enrolled, only_country)
         report = PackageReport(school_name=received.school_name, country=received.country)
         if db.session.get(ReceivedPackage, received.manifest_sha256) is not None:
             report.already_received = True
@@ -140,6 +157,24 @@ def import_package(path, only_country: str | None = None) -> PackageReport:
     return report
 
 
+def _parents_first(revisions: list) -> list:
+    """Return ``revisions`` with each one after the revision it was edited from.
+
+    ``merge`` lists new revisions in the order of their uids, while the newest revision of a
+    submission is the last one stored (``Submission.latest``): a package carrying an edit and
+    the revision it was edited from must store the older one first, whatever their uids.
+    """
+    waiting = list(revisions)
+    ordered: list = []
+    while waiting:
+        pending = {r.uid for r in waiting}
+        ready = [r for r in waiting if r.parent_uid not in pending] or waiting
+        ordered += ready
+        done = {r.uid for r in ready}
+        waiting = [r for r in waiting if r.uid not in done]
+    return ordered
+
+
 def _apply(received, result: MergeResult) -> None:
     for decision in result.decisions:
         if decision.kind == REFUSED:
@@ -156,7 +191,7 @@ def _apply(received, result: MergeResult) -> None:
                 teacher_name=sent.teacher_name[:200],
             )
             db.session.add(submission)
-        for data in decision.new_revisions:
+        for data in _parents_first(decision.new_revisions):
             submission.revisions.append(
                 Revision(
                     uid=data.uid,
@@ -191,7 +226,10 @@ def _apply(received, result: MergeResult) -> None:
 
 def review_queue(country: str, status: str = "received", flag: str = "") -> list[Submission]:
     query = select(Submission).where(
-        Submission.country_code == country, Submission.school_key_id.is_not(None)
+        Submission.country_code == country,
+        Submission.school_key_id.is_not(None),
+        # A withdrawal can arrive before (or instead of) the work it withdraws: nothing to show.
+        Submission.revisions.any(),
     )
     if status:
         query = query.where(Submission.status == status)
@@ -251,7 +289,15 @@ def decide(
 
 
 def module_id_for(submission: Submission, title: str) -> str:
-    return f"{submission.country_code}-contrib-{slugify(title, 50)}-{submission.uid[:8]}"
+    """Return the id of the module an accepted submission becomes.
+
+    Ids are lower-case ASCII words joined by single hyphens (``sync.content.MODULE_ID``) and
+    schools refuse a bundle holding any other: a title in Arabic gives no such word, and a
+    uid from a package may hold "_".
+    """
+    tag = slugify(submission.uid[:8], 8) or hashlib.sha256(submission.uid.encode()).hexdigest()[:8]
+    words = (submission.country_code, "contrib", slugify(title, 50), tag)
+    return "-".join(word for word in words if word)
 
 
 def publish(submission: Submission, revision: Revision, edits: dict[str, str]):
@@ -322,7 +368,9 @@ def submission_statuses(country: str) -> list[SubmissionStatus]:
         select(Submission).where(
             Submission.country_code == country,
             Submission.school_key_id.is_not(None),
-            Submission.status.in_(("received", "changes_requested", "accepted", "rejected")),
+            Submission.status.in_(
+                ("received", "changes_requested", "accepted", "rejected", "withdrawn")
+            ),
         )
     )
     return [
@@ -331,7 +379,17 @@ def submission_statuses(country: str) -> list[SubmissionStatus]:
             status=s.status,
             comment=s.comment or "",
             module_id=s.module_uid if s.status == "accepted" else None,
-            revision_uid=s.reviewed_revision_uid if s.status != "received" else s.latest.uid,
+            revision_uid=_status_revision(s),
         )
         for s in rows
     ]
+
+
+def _status_revision(submission: Submission) -> str:
+    """Return the revision a status is about: the one reviewed, else the newest received."""
+    if (
+        submission.status in ("changes_requested", "accepted", "rejected")
+        and submission.reviewed_revision_uid
+    ):
+        return submission.reviewed_revision_uid
+    return submission.latest.uid if submission.revisions else NO_REVISION

@@ -21,6 +21,8 @@ ALLOWED_TYPES = IMAGE_TYPES | {
     "video/mp4",
     "video/webm",
 }
+# Names Windows keeps for devices, whatever the extension: a file saved as "con.png" fails there.
+_DEVICE_NAME = re.compile(r"^(?:con|prn|aux|nul|com\d|lpt\d)$")
 # Markup that a browser would run if it ever sniffed the file as a page.
 _MARKUP = re.compile(rb"<\s*(?:!doctype|html|svg|script|iframe|body|head|\?xml)", re.IGNORECASE)
 
@@ -72,8 +74,10 @@ def safe_name(name: str, media_type: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
     stem = base.rsplit(".", 1)[0] if "." in base else base
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-._")[:60] or "fichier"
-    return stem.lower() + EXTENSION_FOR_TYPE.get(media_type, "")
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-._")[:60].lower() or "fichier"
+    if _DEVICE_NAME.match(stem):
+        stem += "-fichier"
+    return stem + EXTENSION_FOR_TYPE.get(media_type, "")
 
 
 def store_upload(user: User, name: str, data: bytes) -> Upload:

@@ -48,7 +48,17 @@ LANG = re.compile(r"^[a-z]{2}$")
 CREATED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 SUBMISSION_UID = re.compile(r"^[a-z0-9][a-z0-9_-]{15,63}$")
-SUBMISSION_STATUSES = ("received", "in_review", "changes_requested", "accepted", "rejected")
+SUBMISSION_STATUSES = (
+    "received",
+    "in_review",
+    "changes_requested",
+    "accepted",
+    "rejected",
+    "withdrawn",
+)
+# The revision uid of a status about a submission the national server holds no revision of
+# (a withdrawal that arrived without the work it withdraws).
+NO_REVISION = "0" * 64
 # C0 control characters other than tab, line feed and carriage return, and UTF-16 surrogates
 # (a str only holds one when it was decoded from something that was not valid Unicode).
 FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
