@@ -2,9 +2,12 @@
 
 from imaginecole.models.accounts import LoginFailure, User
 from imaginecole.models.bundles import BuiltBundle, InstalledBundle
+from imaginecole.models.curation import ModuleVersion
 from imaginecole.models.curriculum import Competency, Country, Cycle, Domain, Level, Subject
+from imaginecole.models.curriculum_history import CurriculumVersion
 from imaginecole.models.media import Asset, ImageVariant
 from imaginecole.models.modules import Lesson, LessonText, Module, ModuleCompetency
+from imaginecole.models.national_uploads import BuildJob, ContentUpload
 from imaginecole.models.submissions import (
     EnrolledSchool,
     ExportedPackage,
@@ -16,6 +19,10 @@ from imaginecole.models.submissions import (
 )
 
 __all__ = [
+    "BuildJob",
+    "ContentUpload",
+    "CurriculumVersion",
+    "ModuleVersion",
     "EnrolledSchool",
     "ExportedPackage",
     "ReceivedPackage",
