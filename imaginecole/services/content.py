@@ -30,7 +30,7 @@ from imaginecole.models import (
 from imaginecole.models.modules import module_levels
 from imaginecole.rendering.images import ImageRejected
 from imaginecole.rendering.markdown import render_markdown
-from imaginecole.services.media import blob_store, describe, ingest_blob
+from imaginecole.services.media import blob_store, describe, ingest_blob, prepare_images
 from imaginecole.services.search import sync_index
 from sync import content as fmt
 from sync.problems import ProblemList
@@ -299,7 +299,8 @@ def _write_module(module: Module | None, source: fmt.Module, fingerprint: str) -
         for c in db.session.scalars(select(Competency).filter_by(country_code=source.country))
     }
     store = blob_store()
-    assets = {sha: ingest_blob(blob, store) for sha, blob in source.blobs.items()}
+    prepared = prepare_images(list(source.blobs.values()))
+    assets = {sha: ingest_blob(blob, store, prepared) for sha, blob in source.blobs.items()}
     if module is None:
         module = Module(uid=source.id, country_code=source.country)
         db.session.add(module)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 from flask import current_app
 
 from imaginecole.extensions import db
@@ -22,10 +25,37 @@ def media_url(sha256: str, media_type: str) -> str:
     return f"/media/{sha256}{EXTENSION_FOR_TYPE.get(media_type, '')}"
 
 
-def ingest_blob(blob: Blob, store: BlobStore) -> Asset:
+def prepare_images(blobs: list[Blob]) -> dict[str, tuple]:
+    """Resize the images among ``blobs`` that have no asset yet, several at a time.
+
+    Pillow releases the interpreter lock while it decodes, resizes and encodes, so threads use
+    every core of a small server; this is most of the time a bundle import takes. Returns
+    {sha256: (width, height, variants)}; raises ``ImageRejected`` naming the file.
+    """
+    config = current_app.config
+    widths, max_pixels = tuple(config["IMAGE_WIDTHS"]), int(config["MAX_IMAGE_PIXELS"])
+    todo = [
+        b for b in blobs if b.media_type in IMAGE_TYPES and db.session.get(Asset, b.sha256) is None
+    ]
+
+    def make(blob: Blob) -> tuple:
+        try:
+            return make_variants(blob.path, widths, max_pixels)
+        except ImageRejected as error:
+            # Name the file: a module may hold many images.
+            raise ImageRejected(f'"{blob.name}": {error}') from error
+
+    if len(todo) < 2:
+        return {b.sha256: make(b) for b in todo}
+    with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
+        return dict(zip((b.sha256 for b in todo), pool.map(make, todo), strict=True))
+
+
+def ingest_blob(blob: Blob, store: BlobStore, prepared: dict[str, tuple] | None = None) -> Asset:
     """Copy a blob into the store and make its image variants, once per distinct file.
 
-    Raises ``ImageRejected`` for an image that cannot be decoded or is too large.
+    ``prepared`` holds variants already made by ``prepare_images``. Raises ``ImageRejected``
+    for an image that cannot be decoded or is too large.
     """
     asset = db.session.get(Asset, blob.sha256)
     if asset is not None:
@@ -34,14 +64,8 @@ def ingest_blob(blob: Blob, store: BlobStore) -> Asset:
         sha256=blob.sha256, media_type=blob.media_type, size=blob.size, name=blob.name[:255]
     )
     if blob.media_type in IMAGE_TYPES:
-        config = current_app.config
-        try:
-            width, height, variants = make_variants(
-                blob.path, tuple(config["IMAGE_WIDTHS"]), int(config["MAX_IMAGE_PIXELS"])
-            )
-        except ImageRejected as error:
-            # Name the file: a module may hold many images.
-            raise ImageRejected(f'"{blob.name}": {error}') from error
+        found = (prepared or {}).get(blob.sha256) or prepare_images([blob])[blob.sha256]
+        width, height, variants = found
         asset.width, asset.height = width, height
         for variant in variants:
             sha256 = store.put_bytes(variant.data)

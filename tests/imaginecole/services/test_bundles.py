@@ -600,7 +600,7 @@ def test_a_full_disk_while_applying_is_a_refusal_that_changes_nothing(
 ):
     import imaginecole.services.content as content_service
 
-    def disk_full(blob, store):
+    def disk_full(blob, store, prepared=None):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(content_service, "ingest_blob", disk_full)
