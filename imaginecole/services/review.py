@@ -17,6 +17,7 @@ from imaginecole.models import EnrolledSchool, ReceivedPackage, Review, Revision
 from imaginecole.models.submissions import RUBRIC
 from imaginecole.services.bundles import import_lock
 from imaginecole.services.content import LoadReport, load_module
+from imaginecole.services.errors import FormProblems
 from imaginecole.services.media import blob_store
 from imaginecole.services.search import sync_index
 from sync import content as fmt
@@ -41,12 +42,8 @@ DECISIONS = ("accept", "changes", "reject")
 STATUS_OF_DECISION = {"accept": "accepted", "changes": "changes_requested", "reject": "rejected"}
 
 
-class ReviewError(ValueError):
-    """A review that cannot be recorded; ``problems`` maps fields to problem codes."""
-
-    def __init__(self, problems: dict[str, str]):
-        super().__init__(", ".join(f"{k}: {v}" for k, v in problems.items()))
-        self.problems = problems
+class ReviewError(FormProblems):
+    """A review that cannot be recorded."""
 
 
 @dataclass

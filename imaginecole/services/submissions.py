@@ -14,6 +14,7 @@ from sqlalchemy import select
 from imaginecole.extensions import db
 from imaginecole.models import Competency, Level, Revision, Subject, Submission, Upload, User
 from imaginecole.models.submissions import OPEN_LICENCES_FOR_TEACHERS
+from imaginecole.services.errors import FormProblems
 from sync.content import LANGUAGES
 from sync.submissions import (
     FileRef,
@@ -29,12 +30,8 @@ MAX_SUMMARY = 2000
 MAX_MARKDOWN = 200_000
 
 
-class SubmissionError(ValueError):
-    """A submission that cannot be saved as it is; ``problems`` maps each field to its problem code."""
-
-    def __init__(self, problems: dict[str, str]):
-        super().__init__(", ".join(f"{k}: {v}" for k, v in problems.items()))
-        self.problems = problems
+class SubmissionError(FormProblems):
+    """A submission that cannot be saved as it is."""
 
 
 @dataclass
