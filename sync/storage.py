@@ -63,10 +63,11 @@ class BlobStore:
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)
             raise
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Flush the directory at ``path`` to disk."""
     # The rename is durable only once the directory entry is flushed too (POSIX only).
     if os.name != "posix":
         return

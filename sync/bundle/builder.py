@@ -9,16 +9,12 @@ fixed order with fixed timestamps and permissions, the manifest is canonical JSO
 
 from __future__ import annotations
 
-import hashlib
-import io
-import os
-import re
-import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sync import FORMAT_VERSION
+from sync.bundle.container import DEFAULT_PART_SIZE, ZIP_EPOCH, Progress, write_container
 from sync.bundle.errors import BuildError, ManifestError
 from sync.bundle.keys import PrivateKey, load_private_key, sign
 from sync.bundle.manifest import (
@@ -33,124 +29,7 @@ from sync.bundle.manifest import (
     check_submission_statuses,
     format_created,
 )
-from sync.bundle.reader import BLOB_PREFIX, MANIFEST_NAME, SIGNATURE_NAME
 from sync.content import COUNTRY_CODE, ContentTree, Curriculum, Module
-
-Progress = Callable[[int, int], None]
-"""Called with (bytes done, bytes in all) as the work advances."""
-
-DEFAULT_PART_SIZE = int(3.9 * 1024**3)  # under FAT32's 4 GiB limit, with room to spare
-MIN_PART_SIZE = 4096
-MAX_PARTS = 999
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a ZIP entry can hold
-CHUNK = 1 << 20
-
-
-# ---------------------------------------------------------------------------- parts
-
-
-class PartWriter(io.RawIOBase):
-    """A seekable output that lays its bytes across numbered part files of at most ``part_size``."""
-
-    def __init__(self, out: Path, part_size: int):
-        super().__init__()
-        if part_size < MIN_PART_SIZE:
-            raise BuildError(f"the part size must be at least {MIN_PART_SIZE} bytes")
-        self.out, self.part_size = out, part_size
-        self._files: list[io.BufferedRandom] = []
-        self._pos = 0
-        self._size = 0
-
-    def partial_path(self, number: int) -> Path:
-        suffix = ".partial" if number == 1 else f".partial.{number:03d}"
-        return self.out.with_name(self.out.name + suffix)
-
-    def final_paths(self) -> list[Path]:
-        if len(self._files) <= 1:
-            return [self.out]
-        return [self.out.with_name(f"{self.out.name}.{n:03d}") for n in self._numbers()]
-
-    def _numbers(self) -> range:
-        return range(1, len(self._files) + 1)
-
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = base + offset
-        return self._pos
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
-        view = memoryview(data).cast("B")
-        done = 0
-        while done < len(view):
-            number, offset = divmod(self._pos, self.part_size)
-            while len(self._files) <= number:
-                if len(self._files) >= MAX_PARTS:
-                    raise BuildError(
-                        f"the bundle would need more than {MAX_PARTS} parts; use larger parts"
-                    )
-                # Kept open until finish() or abort(): zipfile seeks back into earlier parts.
-                part = open(self.partial_path(len(self._files) + 1), "w+b")
-                self._files.append(part)
-            stream = self._files[number]
-            stream.seek(offset)
-            count = min(len(view) - done, self.part_size - offset)
-            stream.write(view[done : done + count])
-            done += count
-            self._pos += count
-            self._size = max(self._size, self._pos)
-        return done
-
-    def finish(self) -> list[Path]:
-        """Flush every part to disk and give the parts their final names; return them."""
-        for stream in self._files:
-            stream.flush()
-            os.fsync(stream.fileno())
-            stream.close()
-        finals = self.final_paths()
-        # A leftover bundle of the same name (one file, or more parts than now) would be read
-        # together with the new one, so it goes first.
-        stale = [self.out] + [
-            p
-            for p in self.out.parent.iterdir()
-            if re.fullmatch(re.escape(self.out.name) + r"\.(?:partial\.)?\d{3}", p.name)
-        ]
-        partials = {self.partial_path(n) for n in self._numbers()}
-        for path in stale:
-            if path not in finals and path not in partials:
-                path.unlink(missing_ok=True)
-        # The first part last: until it appears, nobody looks for the others.
-        for number in reversed(self._numbers()):
-            os.replace(self.partial_path(number), finals[number - 1])
-        _fsync_dir(self.out.parent)
-        return finals
-
-    def abort(self) -> None:
-        """Close and delete every part written so far."""
-        for number, stream in enumerate(self._files, start=1):
-            stream.close()
-            self.partial_path(number).unlink(missing_ok=True)
-        self._files = []
-
-
-def _fsync_dir(path: Path) -> None:
-    # A rename is durable only once the directory itself is flushed (POSIX only).
-    if os.name != "posix":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
 
 # ---------------------------------------------------------------------------- planning
 
@@ -324,39 +203,6 @@ def plan_bundle(
 # ---------------------------------------------------------------------------- writing
 
 
-def _entry_info(name: str, size: int, compress: bool) -> zipfile.ZipInfo:
-    # Every field that could carry the time, the machine or the user is fixed.
-    info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
-    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    info.create_system = 3
-    info.external_attr = 0o100644 << 16
-    info.file_size = size
-    return info
-
-
-def _compressible(media_type: str) -> bool:
-    # Images, sound, video and PDF are compressed already: deflating them again costs time on
-    # small machines and gains nothing.
-    return media_type.startswith("text/") or media_type.endswith("json")
-
-
-def _media_chunks(sha256: str, entry: FileEntry, path: Path) -> Iterator[bytes]:
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with open(path, "rb") as stream:
-            for chunk in iter(lambda: stream.read(CHUNK), b""):
-                digest.update(chunk)
-                size += len(chunk)
-                if size > entry.size:
-                    break
-                yield chunk
-    except OSError as error:
-        raise BuildError(f"{path}: cannot be read ({error.strerror or error})") from error
-    if size != entry.size or digest.hexdigest() != sha256:
-        raise BuildError(f"{path} changed while the bundle was being built; build it again")
-
-
 def build_bundle(
     source: ContentTree | Iterable[Module],
     curriculum: Curriculum | None,
@@ -413,39 +259,15 @@ def build_bundle(
     manifest_bytes = manifest.to_json_bytes()
     signature = sign(manifest_bytes, key)
 
-    out = Path(out_path)
-    if out.is_dir():
-        raise BuildError(f"{out} is a folder; give the file name of the bundle to write")
-    if not out.parent.is_dir():
-        raise BuildError(f"{out.parent}: no such folder")
-    writer = PartWriter(out, part_size)
-    total = manifest.total_size
-    done = 0
-    try:
-        with zipfile.ZipFile(writer, "w") as archive:
-            for name, data in (
-                (MANIFEST_NAME, manifest_bytes),
-                (SIGNATURE_NAME, signature.to_json_bytes()),
-            ):
-                archive.writestr(_entry_info(name, len(data), compress=True), data)
-            for sha, entry in sorted(manifest.files.items()):
-                info = _entry_info(BLOB_PREFIX + sha, entry.size, _compressible(entry.media_type))
-                chunks = (
-                    iter([markdown[sha]])
-                    if sha in markdown
-                    else _media_chunks(sha, entry, media[sha])
-                )
-                with archive.open(info, "w") as stream:
-                    for chunk in chunks:
-                        stream.write(chunk)
-                        done += len(chunk)
-                        if progress is not None:
-                            progress(done, total)
-        writer.finish()
-    except OSError as error:
-        writer.abort()
-        raise BuildError(f"cannot write {out}: {error.strerror or error}") from error
-    except BaseException:
-        writer.abort()
-        raise
+    write_container(
+        Path(out_path),
+        "bundle",
+        manifest_bytes,
+        signature,
+        manifest.files,
+        markdown,
+        media,
+        part_size=part_size,
+        progress=progress,
+    )
     return manifest

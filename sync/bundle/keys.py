@@ -16,6 +16,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -280,56 +281,74 @@ def trust_entry_toml(public_key: PublicKey, countries: list[str], name: str = ""
     return "\n".join(lines) + "\n"
 
 
-def load_trust(path: Path | str) -> TrustStore:
-    """Read a trust file; raise ``TrustFileError`` naming the entry and field at fault."""
+def read_toml_file(path: Path | str, what: str, error: type[TrustFileError]) -> dict:
+    """Read the TOML file at ``path``; raise ``error``, calling the file ``what``, if it fails."""
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise TrustFileError(
-            f"trust file {path}: cannot be read ({error.strerror or error})"
-        ) from error
-    except UnicodeDecodeError as error:
-        raise TrustFileError(f"trust file {path}: not UTF-8 text") from error
+    except OSError as problem:
+        raise error(f"{what} {path}: cannot be read ({problem.strerror or problem})") from problem
+    except UnicodeDecodeError as problem:
+        raise error(f"{what} {path}: not UTF-8 text") from problem
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise TrustFileError(f"trust file {path}: not valid TOML: {error}") from error
-    return parse_trust(data, str(path))
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as problem:
+        raise error(f"{what} {path}: not valid TOML: {problem}") from problem
+
+
+def key_entries(
+    data: dict,
+    source: str,
+    table: str,
+    label: str,
+    fields: tuple[str, ...],
+    error: type[TrustFileError],
+) -> Iterator[tuple[str, dict, PublicKey]]:
+    """Yield each ``[[table]]`` entry of a key file as (where, entry, its checked public key)."""
+    unknown = sorted(set(data) - {"format", table})
+    if unknown:
+        raise error(f"{source}: unknown field {unknown[0]!r} (expected format, {table})")
+    if data.get("format", 1) != 1:
+        raise error(
+            f"{source}: format {data.get('format')!r} is not understood; update Imaginecole"
+        )
+    entries = data.get(table, [])
+    if not isinstance(entries, list):
+        raise error(f"{source}: {table} must be a list of [[{table}]] tables")
+    # One entry at a time: the caller's checks of an entry come before the next entry's, so
+    # the first fault in the file is the one reported.
+    for number, entry in enumerate(entries, start=1):
+        where = f"{source}: {label} {number}"
+        if not isinstance(entry, dict):
+            raise error(f"{where}: must be a [[{table}]] table")
+        extra = sorted(set(entry) - set(fields))
+        if extra:
+            raise error(f"{where}: unknown field {extra[0]!r} (expected {', '.join(fields)})")
+        try:
+            public_key = PublicKey.from_base64(str(entry.get("public_key", "")))
+        except ValueError as problem:
+            raise error(f"{where}: public_key is {problem}") from problem
+        key_id = entry.get("key_id")
+        if key_id != public_key.key_id:
+            # Catches a key pasted into the wrong entry, which would trust the wrong publisher
+            # or file one school's work under another.
+            raise error(
+                f"{where}: key_id {key_id!r} does not match public_key (its id is "
+                f"{public_key.key_id})"
+            )
+        yield where, entry, public_key
+
+
+def load_trust(path: Path | str) -> TrustStore:
+    """Read a trust file; raise ``TrustFileError`` naming the entry and field at fault."""
+    return parse_trust(read_toml_file(path, "trust file", TrustFileError), str(path))
 
 
 def parse_trust(data: dict, source: str = "trust file") -> TrustStore:
     """Build a trust store from parsed TOML data."""
-    unknown = sorted(set(data) - {"format", "keys"})
-    if unknown:
-        raise TrustFileError(f"{source}: unknown field {unknown[0]!r} (expected format, keys)")
-    if data.get("format", 1) != 1:
-        raise TrustFileError(
-            f"{source}: format {data.get('format')!r} is not understood; update Imaginecole"
-        )
-    entries = data.get("keys", [])
-    if not isinstance(entries, list):
-        raise TrustFileError(f"{source}: keys must be a list of [[keys]] tables")
     store = TrustStore()
-    for number, entry in enumerate(entries, start=1):
-        where = f"{source}: key {number}"
-        if not isinstance(entry, dict):
-            raise TrustFileError(f"{where}: must be a [[keys]] table")
-        extra = sorted(set(entry) - set(TRUST_ENTRY_KEYS))
-        if extra:
-            raise TrustFileError(
-                f"{where}: unknown field {extra[0]!r} (expected {', '.join(TRUST_ENTRY_KEYS)})"
-            )
-        try:
-            public_key = PublicKey.from_base64(str(entry.get("public_key", "")))
-        except ValueError as error:
-            raise TrustFileError(f"{where}: public_key is {error}") from error
-        key_id = entry.get("key_id")
-        if key_id != public_key.key_id:
-            # Catches a key pasted into the wrong entry, which would trust the wrong publisher.
-            raise TrustFileError(
-                f"{where}: key_id {key_id!r} does not match public_key (its id is "
-                f"{public_key.key_id})"
-            )
+    for where, entry, public_key in key_entries(
+        data, source, "keys", "key", TRUST_ENTRY_KEYS, TrustFileError
+    ):
         countries = entry.get("countries")
         if (
             not isinstance(countries, list)

@@ -345,7 +345,7 @@ class Manifest:
 # ---------------------------------------------------------------------------- parsing
 
 
-class _Fields:
+class Fields:
     """Typed access to one JSON object, failing with the path of the field at fault."""
 
     def __init__(self, value: object, where: str):
@@ -401,14 +401,14 @@ class _Fields:
             raise self.fail(key, "must map language codes to texts")
         return dict(value)
 
-    def obj(self, key: str) -> _Fields:
-        return _Fields(self.get(key), self._path(key))
+    def obj(self, key: str) -> Fields:
+        return Fields(self.get(key), self._path(key))
 
-    def items(self, key: str) -> list[_Fields]:
+    def items(self, key: str) -> list[Fields]:
         value = self.get(key)
         if not isinstance(value, list):
             raise self.fail(key, "must be a list")
-        return [_Fields(item, f"{self._path(key)}[{i}]") for i, item in enumerate(value)]
+        return [Fields(item, f"{self._path(key)}[{i}]") for i, item in enumerate(value)]
 
     def mapping(self, key: str, key_pattern: re.Pattern[str], what: str) -> dict[str, object]:
         value = self.get(key)
@@ -420,7 +420,8 @@ class _Fields:
         return value
 
 
-def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict:
+def reject_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    """Build a JSON object, refusing a key that appears twice."""
     # Two readers could pick different values of a repeated key: the signed bytes would then not
     # say one thing. A repeated key is therefore a malformed manifest.
     data: dict = {}
@@ -431,7 +432,8 @@ def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict:
     return data
 
 
-def _reject_constant(name: str) -> object:
+def reject_constant(name: str) -> object:
+    """Refuse NaN and Infinity, which are not JSON."""
     raise ManifestError(f"{name} is not allowed in a manifest")
 
 
@@ -442,13 +444,13 @@ def parse_manifest(data: bytes) -> Manifest:
     try:
         text = data.decode("utf-8")
         value = json.loads(
-            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+            text, object_pairs_hook=reject_duplicates, parse_constant=reject_constant
         )
     except UnicodeDecodeError as error:
         raise ManifestError("is not UTF-8 text") from error
     except json.JSONDecodeError as error:
         raise ManifestError(f"is not valid JSON ({error})") from error
-    top = _Fields(value, "")
+    top = Fields(value, "")
     # The format version is read first, alone: everything else may mean something else in
     # another version.
     format_version = top.integer("format_version", minimum=0)
@@ -460,12 +462,12 @@ def parse_manifest(data: bytes) -> Manifest:
     if base is not None:
         base = top.integer("base_version", minimum=1)
     files = {
-        sha: _file_entry(_Fields(entry, f"files.{sha[:12]}…"))
+        sha: _file_entry(Fields(entry, f"files.{sha[:12]}…"))
         for sha, entry in top.mapping("files", SHA256, "a SHA-256 hex digest").items()
     }
     index = {}
     for module_id, entry in top.mapping("index", MODULE_ID, "a module id").items():
-        fields = _Fields(entry, f"index.{module_id}")
+        fields = Fields(entry, f"index.{module_id}")
         hashes = fields.texts("hashes", SHA256, "a SHA-256 hex digest")
         index[module_id] = IndexEntry(
             fields.integer("version", minimum=1),
@@ -494,7 +496,7 @@ def parse_manifest(data: bytes) -> Manifest:
     return manifest
 
 
-def _submission_status(fields: _Fields) -> SubmissionStatus:
+def _submission_status(fields: Fields) -> SubmissionStatus:
     status = fields.text("status")
     if status not in SUBMISSION_STATUSES:
         raise fields.fail(
@@ -535,14 +537,14 @@ def check_submission_statuses(statuses: list[SubmissionStatus], country: str) ->
             )
 
 
-def _file_entry(fields: _Fields) -> FileEntry:
+def _file_entry(fields: Fields) -> FileEntry:
     name = fields.text("name")
     if not is_safe_name(name):
         raise fields.fail("name", f"{name[:80]!r} is not a plain file name")
     return FileEntry(fields.integer("size"), fields.text("media_type"), name)
 
 
-def _curriculum(fields: _Fields) -> Curriculum:
+def _curriculum(fields: Fields) -> Curriculum:
     return Curriculum(
         code=fields.text("code", COUNTRY_CODE, "a country code"),
         languages=fields.texts("languages", LANG, "a language code"),
@@ -584,12 +586,12 @@ def _curriculum(fields: _Fields) -> Curriculum:
     )
 
 
-def _module(fields: _Fields) -> ModuleEntry:
+def _module(fields: Fields) -> ModuleEntry:
     lessons = []
     for lesson in fields.items("lessons"):
         texts = {}
         for lang, value in lesson.mapping("texts", LANG, "a language code").items():
-            text = _Fields(value, f"{lesson.where}.texts.{lang}")
+            text = Fields(value, f"{lesson.where}.texts.{lang}")
             if text.text("lang") != lang:
                 raise text.fail("lang", f"must be {lang!r}, the key it is filed under")
             media = text.mapping("media", re.compile(r"^.+$", re.DOTALL), "a link target")
@@ -610,7 +612,7 @@ def _module(fields: _Fields) -> ModuleEntry:
             )
         )
     blobs = {
-        sha: _file_entry(_Fields(value, f"{fields.where}.blobs.{sha[:12]}…"))
+        sha: _file_entry(Fields(value, f"{fields.where}.blobs.{sha[:12]}…"))
         for sha, value in fields.mapping("blobs", SHA256, "a SHA-256 hex digest").items()
     }
     authors = [Author(a.text("name"), a.text("role")) for a in fields.items("authors")]

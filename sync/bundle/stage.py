@@ -21,22 +21,25 @@ Imports into one store must run one at a time; the app serialises them.
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sync.bundle.container import (
+    Progress,
+    blobs_to_stage,
+    publish,
+    remove_staging,
+    stage_blobs,
+    staging_dir,
+)
 from sync.bundle.errors import (
     BaseNotInstalled,
     BundleError,
     CorruptBlob,
-    InsufficientSpace,
     ManifestError,
     MissingBaseBlob,
     Rollback,
-    StoreWriteError,
 )
 from sync.bundle.keys import TrustStore
 from sync.bundle.manifest import Manifest, SubmissionStatus, parse_manifest
@@ -44,12 +47,7 @@ from sync.bundle.reader import BundleArchive, check_signer
 from sync.content import Curriculum, Module
 from sync.storage import BlobStore
 
-Progress = Callable[[int, int], None]
-"""Called with (bytes done, bytes in all) after each blob."""
-
-STAGING_DIR = ".staging"
 RESERVE_BYTES = 64 * 1024 * 1024  # left free after the import, for the database and logs
-CHUNK = 1 << 20
 
 
 @dataclass
@@ -138,24 +136,23 @@ def stage_bundle(
             raise listing[0]
         _check_base_blobs(manifest, store)
 
-        staging = _staging_dir(store, manifest, manifest_bytes)
-        to_copy = sorted(sha for sha in manifest.files if not store.has(sha))
-        staged = {sha for sha in to_copy if (staging / sha).is_file()}
-        needed = sum(manifest.files[sha].size for sha in to_copy if sha not in staged)
-        _check_space(store.root, needed + reserve)
+        staging = _staging_dir(store, manifest, digest)
+        to_copy, staged = blobs_to_stage(manifest.files, store, staging, reserve)
 
         result = StagedBundle(
             manifest, manifest.curriculum, [], list(manifest.tombstones), manifest_sha256=digest
         )
-        result.reused = len(manifest.files) - len(to_copy)
         try:
-            _copy_blobs(archive, manifest, to_copy, staged, staging, result, progress)
+            copied = stage_blobs(archive, manifest.files, to_copy, staged, staging, progress)
+            result.copied = len(copied)
+            result.reused = len(manifest.files) - len(copied)
+            result.bytes_copied = sum(manifest.files[sha].size for sha in copied)
             result.modules = _rebuild_modules(manifest, store, staging)
         except BundleError as error:
             if not error.resumable:
-                _remove_staging(staging)
+                remove_staging(staging)
             raise
-        _publish(to_copy, staging, store)
+        publish(to_copy, staging, store)
     return result
 
 
@@ -171,96 +168,10 @@ def _check_base_blobs(manifest: Manifest, store: BlobStore) -> None:
             raise MissingBaseBlob(sha, names.get(sha, ""))
 
 
-def _staging_dir(store: BlobStore, manifest: Manifest, manifest_bytes: bytes) -> Path:
+def _staging_dir(store: BlobStore, manifest: Manifest, digest: str) -> Path:
     """Return this bundle's staging folder; drop those of other bundles of the same channel."""
-    root = store.root / STAGING_DIR
     prefix = f"{manifest.country}-{manifest.channel}-"
-    name = f"{prefix}v{manifest.version}-{hashlib.sha256(manifest_bytes).hexdigest()[:16]}"
-    if root.is_dir():
-        for other in root.iterdir():
-            # An interrupted import of another version of this channel is superseded by this
-            # one; keeping its files would only eat the disk.
-            if other.name.startswith(prefix) and other.name != name:
-                shutil.rmtree(other, ignore_errors=True)
-    return root / name
-
-
-def _remove_staging(staging: Path) -> None:
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        staging.parent.rmdir()  # only when empty: other channels may be staging too
-    except OSError:
-        pass
-
-
-def _check_space(root: Path, needed: int) -> None:
-    probe = root
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    free = shutil.disk_usage(probe).free
-    if free < needed:
-        raise InsufficientSpace(str(root), needed, free)
-
-
-def _hash_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
-def _copy_blobs(
-    archive: BundleArchive,
-    manifest: Manifest,
-    to_copy: list[str],
-    staged: set[str],
-    staging: Path,
-    result: StagedBundle,
-    progress: Progress | None,
-) -> None:
-    total = sum(manifest.files[sha].size for sha in to_copy)
-    done = 0
-    try:
-        staging.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise StoreWriteError(str(staging), error.strerror or str(error)) from error
-    for sha in to_copy:
-        entry = manifest.files[sha]
-        target = staging / sha
-        if sha in staged:
-            # Staged by an interrupted run: checked again, since it sat on disk meanwhile.
-            if _hash_file(target) == (sha, entry.size):
-                result.reused += 1
-                done += entry.size
-                if progress is not None:
-                    progress(done, total)
-                continue
-            target.unlink()
-        fd, temp_name = tempfile.mkstemp(dir=staging, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                # iter_blob raises at the end unless size and SHA-256 are exactly right; the
-                # temporary file is then deleted below and never gets the blob's name.
-                for chunk in archive.iter_blob(sha, entry.size, entry.name):
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp_name, target)
-        except OSError as error:
-            Path(temp_name).unlink(missing_ok=True)
-            raise StoreWriteError(str(staging), error.strerror or str(error)) from error
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
-        result.copied += 1
-        result.bytes_copied += entry.size
-        done += entry.size
-        if progress is not None:
-            progress(done, total)
-    _fsync_dir(staging)
+    return staging_dir(store, prefix, f"{prefix}v{manifest.version}-{digest[:16]}")
 
 
 def _rebuild_modules(manifest: Manifest, store: BlobStore, staging: Path) -> list[Module]:
@@ -285,31 +196,3 @@ def _rebuild_modules(manifest: Manifest, store: BlobStore, staging: Path) -> lis
             raise ManifestError(f"module {entry.id}: its content does not match its fingerprint")
         modules.append(module)
     return modules
-
-
-def _publish(to_copy: list[str], staging: Path, store: BlobStore) -> None:
-    """Rename every staged blob to its real name in the store, then drop the staging folder."""
-    try:
-        for sha in to_copy:
-            source = staging / sha
-            if store.has(sha):
-                source.unlink(missing_ok=True)
-                continue
-            target = store.path(sha)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, target)
-            _fsync_dir(target.parent)
-    except OSError as error:
-        raise StoreWriteError(str(store.root), error.strerror or str(error)) from error
-    _remove_staging(staging)
-
-
-def _fsync_dir(path: Path) -> None:
-    # A rename is durable only once the directory itself is flushed (POSIX only).
-    if os.name != "posix":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -18,22 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
-import tomllib
-import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from sync.bundle.builder import (
-    DEFAULT_PART_SIZE,
-    PartWriter,
-    _compressible,
-    _entry_info,
-    _media_chunks,
+from sync.bundle.container import (
+    Progress,
+    blobs_to_stage,
+    publish,
+    remove_staging,
+    stage_blobs,
+    staging_dir,
+    write_container,
 )
 from sync.bundle.errors import (
     BadSignature,
@@ -54,7 +51,9 @@ from sync.bundle.keys import (
     PrivateKey,
     PublicKey,
     Signature,
+    key_entries,
     load_private_key,
+    read_toml_file,
     sign,
 )
 from sync.bundle.manifest import (
@@ -63,13 +62,13 @@ from sync.bundle.manifest import (
     MARKDOWN_TYPE,
     MAX_MANIFEST_BYTES,
     SHA256,
+    Fields,
     FileEntry,
-    _Fields,
-    _reject_constant,
-    _reject_duplicates,
     canonical_json,
     format_created,
     is_safe_name,
+    reject_constant,
+    reject_duplicates,
 )
 from sync.bundle.reader import (
     BLOB_PREFIX,
@@ -78,13 +77,7 @@ from sync.bundle.reader import (
     BundleArchive,
     size_problem,
 )
-from sync.bundle.stage import (
-    RESERVE_BYTES,
-    _check_space,
-    _hash_file,
-    _publish,
-    _remove_staging,
-)
+from sync.bundle.stage import RESERVE_BYTES
 from sync.content import COUNTRY_CODE
 from sync.storage import BlobStore
 from sync.submissions.model import (
@@ -101,10 +94,6 @@ PACKAGE_KIND = "submissions"
 PACKAGE_SUFFIX = ".icsub"
 MAX_MARKDOWN_BYTES = 8 * 1024 * 1024  # read into memory to be checked; a lesson is far smaller
 STAGING_PREFIX = "submissions-"
-
-Progress = Callable[[int, int], None]
-"""Called with (bytes done, bytes in all) after each blob."""
-
 
 # ---------------------------------------------------------------------------- errors
 
@@ -196,56 +185,15 @@ def enrolment_entry_toml(public_key: PublicKey, country: str, name: str) -> str:
 
 def load_enrolled(path: Path | str) -> EnrolledKeys:
     """Read an enrolment file; raise ``EnrolmentFileError`` naming the entry at fault."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise EnrolmentFileError(
-            f"enrolment file {path}: cannot be read ({error.strerror or error})"
-        ) from error
-    except UnicodeDecodeError as error:
-        raise EnrolmentFileError(f"enrolment file {path}: not UTF-8 text") from error
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise EnrolmentFileError(f"enrolment file {path}: not valid TOML: {error}") from error
-    return parse_enrolled(data, str(path))
+    return parse_enrolled(read_toml_file(path, "enrolment file", EnrolmentFileError), str(path))
 
 
 def parse_enrolled(data: dict, source: str = "enrolment file") -> EnrolledKeys:
     """Build the enrolled schools from parsed TOML data."""
-    unknown = sorted(set(data) - {"format", "schools"})
-    if unknown:
-        raise EnrolmentFileError(
-            f"{source}: unknown field {unknown[0]!r} (expected format, schools)"
-        )
-    if data.get("format", 1) != 1:
-        raise EnrolmentFileError(
-            f"{source}: format {data.get('format')!r} is not understood; update Imaginecole"
-        )
-    entries = data.get("schools", [])
-    if not isinstance(entries, list):
-        raise EnrolmentFileError(f"{source}: schools must be a list of [[schools]] tables")
     enrolled = EnrolledKeys()
-    for number, entry in enumerate(entries, start=1):
-        where = f"{source}: school {number}"
-        if not isinstance(entry, dict):
-            raise EnrolmentFileError(f"{where}: must be a [[schools]] table")
-        extra = sorted(set(entry) - set(ENROLMENT_KEYS))
-        if extra:
-            raise EnrolmentFileError(
-                f"{where}: unknown field {extra[0]!r} (expected {', '.join(ENROLMENT_KEYS)})"
-            )
-        try:
-            public_key = PublicKey.from_base64(str(entry.get("public_key", "")))
-        except ValueError as error:
-            raise EnrolmentFileError(f"{where}: public_key is {error}") from error
-        key_id = entry.get("key_id")
-        if key_id != public_key.key_id:
-            # A key pasted into the wrong entry would file one school's work under another.
-            raise EnrolmentFileError(
-                f"{where}: key_id {key_id!r} does not match public_key (its id is "
-                f"{public_key.key_id})"
-            )
+    for where, entry, public_key in key_entries(
+        data, source, "schools", "school", ENROLMENT_KEYS, EnrolmentFileError
+    ):
         country = entry.get("country")
         if not isinstance(country, str) or not COUNTRY_CODE.match(country):
             raise EnrolmentFileError(
@@ -317,7 +265,7 @@ def _submission_data(submission: SubmissionData) -> dict:
     }
 
 
-def _parse_revision(fields: _Fields) -> tuple[RevisionData, str]:
+def _parse_revision(fields: Fields) -> tuple[RevisionData, str]:
     refs = []
     for ref in fields.items("files"):
         refs.append(
@@ -360,8 +308,8 @@ def parse_package_manifest(data: bytes) -> tuple[PackageManifest, list[list[str]
     try:
         value = json.loads(
             data.decode("utf-8"),
-            object_pairs_hook=_reject_duplicates,
-            parse_constant=_reject_constant,
+            object_pairs_hook=reject_duplicates,
+            parse_constant=reject_constant,
         )
     except UnicodeDecodeError as error:
         raise ManifestError(
@@ -369,7 +317,7 @@ def parse_package_manifest(data: bytes) -> tuple[PackageManifest, list[list[str]
         ) from error
     except json.JSONDecodeError as error:
         raise ManifestError(f"is not valid JSON ({error})") from error
-    top = _Fields(value, "")
+    top = Fields(value, "")
     # Read first, alone: everything else may mean something else in another version.
     format_version = top.integer("format_version", minimum=0)
     if format_version != PACKAGE_FORMAT_VERSION:
@@ -389,7 +337,7 @@ def parse_package_manifest(data: bytes) -> tuple[PackageManifest, list[list[str]
         raise ManifestError(f"created {created!r} is not a real date") from error
     files: dict[str, FileEntry] = {}
     for sha, entry in top.mapping("files", SHA256, "a SHA-256 hex digest").items():
-        fields = _Fields(entry, f"files.{sha[:12]}…")
+        fields = Fields(entry, f"files.{sha[:12]}…")
         name = validate_text(fields.text("name"), f"files.{sha[:12]}….name")
         if not is_safe_name(name):
             raise fields.fail("name", f"{name[:80]!r} is not a plain file name")
@@ -561,36 +509,9 @@ def build_package(
     manifest, markdown = plan_package(submissions, files, country, key.key_id, created=created)
     manifest_bytes = manifest.to_json_bytes()
     signature = sign(manifest_bytes, key)
-    out = Path(out_path)
-    if out.is_dir():
-        raise BuildError(f"{out} is a folder; give the file name of the package to write")
-    if not out.parent.is_dir():
-        raise BuildError(f"{out.parent}: no such folder")
-    writer = PartWriter(out, DEFAULT_PART_SIZE)
-    try:
-        with zipfile.ZipFile(writer, "w") as archive:
-            for name, data in (
-                (MANIFEST_NAME, manifest_bytes),
-                (SIGNATURE_NAME, signature.to_json_bytes()),
-            ):
-                archive.writestr(_entry_info(name, len(data), compress=True), data)
-            for sha, entry in manifest.files.items():
-                info = _entry_info(BLOB_PREFIX + sha, entry.size, _compressible(entry.media_type))
-                chunks = (
-                    iter([markdown[sha]])
-                    if sha in markdown
-                    else _media_chunks(sha, entry, files[sha])
-                )
-                with archive.open(info, "w") as stream:
-                    for chunk in chunks:
-                        stream.write(chunk)
-        writer.finish()
-    except OSError as error:
-        writer.abort()
-        raise BuildError(f"cannot write {out}: {error.strerror or error}") from error
-    except BaseException:
-        writer.abort()
-        raise
+    write_container(
+        Path(out_path), "package", manifest_bytes, signature, manifest.files, markdown, files
+    )
     return manifest
 
 
@@ -723,92 +644,34 @@ def read_package(
         raise TypeError("read_package needs the enrolled schools; there is no unchecked import")
     with BundleArchive(path) as archive:
         manifest, markdown, school, digest = _check_archive(archive, enrolled)
-        to_copy = sorted(sha for sha in manifest.files if not store.has(sha))
         staging = _staging_dir(store, school.key_id, digest)
-        staged = {sha for sha in to_copy if (staging / sha).is_file()}
-        needed = sum(manifest.files[sha].size for sha in to_copy if sha not in staged)
-        _check_space(store.root, needed + reserve)
+        to_copy, staged = blobs_to_stage(manifest.files, store, staging, reserve)
         result = ReceivedPackage(
             school.key_id, school.name, school.country, [], digest, manifest.created
         )
-        result.reused = len(manifest.files) - len(to_copy)
 
         def read(sha: str) -> bytes:
             candidate = staging / sha
             return (candidate if candidate.is_file() else store.path(sha)).read_bytes()
 
         try:
-            _stage_blobs(archive, manifest, to_copy, staged, staging, result, progress)
+            copied = stage_blobs(archive, manifest.files, to_copy, staged, staging, progress)
+            result.copied = len(copied)
+            result.reused = len(manifest.files) - len(copied)
             result.submissions = _with_markdown(manifest, markdown, read)
         except BundleError as error:
             if not error.resumable:
-                _remove_staging(staging)
+                remove_staging(staging)
             raise
         except OSError as error:
             raise StoreWriteError(str(staging), error.strerror or str(error)) from error
-        _publish(to_copy, staging, store)
+        publish(to_copy, staging, store)
     return result
 
 
 def _staging_dir(store: BlobStore, key_id: str, digest: str) -> Path:
     """Return this package's staging folder; drop those of other packages of the same school."""
-    root = store.root / ".staging"
+    # An older package from this school is superseded: the school exports everything not yet
+    # acknowledged again.
     prefix = f"{STAGING_PREFIX}{key_id}-"
-    name = prefix + digest[:16]
-    if root.is_dir():
-        for other in root.iterdir():
-            # An interrupted read of an older package from this school is superseded: the
-            # school exports everything not yet acknowledged again.
-            if other.name.startswith(prefix) and other.name != name:
-                shutil.rmtree(other, ignore_errors=True)
-    return root / name
-
-
-def _stage_blobs(
-    archive: BundleArchive,
-    manifest: PackageManifest,
-    to_copy: list[str],
-    staged: set[str],
-    staging: Path,
-    result: ReceivedPackage,
-    progress: Progress | None,
-) -> None:
-    """Copy each blob the store lacks into ``staging``, hashed while copied, fsynced, renamed."""
-    total = sum(manifest.files[sha].size for sha in to_copy)
-    done = 0
-    try:
-        staging.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise StoreWriteError(str(staging), error.strerror or str(error)) from error
-    for sha in to_copy:
-        entry = manifest.files[sha]
-        target = staging / sha
-        if sha in staged:
-            # Left by an interrupted read: checked again, since it sat on disk meanwhile.
-            if _hash_file(target) == (sha, entry.size):
-                result.reused += 1
-                done += entry.size
-                if progress is not None:
-                    progress(done, total)
-                continue
-            target.unlink()
-        fd, temp_name = tempfile.mkstemp(dir=staging, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                # iter_blob raises at the end unless size and hash are exactly right; the
-                # temporary file is then deleted and never gets the blob's name.
-                for chunk in archive.iter_blob(sha, entry.size, entry.name):
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp_name, target)
-        except OSError as error:
-            Path(temp_name).unlink(missing_ok=True)
-            raise StoreWriteError(str(staging), error.strerror or str(error)) from error
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
-        result.copied += 1
-        done += entry.size
-        if progress is not None:
-            progress(done, total)
+    return staging_dir(store, prefix, prefix + digest[:16])
