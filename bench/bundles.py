@@ -39,10 +39,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import json
 import math
 import os
-import platform
 import random
 import shutil
 import signal
@@ -53,21 +51,29 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# Run as `python bench/bundles.py`: bench/common.py, beside this script, must be importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402
+    CORPUS_COURSES,
+    DEFAULT_CORPUS,
+    REPO_ROOT,
+    clean_environment,
+    console_script,
+    log,
+    open_app,
+    print_machine,
+    remove_unless_kept,
+    this_machine,
+    write_json,
+)
+
 sys.path.insert(0, str(REPO_ROOT))  # run as a script from anywhere
 
-DEFAULT_CORPUS = (REPO_ROOT.parent / "shared" / "corpus").resolve()
 FRANCE_CONTENT = REPO_ROOT / "content"
 TEST_CURRICULUM = REPO_ROOT / "tests" / "data" / "content" / "zz" / "curriculum.toml"
-CORPUS_COURSES = (  # (folder, level, subject, licence), as given to `content import-course`
-    ("glassus-nsi/snt", "2nde", "snt", "CC-BY-SA-4.0"),
-    ("glassus-nsi/premiere_nsi", "1re", "nsi", "CC-BY-SA-4.0"),
-    ("glassus-nsi/terminale_nsi", "Tle", "nsi", "CC-BY-SA-4.0"),
-    ("roche-nsi-terminale", "Tle", "nsi", "CC0-1.0"),
-)
 MB = 1_000_000
 GB = 1_000_000_000
 SPACE_FACTOR = 4  # free space the synthetic run needs, in multiples of its size
@@ -207,36 +213,12 @@ class Run:
 # ----------------------------------------------------------------------------- helpers
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def rate(nbytes: int, seconds: float) -> float | None:
     return round(nbytes / MB / seconds, 1) if seconds > 0 else None
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 3) if a and b else None
-
-
-def clean_environment(data_dir: Path) -> dict[str, str]:
-    """The environment of the app: this machine's own IMAGINECOLE_* settings never leak in."""
-    for name in [name for name in os.environ if name.startswith("IMAGINECOLE_")]:
-        del os.environ[name]
-    env = dict(os.environ)
-    env["IMAGINECOLE_DATA_DIR"] = str(data_dir)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def console_script() -> str:
-    beside = Path(sys.executable).parent / "imaginecole"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("imaginecole")
-    if not found:
-        sys.exit("The `imaginecole` command is not installed: run with .venv/bin/python.")
-    return found
 
 
 def run_cli(arguments: list[str], data_dir: Path, timeout: float) -> tuple[int, list[str], float]:
@@ -270,15 +252,6 @@ def tree_size(paths: list[Path]) -> tuple[int, int, int]:
                     apparent += info.st_size
                     allocated += info.st_blocks * 512
     return files, apparent, allocated
-
-
-def open_app(data_dir: Path):
-    clean_environment(data_dir)
-    from imaginecole import create_app, ensure_schema
-
-    app = create_app({"DATA_DIR": str(data_dir)})
-    ensure_schema(app)
-    return app
 
 
 def close_app(app) -> None:
@@ -897,7 +870,7 @@ def print_import_split(i: Import, stage_vs_cp: float | None) -> None:
 def print_report(run: Run) -> None:
     print()
     print("Imaginecole bundle benchmark")
-    print(f"  machine  {run.machine}, {run.cpus} CPUs, Python {run.python}")
+    print_machine(run)
     print(f"  temp     {run.temp_dir} (warm page cache; MB = 10^6 bytes; seed {run.seed})")
     print(
         "  raw      distinct media files the published modules reference + UTF-8 bytes of every "
@@ -1023,9 +996,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="imaginecole-bundles-bench-", dir=args.tmp_dir))
     run = Run(
-        python=platform.python_version(),
-        machine=f"{platform.system()} {platform.machine()}",
-        cpus=os.cpu_count() or 0,
+        **this_machine(),
         temp_dir=str(work),
         seed=args.seed,
         targets={
@@ -1080,8 +1051,7 @@ def main(argv: list[str] | None = None) -> int:
         run.seconds = round(time.perf_counter() - started, 1)
         print_report(run)
         if args.json:
-            args.json.write_text(json.dumps(asdict(run), indent=2, ensure_ascii=False) + "\n")
-            log(f"Figures written to {args.json}")
+            write_json(args.json, run)
         return 0
     except (RuntimeError, OSError, subprocess.SubprocessError, BundleError) as error:
         log(f"Benchmark failed: {error}")
@@ -1091,10 +1061,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if args.keep:
-            log(f"Temporary folder kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        remove_unless_kept(work, args.keep)
 
 
 if __name__ == "__main__":

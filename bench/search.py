@@ -23,41 +23,43 @@ The clients run on the same machine as the server: on a small machine they share
 from __future__ import annotations
 
 import argparse
-import http.client
-import itertools
-import json
-import os
-import platform
 import random
 import re
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unicodedata
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# Run as `python bench/search.py`: bench/common.py, beside this script, must be importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402
+    CORPUS_COURSES,
+    DEFAULT_CORPUS,
+    REPO_ROOT,
+    Server,
+    get,
+    log,
+    open_app,
+    percentile_ms,
+    print_machine,
+    remove_unless_kept,
+    run_clients,
+    this_machine,
+    write_json,
+)
+
 sys.path.insert(0, str(REPO_ROOT))  # run as a script from anywhere
 
-DEFAULT_CORPUS = (REPO_ROOT.parent / "shared" / "corpus").resolve()
-CORPUS_COURSES = (  # (folder, level, subject, licence), as given to `content import-course`
-    ("glassus-nsi/snt", "2nde", "snt", "CC-BY-SA-4.0"),
-    ("glassus-nsi/premiere_nsi", "1re", "nsi", "CC-BY-SA-4.0"),
-    ("glassus-nsi/terminale_nsi", "Tle", "nsi", "CC-BY-SA-4.0"),
-    ("roche-nsi-terminale", "Tle", "nsi", "CC0-1.0"),
-)
 SINGLE_QUERIES = 150  # distinct queries timed one at a time (at least 100)
 HTTP_QUERY_POOL = 20_000  # distinct queries the HTTP clients draw from, in order
 LESSONS_PER_SYNTHETIC_MODULE = 10
 START_TIMEOUT = 60.0  # seconds for the server to answer (it checks the index at start)
-STOP_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 30.0  # seconds for a single request outside the load
 
 
 # ----------------------------------------------------------------------------- figures
@@ -119,34 +121,12 @@ class Run:
     sets: list[DataSet] = field(default_factory=list)
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def percentile_ms(sorted_seconds: list[float], fraction: float) -> float | None:
-    """Nearest-rank percentile of already sorted seconds, in milliseconds."""
-    if not sorted_seconds:
-        return None
-    rank = max(1, round(fraction * len(sorted_seconds)))
-    return round(sorted_seconds[min(rank, len(sorted_seconds)) - 1] * 1000, 2)
-
-
 def folder_mb(path: Path) -> float:
     total = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return round(total / 1024 / 1024, 1)
 
 
 # ----------------------------------------------------------------------------- the corpus
-
-
-def clean_environment(data_dir: Path) -> dict[str, str]:
-    """The environment of the app: this machine's own IMAGINECOLE_* settings never leak in."""
-    for name in [name for name in os.environ if name.startswith("IMAGINECOLE_")]:
-        del os.environ[name]
-    env = dict(os.environ)
-    env["IMAGINECOLE_DATA_DIR"] = str(data_dir)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 def import_corpus(app, corpus: Path) -> list[str]:
@@ -361,22 +341,6 @@ def build_synthetic(directory: Path, corpus_docs, lessons: int) -> Build:
 # ----------------------------------------------------------------------------- HTTP
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def console_script() -> str:
-    beside = Path(sys.executable).parent / "imaginecole"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("imaginecole")
-    if not found:
-        sys.exit("The `imaginecole` command is not installed: run with .venv/bin/python.")
-    return found
-
-
 # Serves an existing data directory as `imaginecole serve` does, without its start-up index
 # check: a synthetic index holds modules the database does not, which that check would remove.
 PLAIN_SERVER = """
@@ -388,129 +352,47 @@ serve(app, host="127.0.0.1", port=int(sys.argv[1]), threads=int(sys.argv[2] or a
 """
 
 
-class Server:
-    """``imaginecole serve`` (or the same waitress server without its index check) on 127.0.0.1."""
-
-    def __init__(self, data_dir: Path, threads: int | None, plain: bool = False):
-        self.port = free_port()
-        self.log_path = data_dir / f"server-{self.port}.log"
-        if plain:
-            command = [sys.executable, "-c", PLAIN_SERVER, str(self.port), str(threads or "")]
-        else:
-            command = [console_script(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-            if threads:
-                command += ["--threads", str(threads)]
-        with self.log_path.open("wb") as out:
-            self.process = subprocess.Popen(
-                command,
-                cwd=data_dir,
-                env=clean_environment(data_dir),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"the server stopped at start (exit code {self.process.returncode}):\n"
-                    + self.log_tail()
-                )
-            try:
-                if get(self.port, "/api/v1/search?q=x")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the server did not answer within {START_TIMEOUT:.0f} s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT)
+def start_server(data_dir: Path, threads: int | None, plain: bool = False) -> Server:
+    """``imaginecole serve``, or with ``plain`` the same waitress server without its index check."""
+    return Server(data_dir, threads, "server-{port}.log", PLAIN_SERVER if plain else None)
 
 
-def get(port: int, path: str) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
+def wait_ready(server: Server) -> None:
+    server.wait_ready(
+        "/api/v1/search?q=x",
+        ready=lambda status: status == 200,
+        timeout=START_TIMEOUT,
+        pause=0.2,
+        request_timeout=REQUEST_TIMEOUT,
+    )
 
 
 def measure_http(
     port: int, page: str, path_of, queries: list[str], clients: int, duration: float, timeout: float
 ) -> HttpRun:
     """Run ``clients`` keep-alive clients sending distinct queries for ``duration`` seconds."""
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    tickets = itertools.count()  # next() on a count is atomic in CPython: each query once
-    barrier = threading.Barrier(clients + 1)
-    window = {"end": 0.0}
-
-    def client(index: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        mine = latencies[index]
-        try:
-            barrier.wait(timeout=30)
-            while time.perf_counter() < window["end"]:
-                ticket = next(tickets)
-                if ticket >= len(queries):
-                    break  # every query was sent once: stop rather than repeat
-                began = time.perf_counter()
-                try:
-                    connection.request("GET", path_of(queries[ticket]))
-                    response = connection.getresponse()
-                    response.read()
-                    if response.status != 200:
-                        errors[index] += 1
-                        continue
-                except (OSError, http.client.HTTPException):
-                    errors[index] += 1
-                    connection.close()  # reconnects on the next request
-                    continue
-                mine.append(time.perf_counter() - began)
-        except threading.BrokenBarrierError:
-            errors[index] += 1
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    window["end"] = time.perf_counter() + duration
-    started = time.perf_counter()
-    barrier.wait(timeout=30)
-    for thread in threads:
-        thread.join(timeout=duration + timeout + 5)
-    elapsed = time.perf_counter() - started
-    if any(thread.is_alive() for thread in threads):
+    load = run_clients(
+        port,
+        clients,
+        duration,
+        timeout,
+        # Each query once: stop rather than repeat when every query was sent.
+        lambda number: path_of(queries[number]) if number < len(queries) else None,
+    )
+    if load.unfinished:
         log("  warning: some clients did not finish in time")
-    values = sorted(value for mine in latencies for value in mine)
+    values = sorted(load.ok)
     return HttpRun(
         path=page,
         clients=clients,
         requests=len(values),
-        errors=sum(errors),
-        seconds=round(elapsed, 2),
-        queries_per_s=round(len(values) / elapsed, 1) if elapsed else 0.0,
+        errors=load.errors,
+        seconds=round(load.seconds, 2),
+        queries_per_s=round(len(values) / load.seconds, 1) if load.seconds else 0.0,
         p50_ms=percentile_ms(values, 0.50),
         p95_ms=percentile_ms(values, 0.95),
         max_ms=percentile_ms(values, 1.0),
-        distinct_queries=min(next(tickets), len(queries)),
+        distinct_queries=min(load.tickets, len(queries)),
     )
 
 
@@ -523,7 +405,7 @@ def http_runs(server: Server, queries: list[str], args) -> list[HttpRun]:
     offset = 0
     for page, path_of in paths:
         for text in queries[-20:]:  # warm up with queries the measure does not use
-            get(server.port, path_of(text))
+            get(server.port, path_of(text), REQUEST_TIMEOUT)
         # Each page gets its own slice of queries: no answer is ever served twice.
         share = queries[offset : offset + (len(queries) - 20) // len(paths)]
         offset += len(share)
@@ -548,7 +430,7 @@ def fmt(value, width: int = 9, digits: int = 2) -> str:
 def print_report(run: Run) -> None:
     print()
     print("Imaginecole search benchmark")
-    print(f"  machine  {run.machine}, {run.cpus} CPUs, Python {run.python}")
+    print_machine(run)
     print(f"  corpus   {run.corpus}")
     print(
         f"  HTTP     `imaginecole serve` on 127.0.0.1, server threads: {run.server_threads}; "
@@ -666,9 +548,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     run = Run(
-        python=platform.python_version(),
-        machine=f"{platform.system()} {platform.machine()}",
-        cpus=os.cpu_count() or 0,
+        **this_machine(),
         corpus=str(args.corpus_dir),
         clients=args.clients,
         duration_s=args.duration,
@@ -679,11 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data_dir = work / "corpus"
         data_dir.mkdir()
-        clean_environment(data_dir)
-        from imaginecole import create_app, ensure_schema
-
-        app = create_app({"DATA_DIR": str(data_dir)})
-        ensure_schema(app)
+        app = open_app(data_dir)
         log(f"Importing the corpus from {args.corpus_dir} …")
         corpus = DataSet("corpus")
         corpus.notes = import_corpus(app, args.corpus_dir)
@@ -704,9 +580,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"Starting `imaginecole serve` ({len(http_queries)} distinct queries ready) …")
         server = None
         try:
-            server = Server(data_dir, args.threads)
+            server = start_server(data_dir, args.threads)
             servers.append(server)
-            server.wait_ready()
+            wait_ready(server)
             corpus.http = http_runs(server, http_queries, args)
         except (RuntimeError, OSError) as error:  # the other figures are still worth printing
             corpus.notes.append(f"HTTP not measured: {error}")
@@ -737,9 +613,9 @@ def main(argv: list[str] | None = None) -> int:
                 if args.synthetic_http:
                     server = None
                     try:
-                        server = Server(index_dir.parent, args.threads, plain=True)
+                        server = start_server(index_dir.parent, args.threads, plain=True)
                         servers.append(server)
-                        server.wait_ready()
+                        wait_ready(server)
                         data.http = http_runs(server, http_queries, args)
                         data.notes.append("HTTP served by waitress without the start-up check")
                     except (RuntimeError, OSError) as error:
@@ -752,8 +628,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print_report(run)
         if args.json:
-            args.json.write_text(json.dumps(asdict(run), indent=2, ensure_ascii=False) + "\n")
-            log(f"Figures written to {args.json}")
+            write_json(args.json, run)
         return 0
     except (RuntimeError, OSError) as error:
         log(f"Benchmark failed: {error}")
@@ -764,10 +639,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for server in servers:
             server.stop()
-        if args.keep:
-            log(f"Temporary folder kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        remove_unless_kept(work, args.keep)
 
 
 if __name__ == "__main__":

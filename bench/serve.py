@@ -15,26 +15,36 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import itertools
-import json
 import os
-import platform
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# Run as `python bench/serve.py`: bench/common.py, beside this script, must be importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402
+    DEFAULT_CORPUS,
+    REPO_ROOT,
+    Server,
+    app_environment,
+    console_script,
+    get,
+    log,
+    percentile_ms,
+    print_machine,
+    remove_unless_kept,
+    run_clients,
+    this_machine,
+    write_json,
+)
+
 DEFAULT_CONTENT = REPO_ROOT / "content"
-DEFAULT_CORPUS = (REPO_ROOT.parent / "shared" / "corpus").resolve()
 DEFAULT_LEVELS = (1, 20, 85)
 START_TIMEOUT = 30.0  # seconds for the server to answer
-STOP_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 10.0  # seconds for a single request outside the load
 
 # Course sites of the real corpus: (folder, level, subject, licence, author, credit line).
 CORPUS_COURSES = (
@@ -111,34 +121,6 @@ class Run:
 
 
 # ----------------------------------------------------------------------------- environment
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def clean_env(data_dir: Path) -> dict[str, str]:
-    """The environment for the app: this machine's own settings must not leak in."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("IMAGINECOLE_")}
-    env["IMAGINECOLE_DATA_DIR"] = str(data_dir)
-    env["PYTHONUNBUFFERED"] = "1"  # the server's log is complete when read
-    return env
-
-
-def console_script() -> str:
-    beside = Path(sys.executable).parent / "imaginecole"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("imaginecole")
-    if not found:
-        sys.exit("The `imaginecole` command is not installed: run with .venv/bin/python.")
-    return found
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def memory_kb(pid: int, field_name: str) -> int:
@@ -219,7 +201,7 @@ def import_corpus(data_dir: Path, corpus: Path, timeout: float) -> tuple[list[st
             done = subprocess.run(
                 command,
                 cwd=data_dir,
-                env=clean_env(data_dir),
+                env=app_environment(data_dir),
                 capture_output=True,
                 text=True,
                 timeout=remaining,
@@ -287,134 +269,32 @@ def pick_pages(data_dir: Path, lang: str) -> tuple[list[Page], dict]:
     return pages, counts
 
 
-# ----------------------------------------------------------------------------- server
-
-
-class Server:
-    def __init__(self, data_dir: Path, threads: int | None):
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.log_path = data_dir / "server.log"
-        command = [console_script(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        if threads:
-            command += ["--threads", str(threads)]
-        with self.log_path.open("wb") as out:
-            self.process = subprocess.Popen(
-                command, cwd=data_dir, env=clean_env(data_dir), stdout=out, stderr=subprocess.STDOUT
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"the server stopped at start (exit code {self.process.returncode}):\n"
-                    + self.log_tail()
-                )
-            try:
-                status, _ = get(self.port, "/")
-                if status < 500:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"the server did not answer within {START_TIMEOUT:.0f} s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_TIMEOUT)
-
-
-def get(port: int, path: str) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
 # ----------------------------------------------------------------------------- load
-
-
-def percentile_ms(sorted_values: list[float], fraction: float) -> float | None:
-    """Nearest-rank percentile of an already sorted list of seconds, in milliseconds."""
-    if not sorted_values:
-        return None
-    rank = max(1, round(fraction * len(sorted_values)))
-    return round(sorted_values[min(rank, len(sorted_values)) - 1] * 1000, 2)
 
 
 def measure(
     port: int, page: Page, clients: int, duration: float, max_requests: int, timeout: float
 ) -> Result:
     """Run ``clients`` keep-alive clients on ``page`` for ``duration`` s or ``max_requests``."""
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    tickets = itertools.count()  # shared request budget; next() on a count is atomic in CPython
-    barrier = threading.Barrier(clients + 1)
-    window = {"end": 0.0}
-
-    def client(index: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        mine = latencies[index]
-        try:
-            barrier.wait(timeout=30)
-            while time.perf_counter() < window["end"] and next(tickets) < max_requests:
-                began = time.perf_counter()
-                try:
-                    connection.request("GET", page.path)
-                    response = connection.getresponse()
-                    response.read()
-                    if response.status != 200:
-                        errors[index] += 1
-                except (OSError, http.client.HTTPException):
-                    errors[index] += 1
-                    connection.close()  # reconnects on the next request
-                    continue
-                mine.append(time.perf_counter() - began)
-        except threading.BrokenBarrierError:
-            errors[index] += 1
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    window["end"] = time.perf_counter() + duration
-    started = time.perf_counter()
-    barrier.wait(timeout=30)
-    for thread in threads:
-        thread.join(timeout=duration + timeout + 5)
-    elapsed = time.perf_counter() - started
-    if any(thread.is_alive() for thread in threads):
+    load = run_clients(
+        port,
+        clients,
+        duration,
+        timeout,
+        lambda number: page.path if number < max_requests else None,  # a shared budget
+    )
+    if load.unfinished:
         log(f"  warning: some clients of {page.name} × {clients} did not finish in time")
-    values = sorted(value for mine in latencies for value in mine)
+    values = sorted(load.ok + load.other)
     done = len(values)
     return Result(
         page=page.name,
         path=page.path,
         clients=clients,
         requests=done,
-        errors=sum(errors),
-        seconds=round(elapsed, 3),
-        requests_per_second=round(done / elapsed, 1) if elapsed else 0.0,
+        errors=load.errors,
+        seconds=round(load.seconds, 3),
+        requests_per_second=round(done / load.seconds, 1) if load.seconds else 0.0,
         p50_ms=percentile_ms(values, 0.50),
         p95_ms=percentile_ms(values, 0.95),
         max_ms=percentile_ms(values, 1.0),
@@ -431,7 +311,7 @@ def mb(kb: int) -> str:
 def print_report(run: Run) -> None:
     print()
     print("Imaginecole: `imaginecole serve` (waitress) on 127.0.0.1")
-    print(f"  machine  {run.machine}, {run.cpus} CPUs, Python {run.python}")
+    print_machine(run)
     print(f"  content  {run.content}" + (f" + corpus {run.corpus}" if run.corpus else ""))
     loaded = run.loaded
     print(
@@ -565,9 +445,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     run = Run(
-        python=platform.python_version(),
-        machine=f"{platform.system()} {platform.machine()}",
-        cpus=os.cpu_count() or 0,
+        **this_machine(),
         content=str(args.content),
         corpus=str(args.corpus_dir) if args.corpus else "",
         server_threads=str(args.threads or "default"),
@@ -588,20 +466,26 @@ def main(argv: list[str] | None = None) -> int:
             pages = [Page(f"page{i + 1}", path) for i, path in enumerate(args.pages)]
         run.pages = pages
 
-        server = Server(data_dir, args.threads)
-        server.wait_ready()
+        server = Server(data_dir, args.threads, "server.log")
+        server.wait_ready(
+            "/",
+            ready=lambda status: status < 500,
+            timeout=START_TIMEOUT,
+            pause=0.1,
+            request_timeout=REQUEST_TIMEOUT,
+        )
         time.sleep(0.5)
         run.memory.idle_rss_kb = memory_kb(server.pid, "VmRSS")
         with server.log_path.open() as first_lines:
             log(f"Server pid {server.pid}: {first_lines.readline().strip()}")
 
         for page in pages:
-            status, body = get(server.port, page.path)
+            status, body = get(server.port, page.path, REQUEST_TIMEOUT)
             if status != 200:
                 raise RuntimeError(f"{page.path} answered {status}:\n{server.log_tail()}")
             page.bytes = len(body)
             for _ in range(10):  # warm up: templates, database pages, translations
-                get(server.port, page.path)
+                get(server.port, page.path, REQUEST_TIMEOUT)
 
         for page in pages:
             for clients in args.levels:
@@ -617,8 +501,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print_report(run)
         if args.json:
-            args.json.write_text(json.dumps(asdict(run), indent=2, ensure_ascii=False) + "\n")
-            log(f"Figures written to {args.json}")
+            write_json(args.json, run)
         return 0
     except (RuntimeError, OSError, http.client.HTTPException) as error:
         log(f"Benchmark failed: {error}")
@@ -629,10 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if server is not None:
             server.stop()
-        if args.keep:
-            log(f"Data directory kept: {data_dir}")
-        else:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        remove_unless_kept(data_dir, args.keep, "Data directory")
 
 
 if __name__ == "__main__":

@@ -29,8 +29,8 @@ from imaginecole.services.coverage import (
     coverage_grid,
 )
 from tests.conftest import load_content, make_app
+from tests.imaginecole.national.helpers import PASSWORD, signed_in
 
-PASSWORD = "correct horse battery"
 SUBJECTS = ["mathematiques", "sciences", "histoire"]
 
 
@@ -59,20 +59,6 @@ def add_users(app) -> None:
         create_user("editor-zz@example.org", "Editor ZZ", PASSWORD, "editor", "zz")
         create_user("editor-yy@example.org", "Editor YY", PASSWORD, "editor", "yy")
         create_user("teacher-zz@example.org", "Teacher ZZ", PASSWORD, "teacher", "zz")
-
-
-def signed_in(app, email: str | None):
-    """Return a test client signed in as ``email`` (anonymous when None)."""
-    from imaginecole.models import User
-
-    client = app.test_client()
-    if email is not None:
-        with app.app_context():
-            user = db.session.scalar(select(User).filter_by(email=email))
-            user_id, version = user.id, user.session_version
-        with client.session_transaction() as session:
-            session.update(user_id=user_id, version=version, csrf="token")
-    return client
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -23,7 +22,15 @@ from imaginecole.models.curation import ModuleVersion
 from imaginecole.services import curation
 from imaginecole.services.bundles import build_country_bundle, to_source
 from imaginecole.services.media import blob_store
-from tests.conftest import TEST_CONTENT, load_content, make_app
+from tests.conftest import load_content
+from tests.imaginecole.national.helpers import (
+    YY_CURRICULUM,
+    add_accounts,
+    client_as,
+    copy_test_content,
+    loaded_app,
+    post,
+)
 
 UID = "zz-maths-fractions"
 EDIT = f"/en/national/modules/{UID}/edit"
@@ -35,44 +42,16 @@ LIST = "/en/national/zz/modules"
 MODULE_PAGE = f"/en/modules/{UID}/"
 FIRST, SECOND = "lire-une-fraction", "comparer"
 
-YY_CURRICULUM = """\
-code = "yy"
-languages = ["fr"]
-
-[name]
-fr = "Ygrecland"
-
-[framework]
-id = "yy-test"
-version = "2024"
-title = { fr = "Programme d'essai Y" }
-
-[[cycles]]
-code = "primaire"
-name = { fr = "Primaire" }
-
-[[levels]]
-code = "CE1"
-cycle = "primaire"
-isced = 1
-grade = 3
-name = { fr = "Cours élémentaire 1" }
-
-[[domains]]
-slug = "humanites"
-name = { fr = "Humanités" }
-
-[[subjects]]
-slug = "geographie"
-domain = "humanites"
-name = { fr = "Géographie" }
-
+YY_CURRICULUM_WITH_COMPETENCY = (
+    YY_CURRICULUM
+    + """
 [[competencies]]
 code = "YY-GEO-1"
 subject = "geographie"
 type = "competence"
 label = { fr = "Lire une carte" }
 """
+)
 YY_MODULE = """\
 id = "yy-geo-cartes"
 version = 1
@@ -105,17 +84,7 @@ class Server:
     content: Path
 
     def client(self, who: str | None = None):
-        client = self.app.test_client()
-        if who is not None:
-            with self.app.app_context():
-                user = db.session.scalar(select(User).filter_by(email=f"{who}@example.org"))
-                user_id, version = user.id, user.session_version
-            with client.session_transaction() as session:
-                session["user_id"] = user_id
-                session["version"] = version
-                session["csrf"] = f"token-{who}"
-        client.who = who
-        return client
+        return client_as(self.app, who)
 
     def module(self, uid: str = UID) -> Module:
         return db.session.scalar(select(Module).filter_by(uid=uid))
@@ -139,42 +108,16 @@ class Server:
             )
 
 
-def _content_with_two_countries(root: Path) -> Path:
-    target = root / "content"
-    shutil.copytree(TEST_CONTENT, target)
-    module_dir = target / "yy" / "modules" / "yy-geo-cartes"
+def _server(root: Path) -> Server:
+    content = copy_test_content(root / "content", YY_CURRICULUM_WITH_COMPETENCY)
+    module_dir = content / "yy" / "modules" / "yy-geo-cartes"
     module_dir.mkdir(parents=True)
-    (target / "yy" / "curriculum.toml").write_text(YY_CURRICULUM, encoding="utf-8")
     (module_dir / "module.toml").write_text(YY_MODULE, encoding="utf-8")
     (module_dir / "01-lire-une-carte.md").write_text(
         "# Lire une carte\n\nLe nord est en haut.\n", encoding="utf-8"
     )
-    return target
-
-
-def _server(root: Path) -> Server:
-    content = _content_with_two_countries(root)
-    app = make_app(root / "data")
-    report = load_content(app, content)
-    assert not report.problems, report.problems
-    with app.app_context():
-        for who, role, country in (
-            ("editor-zz", "editor", "zz"),
-            ("editor-yy", "editor", "yy"),
-            ("teacher-zz", "teacher", "zz"),
-            ("admin", "admin", None),
-        ):
-            # Sessions are set directly, so no password is ever checked.
-            db.session.add(
-                User(
-                    email=f"{who}@example.org",
-                    name=who.replace("-", " ").title(),
-                    password_hash="!",
-                    role=role,
-                    country_code=country,
-                )
-            )
-        db.session.commit()
+    app = loaded_app(root / "data", content)
+    add_accounts(app)
     return Server(app, content)
 
 
@@ -188,13 +131,6 @@ def server(tmp_path) -> Server:
 def shared(tmp_path_factory) -> Server:
     """One server for the permission tests, which must leave it exactly as it was."""
     return _server(tmp_path_factory.mktemp("curation"))
-
-
-def post(client, url: str, data=None, token: bool = True, **kwargs):
-    data = MultiDict(data or {})
-    if token and client.who:
-        data["csrf_token"] = f"token-{client.who}"
-    return client.post(url, data=data, **kwargs)
 
 
 class Forms(HTMLParser):

@@ -30,8 +30,8 @@ from sync.content import read_curriculum
 from sync.curriculum_file import dump_curriculum
 from sync.problems import ProblemList
 from tests.conftest import REPO_ROOT, TEST_CONTENT, load_content, make_app
+from tests.imaginecole.national.helpers import PASSWORD
 
-PASSWORD = "correct horse battery"
 EDITOR = "moussa@education.zz"
 OTHER_EDITOR = "awa@education.sn"
 TEACHER = "fatou@ecole-a.zz"

@@ -7,7 +7,6 @@ decides when (and whether) the build runs, except in one test that waits for the
 from __future__ import annotations
 
 import re
-import shutil
 import time
 import tomllib
 from datetime import UTC, datetime, timedelta
@@ -31,8 +30,14 @@ from sync.bundle import (
     trust_entry_toml,
     verify_bundle,
 )
-from tests.conftest import TEST_CONTENT, load_content, make_app
-from tests.imaginecole.national.test_upload import YY_CURRICULUM, Page, post
+from tests.conftest import load_content, make_app
+from tests.imaginecole.national.helpers import (
+    Page,
+    add_accounts,
+    client_as,
+    copy_test_content,
+    post,
+)
 
 PAGE = "/en/national/zz/publish"
 ZZ_MODULES = {"zz-histoire-royaume", "zz-maths-fractions", "zz-sciences-eau"}
@@ -42,46 +47,17 @@ class Server:
     """A national server with the zz content loaded, and one account of each kind."""
 
     def __init__(self, root: Path):
-        self.content = root / "content"
-        shutil.copytree(TEST_CONTENT, self.content)
-        (self.content / "yy").mkdir()
-        (self.content / "yy" / "curriculum.toml").write_text(YY_CURRICULUM, encoding="utf-8")
+        self.content = copy_test_content(root / "content")
         self.app = make_app(root / "data")
         self.reload()
-        with self.app.app_context():
-            for who, role, country in (
-                ("editor-zz", "editor", "zz"),
-                ("editor-yy", "editor", "yy"),
-                ("teacher-zz", "teacher", "zz"),
-                ("admin", "admin", None),
-            ):
-                db.session.add(
-                    User(
-                        email=f"{who}@example.org",
-                        name=who.replace("-", " ").title(),
-                        password_hash="!",
-                        role=role,
-                        country_code=country,
-                    )
-                )
-            db.session.commit()
+        add_accounts(self.app)
 
     def reload(self) -> None:
         report = load_content(self.app, self.content)
         assert not report.problems, report.problems
 
     def client(self, who: str | None = None):
-        client = self.app.test_client()
-        if who is not None:
-            with self.app.app_context():
-                user = db.session.scalar(select(User).filter_by(email=f"{who}@example.org"))
-                user_id, version = user.id, user.session_version
-            with client.session_transaction() as session:
-                session["user_id"] = user_id
-                session["version"] = version
-                session["csrf"] = f"token-{who}"
-        client.who = who
-        return client
+        return client_as(self.app, who)
 
     def edit_lesson(self, uid: str, text: str, version: int | None) -> None:
         module_dir = self.content / "zz" / "modules" / uid

@@ -18,7 +18,6 @@ import uuid
 import warnings
 import zipfile
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -26,47 +25,22 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from imaginecole.extensions import db
-from imaginecole.models import Module, User
+from imaginecole.models import Module
 from imaginecole.models.national_uploads import ContentUpload
 from imaginecole.services import upload_zip
-from tests.conftest import CORPUS, REPO_ROOT, TEST_CONTENT, load_content, make_app
+from tests.conftest import CORPUS, REPO_ROOT, TEST_CONTENT
+from tests.imaginecole.national.helpers import (
+    Page,
+    add_accounts,
+    client_as,
+    loaded_app,
+    post,
+    write_yy,
+)
 
 UPLOAD = "/en/national/zz/upload"
 START = "/en/national/zz/uploads/start"
 ZZ_MODULES = ("zz-histoire-royaume", "zz-maths-fractions", "zz-sciences-eau")
-
-YY_CURRICULUM = """\
-code = "yy"
-languages = ["fr"]
-
-[name]
-fr = "Ygrecland"
-
-[framework]
-id = "yy-test"
-version = "2024"
-title = { fr = "Programme d'essai Y" }
-
-[[cycles]]
-code = "primaire"
-name = { fr = "Primaire" }
-
-[[levels]]
-code = "CE1"
-cycle = "primaire"
-isced = 1
-grade = 3
-name = { fr = "Cours élémentaire 1" }
-
-[[domains]]
-slug = "humanites"
-name = { fr = "Humanités" }
-
-[[subjects]]
-slug = "geographie"
-domain = "humanites"
-name = { fr = "Géographie" }
-"""
 
 
 # ---------------------------------------------------------------------------- servers and clients
@@ -84,18 +58,7 @@ class Server:
         return Path(self.app.config["DATA_DIR"])
 
     def client(self, who: str | None = None):
-        client = self.app.test_client()
-        if who is not None:
-            with self.app.app_context():
-                user = db.session.scalar(select(User).filter_by(email=f"{who}@example.org"))
-                user_id, version = user.id, user.session_version
-            # Sessions are set directly, so no password is ever checked.
-            with client.session_transaction() as session:
-                session["user_id"] = user_id
-                session["version"] = version
-                session["csrf"] = f"token-{who}"
-        client.who = who
-        return client
+        return client_as(self.app, who)
 
     def upload(self, upload_id: int) -> ContentUpload:
         with self.app.app_context():
@@ -116,45 +79,24 @@ def make_server(root: Path, countries: tuple[str, ...] = ("zz",), **config) -> S
             shutil.copy(REPO_ROOT / "content" / "fr" / "curriculum.toml", content / "fr")
         else:
             shutil.copy(TEST_CONTENT / code / "curriculum.toml", content / code)
-    (content / "yy").mkdir(parents=True)
-    (content / "yy" / "curriculum.toml").write_text(YY_CURRICULUM, encoding="utf-8")
-    app = make_app(root / "data", **config)
-    report = load_content(app, content)
-    assert not report.problems, report.problems
-    with app.app_context():
-        people = [
-            ("editor-zz", "editor", "zz"),
-            ("editor2-zz", "editor", "zz"),
-            ("editor-yy", "editor", "yy"),
-            ("teacher-zz", "teacher", "zz"),
-            ("admin", "admin", None),
-        ]
-        if "fr" in countries:
-            people.append(("editor-fr", "editor", "fr"))
-        for who, role, country in people:
-            db.session.add(
-                User(
-                    email=f"{who}@example.org",
-                    name=who.replace("-", " ").title(),
-                    password_hash="!",
-                    role=role,
-                    country_code=country,
-                )
-            )
-        db.session.commit()
+    write_yy(content)
+    app = loaded_app(root / "data", content, **config)
+    people = [
+        ("editor-zz", "editor", "zz"),
+        ("editor2-zz", "editor", "zz"),
+        ("editor-yy", "editor", "yy"),
+        ("teacher-zz", "teacher", "zz"),
+        ("admin", "admin", None),
+    ]
+    if "fr" in countries:
+        people.append(("editor-fr", "editor", "fr"))
+    add_accounts(app, people)
     return Server(app, root)
 
 
 @pytest.fixture
 def server(tmp_path) -> Server:
     return make_server(tmp_path)
-
-
-def post(client, url: str, data=None, token: bool = True, **kwargs):
-    data = MultiDict(data or {})
-    if token and client.who:
-        data["csrf_token"] = f"token-{client.who}"
-    return client.post(url, data=data, **kwargs)
 
 
 def send_zip(client, payload: bytes, name: str = "contenu.zip", **fields):
@@ -234,45 +176,6 @@ def make_course(root: Path) -> Path:
         "# La pluie\n\nLes nuages donnent la pluie.\n", "utf-8"
     )
     return course
-
-
-# ---------------------------------------------------------------------------- reading pages
-
-
-class Page(HTMLParser):
-    """Forms, scripts and the text of a page."""
-
-    def __init__(self, html: str):
-        super().__init__(convert_charrefs=True)
-        self.forms: list[dict] = []
-        self.scripts: list[dict] = []
-        self.inline_scripts = 0
-        self._in_script = False
-        self.text_parts: list[str] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form":
-            self.forms.append({**attrs, "inputs": []})
-        elif tag in ("input", "select", "button", "textarea") and self.forms:
-            self.forms[-1]["inputs"].append({"tag": tag, **attrs})
-        elif tag == "script":
-            self.scripts.append(attrs)
-            self._in_script = True
-
-    def handle_endtag(self, tag):
-        if tag == "script":
-            self._in_script = False
-
-    def handle_data(self, data):
-        if self._in_script and data.strip():
-            self.inline_scripts += 1
-        self.text_parts.append(data)
-
-    @property
-    def text(self) -> str:
-        return re.sub(r"\s+", " ", " ".join(self.text_parts))
 
 
 # ---------------------------------------------------------------------------- the plain form
