@@ -116,6 +116,18 @@ class Curriculum:
 
 
 @dataclass
+class Variant:
+    """A resized copy of an image, made once by the server that loaded it, named by its hash."""
+
+    sha256: str
+    media_type: str  # image/webp, image/jpeg or image/png
+    width: int
+    height: int
+    size: int
+    path: Path | None = None  # where the bytes are now, when known
+
+
+@dataclass
 class Blob:
     """A media file a module uses, named by the SHA-256 of its bytes."""
 
@@ -124,6 +136,16 @@ class Blob:
     media_type: str
     name: str  # the file's own name, for downloads and the offline ZIP
     path: Path  # where the bytes are now
+    # An image already prepared elsewhere: its size and resized variants (an empty list for an
+    # animation, served as it is). ``width`` is None when nobody prepared it yet (content read
+    # from a folder); the module's fingerprint never depends on these.
+    width: int | None = None
+    height: int | None = None
+    variants: list[Variant] = field(default_factory=list)
+
+    @property
+    def prepared(self) -> bool:
+        return self.width is not None and self.height is not None
 
 
 @dataclass

@@ -163,6 +163,23 @@ def to_source(module: Module, store) -> fmt.Module:
                 media_type=asset.media_type,
                 name=asset.name,
                 path=store.path(asset.sha256),
+                # An image's variants were made when it was loaded here: they travel with it,
+                # so schools do not make them again.
+                width=asset.width if asset.is_image else None,
+                height=asset.height if asset.is_image else None,
+                variants=[
+                    fmt.Variant(
+                        sha256=variant.sha256,
+                        media_type=variant.media_type,
+                        width=variant.width,
+                        height=variant.height,
+                        size=variant.size,
+                        path=store.path(variant.sha256),
+                    )
+                    for variant in asset.variants
+                ]
+                if asset.is_image
+                else [],
             )
             for asset in module.assets
         },

@@ -11,6 +11,7 @@ from imaginecole.extensions import db
 from imaginecole.models import Asset, ImageVariant
 from imaginecole.rendering.images import ImageRejected, make_variants
 from imaginecole.rendering.markdown import ImageInfo, MediaLink
+from sync.bundle.manifest import SHA256, VARIANT_TYPES
 from sync.content import Blob
 from sync.media import EXTENSION_FOR_TYPE, IMAGE_TYPES
 from sync.storage import BlobStore
@@ -26,7 +27,7 @@ def media_url(sha256: str, media_type: str) -> str:
 
 
 def prepare_images(blobs: list[Blob]) -> dict[str, tuple]:
-    """Resize the images among ``blobs`` that have no asset yet, several at a time.
+    """Resize the images among ``blobs`` that have no asset nor variants yet, several at a time.
 
     Pillow releases the interpreter lock while it decodes, resizes and encodes, so threads use
     every core of a small server; this is most of the time a bundle import takes. Returns
@@ -34,8 +35,13 @@ def prepare_images(blobs: list[Blob]) -> dict[str, tuple]:
     """
     config = current_app.config
     widths, max_pixels = tuple(config["IMAGE_WIDTHS"]), int(config["MAX_IMAGE_PIXELS"])
+    store = blob_store()
     todo = [
-        b for b in blobs if b.media_type in IMAGE_TYPES and db.session.get(Asset, b.sha256) is None
+        b
+        for b in blobs
+        if b.media_type in IMAGE_TYPES
+        and not has_variants(b, store)
+        and db.session.get(Asset, b.sha256) is None
     ]
 
     def make(blob: Blob) -> tuple:
@@ -51,11 +57,26 @@ def prepare_images(blobs: list[Blob]) -> dict[str, tuple]:
         return dict(zip((b.sha256 for b in todo), pool.map(make, todo), strict=True))
 
 
+def has_variants(blob: Blob, store: BlobStore) -> bool:
+    """Tell whether ``blob`` is an image prepared elsewhere whose variants are all in ``store``."""
+    return (
+        blob.media_type in IMAGE_TYPES
+        and blob.prepared
+        and all(
+            variant.media_type in VARIANT_TYPES
+            and SHA256.match(variant.sha256)
+            and store.has(variant.sha256)
+            for variant in blob.variants
+        )
+    )
+
+
 def ingest_blob(blob: Blob, store: BlobStore, prepared: dict[str, tuple] | None = None) -> Asset:
     """Copy a blob into the store and make its image variants, once per distinct file.
 
-    ``prepared`` holds variants already made by ``prepare_images``. Raises ``ImageRejected``
-    for an image that cannot be decoded or is too large.
+    An image whose variants came with it (from a bundle) and are in the store gets them as they
+    are; otherwise ``prepared`` holds variants already made by ``prepare_images``. Raises
+    ``ImageRejected`` for an image that cannot be decoded or is too large.
     """
     asset = db.session.get(Asset, blob.sha256)
     if asset is not None:
@@ -63,7 +84,27 @@ def ingest_blob(blob: Blob, store: BlobStore, prepared: dict[str, tuple] | None 
     asset = Asset(
         sha256=blob.sha256, media_type=blob.media_type, size=blob.size, name=blob.name[:255]
     )
-    if blob.media_type in IMAGE_TYPES:
+    if has_variants(blob, store):
+        # The publisher made them (and the bundle's blobs were hash-checked into the store);
+        # this server's size limit still holds.
+        max_pixels = int(current_app.config["MAX_IMAGE_PIXELS"])
+        if blob.width * blob.height > max_pixels:
+            raise ImageRejected(
+                f'"{blob.name}": the image is {blob.width}×{blob.height} pixels, '
+                f"more than the {max_pixels:,} allowed"
+            )
+        asset.width, asset.height = blob.width, blob.height
+        for variant in blob.variants:
+            asset.variants.append(
+                ImageVariant(
+                    sha256=variant.sha256,
+                    media_type=variant.media_type,
+                    width=variant.width,
+                    height=variant.height,
+                    size=variant.size,
+                )
+            )
+    elif blob.media_type in IMAGE_TYPES:
         found = (prepared or {}).get(blob.sha256) or prepare_images([blob])[blob.sha256]
         width, height, variants = found
         asset.width, asset.height = width, height

@@ -21,6 +21,8 @@ from sync.bundle.manifest import (
     CHANNEL,
     CREATED,
     MARKDOWN_TYPE,
+    SHA256,
+    VARIANT_TYPES,
     FileEntry,
     IndexEntry,
     Manifest,
@@ -28,8 +30,10 @@ from sync.bundle.manifest import (
     SubmissionStatus,
     check_submission_statuses,
     format_created,
+    safe_name,
 )
-from sync.content import COUNTRY_CODE, ContentTree, Curriculum, Module
+from sync.content import COUNTRY_CODE, Blob, ContentTree, Curriculum, Module, Variant
+from sync.media import EXTENSION_FOR_TYPE, IMAGE_TYPES
 
 # ---------------------------------------------------------------------------- planning
 
@@ -179,8 +183,27 @@ def plan_bundle(
         for sha, file_entry in sorted(entry.blobs.items()):
             if sha in base_hashes or sha in files:
                 continue
-            files[sha] = file_entry
+            files[sha] = FileEntry(file_entry.size, file_entry.media_type, file_entry.name)
             media[sha] = module.blobs[sha].path
+        for blob in sorted(module.blobs.values(), key=lambda b: b.sha256):
+            # The image variants the publisher made travel as blobs too, so schools need not
+            # make them again; like media, only those the base chain does not hold.
+            for variant in blob.variants:
+                _check_variant(module.id, blob, variant)
+                if variant.sha256 in base_hashes or variant.sha256 in files:
+                    continue
+                if variant.path is None:
+                    raise BuildError(
+                        f"module {module.id}: the variant {variant.sha256} of {blob.name} has no file"
+                    )
+                stem = blob.name.rsplit(".", 1)[0] if "." in blob.name else blob.name
+                extension = EXTENSION_FOR_TYPE[variant.media_type]
+                files[variant.sha256] = FileEntry(
+                    variant.size,
+                    variant.media_type,
+                    safe_name(f"{stem}-{variant.width}{extension}"),
+                )
+                media[variant.sha256] = variant.path
 
     manifest = Manifest(
         format_version=FORMAT_VERSION,
@@ -198,6 +221,21 @@ def plan_bundle(
         submission_statuses=statuses,
     )
     return manifest, markdown_blobs, media
+
+
+def _check_variant(module_id: str, blob: Blob, variant: Variant) -> None:
+    """Refuse a variant that readers would refuse, before anything is written."""
+    if (
+        blob.media_type not in IMAGE_TYPES
+        or not blob.prepared
+        or variant.media_type not in VARIANT_TYPES
+        or not SHA256.match(variant.sha256)
+        or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1
+            for n in (variant.width, variant.height, variant.size, blob.width, blob.height)
+        )
+    ):
+        raise BuildError(f"module {module_id}: {blob.name} has a malformed variant {variant}")
 
 
 # ---------------------------------------------------------------------------- writing

@@ -39,7 +39,9 @@ from sync.content import (
     Localized,
     Module,
     Subject,
+    Variant,
 )
+from sync.media import IMAGE_TYPES
 
 OLDEST_FORMAT_VERSION = 1
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -63,6 +65,7 @@ NO_REVISION = "0" * 64
 # (a str only holds one when it was decoded from something that was not valid Unicode).
 FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 MARKDOWN_TYPE = "text/markdown; charset=utf-8"
+VARIANT_TYPES = ("image/webp", "image/jpeg", "image/png")
 MAX_MANIFEST_BYTES = (
     64 * 1024 * 1024
 )  # held in memory to check its signature; real ones are far smaller
@@ -103,15 +106,51 @@ def is_safe_name(name: str) -> bool:
 
 
 @dataclass(frozen=True)
+class VariantEntry:
+    """A resized copy of an image, made by the publisher; its bytes travel as a blob."""
+
+    sha256: str
+    media_type: str  # one of VARIANT_TYPES
+    width: int
+    height: int
+    size: int
+
+    def to_data(self) -> dict:
+        return {
+            "sha256": self.sha256,
+            "media_type": self.media_type,
+            "width": self.width,
+            "height": self.height,
+            "size": self.size,
+        }
+
+
+@dataclass(frozen=True)
 class FileEntry:
-    """What the manifest says about one blob (its hash is the key it is filed under)."""
+    """What the manifest says about one blob (its hash is the key it is filed under).
+
+    In a module's ``blobs``, an image the publisher already prepared also has its ``width``
+    and ``height`` and its resized ``variants`` (optional, added within format 1).
+    """
 
     size: int
     media_type: str
     name: str
+    width: int | None = None
+    height: int | None = None
+    variants: tuple[VariantEntry, ...] = ()
+
+    @property
+    def prepared(self) -> bool:
+        return self.width is not None
 
     def to_data(self) -> dict:
-        return {"size": self.size, "media_type": self.media_type, "name": self.name}
+        data: dict = {"size": self.size, "media_type": self.media_type, "name": self.name}
+        if self.prepared:
+            # Written only for prepared images, so other entries keep their exact bytes.
+            data["width"], data["height"] = self.width, self.height
+            data["variants"] = [v.to_data() for v in self.variants]
+        return data
 
 
 @dataclass
@@ -156,9 +195,12 @@ class ModuleEntry:
     def markdown_hashes(self) -> set[str]:
         return {text.markdown for lesson in self.lessons for text in lesson.texts.values()}
 
+    def variant_hashes(self) -> set[str]:
+        return {v.sha256 for f in self.blobs.values() for v in f.variants}
+
     def hashes(self) -> set[str]:
-        """Return every blob the module needs: its Markdown and its media."""
-        return self.markdown_hashes() | set(self.blobs)
+        """Return every blob the module needs: its Markdown, its media and their variants."""
+        return self.markdown_hashes() | set(self.blobs) | self.variant_hashes()
 
     @classmethod
     def from_module(cls, module: Module) -> tuple[ModuleEntry, dict[str, bytes]]:
@@ -191,10 +233,7 @@ class ModuleEntry:
             summary=dict(module.summary),
             authors=[Author(a.name, a.role) for a in module.authors],
             lessons=lessons,
-            blobs={
-                sha: FileEntry(blob.size, blob.media_type, safe_name(blob.name))
-                for sha, blob in sorted(module.blobs.items())
-            },
+            blobs={sha: _blob_entry(blob) for sha, blob in sorted(module.blobs.items())},
             fingerprint=module.fingerprint(),
         )
         return entry, markdown
@@ -230,7 +269,21 @@ class ModuleEntry:
                 for lesson in self.lessons
             ],
             blobs={
-                sha: Blob(sha, f.size, f.media_type, f.name, blob_path(sha))
+                sha: Blob(
+                    sha,
+                    f.size,
+                    f.media_type,
+                    f.name,
+                    blob_path(sha),
+                    width=f.width,
+                    height=f.height,
+                    variants=[
+                        Variant(
+                            v.sha256, v.media_type, v.width, v.height, v.size, blob_path(v.sha256)
+                        )
+                        for v in f.variants
+                    ],
+                )
                 for sha, f in self.blobs.items()
             },
         )
@@ -248,6 +301,18 @@ class ModuleEntry:
         data["lessons"] = [asdict(lesson) for lesson in self.lessons]
         data["blobs"] = {sha: f.to_data() for sha, f in self.blobs.items()}
         return data
+
+
+def _blob_entry(blob: Blob) -> FileEntry:
+    if not blob.prepared:
+        return FileEntry(blob.size, blob.media_type, safe_name(blob.name))
+    variants = sorted(
+        (VariantEntry(v.sha256, v.media_type, v.width, v.height, v.size) for v in blob.variants),
+        key=lambda v: (v.width, v.media_type, v.sha256),
+    )
+    return FileEntry(
+        blob.size, blob.media_type, safe_name(blob.name), blob.width, blob.height, tuple(variants)
+    )
 
 
 @dataclass(frozen=True)
@@ -544,6 +609,37 @@ def _file_entry(fields: Fields) -> FileEntry:
     return FileEntry(fields.integer("size"), fields.text("media_type"), name)
 
 
+def _module_blob(fields: Fields) -> FileEntry:
+    """Read a module's blob entry, with the optional size and variants of a prepared image."""
+    entry = _file_entry(fields)
+    if all(fields.data.get(key) is None for key in ("width", "height", "variants")):
+        return entry  # absent from older bundles and from content read from folders
+    if entry.media_type not in IMAGE_TYPES:
+        raise fields.fail("variants", f"are given for {entry.media_type[:80]!r}, not an image")
+    variants = []
+    for item in fields.items("variants"):
+        media_type = item.text("media_type")
+        if media_type not in VARIANT_TYPES:
+            raise item.fail("media_type", f"is {media_type[:80]!r}, not one of {VARIANT_TYPES}")
+        variants.append(
+            VariantEntry(
+                sha256=item.text("sha256", SHA256, "a SHA-256 hex digest"),
+                media_type=media_type,
+                width=item.integer("width", minimum=1),
+                height=item.integer("height", minimum=1),
+                size=item.integer("size", minimum=1),
+            )
+        )
+    return FileEntry(
+        entry.size,
+        entry.media_type,
+        entry.name,
+        fields.integer("width", minimum=1),
+        fields.integer("height", minimum=1),
+        tuple(variants),
+    )
+
+
 def _curriculum(fields: Fields) -> Curriculum:
     return Curriculum(
         code=fields.text("code", COUNTRY_CODE, "a country code"),
@@ -612,7 +708,7 @@ def _module(fields: Fields) -> ModuleEntry:
             )
         )
     blobs = {
-        sha: _file_entry(Fields(value, f"{fields.where}.blobs.{sha[:12]}…"))
+        sha: _module_blob(Fields(value, f"{fields.where}.blobs.{sha[:12]}…"))
         for sha, value in fields.mapping("blobs", SHA256, "a SHA-256 hex digest").items()
     }
     authors = [Author(a.text("name"), a.text("role")) for a in fields.items("authors")]
@@ -690,6 +786,12 @@ def _check_consistency(manifest: Manifest) -> None:
             shipped = manifest.files.get(sha)
             if shipped is not None and shipped.size != entry.size:
                 raise ManifestError(f"{where}: media {sha} has two different sizes")
+            for variant in entry.variants:
+                shipped = manifest.files.get(variant.sha256)
+                if shipped is not None and shipped.size != variant.size:
+                    raise ManifestError(
+                        f"{where}: variant {variant.sha256} of media {sha} has two different sizes"
+                    )
     for module_id in manifest.index:
         if not module_id.startswith(country + "-"):
             raise ManifestError(f"index entry {module_id} does not belong to country {country}")

@@ -159,6 +159,9 @@ def stage_bundle(
 def _check_base_blobs(manifest: Manifest, store: BlobStore) -> None:
     """Make sure every blob a delta does not ship is on this server, with the right size."""
     sizes = {sha: f.size for m in manifest.modules for sha, f in m.blobs.items()}
+    sizes |= {
+        v.sha256: v.size for m in manifest.modules for f in m.blobs.values() for v in f.variants
+    }
     names = {sha: f.name for m in manifest.modules for sha, f in m.blobs.items()}
     for sha in sorted(manifest.referenced_hashes() - set(manifest.files)):
         path = store.path(sha)

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import select
 
 from imaginecole.extensions import db
-from imaginecole.models import Country, InstalledBundle, Level, Module, Subject
+from imaginecole.models import Asset, Country, InstalledBundle, Level, Module, Subject
 from imaginecole.services.bundles import (
     BundleSetupError,
     ImportBusy,
@@ -36,6 +36,7 @@ from imaginecole.services.bundles import (
     remove_channel,
 )
 from imaginecole.services.content import remove_module
+from imaginecole.services.media import blob_store
 from imaginecole.services.search import sync_index
 from sync.bundle import (
     BaseNotInstalled,
@@ -414,6 +415,60 @@ def test_a_bundle_imported_on_a_fresh_server_serves_the_same_pages_and_search(pu
         response = client.get(url)
         assert response.status_code == 200, url
         assert hashlib.sha256(response.data).hexdigest() == url.split("/")[-1].split(".")[0]
+
+
+def variant_rows(app) -> dict[str, set[tuple]]:
+    with app.app_context():
+        return {
+            asset.sha256: {
+                (v.sha256, v.media_type, v.width, v.height, v.size) for v in asset.variants
+            }
+            for asset in db.session.scalars(select(Asset))
+            if asset.is_image
+        }
+
+
+def test_a_school_uses_the_image_variants_the_bundle_carries(publisher, school, monkeypatch):
+    import imaginecole.services.media as media_service
+
+    def no_resizing(*args, **kwargs):
+        raise AssertionError("the school resized an image the bundle had variants for")
+
+    monkeypatch.setattr(media_service, "make_variants", no_resizing)
+    install(school, publisher, 1)
+
+    here, national = variant_rows(school), variant_rows(publisher.app)
+    assert here and any(here.values())
+    assert here == {sha: national[sha] for sha in here}
+    with school.app_context():
+        for asset in db.session.scalars(select(Asset)):
+            for variant in asset.variants:
+                assert blob_store().has(variant.sha256)
+
+
+def test_a_bundle_built_from_a_content_folder_still_gets_its_variants_made(
+    publisher, school, tmp_path
+):
+    from sync.bundle import build_bundle
+    from sync.content import read_content
+
+    laptop = tmp_path / "laptop.icb"
+    tree = read_content(TEST_CONTENT)
+    build_bundle(tree, None, "zz", 1, laptop, publisher.data / "keys" / "publisher.key")
+    assert not any(
+        "variants" in b for m in json_manifest(laptop)["modules"] for b in m["blobs"].values()
+    )
+    with school.app_context():
+        import_bundle(laptop)
+    rows = variant_rows(school)
+    assert rows and all(rows.values())  # made here, with Pillow, as before
+
+
+def json_manifest(path: Path) -> dict:
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("manifest.json"))
 
 
 def test_importing_the_same_bundle_again_changes_nothing(publisher, school):
