@@ -20,6 +20,7 @@ from imaginecole.services.content import LoadReport, load_module
 from imaginecole.services.errors import FormProblems
 from imaginecole.services.media import blob_store
 from imaginecole.services.search import sync_index
+from imaginecole.services.submissions import add_revision
 from sync import content as fmt
 from sync.bundle import BundleError, PublicKey, SubmissionStatus
 from sync.bundle.manifest import NO_REVISION
@@ -189,23 +190,7 @@ def _apply(received, result: MergeResult) -> None:
             )
             db.session.add(submission)
         for data in _parents_first(decision.new_revisions):
-            submission.revisions.append(
-                Revision(
-                    uid=data.uid,
-                    parent_uid=data.parent_uid,
-                    content_hash=data.content_hash(),
-                    title=data.title,
-                    summary=data.summary,
-                    language=data.language,
-                    levels=list(data.levels),
-                    subject=data.subject,
-                    competencies=list(data.competencies),
-                    licence=data.licence,
-                    markdown=data.markdown,
-                    files=[f.to_data() for f in data.files],
-                    created=data.created,
-                )
-            )
+            add_revision(submission, data)
         submission.conflict = decision.conflict
         submission.status = (
             "withdrawn" if decision.withdrawn else (decision.status or submission.status)

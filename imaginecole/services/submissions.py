@@ -115,7 +115,8 @@ def _revision_data(
     )
 
 
-def _add_revision(submission: Submission, data: RevisionData) -> Revision:
+def add_revision(submission: Submission, data: RevisionData) -> Revision:
+    """Store a revision (as made here or received in a package) under its submission."""
     revision = Revision(
         uid=data.uid,
         parent_uid=data.parent_uid,
@@ -146,7 +147,7 @@ def create_submission(user: User, form: SubmissionForm) -> Submission:
         author_id=user.id,
         teacher_name=user.name,
     )
-    _add_revision(submission, _revision_data(submission.uid, form, uploads, None))
+    add_revision(submission, _revision_data(submission.uid, form, uploads, None))
     db.session.add(submission)
     db.session.commit()
     return submission
@@ -163,7 +164,7 @@ def save_revision(submission: Submission, user: User, form: SubmissionForm) -> b
     data = _revision_data(submission.uid, form, uploads, latest.uid)
     if data.content_hash() == latest.content_hash:
         return False
-    _add_revision(submission, data)
+    add_revision(submission, data)
     if submission.status == "changes_requested":
         submission.status = "draft"  # the teacher answers the reviewer by submitting again
     db.session.commit()
