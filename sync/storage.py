@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
 CHUNK = 1 << 20
+SHA256_HEX = re.compile("[0-9a-f]{64}")
 
 
 class BlobHashMismatch(ValueError):
@@ -23,9 +25,9 @@ class BlobStore:
         self.root = Path(root)
 
     def path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        if not SHA256_HEX.fullmatch(sha256):
             raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return self.root.joinpath(sha256[:2], sha256[2:4], sha256)
 
     def has(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
@@ -64,6 +66,17 @@ class BlobStore:
             Path(temp_name).unlink(missing_ok=True)
             raise
         fsync_dir(target.parent)
+
+
+def flush_all_files() -> None:
+    """Flush every written file, and every rename, to disk (POSIX only).
+
+    Thousands of blobs written in a row are made durable with one call instead of two
+    ``fsync`` per blob (the file and its folder), which cost most of an import's time.
+    On Linux ``sync`` returns once the data is on disk.
+    """
+    if os.name == "posix":
+        os.sync()
 
 
 def fsync_dir(path: Path) -> None:

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
+from functools import lru_cache
 
-from whoosh.analysis import (
-    CharsetFilter,
-    Filter,
-    LowercaseFilter,
-    RegexTokenizer,
-    StemFilter,
-    StopFilter,
-)
+from whoosh.analysis import Token, Tokenizer
 from whoosh.lang import stopwords_for_language
 from whoosh.lang.porter import stem as english_stem
 from whoosh.lang.snowball.french import FrenchStemmer
@@ -25,7 +20,7 @@ from whoosh.support.charset import accent_map
 
 # Words, keeping inner apostrophes and hyphens so the elision filter can see "l'éducation".
 # Combining marks are not \w: kept inside the word, "é" typed as e + U+0301 and Arabic with its
-# short vowels stay one word (NfcFilter and ArabicFilter deal with the marks afterwards).
+# short vowels stay one word (the term functions below deal with the marks afterwards).
 _MARKS = "\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
 _PART = rf"\w[\w{_MARKS}]*"
 WORD = re.compile(rf"{_PART}(?:['’]{_PART})*", re.UNICODE)
@@ -59,17 +54,6 @@ ARABIC_STOP_WORDS = frozenset(
 )
 
 
-class ElisionFilter(Filter):
-    """Drop French elided articles and pronouns glued to a word by an apostrophe."""
-
-    def __call__(self, tokens):
-        for token in tokens:
-            text = _ELISION.sub("", token.text)
-            # Remaining apostrophes (aujourd'hui) are kept out of the term itself.
-            token.text = text.replace("’", "'")
-            yield token
-
-
 def singular(word: str) -> str:
     """Return the singular of a folded French word: chevaux -> cheval, entiers -> entier.
 
@@ -85,26 +69,6 @@ def singular(word: str) -> str:
     if len(word) > 4 and word.endswith("ee"):
         word = word[:-1]  # connectée -> connecté: the feminine meets the masculine
     return word
-
-
-class FrenchLightStemFilter(Filter):
-    """Stem French words already folded to ASCII, so accented and plain spellings agree."""
-
-    def __init__(self) -> None:
-        self._stem = FrenchStemmer().stem
-        self._cache: dict[str, str] = {}
-
-    def __call__(self, tokens):
-        cache, stem = self._cache, self._stem
-        for token in tokens:
-            text = token.text
-            result = cache.get(text)
-            if result is None:
-                result = stem(singular(text)) if len(text) > 3 else text
-                if len(cache) < 200_000:  # bounded: a school server has little memory
-                    cache[text] = result
-            token.text = result
-            yield token
 
 
 _ARABIC_DIACRITICS = re.compile("[\u064b-\u0652\u0670\u0640]")  # tashkeel and tatweel
@@ -128,74 +92,159 @@ def normalize_arabic(word: str) -> str:
     return word
 
 
-class ArabicFilter(Filter):
-    def __call__(self, tokens):
-        for token in tokens:
-            token.text = normalize_arabic(token.text)
-            yield token
+# ---------------------------------------------------------------------------- word -> term
+#
+# Each function below turns one word, as the tokenizer found it, into the term indexed or
+# searched for, or None for a word that is not indexed (a stop word). A word always gives the
+# same term, so the result is cached: a text repeats its words, and a chain of a filter per
+# step cost most of the time spent indexing. The caches are bounded (a school server has little
+# memory) and live in this module, never in the analyzers Whoosh saves with the index.
+
+WORD_CACHE = 50_000
 
 
-class NfcFilter(Filter):
-    """Compose characters, so é typed as e + accent equals the single-character é."""
-
-    def __call__(self, tokens):
-        for token in tokens:
-            token.text = unicodedata.normalize("NFC", token.text)
-            yield token
+def _lower(word: str) -> str:
+    # Composed first, so é typed as e + accent equals the single-character é.
+    return unicodedata.normalize("NFC", word).lower()
 
 
-def _tokenizer() -> RegexTokenizer:
-    return RegexTokenizer(WORD)
-
-
-def french_analyzer():
-    """Folded and stemmed French: matches across accents, plurals and common inflections."""
-    return (
-        _tokenizer()
-        | NfcFilter()
-        | LowercaseFilter()
-        | ElisionFilter()
-        | StopFilter(stoplist=FRENCH_STOP_WORDS, minsize=1)
-        | CharsetFilter(accent_map)
-        | StopFilter(stoplist={_fold(w) for w in FRENCH_STOP_WORDS}, minsize=1)
-        | FrenchLightStemFilter()
-    )
-
-
-def exact_analyzer(stop_words: frozenset[str] = FRENCH_STOP_WORDS):
-    """Lower-cased words as written (accents kept): for exact-match ranking and suggestions."""
-    return (
-        _tokenizer()
-        | NfcFilter()
-        | LowercaseFilter()
-        | ElisionFilter()
-        | StopFilter(stoplist=stop_words, minsize=2)
-    )
-
-
-def english_analyzer():
-    return (
-        _tokenizer()
-        | NfcFilter()
-        | LowercaseFilter()
-        | StopFilter(stoplist=ENGLISH_STOP_WORDS, minsize=1)
-        | CharsetFilter(accent_map)
-        | StemFilter(stemfn=english_stem, cachesize=50_000)
-    )
-
-
-def arabic_analyzer():
-    return (
-        _tokenizer()
-        | NfcFilter()
-        | StopFilter(stoplist=ARABIC_STOP_WORDS, minsize=1)
-        | ArabicFilter()
-    )
+def _without_elision(word: str) -> str:
+    # Remaining apostrophes (aujourd'hui) are kept out of the term itself.
+    return _ELISION.sub("", word).replace("’", "'")
 
 
 def _fold(word: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
 
 
+_FOLDED_FRENCH_STOP_WORDS = frozenset(_fold(w) for w in FRENCH_STOP_WORDS)
+_FRENCH_STEM = FrenchStemmer().stem
+
+
+@lru_cache(maxsize=WORD_CACHE)
+def french_term(word: str) -> str | None:
+    """Folded and stemmed French: élèves, eleve and élève all give the same term."""
+    word = _without_elision(_lower(word))
+    if not word or word in FRENCH_STOP_WORDS:
+        return None
+    word = word.translate(accent_map)
+    if word in _FOLDED_FRENCH_STOP_WORDS:
+        return None
+    return _FRENCH_STEM(singular(word)) if len(word) > 3 else word
+
+
+@lru_cache(maxsize=WORD_CACHE)
+def english_term(word: str) -> str | None:
+    word = _lower(word)
+    if not word or word in ENGLISH_STOP_WORDS:
+        return None
+    return english_stem(word.translate(accent_map))
+
+
+@lru_cache(maxsize=WORD_CACHE // 4)
+def arabic_term(word: str) -> str | None:
+    word = unicodedata.normalize("NFC", word)
+    if not word or word in ARABIC_STOP_WORDS:
+        return None
+    return normalize_arabic(word) or None
+
+
+def _exact(word: str, stop_words: frozenset[str]) -> str | None:
+    word = _without_elision(_lower(word))
+    if len(word) < 2 or word in stop_words:
+        return None
+    return word
+
+
+@lru_cache(maxsize=WORD_CACHE)
+def exact_french_term(word: str) -> str | None:
+    """The word lower-cased as written, accents kept: for exact-match ranking and suggestions."""
+    return _exact(word, FRENCH_STOP_WORDS)
+
+
+@lru_cache(maxsize=WORD_CACHE // 4)
+def exact_english_term(word: str) -> str | None:
+    return _exact(word, ENGLISH_STOP_WORDS)
+
+
+@lru_cache(maxsize=WORD_CACHE // 4)
+def exact_arabic_term(word: str) -> str | None:
+    return _exact(word, ARABIC_STOP_WORDS)
+
+
+_WHOLE = re.compile(r".+", re.DOTALL)
+
+
+class WordAnalyzer(Tokenizer):
+    """Split text into words and turn each into its term with ``term``, dropping stop words.
+
+    One pass, where a tokenizer and a filter per step cost a generator each per word. As with
+    Whoosh's stop filter, dropped words leave no gap in positions: the phrase "rendu de
+    monnaie" is the terms "rendu monnaie" side by side, in the query and in the text.
+    """
+
+    def __init__(self, term: Callable[[str], str | None]) -> None:
+        self.term = term  # a function of this module: Whoosh saves analyzers by reference
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.term is self.term
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs,
+    ):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        term = self.term
+        position = None
+        for index, match in enumerate((WORD if tokenize else _WHOLE).finditer(value)):
+            word = match.group()
+            text = term(word)
+            if text is not None:
+                token.text, token.stopped = text, False
+                position = start_pos + index if position is None else position + 1
+                token.pos = position
+            elif removestops:
+                continue
+            else:
+                token.text, token.stopped = word, True
+                token.pos = start_pos + index
+            token.boost = 1.0
+            if keeporiginal:
+                token.original = word
+            if chars:
+                token.startchar = start_char + match.start()
+                token.endchar = start_char + match.end()
+            yield token
+
+
+def french_analyzer():
+    """Folded and stemmed French: matches across accents, plurals and common inflections."""
+    return WordAnalyzer(french_term)
+
+
+def english_analyzer():
+    return WordAnalyzer(english_term)
+
+
+def arabic_analyzer():
+    return WordAnalyzer(arabic_term)
+
+
+EXACT_TERMS = {"fr": exact_french_term, "en": exact_english_term, "ar": exact_arabic_term}
+
+
+def exact_analyzer(lang: str = "fr"):
+    """Lower-cased words as written (accents kept): for exact-match ranking and suggestions."""
+    return WordAnalyzer(EXACT_TERMS[lang])
+
+
 ANALYZERS = {"fr": french_analyzer, "en": english_analyzer, "ar": arabic_analyzer}
-EXACT_STOP_WORDS = {"fr": FRENCH_STOP_WORDS, "en": ENGLISH_STOP_WORDS, "ar": ARABIC_STOP_WORDS}

@@ -21,12 +21,12 @@ from whoosh import sorting
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.query import And, Every, Or, Phrase, Query, Term
 
-from imaginecole.search.analysis import ANALYZERS, EXACT_STOP_WORDS, WORD, exact_analyzer
+from imaginecole.search.analysis import ANALYZERS, WORD, exact_analyzer
 
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("fr", "en", "ar")
-SCHEMA_VERSION = "3"  # raise when analysis changes: indexes are rebuilt at start
+SCHEMA_VERSION = "4"  # raise when analysis changes: indexes are rebuilt at start
 MAX_QUERY_CHARS = 200
 MAX_QUERY_WORDS = 12
 FIELD_BOOSTS = {"title": 4.0, "text": 1.0, "exact": 1.5}
@@ -55,9 +55,7 @@ def make_schema() -> Schema:
     for lang in LANGUAGES:
         fields[f"title_{lang}"] = TEXT(analyzer=ANALYZERS[lang]())
         fields[f"text_{lang}"] = TEXT(analyzer=ANALYZERS[lang]())
-        fields[f"exact_{lang}"] = TEXT(
-            analyzer=exact_analyzer(EXACT_STOP_WORDS[lang]), spelling=True
-        )
+        fields[f"exact_{lang}"] = TEXT(analyzer=exact_analyzer(lang), spelling=True)
     return Schema(**fields)
 
 

@@ -299,8 +299,12 @@ def _write_module(module: Module | None, source: fmt.Module, fingerprint: str) -
         for c in db.session.scalars(select(Competency).filter_by(country_code=source.country))
     }
     store = blob_store()
-    prepared = prepare_images(list(source.blobs.values()))
-    assets = {sha: ingest_blob(blob, store, prepared) for sha, blob in source.blobs.items()}
+    # Each lookup of an asset would otherwise first flush the ones just added: with hundreds
+    # of images that was most of a bundle import's database time. Blobs of one module are
+    # distinct, and earlier modules are flushed already.
+    with db.session.no_autoflush:
+        prepared = prepare_images(list(source.blobs.values()))
+        assets = {sha: ingest_blob(blob, store, prepared) for sha, blob in source.blobs.items()}
     if module is None:
         module = Module(uid=source.id, country_code=source.country)
         db.session.add(module)

@@ -7,13 +7,14 @@ database. Every refusal happens before a single byte reaches the store's real na
 2. the signer's right to sign for the country, rollback, the delta's base, the listing of
    entries against the manifest (sizes, compression ratios), blobs the delta expects to find
    on the server, and the free disk space;
-3. blobs are copied into a staging folder inside the store (temporary name, fsync, rename),
-   hashed while copied; the modules are rebuilt and their fingerprints compared;
-4. only then are staged blobs renamed to their real names in the store.
+3. blobs are copied into a staging folder inside the store (temporary name, flushed to disk in
+   batches, renamed), hashed while copied; the modules are rebuilt and their fingerprints
+   compared;
+4. only then are staged blobs renamed to their real names in the store, and flushed.
 
 A refusal at step 3 deletes the staging folder. An interruption (stick pulled out, power cut,
 the process killed) leaves it, so the next attempt with the same bundle reuses what was copied;
-a staging folder only ever holds complete, fsynced, hash-checked files under hash names (and
+a staging folder only ever holds complete, flushed, hash-checked files under hash names (and
 ``.tmp-*`` files that are never used). Blobs already in the store are never copied again.
 Imports into one store must run one at a time; the app serialises them.
 """

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
 import unicodedata
 
 import pytest
 
 from imaginecole.search.analysis import (
-    ENGLISH_STOP_WORDS,
     arabic_analyzer,
     english_analyzer,
     exact_analyzer,
@@ -200,7 +200,7 @@ def test_english_folds_accents(en):
 
 
 def test_english_exact_analysis_keeps_words(en):
-    exact_en = exact_analyzer(ENGLISH_STOP_WORDS)
+    exact_en = exact_analyzer("en")
     assert terms(exact_en, "The Fractions of a whole") == ["fractions", "whole"]
 
 
@@ -256,3 +256,34 @@ def test_arabic_short_words_keep_their_letters():
 def test_analyzers_never_fail(fr, exact, en, ar, text):
     for analyzer in (fr, exact, en, ar):
         assert isinstance(terms(analyzer, text), list)
+
+
+# ---------------------------------------------------------------------------- positions and storage
+
+
+def test_dropped_words_leave_no_gap_so_phrases_match_across_them(fr):
+    tokens = [(t.text, t.pos) for t in fr("le rendu de la monnaie", positions=True)]
+    assert tokens == [(terms(fr, "rendu")[0], 1), (terms(fr, "monnaie")[0], 2)]
+
+
+def test_stop_words_are_marked_not_dropped_when_asked(fr):
+    tokens = [(t.text, t.stopped) for t in fr("la monnaie", removestops=False)]
+    assert tokens == [("la", True), (terms(fr, "monnaie")[0], False)]
+
+
+def test_character_offsets_point_at_the_words_as_written(fr):
+    text = "Les élèves lisent"
+    spans = [text[t.startchar : t.endchar] for t in fr(text, chars=True)]
+    assert spans == ["élèves", "lisent"]
+
+
+def test_analyzers_saved_with_the_index_stay_small_however_much_they_analysed():
+    # Whoosh saves the schema, analyzers included, in the index's table of contents, read
+    # again by every searcher: a cache of words kept in an analyzer would grow it for ever.
+    from imaginecole.search.engine import make_schema
+
+    schema = make_schema()
+    before = len(pickle.dumps(schema))
+    for number in range(5000):
+        terms(schema["text_fr"].analyzer, f"mot{number} élèves{number}")
+    assert len(pickle.dumps(schema)) == before < 20_000

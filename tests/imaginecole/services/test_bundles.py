@@ -753,9 +753,12 @@ CRASHER = textwrap.dedent(
 
     import imaginecole.cli as cli
     import imaginecole.services.bundles as bundles
+    import sync.bundle.container as container
 
     point, bundle = sys.argv[1:]
     calls = []
+    # Every staged blob flushed and named at once: the test bundle is smaller than one batch.
+    container.FLUSH_BYTES = 1
 
     def die():
         sys.stdout.flush()
