@@ -11,9 +11,11 @@ import re
 import shutil
 import threading
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from html import escape
+from itertools import chain
 from pathlib import Path
 
 from whoosh import index as whoosh_index
@@ -32,6 +34,7 @@ MAX_QUERY_WORDS = 12
 FIELD_BOOSTS = {"title": 4.0, "text": 1.0, "exact": 1.5}
 FACETS = ("country", "levels", "subject", "lang", "resource_type", "kind")
 TYPO_RATIO = 20  # a word this many times rarer than a close spelling is taken for a typo
+TYPO_MAX_COUNT = 5  # a word written this many times is no typo (and costs no spelling search)
 
 
 def make_schema() -> Schema:
@@ -352,6 +355,8 @@ class SearchIndex:
             searcher = ix.searcher()
         else:
             searcher = searcher.refresh()
+        if searcher is not getattr(self._local, "searcher", None):
+            self._local.facet_values = FacetValues(searcher)
         self._local.searcher, self._local.index = searcher, ix
         return searcher
 
@@ -396,30 +401,28 @@ class SearchIndex:
         results: SearchResults,
     ) -> None:
         query = results.query
-        facets = sorting.Facets()
-        for name in FACETS:
-            facets.add_field(name, maptype=sorting.Count, allow_overlap=(name == "levels"))
-        order = None
+        values: FacetValues = self._local.facet_values  # of this thread's searcher
+        # The reader's language first, then by relevance: a French page must not push the
+        # English translation of the same lesson below it for an English reader. A sorted
+        # search also keeps every match, which the facet counts need.
+        order: sorting.FacetType = sorting.ScoreFacet()
         if query.prefer_lang in LANGUAGES:
-            # The reader's language first, then by relevance: a French page must not push the
-            # English translation of the same lesson below it for an English reader.
             order = sorting.MultiFacet(
-                [
-                    sorting.QueryFacet({"0": Term("lang", query.prefer_lang)}, other="1"),
-                    sorting.ScoreFacet(),
-                ]
+                [PreferredFirst(values.of("lang"), query.prefer_lang), order]
             )
         page = max(1, query.page)
         found = searcher.search(
             parsed,
             limit=page * query.per_page,
             filter=And(filters) if filters else None,
-            groupedby=facets,
             sortedby=order,
         )
-        results.total = len(found)
+        matched = found.docs()
+        results.total = len(matched)
         results.facets = {
-            name: sorted(found.groups(name).items(), key=lambda item: (-item[1], str(item[0])))
+            name: sorted(
+                values.count(name, matched).items(), key=lambda item: (-item[1], str(item[0]))
+            )
             for name in FACETS
         }
         start = (page - 1) * query.per_page
@@ -440,10 +443,10 @@ class SearchIndex:
             replacement = lower
             own = 0
             candidates: list[tuple[int, str]] = []
-            for lang in LANGUAGES:
+            for lang in _languages_written_like(lower):
                 fieldname = f"exact_{lang}"
                 own = max(own, reader.frequency(fieldname, lower))
-                if own and not found_nothing:
+                if own and (not found_nothing or own >= TYPO_MAX_COUNT):
                     break
                 for suggestion in searcher.suggest(fieldname, lower, limit=3, maxdist=2, prefix=1):
                     if suggestion != lower:
@@ -455,6 +458,73 @@ class SearchIndex:
                     changed = changed or replacement != lower
             corrected.append(replacement)
         return " ".join(corrected) if changed else ""
+
+
+# ---------------------------------------------------------------------------- facets
+
+
+class FacetValues:
+    """Every document's values of the facet fields, read once per searcher.
+
+    A searcher sees one version of the index, so the values never change under it; each thread
+    keeps its searcher until a writer commits. Counting the matches of a query is then a pass
+    over their numbers, where Whoosh's grouping read the postings of every value again for each
+    query and called several methods per match and facet.
+    """
+
+    def __init__(self, searcher) -> None:
+        self._reader = searcher.reader()
+        self._schema = searcher.schema
+        self._fields: dict[str, list[tuple[str, ...]]] = {}
+
+    def of(self, fieldname: str) -> list[tuple[str, ...]]:
+        """Return the values of ``fieldname`` for each document number (several for levels)."""
+        values = self._fields.get(fieldname)
+        if values is None:
+            reader, field = self._reader, self._schema[fieldname]
+            values = [()] * reader.doc_count_all()
+            for term in field.sortable_terms(reader, fieldname):
+                text = field.from_bytes(term)
+                for docnum in reader.postings(fieldname, term).all_ids():
+                    values[docnum] += (text,)
+            self._fields[fieldname] = values
+        return values
+
+    def count(self, fieldname: str, docnums: Iterable[int]) -> Counter:
+        """Return how many of the documents ``docnums`` have each value of ``fieldname``."""
+        return Counter(chain.from_iterable(map(self.of(fieldname).__getitem__, docnums)))
+
+
+class PreferredFirst(sorting.FacetType):
+    """Sort the documents having ``preferred`` among their ``values`` before the others."""
+
+    def __init__(self, values: list[tuple[str, ...]], preferred: str) -> None:
+        self.values, self.preferred = values, preferred
+
+    def categorizer(self, global_searcher) -> sorting.Categorizer:
+        return _PreferredFirstCategorizer(self.values, self.preferred)
+
+
+class _PreferredFirstCategorizer(sorting.Categorizer):
+    def __init__(self, values: list[tuple[str, ...]], preferred: str) -> None:
+        self.values, self.preferred = values, preferred
+        self.offset = 0
+
+    def set_searcher(self, segment_searcher, docoffset: int) -> None:
+        self.offset = docoffset
+
+    def key_for(self, matcher, segment_docnum: int) -> bool:
+        return self.preferred not in self.values[self.offset + segment_docnum]
+
+
+_ARABIC_LETTER = re.compile("[\u0600-\u06ff]")
+
+
+def _languages_written_like(word: str) -> tuple[str, ...]:
+    """Return the languages whose vocabulary may hold a spelling close to ``word``."""
+    # Looking for a Latin word among Arabic ones (or the other way round) finds nothing, and
+    # a spelling search is the dearest part of a query.
+    return ("ar",) if _ARABIC_LETTER.search(word) else ("fr", "en")
 
 
 def _folder_identity(directory: Path) -> tuple[int, int] | None:
@@ -505,39 +575,49 @@ def _hit(hit, stems: dict[str, list[str]]) -> Hit:
     )
 
 
-def _fold_table() -> dict[int, str]:
-    """Map each accented Latin letter to its base letter, one character for one."""
-    table = {}
-    for code in range(0xC0, 0x250):
+def _accent_classes() -> dict[str, str]:
+    """Map each base letter to a pattern matching it and every accented letter folding to it.
+
+    The accented letters of Latin-1 (French, and most languages taught beside it): with the
+    rarer ones of Latin Extended, each query's pattern took milliseconds to compile.
+    """
+    variants: dict[str, list[str]] = {}
+    for code in range(0xC0, 0x100):
         char = chr(code)
         base = "".join(
             c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
         )
         if len(base) == 1 and base != char:
-            table[code] = base
-    return table
+            variants.setdefault(base.lower(), []).append(char)
+    return {base: f"[{base}{''.join(chars)}]" for base, chars in variants.items()}
 
 
-FOLD = _fold_table()
+ACCENT_CLASSES = _accent_classes()
 SNIPPET_CHARS = 220
+
+
+def _stem_pattern(stem: str) -> str:
+    """Return a pattern matching ``stem`` however it is accented (élève, eleve, ÉLÈVE)."""
+    folded = "".join(c for c in unicodedata.normalize("NFKD", stem) if not unicodedata.combining(c))
+    return "".join(ACCENT_CLASSES.get(c, re.escape(c)) for c in folded.lower())
 
 
 def make_snippet(body: str, stems: list[str], arabic: bool = False) -> str:
     """Return safe HTML: the part of ``body`` around the first match, matches in <mark>.
 
-    Matching indexed forms against the folded text (same length as the text, so positions
-    agree) costs a regular-expression scan, where re-analysing every hit's whole text for
-    highlighting cost most of a query's time.
+    The indexed forms are searched in the text itself with a pattern that ignores case and
+    accents: one regular-expression scan, where re-analysing every hit's whole text for
+    highlighting (or folding it first) cost most of a query's time.
     """
     stems = [s for s in stems if s]
-    folded = body.translate(FOLD).lower()
-    if not stems or len(folded) != len(body):
+    if not stems:
         return _shorten(body)
     # French and English stems start words ("algorithm" in "algorithmes"); Arabic ones may
     # follow a prefix ("مدرس" in "المدرسة").
     lead = r"\w*" if arabic else r"\b"
-    pattern = re.compile(lead + "(?:" + "|".join(re.escape(s) for s in stems) + r")\w*")
-    first = pattern.search(folded)
+    alternatives = "|".join(_stem_pattern(s) for s in stems)
+    pattern = re.compile(lead + "(?:" + alternatives + r")\w*", re.IGNORECASE)
+    first = pattern.search(body)
     if first is None:
         return _shorten(body)
     start = max(0, first.start() - 60)
@@ -549,9 +629,9 @@ def make_snippet(body: str, stems: list[str], arabic: bool = False) -> str:
         space = body.rfind(" ", first.end(), end)
         end = space if space > first.end() else end
     parts, last = [], start
-    for match in pattern.finditer(folded, start, end):
+    for match in pattern.finditer(body, start, end):
         parts.append(escape(body[last : match.start()]))
-        parts.append(f"<mark>{escape(body[match.start() : match.end()])}</mark>")
+        parts.append(f"<mark>{escape(match.group())}</mark>")
         last = match.end()
     parts.append(escape(body[last:end]))
     return ("… " if start else "") + "".join(parts) + (" …" if end < len(body) else "")

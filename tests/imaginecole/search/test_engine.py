@@ -444,6 +444,30 @@ def test_no_suggestion_for_words_far_from_anything(greedy_index):
     assert results.suggestion == ""
 
 
+def test_misspelt_arabic_word_gets_an_arabic_suggestion(index):
+    indexed(
+        index,
+        make_doc("kasr", "الكسور", "نتعلم الكسور والمقارنة بين الكسور في المدرسة. " * 5, lang="ar"),
+        make_doc("fractions", "Les fractions", "Comparer des fractions.", module_uid="zz-fr"),
+    )
+    results = search(index, "المدرصة")  # ص typed for س
+    assert results.suggestion == "المدرسة"
+    assert slugs(results) == ["kasr"]
+
+
+def test_a_word_written_often_is_taken_as_written(index):
+    # "algoritme" five times is a spelling of the page, not a typo to correct; a frequent
+    # word costs no spelling search either.
+    indexed(
+        index,
+        make_doc("glouton", "Algorithmes gloutons", "Un algorithme glouton choisit vite. " * 200),
+        make_doc("coquille", "Notes de cours", "Cet algoritme trie une liste. " * 5),
+    )
+    results = search(index, "algoritme glouton")
+    assert results.suggestion == ""
+    assert results.partial
+
+
 def test_suggestion_keeps_quoted_phrases(greedy_index):
     results = search(greedy_index, 'algoritme "rendu de monnaie"')
     assert results.suggestion.startswith("algorithme")
