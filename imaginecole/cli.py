@@ -575,7 +575,11 @@ def search_reindex() -> None:
 # ---------------------------------------------------------------------------- serving
 
 
-@click.command("serve", help="Serve the app with a production WSGI server (waitress).")
+@click.command(
+    "serve",
+    help="Serve the app with a production server: one worker process per CPU (gunicorn), "
+    "or waitress on Windows.",
+)
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -584,22 +588,28 @@ def search_reindex() -> None:
 )
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Worker processes (default: the SERVER_WORKERS setting).",
+)
+@click.option(
     "--threads",
     default=None,
-    type=int,
-    help="Worker threads (default: the SERVER_THREADS setting).",
+    type=click.IntRange(min=1),
+    help="Threads per worker (default: the SERVER_THREADS setting).",
 )
 @with_appcontext
-def serve(host: str, port: int, threads: int | None) -> None:
-    from waitress import serve as waitress_serve
-
+def serve(host: str, port: int, workers: int | None, threads: int | None) -> None:
     from imaginecole import prepare
+    from imaginecole.serving import plan
+    from imaginecole.serving import serve as run_server
 
     app = current_app._get_current_object()
     prepare(app)
-    threads = threads or int(app.config["SERVER_THREADS"])
-    click.echo(f"Serving on http://{host}:{port}/ with {threads} threads (Ctrl+C to stop)")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="imaginecole")
+    how = plan(app, host, port, workers, threads)
+    click.echo(f"Serving on http://{host}:{port}/ with {how.describe()} (Ctrl+C to stop)")
+    run_server(app, how)
 
 
 @click.command("demo", help="Load the sample content and serve it on http://127.0.0.1:5000/.")

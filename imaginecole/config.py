@@ -34,7 +34,12 @@ SETTINGS = (
         40_000_000,
         "Largest image, in pixels, that is decoded; bigger ones are refused",
     ),
-    Setting("SERVER_THREADS", 8, "Worker threads of `imaginecole serve`"),
+    Setting(
+        "SERVER_WORKERS",
+        0,
+        "Worker processes of `imaginecole serve`; 0 means one per CPU, at most 4",
+    ),
+    Setting("SERVER_THREADS", 4, "Threads of each worker process of `imaginecole serve`"),
     Setting(
         "SIGNING_KEY",
         "",

@@ -1,4 +1,4 @@
-"""Fixtures for the browser tests: the real server (waitress) in a subprocess, and Chromium.
+"""Fixtures for the browser tests: the real server in a subprocess, and Chromium.
 
 The server is started the way a school runs it, with ``imaginecole serve``, on 127.0.0.1 and a
 free port, over a throw-away data directory loaded with the fictional country zz.
@@ -6,18 +6,12 @@ free port, over a throw-away data directory loaded with the fictional country zz
 
 from __future__ import annotations
 
-import http.client
-import os
-import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import TEST_CONTENT, load_content, make_app
+from tests.live_server import start_server, stop_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,95 +23,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SERVER_START_TIMEOUT = 20.0  # seconds
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def console_script(name: str) -> Path:
-    """Return the console script ``name`` installed next to the running Python."""
-    path = Path(sys.executable).parent / name
-    if not path.exists():
-        pytest.fail(f"{path} is missing: install the app with `bash .ci/test` (pip install -e .)")
-    return path
-
-
-@dataclass
-class LiveServer:
-    url: str  # http://127.0.0.1:PORT, no trailing slash
-    port: int
-    data_dir: Path
-    log: Path
-    process: subprocess.Popen
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-
-def _answers(port: int) -> bool:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-    try:
-        connection.request("GET", "/")
-        connection.getresponse().read()
-        return True
-    except OSError:
-        return False
-    finally:
-        connection.close()
-
-
-def start_server(data_dir: Path, log: Path, extra_args: tuple[str, ...] = ()) -> LiveServer:
-    """Start ``imaginecole serve`` on a free port of 127.0.0.1 and wait until it answers."""
-    port = free_port()
-    env = {name: value for name, value in os.environ.items() if not name.startswith("IMAGINECOLE_")}
-    env["IMAGINECOLE_DATA_DIR"] = str(data_dir)
-    env["PYTHONUNBUFFERED"] = "1"  # the log is complete when shown after a failure
-    command = [
-        str(console_script("imaginecole")),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        *extra_args,
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=data_dir, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    server = LiveServer(f"http://127.0.0.1:{port}", port, data_dir, log, process)
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"the server stopped at start (exit code {process.returncode}):\n"
-                + server.log_tail()
-            )
-        if _answers(port):
-            return server
-        time.sleep(0.1)
-    stop_server(server)
-    raise RuntimeError(
-        f"the server did not answer on port {port} within {SERVER_START_TIMEOUT:.0f} s:\n"
-        + server.log_tail()
-    )
-
-
-def stop_server(server: LiveServer) -> None:
-    if server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,119 @@
+"""Serve the app on the LAN: several worker processes where the system allows it.
+
+One Python process runs Python code on one CPU at a time, so a server with one process leaves
+every other core of the school's machine idle. On Linux and macOS the app is served by gunicorn
+with one worker process per CPU (a few threads each); on Windows, where gunicorn does not run,
+by waitress in one process.
+
+The tables and the search index are brought up to date once, before the workers start; every
+worker then opens its own database connections and index readers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from flask import Flask
+
+from imaginecole.extensions import db
+
+MAX_DEFAULT_WORKERS = 4  # each worker holds its own copy of the app: memory is short on small boxes
+
+
+@dataclass
+class ServerPlan:
+    host: str
+    port: int
+    workers: int
+    threads: int  # per worker
+    server: str  # "gunicorn" or "waitress"
+
+    def describe(self) -> str:
+        if self.server == "waitress":
+            return f"waitress, one process with {self.workers * self.threads} threads"
+        return f"gunicorn, {self.workers} worker processes with {self.threads} threads each"
+
+
+def plan(app: Flask, host: str, port: int, workers: int | None, threads: int | None) -> ServerPlan:
+    """Decide how to serve: the settings, unless given, and the server this system can run."""
+    workers = workers or int(app.config["SERVER_WORKERS"]) or default_workers()
+    threads = threads or int(app.config["SERVER_THREADS"])
+    if workers < 1 or threads < 1:
+        raise ValueError("the numbers of workers and threads must be at least 1")
+    return ServerPlan(host, port, workers, threads, "gunicorn" if _has_gunicorn() else "waitress")
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+
+
+def serve(app: Flask, how: ServerPlan) -> None:
+    """Serve ``app`` until interrupted, as ``how`` says."""
+    release_resources(app)
+    if how.server == "waitress":
+        from waitress import serve as waitress_serve
+
+        waitress_serve(
+            app,
+            host=how.host,
+            port=how.port,
+            threads=how.workers * how.threads,
+            ident="imaginecole",
+        )
+        return
+    _run_gunicorn(
+        app,
+        {
+            "bind": f"{how.host}:{how.port}",
+            "workers": how.workers,
+            "threads": how.threads,
+            "worker_class": "gthread",
+            "preload_app": True,
+            "proc_name": "imaginecole",
+            "errorlog": "-",
+            # A pupil's phone may keep its connection open between pages.
+            "keepalive": 5,
+            "graceful_timeout": 10,
+        },
+    )
+
+
+def release_resources(app: Flask) -> None:
+    """Close what this process opened, so that worker processes never share it."""
+    from imaginecole.search import search_index
+
+    with app.app_context():
+        # A database connection or an index reader inherited by a forked worker would be
+        # used by two processes at once.
+        db.engine.dispose()
+        search_index().close()
+
+
+def _has_gunicorn() -> bool:
+    if os.name != "posix":
+        return False
+    try:
+        import gunicorn.app.base  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _run_gunicorn(app: Flask, options: dict) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        """gunicorn, configured from here rather than from a command line or a file."""
+
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+            if "control_socket_disable" in self.cfg.settings:
+                # Newer versions open a control socket in the user's home folder: not needed.
+                self.cfg.set("control_socket_disable", True)
+
+        def load(self) -> Flask:
+            return app
+
+    Server().run()

@@ -1,0 +1,74 @@
+"""Serving the app: how many processes, and several workers agreeing on what they serve."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+from urllib.parse import quote
+
+import pytest
+
+from imaginecole.serving import MAX_DEFAULT_WORKERS, plan
+from tests.conftest import TEST_CONTENT, load_content, make_app
+from tests.live_server import start_server, stop_server
+
+
+def test_workers_default_to_one_per_cpu_within_a_limit(tmp_path, monkeypatch):
+    app = make_app(tmp_path)
+    for cpus, expected in ((1, 1), (2, 2), (16, MAX_DEFAULT_WORKERS), (None, 1)):
+        monkeypatch.setattr(os, "cpu_count", lambda cpus=cpus: cpus)
+        assert plan(app, "127.0.0.1", 5000, None, None).workers == expected
+
+
+def test_settings_and_options_choose_workers_and_threads(tmp_path):
+    app = make_app(tmp_path, SERVER_WORKERS=3, SERVER_THREADS=2)
+    how = plan(app, "127.0.0.1", 5000, None, None)
+    assert (how.workers, how.threads) == (3, 2)
+    how = plan(app, "127.0.0.1", 5000, 1, 6)
+    assert (how.workers, how.threads) == (1, 6)
+
+
+def test_the_server_runs_several_processes_where_the_system_allows(tmp_path):
+    how = plan(make_app(tmp_path), "127.0.0.1", 5000, None, None)
+    assert how.server == ("gunicorn" if os.name == "posix" else "waitress")
+
+
+def test_serve_refuses_a_number_of_workers_below_one(tmp_path):
+    app = make_app(tmp_path)
+    result = app.test_cli_runner().invoke(args=["serve", "--workers", "0"])
+    assert result.exit_code != 0
+    assert "--workers" in result.output
+
+
+def search_total(port: int, query: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", f"/api/v1/search?q={quote(query)}")
+        response = connection.getresponse()
+        assert response.status == 200
+        return json.loads(response.read())["total"]
+    finally:
+        connection.close()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="several workers need gunicorn")
+def test_every_worker_serves_content_loaded_while_it_runs(tmp_path):
+    data_dir = tmp_path / "data"
+    app = make_app(data_dir)
+    with app.app_context():
+        from imaginecole.extensions import db
+
+        db.engine.dispose()
+    server = start_server(data_dir, tmp_path / "server.log", ("--workers", "2", "--threads", "1"))
+    try:
+        assert search_total(server.port, "fractions") == 0
+        # Loaded by another process while both workers run, as `imaginecole content load` does.
+        report = load_content(app, TEST_CONTENT)
+        assert not report.problems
+        # A new connection each time: the requests are spread over both workers.
+        totals = {search_total(server.port, "fractions") for _ in range(20)}
+        assert len(totals) == 1 and totals.pop() > 0, server.log_tail()
+        assert server.log.read_text().count("Booting worker") == 2, server.log_tail()
+    finally:
+        stop_server(server)
