@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request, url_for
+from urllib.parse import quote_plus, urlencode
+
+from flask import Blueprint, g, jsonify, render_template, request, url_for
 
 from imaginecole.catalog.queries import facet_labels
 from imaginecole.i18n import current_language
@@ -11,6 +13,7 @@ from imaginecole.search import SearchQuery, search_index
 bp = Blueprint("search", __name__, template_folder="templates")
 
 PER_PAGE = 10
+URL_SAFE = "!$'()*,/:;?@"  # left as they are in a query string, as url_for does
 
 
 def query_from_request() -> SearchQuery:
@@ -47,7 +50,13 @@ def search_url(query: SearchQuery, changes: dict) -> str:
     kept = {key: value for key, value in args.items() if value}
     if kept.get("page") == 1:
         del kept["page"]
-    return url_for("search.page", **kept)
+    # A results page links to itself with other filters scores of times: the path is built
+    # once per request and the query encoded as url_for would (spaces as +).
+    if "search_page_path" not in g:
+        g.search_page_path = url_for("search.page")
+    if not kept:
+        return g.search_page_path
+    return g.search_page_path + "?" + urlencode(kept, quote_via=quote_plus, safe=URL_SAFE)
 
 
 @bp.app_context_processor
