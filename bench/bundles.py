@@ -151,6 +151,8 @@ class Import:
     markdown_s: float = 0.0
     index_s: float = 0.0
     other_s: float = 0.0
+    served_s: float = 0.0  # import_bundle until its commit: everything but the search index
+    served_mb_per_s: float | None = None
     fsync_calls: int = 0  # os.fsync anywhere in the import (SQLite's own are not counted)
     fsync_s: float = 0.0
     modules_applied: int = 0
@@ -192,7 +194,12 @@ class DataSet:
     verify: Verify = field(default_factory=Verify)
     delta: Delta = field(default_factory=Delta)
     import_vs_cp: float | None = None
+    served_vs_cp: float | None = None  # until the commit: the new content is served from then
     stage_vs_cp: float | None = None
+    # With --cold: the page cache dropped before cp and before an import into another school.
+    cold_cp: Copy | None = None
+    cold_imported: Import | None = None
+    cold_import_vs_cp: float | None = None
     school_modules: int = 0
     notes: list[str] = field(default_factory=list)
     skipped: str = ""
@@ -529,8 +536,25 @@ def build(national, country: str, out_dir: Path, since: int | None = None):
     return path, manifest, figures
 
 
-def copy_baseline(national, bundle: Path, manifest, work: Path) -> Copy:
-    """Time ``cp -r`` of a folder holding exactly the bundle's blobs, laid out as a store."""
+def drop_page_cache() -> None:
+    """Flush and forget the page cache, so the next reads come from the disk (root only)."""
+    os.sync()
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+
+
+def can_drop_page_cache() -> bool:
+    try:
+        drop_page_cache()
+    except OSError:
+        return False
+    return True
+
+
+def copy_baseline(national, bundle: Path, manifest, work: Path, cold: bool = False) -> Copy:
+    """Time ``cp -r`` of a folder holding exactly the bundle's blobs, laid out as a store.
+
+    With ``cold``, the page cache is dropped first: the blobs are read from the disk.
+    """
     from sync.bundle import BundleArchive
     from sync.storage import BlobStore
 
@@ -552,7 +576,7 @@ def copy_baseline(national, bundle: Path, manifest, work: Path) -> Copy:
                     out.write(chunk)
     files, nbytes, _ = tree_size([source])
     try:
-        os.sync()
+        drop_page_cache() if cold else os.sync()
         started = time.perf_counter()
         subprocess.run(["cp", "-r", str(source), str(target)], check=True, timeout=3600)
         seconds = time.perf_counter() - started
@@ -585,12 +609,16 @@ def make_school(school_dir: Path, national_dir: Path, country: str):
     return open_app(school_dir)
 
 
-def import_into(school, bundle: Path, bundle_bytes: int) -> Import:
-    """Import ``bundle`` with the app's service and split where the time goes."""
+def import_into(school, bundle: Path, bundle_bytes: int, cold: bool = False) -> Import:
+    """Import ``bundle`` with the app's service and split where the time goes.
+
+    With ``cold``, the page cache is dropped first: the bundle is read from the disk, as from
+    a stick just plugged in.
+    """
     from imaginecole.services import bundles as service
     from imaginecole.services import content, media
 
-    os.sync()
+    drop_page_cache() if cold else os.sync()
     with (
         school.app_context(),
         timed_calls(
@@ -621,6 +649,8 @@ def import_into(school, bundle: Path, bundle_bytes: int) -> Import:
         markdown_s=round(markdown, 3),
         index_s=round(index, 3),
         other_s=round(seconds - stage - ingest - markdown - index, 3),
+        served_s=round(seconds - index, 3),
+        served_mb_per_s=rate(bundle_bytes, seconds - index),
         fsync_calls=int(spent["fsync"][1]),
         fsync_s=round(spent["fsync"][0], 3),
         modules_applied=report.modules_applied,
@@ -713,7 +743,18 @@ def measure(data: DataSet, national_dir: Path, work: Path, args) -> None:
         data.imported = import_into(school, full_path, data.full.bytes)
         log(f"    {data.imported.seconds:.1f} s (stage_bundle {data.imported.stage_s:.1f} s)")
         data.import_vs_cp = ratio(data.imported.mb_per_s, data.cp.mb_per_s)
+        data.served_vs_cp = ratio(data.imported.served_mb_per_s, data.cp.mb_per_s)
         data.stage_vs_cp = ratio(data.imported.stage_mb_per_s, data.cp.mb_per_s)
+        if args.cold:
+            log("  the same with the page cache dropped first: cp -r, then an import …")
+            data.cold_cp = copy_baseline(national, full_path, full_manifest, work, cold=True)
+            cold_school = make_school(work / "school-cold", national_dir, data.country)
+            try:
+                data.cold_imported = import_into(cold_school, full_path, data.full.bytes, cold=True)
+            finally:
+                close_app(cold_school)
+            data.cold_import_vs_cp = ratio(data.cold_imported.mb_per_s, data.cold_cp.mb_per_s)
+            log(f"    cp {data.cold_cp.seconds:.2f} s, import {data.cold_imported.seconds:.1f} s")
         data.verify = verify(school, full_path, data.full.bytes)
         log(f"  verify: {data.verify.seconds:.2f} s")
 
@@ -810,7 +851,33 @@ def print_set(data: DataSet) -> None:
         note=f"import / cp = {num(data.import_vs_cp, 3, 0)} (target ≥ {TARGET_IMPORT_VS_CP}: "
         f"{verdict(data.import_vs_cp, TARGET_IMPORT_VS_CP, True)})",
     )
+    line(
+        "  until the content is served",
+        "",
+        i.served_s,
+        i.served_mb_per_s,
+        f"everything but the search index, which follows the commit; "
+        f"/ cp = {num(data.served_vs_cp, 3, 0)}",
+    )
     print_import_split(i, data.stage_vs_cp)
+    if data.cold_cp is not None and data.cold_imported is not None:
+        cc, ci = data.cold_cp, data.cold_imported
+        line(
+            "cold cache: cp -r",
+            human(cc.bytes),
+            cc.seconds,
+            cc.mb_per_s,
+            "page cache dropped first",
+        )
+        line(
+            "cold cache: import",
+            "",
+            ci.seconds,
+            ci.mb_per_s,
+            f"import / cp = {num(data.cold_import_vs_cp, 3, 0)} (target ≥ {TARGET_IMPORT_VS_CP}: "
+            f"{verdict(data.cold_import_vs_cp, TARGET_IMPORT_VS_CP, True)}); "
+            f"stage {ci.stage_s:.2f} s, served after {ci.served_s:.2f} s",
+        )
     line("verify (verify_bundle)", "", v.seconds, v.mb_per_s, plural(v.problems, "problem"))
     line(
         f"delta ({d.lessons_changed} of {d.lessons_total} lessons)",
@@ -849,7 +916,7 @@ def print_import_split(i: Import, stage_vs_cp: float | None) -> None:
         "",
         i.stage_s,
         i.stage_mb_per_s,
-        f"checks, copy, SHA-256, fsync of {plural(i.blobs_copied, 'blob')}; "
+        f"checks, copy, SHA-256, flush of {plural(i.blobs_copied, 'blob')}; "
         f"stage / cp = {num(stage_vs_cp, 3, 0)}",
     )
     line("  image variants", "", i.variants_s, None, f"make_variants, {plural(i.images, 'image')}")
@@ -862,8 +929,8 @@ def print_import_split(i: Import, stage_vs_cp: float | None) -> None:
         "",
         i.fsync_s,
         None,
-        f"{plural(i.fsync_calls, 'call')}: one per blob and per rename in stage_bundle, "
-        "one per variant and its folder",
+        f"{plural(i.fsync_calls, 'call')}: staged blobs are flushed with one sync per batch, "
+        "variants made here with one fsync each and their folder's",
     )
 
 
@@ -949,11 +1016,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1800.0,
         help="seconds each `imaginecole content …` command may take (default: %(default)s)",
     )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="also time cp -r and a full import with the page cache dropped first, as from a "
+        "stick just plugged in (needs root: writes /proc/sys/vm/drop_caches)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary folder (its path is shown)"
     )
     args = parser.parse_args(argv)
+    if args.cold and not can_drop_page_cache():
+        parser.error("--cold needs root: the page cache cannot be dropped otherwise")
     if args.quick:
         args.synthetic_gb = 0.0
     elif args.synthetic_gb is None:

@@ -133,23 +133,39 @@ def get(port: int, path: str, timeout: float) -> tuple[int, bytes]:
 
 
 class Server:
-    """``imaginecole serve`` (waitress) on 127.0.0.1 and a free port, run in ``data_dir``.
+    """``imaginecole serve`` on 127.0.0.1 and a free port, run in ``data_dir``.
 
-    Its output goes to ``log_name`` in ``data_dir`` ("{port}" is replaced by the port). With
-    ``script``, runs that Python code instead, given the port and the number of threads ("" for
-    the setting) as arguments.
+    ``workers`` and ``threads`` (per worker) are passed on when given; otherwise the server
+    uses its settings. Its output goes to ``log_name`` in ``data_dir`` ("{port}" is replaced by
+    the port). With ``script``, runs that Python code instead, given the port, the number of
+    workers and the number of threads ("" for the setting) as arguments.
     """
 
     def __init__(
-        self, data_dir: Path, threads: int | None, log_name: str, script: str | None = None
+        self,
+        data_dir: Path,
+        log_name: str,
+        script: str | None = None,
+        *,
+        workers: int | None = None,
+        threads: int | None = None,
     ):
         self.data_dir = data_dir
         self.port = free_port()
         self.log_path = data_dir / log_name.format(port=self.port)
         if script is not None:
-            command = [sys.executable, "-c", script, str(self.port), str(threads or "")]
+            command = [
+                sys.executable,
+                "-c",
+                script,
+                str(self.port),
+                str(workers or ""),
+                str(threads or ""),
+            ]
         else:
             command = [console_script(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+            if workers:
+                command += ["--workers", str(workers)]
             if threads:
                 command += ["--threads", str(threads)]
         with self.log_path.open("wb") as out:
@@ -164,6 +180,24 @@ class Server:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def memory_kb(self, field_name: str) -> int:
+        """``field_name`` of /proc/<pid>/status (VmRSS, VmHWM) in kB, summed over the server
+        and all its descendants: gunicorn serves from worker processes, and the parent alone
+        would leave out nearly all the memory. 0 when unknown.
+
+        Pages the forked workers still share with their parent are counted once per process,
+        so the sum is an upper bound. For VmHWM it is the sum of each process's own peak.
+        """
+        return sum(status_kb(pid, field_name) for pid in process_tree(self.pid))
+
+    def proportional_memory_kb(self) -> int:
+        """The server's memory with shared pages split between the processes sharing them (PSS).
+
+        What the server really takes from the machine: forked workers share most of the app
+        with their parent. 0 where /proc/<pid>/smaps_rollup is missing (before Linux 4.14).
+        """
+        return sum(rollup_kb(pid, "Pss") for pid in process_tree(self.pid))
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -203,6 +237,59 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=STOP_TIMEOUT)
+
+
+def status_kb(pid: int, field_name: str) -> int:
+    """A size from /proc/<pid>/status (VmRSS, VmHWM …) in kB, 0 when unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):  # gone, or not Linux
+        pass
+    return 0
+
+
+def rollup_kb(pid: int, field_name: str) -> int:
+    """A size from /proc/<pid>/smaps_rollup (Pss, Rss …) in kB, 0 when unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and every process descending from it, from the parents given in /proc/*/stat.
+
+    /proc/<pid>/task/<tid>/children would be shorter, but it needs a kernel option that not
+    every kernel has. Processes that end during the scan are skipped. Just ``[root]`` where
+    there is no /proc.
+    """
+    children: dict[int, list[int]] = {}
+    try:
+        entries = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return [root]
+    for entry in entries:
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            # The command name, in parentheses, may hold spaces: the fields after it are
+            # "state ppid …".
+            ppid = int(stat[stat.rindex(")") + 1 :].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    tree, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        if pid in tree:  # a pid reused during the scan could make a loop
+            continue
+        tree.append(pid)
+        pending.extend(children.get(pid, []))
+    return tree
 
 
 # ----------------------------------------------------------------------------- load

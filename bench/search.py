@@ -6,13 +6,16 @@ the four course sites of ../shared/corpus as ``imaginecole content import-course
 * times ``rebuild_index`` (database to index, as ``imaginecole search reindex``): lessons/s;
 * runs a bounded list of distinct queries (words of the corpus titles) one at a time in the
   process: latency p50/p95;
-* starts ``imaginecole serve`` (waitress) on 127.0.0.1 and a free port and, with 20 clients
+* starts ``imaginecole serve`` on 127.0.0.1 and a free port and, with 20 clients
   (threads, each with its own keep-alive connection) sending distinct queries for a bounded
   time, measures queries/s and latency p50/p95 on ``/api/v1/search`` and ``/fr/search``.
 
 Then the same index build and query latency on synthetic sets of 10,000 and 50,000 lessons made
 from the corpus lessons (new ids and titles, sentences shuffled), written straight into an index
 (``--synthetic-http`` also serves them over HTTP). Prints figures; ``--json PATH`` writes them.
+
+The server runs as ``imaginecole serve`` does: several worker processes (gunicorn) where the
+system allows it; ``--workers`` and ``--threads`` override its settings.
 
     .venv/bin/python bench/search.py --quick
     .venv/bin/python bench/search.py --json search-figures.json
@@ -117,7 +120,8 @@ class Run:
     corpus: str
     clients: int
     duration_s: float
-    server_threads: str
+    server_workers: str
+    server_threads: str  # per worker
     sets: list[DataSet] = field(default_factory=list)
 
 
@@ -343,18 +347,28 @@ def build_synthetic(directory: Path, corpus_docs, lessons: int) -> Build:
 
 # Serves an existing data directory as `imaginecole serve` does, without its start-up index
 # check: a synthetic index holds modules the database does not, which that check would remove.
+# Arguments: port, workers, threads ("" for the setting).
 PLAIN_SERVER = """
 import sys
-from waitress import serve
 from imaginecole import create_app
+from imaginecole.serving import plan, serve
 app = create_app()
-serve(app, host="127.0.0.1", port=int(sys.argv[1]), threads=int(sys.argv[2] or app.config["SERVER_THREADS"]), ident="imaginecole")
+port, workers, threads = int(sys.argv[1]), int(sys.argv[2] or 0), int(sys.argv[3] or 0)
+serve(app, plan(app, "127.0.0.1", port, workers or None, threads or None))
 """
 
 
-def start_server(data_dir: Path, threads: int | None, plain: bool = False) -> Server:
-    """``imaginecole serve``, or with ``plain`` the same waitress server without its index check."""
-    return Server(data_dir, threads, "server-{port}.log", PLAIN_SERVER if plain else None)
+def start_server(
+    data_dir: Path, workers: int | None, threads: int | None, plain: bool = False
+) -> Server:
+    """``imaginecole serve``, or with ``plain`` the same server without its index check."""
+    return Server(
+        data_dir,
+        "server-{port}.log",
+        PLAIN_SERVER if plain else None,
+        workers=workers,
+        threads=threads,
+    )
 
 
 def wait_ready(server: Server) -> None:
@@ -433,8 +447,12 @@ def print_report(run: Run) -> None:
     print_machine(run)
     print(f"  corpus   {run.corpus}")
     print(
-        f"  HTTP     `imaginecole serve` on 127.0.0.1, server threads: {run.server_threads}; "
-        f"{run.clients} keep-alive clients, {run.duration_s:g} s per page, distinct queries"
+        f"  HTTP     `imaginecole serve` on 127.0.0.1, server workers: {run.server_workers}, "
+        f"threads per worker: {run.server_threads};"
+    )
+    print(
+        f"           {run.clients} keep-alive clients, {run.duration_s:g} s per page, "
+        "distinct queries"
     )
     print()
     print("Index build")
@@ -510,7 +528,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--synthetic-http",
         action="store_true",
-        help="also measure HTTP on the synthetic sets (the same waitress server)",
+        help="also measure HTTP on the synthetic sets (the same server)",
     )
     parser.add_argument("--clients", type=int, default=20, help="default: %(default)s")
     parser.add_argument(
@@ -523,7 +541,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds a request may take before it counts as an error",
     )
     parser.add_argument(
-        "--threads", type=int, default=None, help="server worker threads (default: the setting)"
+        "--workers",
+        type=int,
+        default=None,
+        help="server worker processes (default: the setting)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads per server worker (default: the setting)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument(
@@ -538,6 +565,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("synthetic sizes must be between 10 and 200000 lessons")
     if not 1 <= args.clients <= 200:
         parser.error("--clients must be between 1 and 200")
+    if (args.workers is not None and args.workers < 1) or (
+        args.threads is not None and args.threads < 1
+    ):
+        parser.error("--workers and --threads must be at least 1")
     if not 0 < args.duration <= 120:
         parser.error("--duration must be between 0 and 120 seconds")
     if not args.corpus_dir.is_dir():
@@ -552,6 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         corpus=str(args.corpus_dir),
         clients=args.clients,
         duration_s=args.duration,
+        server_workers=str(args.workers or "default"),
         server_threads=str(args.threads or "default"),
     )
     work = Path(tempfile.mkdtemp(prefix="imaginecole-search-bench-"))
@@ -580,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"Starting `imaginecole serve` ({len(http_queries)} distinct queries ready) …")
         server = None
         try:
-            server = start_server(data_dir, args.threads)
+            server = start_server(data_dir, args.workers, args.threads)
             servers.append(server)
             wait_ready(server)
             corpus.http = http_runs(server, http_queries, args)
@@ -613,11 +645,13 @@ def main(argv: list[str] | None = None) -> int:
                 if args.synthetic_http:
                     server = None
                     try:
-                        server = start_server(index_dir.parent, args.threads, plain=True)
+                        server = start_server(
+                            index_dir.parent, args.workers, args.threads, plain=True
+                        )
                         servers.append(server)
                         wait_ready(server)
                         data.http = http_runs(server, http_queries, args)
-                        data.notes.append("HTTP served by waitress without the start-up check")
+                        data.notes.append("HTTP served without the start-up check")
                     except (RuntimeError, OSError) as error:
                         data.notes.append(f"HTTP not measured: {error}")
                         log(f"  {data.notes[-1]}")

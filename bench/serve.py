@@ -1,9 +1,13 @@
-"""Measure how many readers one ``imaginecole serve`` (waitress) can take, and its memory.
+"""Measure how many readers one ``imaginecole serve`` can take, and its memory.
 
 Loads content into a fresh temporary data directory, starts the real server in a subprocess on
 127.0.0.1, then for the home page, a module page and a lesson page measures requests per second
 and latency (p50, p95) at several numbers of concurrent clients, each client a thread with its
 own keep-alive connection. Prints a table; ``--json PATH`` also writes the figures.
+
+The server runs as ``imaginecole serve`` does: several worker processes (gunicorn) where the
+system allows it; ``--workers`` and ``--threads`` override its settings. Its memory is summed
+over all its processes.
 
     .venv/bin/python bench/serve.py
     .venv/bin/python bench/serve.py --corpus --duration 10 --json figures.json
@@ -98,10 +102,12 @@ class Result:
 
 
 @dataclass
-class Memory:
+class Memory:  # summed over the server's processes
     idle_rss_kb: int = 0
     loaded_rss_kb: int = 0
     peak_rss_kb: int = 0
+    idle_pss_kb: int = 0  # shared pages split between the processes: the real cost
+    loaded_pss_kb: int = 0
 
 
 @dataclass
@@ -112,26 +118,13 @@ class Run:
     content: str
     corpus: str
     loaded: dict = field(default_factory=dict)
-    server_threads: str = "default"
+    server_workers: str = "default"
+    server_threads: str = "default"  # per worker
     duration_s: float = 0.0
     max_requests: int = 0
     pages: list[Page] = field(default_factory=list)
     results: list[Result] = field(default_factory=list)
     memory: Memory = field(default_factory=Memory)
-
-
-# ----------------------------------------------------------------------------- environment
-
-
-def memory_kb(pid: int, field_name: str) -> int:
-    """Return a size from /proc/<pid>/status (VmRSS, VmHWM …) in kB, 0 when unknown."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
 
 
 # ----------------------------------------------------------------------------- content
@@ -310,7 +303,7 @@ def mb(kb: int) -> str:
 
 def print_report(run: Run) -> None:
     print()
-    print("Imaginecole: `imaginecole serve` (waitress) on 127.0.0.1")
+    print("Imaginecole: `imaginecole serve` on 127.0.0.1")
     print_machine(run)
     print(f"  content  {run.content}" + (f" + corpus {run.corpus}" if run.corpus else ""))
     loaded = run.loaded
@@ -319,8 +312,8 @@ def print_report(run: Run) -> None:
         f"modules, {loaded.get('lessons', '?')} lessons"
     )
     print(
-        f"  server   threads: {run.server_threads}; each level runs {run.duration_s:g} s "
-        f"or {run.max_requests} requests"
+        f"  server   workers: {run.server_workers}, threads per worker: {run.server_threads}; "
+        f"each level runs {run.duration_s:g} s or {run.max_requests} requests"
     )
     print()
     width = max(len(page.path) for page in run.pages)
@@ -345,8 +338,9 @@ def print_report(run: Run) -> None:
     print("-" * len(header))
     memory = run.memory
     print(
-        f"server RSS: idle after start {mb(memory.idle_rss_kb)}, "
-        f"after the load {mb(memory.loaded_rss_kb)} (peak {mb(memory.peak_rss_kb)})"
+        f"server memory, all processes: PSS idle after start {mb(memory.idle_pss_kb)}, after "
+        f"the load {mb(memory.loaded_pss_kb)}; RSS summed (shared pages counted per process) "
+        f"{mb(memory.idle_rss_kb)} and {mb(memory.loaded_rss_kb)} (peaks {mb(memory.peak_rss_kb)})"
     )
 
 
@@ -356,10 +350,10 @@ def print_report(run: Run) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=(
-            "Benchmark `imaginecole serve` (waitress): requests/s and latency p50/p95 for the "
-            "home, a module and a lesson page at several numbers of concurrent clients, and the "
-            "server's memory. Uses a fresh temporary data directory; the server listens on "
-            "127.0.0.1 only and is always stopped at the end."
+            "Benchmark `imaginecole serve`: requests/s and latency p50/p95 for the home, a "
+            "module and a lesson page at several numbers of concurrent clients, and the "
+            "server's memory (all its processes). Uses a fresh temporary data directory; the "
+            "server listens on 127.0.0.1 only and is always stopped at the end."
         )
     )
     parser.add_argument(
@@ -411,7 +405,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(default: %(default)s)",
     )
     parser.add_argument(
-        "--threads", type=int, default=None, help="server worker threads (default: the setting)"
+        "--workers",
+        type=int,
+        default=None,
+        help="server worker processes (default: the setting)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="threads per server worker (default: the setting)",
     )
     parser.add_argument(
         "--lang", default="fr", choices=("fr", "en", "ar"), help="page language (default: fr)"
@@ -435,6 +438,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--clients takes numbers separated by commas, e.g. 1,20,85")
     if not args.levels or min(args.levels) < 1 or max(args.levels) > 500:
         parser.error("--clients must be between 1 and 500")
+    if (args.workers is not None and args.workers < 1) or (
+        args.threads is not None and args.threads < 1
+    ):
+        parser.error("--workers and --threads must be at least 1")
     if args.duration <= 0 or args.duration > 600:
         parser.error("--duration must be between 0 and 600 seconds")
     if not args.content.is_dir():
@@ -448,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         **this_machine(),
         content=str(args.content),
         corpus=str(args.corpus_dir) if args.corpus else "",
+        server_workers=str(args.workers or "default"),
         server_threads=str(args.threads or "default"),
         duration_s=args.duration,
         max_requests=args.max_requests,
@@ -466,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
             pages = [Page(f"page{i + 1}", path) for i, path in enumerate(args.pages)]
         run.pages = pages
 
-        server = Server(data_dir, args.threads, "server.log")
+        server = Server(data_dir, "server.log", workers=args.workers, threads=args.threads)
         server.wait_ready(
             "/",
             ready=lambda status: status < 500,
@@ -475,7 +483,8 @@ def main(argv: list[str] | None = None) -> int:
             request_timeout=REQUEST_TIMEOUT,
         )
         time.sleep(0.5)
-        run.memory.idle_rss_kb = memory_kb(server.pid, "VmRSS")
+        run.memory.idle_rss_kb = server.memory_kb("VmRSS")
+        run.memory.idle_pss_kb = server.proportional_memory_kb()
         with server.log_path.open() as first_lines:
             log(f"Server pid {server.pid}: {first_lines.readline().strip()}")
 
@@ -496,8 +505,9 @@ def main(argv: list[str] | None = None) -> int:
                 run.results.append(result)
                 if server.process.poll() is not None:
                     raise RuntimeError("the server stopped during the load:\n" + server.log_tail())
-        run.memory.loaded_rss_kb = memory_kb(server.pid, "VmRSS")
-        run.memory.peak_rss_kb = memory_kb(server.pid, "VmHWM")
+        run.memory.loaded_rss_kb = server.memory_kb("VmRSS")
+        run.memory.loaded_pss_kb = server.proportional_memory_kb()
+        run.memory.peak_rss_kb = server.memory_kb("VmHWM")
 
         print_report(run)
         if args.json:
