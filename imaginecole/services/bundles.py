@@ -337,12 +337,11 @@ def import_bundle(path: Path | str, progress: Progress | None = None) -> ImportR
                     raise BundleError(
                         f"Module {source.id} could not be applied: {error}"
                     ) from error
-                if applied is None and load_report.problems:
+                if applied is None:  # load_module said why in the report
                     raise BundleError(
                         f"Module {source.id} could not be applied: {load_report.problems[-1]}"
                     )
-                module = db.session.scalar(select(Module).filter_by(uid=source.id))
-                module.channel = staged.channel
+                applied.channel = staged.channel
             installed = db.session.scalars(
                 select(Module.uid).filter_by(country_code=staged.country, channel=staged.channel)
             ).all()

@@ -330,8 +330,9 @@ def _write_module(module: Module | None, source: fmt.Module, fingerprint: str) -
     module.assets = list(assets.values())
     described = {sha: describe(asset) for sha, asset in assets.items()}
 
-    module.lessons = []
-    db.session.flush()  # old lessons go before new ones reuse their slugs
+    if module.lessons:
+        module.lessons = []
+        db.session.flush()  # old lessons go before new ones reuse their slugs
     for item in source.lessons:
         lesson = Lesson(slug=item.slug, position=item.position)
         for text in item.texts.values():
