@@ -6,6 +6,7 @@ Imported by ``bench/serve.py``, ``bench/search.py`` and ``bench/bundles.py``; no
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import itertools
 import json
@@ -130,6 +131,27 @@ def get(port: int, path: str, timeout: float) -> tuple[int, bytes]:
         return response.status, response.read()
     finally:
         connection.close()
+
+
+def add_server_options(parser) -> None:
+    """Add --workers and --threads, passed on to ``imaginecole serve`` when given."""
+    parser.add_argument(
+        "--workers", type=at_least_one, help="server worker processes (default: the setting)"
+    )
+    parser.add_argument(
+        "--threads", type=at_least_one, help="threads per server worker (default: the setting)"
+    )
+
+
+def at_least_one(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return number
 
 
 class Server:

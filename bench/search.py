@@ -45,6 +45,7 @@ from common import (  # noqa: E402
     DEFAULT_CORPUS,
     REPO_ROOT,
     Server,
+    add_server_options,
     get,
     log,
     open_app,
@@ -540,18 +541,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=30.0,
         help="seconds a request may take before it counts as an error",
     )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="server worker processes (default: the setting)",
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="threads per server worker (default: the setting)",
-    )
+    add_server_options(parser)
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary folder (its path is shown)"
@@ -565,10 +555,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("synthetic sizes must be between 10 and 200000 lessons")
     if not 1 <= args.clients <= 200:
         parser.error("--clients must be between 1 and 200")
-    if (args.workers is not None and args.workers < 1) or (
-        args.threads is not None and args.threads < 1
-    ):
-        parser.error("--workers and --threads must be at least 1")
     if not 0 < args.duration <= 120:
         parser.error("--duration must be between 0 and 120 seconds")
     if not args.corpus_dir.is_dir():

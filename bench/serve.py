@@ -33,6 +33,7 @@ from common import (  # noqa: E402
     DEFAULT_CORPUS,
     REPO_ROOT,
     Server,
+    add_server_options,
     app_environment,
     console_script,
     get,
@@ -404,18 +405,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds a single request may take before it counts as an error "
         "(default: %(default)s)",
     )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="server worker processes (default: the setting)",
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="threads per server worker (default: the setting)",
-    )
+    add_server_options(parser)
     parser.add_argument(
         "--lang", default="fr", choices=("fr", "en", "ar"), help="page language (default: fr)"
     )
@@ -438,10 +428,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--clients takes numbers separated by commas, e.g. 1,20,85")
     if not args.levels or min(args.levels) < 1 or max(args.levels) > 500:
         parser.error("--clients must be between 1 and 500")
-    if (args.workers is not None and args.workers < 1) or (
-        args.threads is not None and args.threads < 1
-    ):
-        parser.error("--workers and --threads must be at least 1")
     if args.duration <= 0 or args.duration > 600:
         parser.error("--duration must be between 0 and 600 seconds")
     if not args.content.is_dir():
