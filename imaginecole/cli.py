@@ -602,12 +602,15 @@ def search_reindex() -> None:
 @with_appcontext
 def serve(host: str, port: int, workers: int | None, threads: int | None) -> None:
     from imaginecole import prepare
-    from imaginecole.serving import plan
+    from imaginecole.serving import ServingError, plan
     from imaginecole.serving import serve as run_server
 
     app = current_app._get_current_object()
+    try:
+        how = plan(app, host, port, workers, threads)
+    except ServingError as error:
+        raise click.ClickException(str(error)) from None
     prepare(app)
-    how = plan(app, host, port, workers, threads)
     click.echo(f"Serving on http://{host}:{port}/ with {how.describe()} (Ctrl+C to stop)")
     run_server(app, how)
 

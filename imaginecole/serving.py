@@ -35,13 +35,29 @@ class ServerPlan:
         return f"gunicorn, {self.workers} worker processes with {self.threads} threads each"
 
 
+class ServingError(ValueError):
+    """A setting does not say how to serve; the message names it and what it must be."""
+
+
 def plan(app: Flask, host: str, port: int, workers: int | None, threads: int | None) -> ServerPlan:
     """Decide how to serve: the settings, unless given, and the server this system can run."""
-    workers = workers or int(app.config["SERVER_WORKERS"]) or default_workers()
-    threads = threads or int(app.config["SERVER_THREADS"])
-    if workers < 1 or threads < 1:
-        raise ValueError("the numbers of workers and threads must be at least 1")
+    workers = workers or _count_setting(app, "SERVER_WORKERS", minimum=0) or default_workers()
+    threads = threads or _count_setting(app, "SERVER_THREADS", minimum=1)
     return ServerPlan(host, port, workers, threads, "gunicorn" if _has_gunicorn() else "waitress")
+
+
+def _count_setting(app: Flask, name: str, minimum: int) -> int:
+    value = app.config[name]
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = minimum - 1
+    if isinstance(value, bool) or number < minimum:
+        raise ServingError(
+            f"The setting {name} is {value!r}; it must be a whole number of at least {minimum} "
+            "(see `imaginecole settings`)."
+        )
+    return number
 
 
 def default_workers() -> int:
