@@ -283,6 +283,34 @@ def test_a_corrupt_blob_met_late_leaves_nothing_behind(kit, good, tmp_path):
     assert not (kit.store.root / ".staging").exists()
 
 
+def damage_in_place(bundle: Path, entry: str, at: int, tmp_path: Path) -> Path:
+    """Copy ``bundle`` with one byte flipped ``at`` bytes past ``entry``'s local header."""
+    with zipfile.ZipFile(bundle) as archive:
+        info = archive.getinfo(entry)
+        assert info.compress_type == zipfile.ZIP_STORED  # read straight from the archive
+        offset = info.header_offset
+    data = bytearray(bundle.read_bytes())
+    data[offset + at] ^= 0xFF
+    bad = tmp_path / "damaged.icb"
+    bad.write_bytes(bytes(data))
+    return bad
+
+
+@pytest.mark.parametrize(
+    "at, reason",
+    [
+        (1, "bad entry header"),  # the header's signature
+        (30 + 8, "entry names differ"),  # a letter of the entry's name
+        (30 + len("blobs/") + 64 + 500, "does not match"),  # the image itself: CRC and hash wrong
+    ],
+)
+def test_a_stored_blob_damaged_in_the_archive_is_refused(kit, good, tmp_path, at, reason):
+    victim = blob_names(good, "image/")[0]
+    bad = damage_in_place(good, victim, at, tmp_path)
+    error = refuse(kit, bad, CorruptBlob)
+    assert reason in str(error)
+
+
 def test_a_truncated_blob_is_refused(kit, good, tmp_path):
     victim = blob_names(good, "image/")[0]
     data = dict((i.filename, d) for i, d in read_entries(good))[victim]
