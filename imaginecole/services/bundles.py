@@ -20,8 +20,13 @@ from sqlalchemy.orm import selectinload
 
 from imaginecole.extensions import db
 from imaginecole.models import BuiltBundle, InstalledBundle, Lesson, Module, ModuleCompetency
-from imaginecole.rendering.images import ImageRejected
-from imaginecole.services.content import LoadReport, load_curriculum, load_module, remove_module
+from imaginecole.services.content import (
+    LoadReport,
+    ModuleNotApplied,
+    apply_modules,
+    load_curriculum,
+    remove_module,
+)
 from imaginecole.services.curriculum import curriculum_of
 from imaginecole.services.media import blob_store
 from imaginecole.services.search import sync_index
@@ -329,19 +334,13 @@ def import_bundle(path: Path | str, progress: Progress | None = None) -> ImportR
         try:
             load_report = LoadReport()
             load_curriculum(staged.curriculum, load_report, commit=False)
-            for source in staged.modules:
-                try:
-                    applied = load_module(source, load_report, commit=False)
-                except (ImageRejected, OSError) as error:
-                    # An image this server will not decode, a full disk: a refusal like any other.
-                    raise BundleError(
-                        f"Module {source.id} could not be applied: {error}"
-                    ) from error
-                if applied is None:  # load_module said why in the report
-                    raise BundleError(
-                        f"Module {source.id} could not be applied: {load_report.problems[-1]}"
-                    )
-                applied.channel = staged.channel
+            try:
+                applied = apply_modules(staged.modules, load_report)
+            except ModuleNotApplied as error:
+                # An image this server will not decode, a full disk…: a refusal like any other.
+                raise BundleError(str(error)) from error
+            for module in applied:
+                module.channel = staged.channel
             installed = db.session.scalars(
                 select(Module.uid).filter_by(country_code=staged.country, channel=staged.channel)
             ).all()

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from imaginecole.extensions import db
 from imaginecole.models import (
+    Asset,
     Competency,
     Country,
     Cycle,
@@ -30,7 +31,14 @@ from imaginecole.models import (
 from imaginecole.models.modules import module_levels
 from imaginecole.rendering.images import ImageRejected
 from imaginecole.rendering.markdown import render_markdown
-from imaginecole.services.media import blob_store, describe, ingest_blob, prepare_images
+from imaginecole.services.media import (
+    IN_BATCH,
+    blob_store,
+    describe,
+    ingest_blob,
+    known_assets,
+    prepare_images,
+)
 from imaginecole.services.search import sync_index
 from sync import content as fmt
 from sync.problems import ProblemList
@@ -233,6 +241,55 @@ def load_module(
     many modules in one transaction.
     """
     existing = db.session.scalar(select(Module).filter_by(uid=source.id))
+    module = _load(source, report, existing, Lookups(), commit=commit, auto_version=auto_version)
+    if module is not None and not commit:
+        db.session.flush()
+    return module
+
+
+class ModuleNotApplied(Exception):
+    """A module of a batch could not be written; the message names it and says why."""
+
+    def __init__(self, uid: str, reason: object):
+        super().__init__(f"Module {uid} could not be applied: {reason}")
+
+
+def apply_modules(sources: list[fmt.Module], report: LoadReport) -> list[Module]:
+    """Write many modules in the caller's transaction, flushed once at the end (a bundle import).
+
+    Rows every module needs (existing modules, the curriculum, assets) are read once, and the
+    database gets one flush instead of one per module: most of an import's database time went
+    to those round trips. Raises ``ModuleNotApplied`` for the first module that cannot be.
+    """
+    existing: dict[str, Module] = {}
+    uids = [source.id for source in sources]
+    for start in range(0, len(uids), IN_BATCH):
+        query = select(Module).where(Module.uid.in_(uids[start : start + IN_BATCH]))
+        existing.update((module.uid, module) for module in db.session.scalars(query))
+    lookups = Lookups(assets=known_assets({sha for s in sources for sha in s.blobs}))
+    applied = []
+    with db.session.no_autoflush:
+        for source in sources:
+            try:
+                module = _load(source, report, existing.get(source.id), lookups, commit=False)
+            except (ImageRejected, OSError) as error:  # an undecodable image, a full disk
+                raise ModuleNotApplied(source.id, error) from error
+            if module is None:  # _load said why in the report
+                raise ModuleNotApplied(source.id, report.problems[-1])
+            applied.append(module)
+    db.session.flush()
+    return applied
+
+
+def _load(
+    source: fmt.Module,
+    report: LoadReport,
+    existing: Module | None,
+    lookups: Lookups,
+    *,
+    commit: bool,
+    auto_version: bool = False,
+) -> Module | None:
     fingerprint = source.fingerprint()
     if existing is not None:
         if existing.country_code != source.country:
@@ -261,11 +318,9 @@ def load_module(
                 f"{source.id}: content changed but version is still {source.version}; raise it"
             )
     try:
-        module = _write_module(existing, source, fingerprint)
+        module = _write_module(existing, source, fingerprint, lookups)
         if commit:
             db.session.commit()
-        else:
-            db.session.flush()
     except ImageRejected as error:
         if not commit:
             raise
@@ -286,29 +341,52 @@ def load_module(
     return module
 
 
-def _write_module(module: Module | None, source: fmt.Module, fingerprint: str) -> Module:
-    levels = {
-        lv.code: lv
-        for lv in db.session.scalars(select(Level).filter_by(country_code=source.country))
-    }
-    subject = db.session.scalar(
-        select(Subject).filter_by(country_code=source.country, slug=source.subject)
-    )
-    competencies = {
-        c.code: c
-        for c in db.session.scalars(select(Competency).filter_by(country_code=source.country))
-    }
+@dataclass
+class Lookups:
+    """Rows that writing modules needs again and again, each read once per batch.
+
+    ``assets``, when given, holds every asset of the batch already in the database and those
+    created since, not yet flushed: a second module using the same file must get the same row,
+    and the session cannot find an unflushed row by its key.
+    """
+
+    curricula: dict[str, tuple[dict, dict, dict]] = field(default_factory=dict)
+    assets: dict[str, Asset] | None = None
+
+    def curriculum(
+        self, country: str
+    ) -> tuple[dict[str, Level], dict[str, Subject], dict[str, Competency]]:
+        """Return the country's levels by code, subjects by slug and competencies by code."""
+        if country not in self.curricula:
+            rows = [
+                db.session.scalars(select(model).filter_by(country_code=country))
+                for model in (Level, Subject, Competency)
+            ]
+            levels, subjects, competencies = rows
+            self.curricula[country] = (
+                {level.code: level for level in levels},
+                {subject.slug: subject for subject in subjects},
+                {competency.code: competency for competency in competencies},
+            )
+        return self.curricula[country]
+
+
+def _write_module(
+    module: Module | None, source: fmt.Module, fingerprint: str, lookups: Lookups
+) -> Module:
+    levels, subjects, competencies = lookups.curriculum(source.country)
     store = blob_store()
     # Each lookup of an asset would otherwise first flush the ones just added: with hundreds
     # of images that was most of a bundle import's database time. Blobs of one module are
-    # distinct, and earlier modules are flushed already.
+    # distinct; earlier modules are flushed already, or their assets are in lookups.assets.
     with db.session.no_autoflush:
-        prepared = prepare_images(list(source.blobs.values()))
-        assets = {sha: ingest_blob(blob, store, prepared) for sha, blob in source.blobs.items()}
+        blobs = list(source.blobs.values())
+        prepared = prepare_images(blobs, lookups.assets)
+        assets = {b.sha256: ingest_blob(b, store, prepared, lookups.assets) for b in blobs}
     if module is None:
         module = Module(uid=source.id, country_code=source.country)
         db.session.add(module)
-    module.subject = subject
+    module.subject = subjects.get(source.subject)
     module.version = source.version
     module.language = source.language
     module.resource_type = source.resource_type

@@ -6,6 +6,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from imaginecole.extensions import db
 from imaginecole.models import Asset, ImageVariant
@@ -15,6 +17,8 @@ from sync.bundle.manifest import SHA256, VARIANT_TYPES
 from sync.content import Blob
 from sync.media import EXTENSION_FOR_TYPE, IMAGE_TYPES
 from sync.storage import BlobStore
+
+IN_BATCH = 500  # keys per IN (...) query: well under SQLite's limit on bound parameters
 
 
 def blob_store() -> BlobStore:
@@ -26,12 +30,31 @@ def media_url(sha256: str, media_type: str) -> str:
     return f"/media/{sha256}{EXTENSION_FOR_TYPE.get(media_type, '')}"
 
 
-def prepare_images(blobs: list[Blob]) -> dict[str, tuple]:
+def known_assets(hashes: set[str]) -> dict[str, Asset]:
+    """Return the assets of ``hashes`` already in the database, with their variants, by hash."""
+    found: dict[str, Asset] = {}
+    ordered = sorted(hashes)
+    for start in range(0, len(ordered), IN_BATCH):
+        query = (
+            select(Asset)
+            .where(Asset.sha256.in_(ordered[start : start + IN_BATCH]))
+            .options(selectinload(Asset.variants))
+        )
+        found.update((asset.sha256, asset) for asset in db.session.scalars(query))
+    return found
+
+
+def _asset(sha256: str, known: dict[str, Asset] | None) -> Asset | None:
+    return known.get(sha256) if known is not None else db.session.get(Asset, sha256)
+
+
+def prepare_images(blobs: list[Blob], known: dict[str, Asset] | None = None) -> dict[str, tuple]:
     """Resize the images among ``blobs`` that have no asset nor variants yet, several at a time.
 
     Pillow releases the interpreter lock while it decodes, resizes and encodes, so threads use
     every core of a small server; this is most of the time a bundle import takes. Returns
-    {sha256: (width, height, variants)}; raises ``ImageRejected`` naming the file.
+    {sha256: (width, height, variants)}; raises ``ImageRejected`` naming the file. ``known``
+    is as for ``ingest_blob``.
     """
     config = current_app.config
     widths, max_pixels = tuple(config["IMAGE_WIDTHS"]), int(config["MAX_IMAGE_PIXELS"])
@@ -41,7 +64,7 @@ def prepare_images(blobs: list[Blob]) -> dict[str, tuple]:
         for b in blobs
         if b.media_type in IMAGE_TYPES
         and not has_variants(b, store)
-        and db.session.get(Asset, b.sha256) is None
+        and _asset(b.sha256, known) is None
     ]
 
     def make(blob: Blob) -> tuple:
@@ -71,14 +94,21 @@ def has_variants(blob: Blob, store: BlobStore) -> bool:
     )
 
 
-def ingest_blob(blob: Blob, store: BlobStore, prepared: dict[str, tuple] | None = None) -> Asset:
+def ingest_blob(
+    blob: Blob,
+    store: BlobStore,
+    prepared: dict[str, tuple] | None = None,
+    known: dict[str, Asset] | None = None,
+) -> Asset:
     """Copy a blob into the store and make its image variants, once per distinct file.
 
     An image whose variants came with it (from a bundle) and are in the store gets them as they
     are; otherwise ``prepared`` holds variants already made by ``prepare_images``. Raises
-    ``ImageRejected`` for an image that cannot be decoded or is too large.
+    ``ImageRejected`` for an image that cannot be decoded or is too large. ``known``, when
+    given, is the only place existing assets are looked up (see ``known_assets``), and a new
+    asset is added to it.
     """
-    asset = db.session.get(Asset, blob.sha256)
+    asset = _asset(blob.sha256, known)
     if asset is not None:
         return asset
     asset = Asset(
@@ -121,6 +151,8 @@ def ingest_blob(blob: Blob, store: BlobStore, prepared: dict[str, tuple] | None 
             )
     store.put_file(blob.path, blob.sha256)
     db.session.add(asset)
+    if known is not None:
+        known[blob.sha256] = asset
     return asset
 
 

@@ -655,7 +655,7 @@ def test_a_full_disk_while_applying_is_a_refusal_that_changes_nothing(
 ):
     import imaginecole.services.content as content_service
 
-    def disk_full(blob, store, prepared=None):
+    def disk_full(blob, store, prepared=None, known=None):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(content_service, "ingest_blob", disk_full)
@@ -797,15 +797,17 @@ CRASHER = textwrap.dedent(
         cli._bytes_progress = killing_progress
     elif point == "applying":
         # Blobs in the store, the first module written in the open transaction.
-        load_module = bundles.load_module
+        import imaginecole.services.content as content
 
-        def killing_load(*args, **kwargs):
-            calls.append(args[0].id)
+        write_module = content._write_module
+
+        def killing_write(*args, **kwargs):
+            calls.append(args[1].id)
             if len(calls) == 2:
                 die()
-            return load_module(*args, **kwargs)
+            return write_module(*args, **kwargs)
 
-        bundles.load_module = killing_load
+        content._write_module = killing_write
     elif point == "committed":
         # The transaction is committed; the search index has not followed yet.
         bundles.sync_index = lambda *args, **kwargs: die()

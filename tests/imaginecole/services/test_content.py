@@ -14,7 +14,14 @@ from sqlalchemy import func, select
 
 from imaginecole.extensions import db
 from imaginecole.models import Asset, Country, ImageVariant, LessonText, Level, Module
+from imaginecole.services.content import (
+    LoadReport,
+    ModuleNotApplied,
+    apply_modules,
+    load_curriculum,
+)
 from imaginecole.services.media import blob_store
+from sync.content import read_content
 from tests.conftest import TEST_CONTENT, load_content, make_app
 
 DISC_PNG = TEST_CONTENT / "zz" / "modules" / "zz-maths-fractions" / "media" / "disque.png"
@@ -321,6 +328,37 @@ def test_a_picture_used_twice_is_stored_once(app, content_copy):
         assert db.session.scalar(select(func.count(ImageVariant.id))) == 4
     files = [p for p in Path(app.config["BLOB_DIR"]).rglob("*") if p.is_file()]
     assert len(files) == 5  # the original and its four variants
+
+
+def test_modules_applied_together_share_a_new_picture_in_one_row(app, content_copy):
+    # What a bundle import does: every module in one transaction, flushed once at the end.
+    add_picture_lesson(content_copy, "disque-bis.png", DISC_PNG.read_bytes())
+    tree = read_content(content_copy)
+    report = LoadReport()
+
+    with app.app_context():
+        load_curriculum(tree.curricula["zz"], report, commit=False)
+        applied = apply_modules(tree.modules, report)
+        db.session.commit()
+
+        assert [m.uid for m in applied] == [m.id for m in tree.modules]
+        assert report.modules_added == len(tree.modules)
+        assert db.session.scalar(select(func.count(Asset.sha256))) == 1
+        assert db.session.scalar(select(func.count(ImageVariant.id))) == 4
+    page = app.test_client().get("/fr/modules/zz-sciences-eau/pluie")
+    assert page.status_code == 200
+    assert "Un nuage" in page.get_data(as_text=True)
+
+
+def test_a_module_that_cannot_be_applied_with_others_is_named(app, content_copy):
+    add_picture_lesson(content_copy, "casse.png", b"\x89PNG\r\n\x1a\n not really")
+    tree = read_content(content_copy)
+
+    with app.app_context(), pytest.raises(ModuleNotApplied) as caught:
+        load_curriculum(tree.curricula["zz"], LoadReport(), commit=False)
+        apply_modules(tree.modules, LoadReport())
+    assert str(caught.value).startswith("Module zz-sciences-eau could not be applied: ")
+    assert "casse.png" in str(caught.value)
 
 
 def test_exif_and_gps_position_never_reach_a_reader(app, content_copy):
