@@ -26,7 +26,9 @@ Data sets: the real corpus (the France curriculum of ``content/`` and the four c
 synthetic set of about 1 GB for the fictional country ``zz``: Markdown lessons linking
 random, incompressible, seeded PDFs, and a few JPEGs of noise so images are handled too.
 MB means 10^6 bytes. The page cache is warm for every read: the figures are those of this
-machine's disk and CPUs, not of a USB stick.
+machine's disk and CPUs, not of a USB stick. Writing to a disk takes a time that varies from
+one run to the next, so ``cp -r`` and the full import are run in turn ``--rounds`` times (each
+import into a fresh school) and the medians are reported, with the fastest and slowest round.
 
     .venv/bin/python bench/bundles.py --quick
     .venv/bin/python bench/bundles.py --all --json bundle-figures.json
@@ -60,6 +62,7 @@ from common import (  # noqa: E402
     CORPUS_COURSES,
     DEFAULT_CORPUS,
     REPO_ROOT,
+    at_least_one,
     clean_environment,
     console_script,
     log,
@@ -189,8 +192,10 @@ class DataSet:
     source: Source
     raw: Raw = field(default_factory=Raw)
     full: Build = field(default_factory=Build)
-    cp: Copy = field(default_factory=Copy)
-    imported: Import = field(default_factory=Import)
+    cp: Copy = field(default_factory=Copy)  # the median of the rounds
+    imported: Import = field(default_factory=Import)  # the median of the rounds
+    cp_range: list[float] = field(default_factory=list)  # fastest and slowest round
+    import_range: list[float] = field(default_factory=list)
     verify: Verify = field(default_factory=Verify)
     delta: Delta = field(default_factory=Delta)
     import_vs_cp: float | None = None
@@ -597,6 +602,12 @@ def copy_baseline(national, bundle: Path, manifest, work: Path, cold: bool = Fal
     )
 
 
+def median_of(runs: list) -> tuple:
+    """Return the run of median time (the slower middle one for an even count), and the range."""
+    ordered = sorted(runs, key=lambda run: run.seconds)
+    return ordered[len(ordered) // 2], [ordered[0].seconds, ordered[-1].seconds]
+
+
 def make_school(school_dir: Path, national_dir: Path, country: str):
     """A fresh school instance whose trust file holds the national server's key."""
     from sync.bundle import load_public_key, trust_entry_toml
@@ -735,13 +746,22 @@ def measure(data: DataSet, national_dir: Path, work: Path, args) -> None:
         log("  building the full bundle …")
         full_path, full_manifest, data.full = build(national, data.country, out)
         log(f"    {human(data.full.bytes)} in {data.full.seconds:.2f} s")
-        log("  cp -r of the same blobs …")
-        data.cp = copy_baseline(national, full_path, full_manifest, work)
-        log(f"    {data.cp.seconds:.2f} s (+ sync {data.cp.sync_s:.2f} s)")
-        school = make_school(work / "school", national_dir, data.country)
-        log("  importing into a fresh school …")
-        data.imported = import_into(school, full_path, data.full.bytes)
-        log(f"    {data.imported.seconds:.1f} s (stage_bundle {data.imported.stage_s:.1f} s)")
+        # This machine's disk writes vary a lot from one run to the next: cp -r and the import
+        # are timed in turn, several rounds, each into a fresh school, and the medians kept.
+        copies, imports = [], []
+        for number in range(1, args.rounds + 1):
+            log(f"  round {number} of {args.rounds}: cp -r of the same blobs …")
+            copies.append(copy_baseline(national, full_path, full_manifest, work))
+            log(f"    {copies[-1].seconds:.2f} s (+ sync {copies[-1].sync_s:.2f} s)")
+            if school is not None:
+                close_app(school)
+                shutil.rmtree(work / "school")
+            school = make_school(work / "school", national_dir, data.country)
+            log("  importing into a fresh school …")
+            imports.append(import_into(school, full_path, data.full.bytes))
+            log(f"    {imports[-1].seconds:.1f} s (stage_bundle {imports[-1].stage_s:.1f} s)")
+        data.cp, data.cp_range = median_of(copies)
+        data.imported, data.import_range = median_of(imports)
         data.import_vs_cp = ratio(data.imported.mb_per_s, data.cp.mb_per_s)
         data.served_vs_cp = ratio(data.imported.served_mb_per_s, data.cp.mb_per_s)
         data.stage_vs_cp = ratio(data.imported.stage_mb_per_s, data.cp.mb_per_s)
@@ -785,6 +805,13 @@ def measure(data: DataSet, national_dir: Path, work: Path, args) -> None:
 
 def num(value, digits: int = 2, width: int = 9) -> str:
     return f"{value:>{width}.{digits}f}" if isinstance(value, int | float) else f"{'n/a':>{width}}"
+
+
+def spread(seconds: list[float]) -> str:
+    """Say how far apart the fastest and slowest rounds were, when there were several."""
+    if len(seconds) < 2 or seconds[0] == seconds[-1]:
+        return ""
+    return f"; median of the rounds, which took {seconds[0]:.2f} to {seconds[-1]:.2f} s"
 
 
 def verdict(value: float | None, target: float, above: bool) -> str:
@@ -840,7 +867,13 @@ def print_set(data: DataSet) -> None:
         speed=f.mb_per_s,
         note=f"database read {f.database_read_s:.2f} s, build_bundle {f.write_s:.2f} s",
     )
-    line("cp -r (same blobs)", human(c.bytes), c.seconds, c.mb_per_s, plural(c.files, "file"))
+    line(
+        "cp -r (same blobs)",
+        human(c.bytes),
+        c.seconds,
+        c.mb_per_s,
+        plural(c.files, "file") + spread(data.cp_range),
+    )
     line(
         "cp -r then sync", "", c.seconds + c.sync_s, c.with_sync_mb_per_s, f"sync {c.sync_s:.2f} s"
     )
@@ -849,7 +882,7 @@ def print_set(data: DataSet) -> None:
         seconds=i.seconds,
         speed=i.mb_per_s,
         note=f"import / cp = {num(data.import_vs_cp, 3, 0)} (target ≥ {TARGET_IMPORT_VS_CP}: "
-        f"{verdict(data.import_vs_cp, TARGET_IMPORT_VS_CP, True)})",
+        f"{verdict(data.import_vs_cp, TARGET_IMPORT_VS_CP, True)})" + spread(data.import_range),
     )
     line(
         "  until the content is served",
@@ -1021,6 +1054,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="also time cp -r and a full import with the page cache dropped first, as from a "
         "stick just plugged in (needs root: writes /proc/sys/vm/drop_caches)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=at_least_one,
+        default=3,
+        help="times cp -r and the full import are each run, in turn; the medians are reported "
+        "(default: 3)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument(
