@@ -358,11 +358,10 @@ class Lookups:
     ) -> tuple[dict[str, Level], dict[str, Subject], dict[str, Competency]]:
         """Return the country's levels by code, subjects by slug and competencies by code."""
         if country not in self.curricula:
-            rows = [
-                db.session.scalars(select(model).filter_by(country_code=country))
+            levels, subjects, competencies = (
+                db.session.scalars(select(model).filter_by(country_code=country)).all()
                 for model in (Level, Subject, Competency)
-            ]
-            levels, subjects, competencies = rows
+            )
             self.curricula[country] = (
                 {level.code: level for level in levels},
                 {subject.slug: subject for subject in subjects},
