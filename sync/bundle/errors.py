@@ -30,6 +30,18 @@ class BundleError(Exception):
         super().__init__(message)
         self.message = message
 
+    def __reduce__(self):
+        # Subclasses take other arguments than their message, so pickling (a refusal found by
+        # the process that copies blobs, sent back to the import) rebuilds without __init__.
+        return (_rebuild_error, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild_error(cls: type[BundleError], message: str, state: dict) -> BundleError:
+    error = cls.__new__(cls)
+    BundleError.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
 
 # ---------------------------------------------------------------------------- the container
 

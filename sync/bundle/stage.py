@@ -12,6 +12,11 @@ database. Every refusal happens before a single byte reaches the store's real na
    compared;
 4. only then are staged blobs renamed to their real names in the store, and flushed.
 
+When the caller gives ``while_copying``, step 3 copies the lesson texts first and hands the
+checked modules to ``while_copying`` while a second process copies the media
+(``sync.bundle.copier``): the app renders the lessons meanwhile, and writes to its database
+only once this returns with every blob in the store.
+
 A refusal at step 3 deletes the staging folder. An interruption (stick pulled out, power cut,
 the process killed) leaves it, so the next attempt with the same bundle reuses what was copied;
 a staging folder only ever holds complete, flushed, hash-checked files under hash names (and
@@ -22,7 +27,7 @@ Imports into one store must run one at a time; the app serialises them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +39,7 @@ from sync.bundle.container import (
     stage_blobs,
     staging_dir,
 )
+from sync.bundle.copier import BackgroundCopy, CopyJob, can_copy_in_background
 from sync.bundle.errors import (
     BaseNotInstalled,
     BundleError,
@@ -74,6 +80,8 @@ class StagedBundle:
     reused: int = 0  # blobs found in the store, or staged by an interrupted run
     bytes_copied: int = 0
     manifest_sha256: str = ""  # of the exact signed bytes: tells two bundles of one version apart
+    # Blobs still being copied while ``while_copying`` runs: in the store once stage_bundle returns.
+    arriving: frozenset[str] = frozenset()
 
     @property
     def country(self) -> str:
@@ -109,8 +117,15 @@ def stage_bundle(
     *,
     progress: Progress | None = None,
     reserve: int = RESERVE_BYTES,
+    while_copying: Callable[[StagedBundle], None] | None = None,
 ) -> StagedBundle:
-    """Check the bundle at ``path`` and put its blobs in ``store``; raise a ``BundleError`` to refuse."""
+    """Check the bundle at ``path`` and put its blobs in ``store``; raise a ``BundleError`` to refuse.
+
+    ``while_copying``, when given, is called with the checked bundle while the media are still
+    being copied (those in ``arriving``, not yet at their paths: only the lesson texts may be
+    read); if it raises, the copy stops and nothing is published. It is not called for a no-op
+    (this very version installed already).
+    """
     if not isinstance(trust, TrustStore):
         raise TypeError("stage_bundle needs the server's TrustStore; there is no unchecked import")
     with BundleArchive(path) as archive:
@@ -144,17 +159,88 @@ def stage_bundle(
             manifest, manifest.curriculum, [], list(manifest.tombstones), manifest_sha256=digest
         )
         try:
-            copied = stage_blobs(archive, manifest.files, to_copy, staged, staging, progress)
+            if while_copying is None:
+                copied = stage_blobs(archive, manifest.files, to_copy, staged, staging, progress)
+                result.modules = _rebuild_modules(manifest, store, staging)
+            else:
+                copied = _stage_while(
+                    archive,
+                    manifest,
+                    store,
+                    staging,
+                    to_copy,
+                    staged,
+                    progress,
+                    while_copying,
+                    result,
+                )
             result.copied = len(copied)
             result.reused = len(manifest.files) - len(copied)
             result.bytes_copied = sum(manifest.files[sha].size for sha in copied)
-            result.modules = _rebuild_modules(manifest, store, staging)
         except BundleError as error:
             if not error.resumable:
                 remove_staging(staging)
             raise
         publish(to_copy, staging, store)
     return result
+
+
+def _stage_while(
+    archive: BundleArchive,
+    manifest: Manifest,
+    store: BlobStore,
+    staging: Path,
+    to_copy: list[str],
+    staged: set[str],
+    progress: Progress | None,
+    while_copying: Callable[[StagedBundle], None],
+    result: StagedBundle,
+) -> list[str]:
+    """Copy the lesson texts, run ``while_copying`` as the media are copied; return those copied."""
+    texts = {
+        text.markdown
+        for module in manifest.modules
+        for lesson in module.lessons
+        for text in lesson.texts.values()
+    }
+    now = [sha for sha in to_copy if sha in texts]
+    later = [sha for sha in to_copy if sha not in texts]
+    total = sum(manifest.files[sha].size for sha in to_copy)
+    done_first = sum(manifest.files[sha].size for sha in now)
+
+    def first_progress(done: int, _: int) -> None:
+        if progress is not None:
+            progress(done, total)
+
+    def later_progress(done: int, _: int) -> None:
+        if progress is not None:
+            progress(done_first + done, total)
+
+    copied = stage_blobs(archive, manifest.files, now, staged, staging, first_progress)
+    result.modules = _rebuild_modules(manifest, store, staging)
+    result.arriving = frozenset(later)
+    if not later:
+        while_copying(result)
+        return copied
+    if not can_copy_in_background():
+        copied += stage_blobs(archive, manifest.files, later, staged, staging, later_progress)
+        while_copying(result)
+        return copied
+    job = CopyJob(
+        bundle=archive.path,
+        files={sha: manifest.files[sha] for sha in later},
+        to_copy=later,
+        staged=staged & set(later),
+        staging=staging,
+    )
+    copy = BackgroundCopy(job, later_progress)
+    try:
+        while_copying(result)
+        copied += copy.wait()
+    except BaseException:
+        copy.stop()
+        raise
+    return copied
 
 
 def _check_base_blobs(manifest: Manifest, store: BlobStore) -> None:
