@@ -23,9 +23,11 @@ from imaginecole.models import BuiltBundle, InstalledBundle, Lesson, Module, Mod
 from imaginecole.services.content import (
     LoadReport,
     ModuleNotApplied,
+    RenderedLessons,
     apply_modules,
     load_curriculum,
     remove_module,
+    render_lessons,
 )
 from imaginecole.services.curriculum import curriculum_of
 from imaginecole.services.media import blob_store
@@ -35,6 +37,7 @@ from sync.bundle import (
     BundleError,
     InstalledState,
     Manifest,
+    StagedBundle,
     generate_key_files,
     load_private_key,
     load_trust,
@@ -304,8 +307,22 @@ def import_bundle(path: Path | str, progress: Progress | None = None) -> ImportR
             "Copy the trust file from your national team there (see docs/bundle-format.md)."
         )
     trust = load_trust(trust_path)
+    rendered: RenderedLessons = {}
+
+    def render_while_copying(staged: StagedBundle) -> None:
+        # Rendering Markdown is the import's longest step after copying; a second process
+        # copies meanwhile. Nothing is written to the database before the copy is done.
+        rendered.update(render_lessons(staged.modules, staged.arriving))
+
     with import_lock():
-        staged = stage_bundle(Path(path), trust, blob_store(), installed_state(), progress=progress)
+        staged = stage_bundle(
+            Path(path),
+            trust,
+            blob_store(),
+            installed_state(),
+            progress=progress,
+            while_copying=render_while_copying,
+        )
         report = ImportReport(
             country=staged.country,
             channel=staged.channel,
@@ -335,7 +352,7 @@ def import_bundle(path: Path | str, progress: Progress | None = None) -> ImportR
             load_report = LoadReport()
             load_curriculum(staged.curriculum, load_report, commit=False)
             try:
-                applied = apply_modules(staged.modules, load_report)
+                applied = apply_modules(staged.modules, load_report, rendered)
             except ModuleNotApplied as error:
                 # An image this server will not decode, a full disk…: a refusal like any other.
                 raise BundleError(str(error)) from error

@@ -35,6 +35,7 @@ from imaginecole.services.media import (
     IN_BATCH,
     blob_store,
     describe,
+    has_variants,
     ingest_blob,
     known_assets,
     prepare_images,
@@ -254,19 +255,56 @@ class ModuleNotApplied(Exception):
         super().__init__(f"Module {uid} could not be applied: {reason}")
 
 
-def apply_modules(sources: list[fmt.Module], report: LoadReport) -> list[Module]:
+RenderedLessons = dict[tuple[str, str, str], str]
+"""Sanitised HTML of lesson texts by (module id, lesson slug, language)."""
+
+
+def render_lessons(sources: list[fmt.Module], arriving: frozenset[str]) -> RenderedLessons:
+    """Render the lesson texts of ``sources`` before they are written (a bundle import, as it copies).
+
+    Only the database is read, and only texts whose every media file can already be described
+    are rendered: files known here, files that are not images, and images prepared by the
+    publisher whose variants are in the store or in ``arriving`` (being copied, checked).
+    Others (an image this server must still resize) are rendered when written.
+    """
+    store = blob_store()
+    known = known_assets({sha for source in sources for sha in source.blobs})
+    described = {}
+    for source in sources:
+        for sha, blob in source.blobs.items():
+            if sha in known:
+                described[sha] = describe(known[sha])
+            elif not blob.media_type.startswith("image/") or has_variants(blob, store, arriving):
+                described[sha] = describe(blob)
+    rendered: RenderedLessons = {}
+    for source in sources:
+        for lesson in source.lessons:
+            for text in lesson.texts.values():
+                if all(sha in described for sha in text.media.values()):
+                    lookup = {target: described[sha] for target, sha in text.media.items()}
+                    key = (source.id, lesson.slug, text.lang)
+                    rendered[key] = render_markdown(text.markdown, lookup.get)
+    return rendered
+
+
+def apply_modules(
+    sources: list[fmt.Module], report: LoadReport, rendered: RenderedLessons | None = None
+) -> list[Module]:
     """Write many modules in the caller's transaction, flushed once at the end (a bundle import).
 
     Rows every module needs (existing modules, the curriculum, assets) are read once, and the
     database gets one flush instead of one per module: most of an import's database time went
     to those round trips. Raises ``ModuleNotApplied`` for the first module that cannot be.
+    ``rendered`` holds lesson texts rendered already (``render_lessons``).
     """
     existing: dict[str, Module] = {}
     uids = [source.id for source in sources]
     for start in range(0, len(uids), IN_BATCH):
         query = select(Module).where(Module.uid.in_(uids[start : start + IN_BATCH]))
         existing.update((module.uid, module) for module in db.session.scalars(query))
-    lookups = Lookups(assets=known_assets({sha for s in sources for sha in s.blobs}))
+    lookups = Lookups(
+        assets=known_assets({sha for s in sources for sha in s.blobs}), rendered=rendered or {}
+    )
     applied = []
     with db.session.no_autoflush:
         for source in sources:
@@ -352,6 +390,7 @@ class Lookups:
 
     curricula: dict[str, tuple[dict, dict, dict]] = field(default_factory=dict)
     assets: dict[str, Asset] | None = None
+    rendered: RenderedLessons = field(default_factory=dict)
 
     def curriculum(
         self, country: str
@@ -413,13 +452,16 @@ def _write_module(
     for item in source.lessons:
         lesson = Lesson(slug=item.slug, position=item.position)
         for text in item.texts.values():
-            lookup = {target: described[sha] for target, sha in text.media.items()}
+            html = lookups.rendered.get((source.id, item.slug, text.lang))
+            if html is None:
+                lookup = {target: described[sha] for target, sha in text.media.items()}
+                html = render_markdown(text.markdown, lookup.get)
             lesson.translations.append(
                 LessonText(
                     lang=text.lang,
                     title=text.title[:300],
                     markdown=text.markdown,
-                    html=render_markdown(text.markdown, lookup.get),
+                    html=html,
                     media=text.media,
                 )
             )

@@ -80,15 +80,18 @@ def prepare_images(blobs: list[Blob], known: dict[str, Asset] | None = None) -> 
         return dict(zip((b.sha256 for b in todo), pool.map(make, todo), strict=True))
 
 
-def has_variants(blob: Blob, store: BlobStore) -> bool:
-    """Tell whether ``blob`` is an image prepared elsewhere whose variants are all in ``store``."""
+def has_variants(blob: Blob, store: BlobStore, arriving: frozenset[str] = frozenset()) -> bool:
+    """Tell whether ``blob`` is an image prepared elsewhere whose variants are all in ``store``.
+
+    Variants in ``arriving`` (checked blobs a bundle import is still copying) count as there.
+    """
     return (
         blob.media_type in IMAGE_TYPES
         and blob.prepared
         and all(
             variant.media_type in VARIANT_TYPES
             and SHA256.match(variant.sha256)
-            and store.has(variant.sha256)
+            and (variant.sha256 in arriving or store.has(variant.sha256))
             for variant in blob.variants
         )
     )
@@ -156,12 +159,17 @@ def ingest_blob(
     return asset
 
 
-def describe(asset: Asset) -> ImageInfo | MediaLink:
-    """Return what the renderer needs to show ``asset``."""
-    if not asset.is_image:
+def describe(asset: Asset | Blob) -> ImageInfo | MediaLink:
+    """Return what the renderer needs to show ``asset``, or a prepared image of a bundle.
+
+    A bundle's image must be described exactly as the asset it becomes: variants are taken
+    in the database's order (by width).
+    """
+    if not asset.media_type.startswith("image/"):
         return MediaLink(media_url(asset.sha256, asset.media_type), asset.media_type)
-    webp = [v for v in asset.variants if v.media_type == "image/webp"]
-    fallback = [v for v in asset.variants if v.media_type != "image/webp"]
+    variants = sorted(asset.variants, key=lambda variant: variant.width)
+    webp = [v for v in variants if v.media_type == "image/webp"]
+    fallback = [v for v in variants if v.media_type != "image/webp"]
     if not fallback:  # animations are served as they are
         return ImageInfo(media_url(asset.sha256, asset.media_type), asset.width, asset.height)
     main = fallback[-1]

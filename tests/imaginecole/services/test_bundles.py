@@ -26,7 +26,15 @@ import pytest
 from sqlalchemy import select
 
 from imaginecole.extensions import db
-from imaginecole.models import Asset, Country, InstalledBundle, Level, Module, Subject
+from imaginecole.models import (
+    Asset,
+    Country,
+    InstalledBundle,
+    LessonText,
+    Level,
+    Module,
+    Subject,
+)
 from imaginecole.services.bundles import (
     BundleSetupError,
     ImportBusy,
@@ -35,7 +43,7 @@ from imaginecole.services.bundles import (
     installed_bundles,
     remove_channel,
 )
-from imaginecole.services.content import remove_module
+from imaginecole.services.content import remove_module, render_lessons
 from imaginecole.services.media import blob_store
 from imaginecole.services.search import sync_index
 from sync.bundle import (
@@ -446,6 +454,40 @@ def test_a_school_uses_the_image_variants_the_bundle_carries(publisher, school, 
                 assert blob_store().has(variant.sha256)
 
 
+def lesson_html(app) -> dict[tuple[str, str, str], str]:
+    with app.app_context():
+        return {
+            (text.lesson.module.uid, text.lesson.slug, text.lang): text.html
+            for text in db.session.scalars(select(LessonText))
+        }
+
+
+def test_lessons_rendered_while_the_media_are_copied_are_those_rendered_after(
+    publisher, school, tmp_path, monkeypatch
+):
+    import imaginecole.services.bundles as bundles_service
+
+    ahead = {}
+
+    def keep(sources, arriving):
+        ahead.update(render_lessons(sources, arriving))
+        return ahead
+
+    monkeypatch.setattr(bundles_service, "render_lessons", keep)
+    install(school, publisher, 1)
+    # Another school renders nothing ahead: every lesson is rendered as it is written.
+    late = make_app(tmp_path / "late")
+    trust(late, publisher)
+    monkeypatch.setattr(bundles_service, "render_lessons", lambda sources, arriving: {})
+    install(late, publisher, 1)
+
+    written = lesson_html(school)
+    # The bundle's images come with their variants: every lesson could be rendered ahead,
+    # pictures included, the same as when written.
+    assert set(ahead) == set(written) and any("<picture" in html for html in ahead.values())
+    assert ahead == written == lesson_html(late)
+
+
 def test_a_bundle_built_from_a_content_folder_still_gets_its_variants_made(
     publisher, school, tmp_path
 ):
@@ -763,11 +805,19 @@ CRASHER = textwrap.dedent(
     def die():
         sys.stdout.flush()
         sys.stderr.flush()
+        # The whole process group, as a power cut would: the import and the process copying
+        # blobs for it, when the test started this script in a session of its own.
+        if os.getpgid(0) == os.getpid():
+            os.killpg(0, signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)
 
     if point == "copying":
-        # Inside the second large blob: part of it is in a temporary file.
+        # Inside the second large blob: part of it is in a temporary file. The copy runs in
+        # this process here, so the patch below reaches it.
+        import sync.bundle.stage as stage
         from sync.bundle.reader import BundleArchive
+
+        stage.can_copy_in_background = lambda: False
 
         iter_blob = BundleArchive.iter_blob
 
@@ -780,21 +830,19 @@ CRASHER = textwrap.dedent(
                     die()
 
         BundleArchive.iter_blob = cut_short
+    elif point == "copying in the background":
+        # The lessons rendered while another process copies the media.
+        def render_and_die(*args, **kwargs):
+            bundles_render(*args, **kwargs)
+            die()
+
+        bundles_render = bundles.render_lessons
+        bundles.render_lessons = render_and_die
     elif point == "staged":
         # Every blob is in the staging folder; none has its real name in the store yet.
-        bytes_progress = cli._bytes_progress
+        import sync.bundle.stage as stage
 
-        def killing_progress(label):
-            update, close = bytes_progress(label)
-
-            def progress(done, total):
-                update(done, total)
-                if done == total:
-                    die()
-
-            return progress, close
-
-        cli._bytes_progress = killing_progress
+        stage.publish = lambda *args, **kwargs: die()
     elif point == "applying":
         # Blobs in the store, the first module written in the open transaction.
         import imaginecole.services.content as content
@@ -823,7 +871,7 @@ CRASHER = textwrap.dedent(
     cli.main()
     """
 )
-BEFORE_COMMIT = ("copying", "staged", "applying")
+BEFORE_COMMIT = ("copying", "copying in the background", "staged", "applying")
 INSTALLED = re.compile(
     r"Installed zz main v3: 2 modules applied, 0 removed; (\d+) files copied .*, (\d+) already present"
 )
@@ -853,6 +901,7 @@ def test_an_import_killed_at_any_point_leaves_the_old_content_and_completes_when
         capture_output=True,
         text=True,
         timeout=300,
+        start_new_session=True,
     )
 
     assert run.returncode == -signal.SIGKILL, run.stderr
@@ -860,6 +909,15 @@ def test_an_import_killed_at_any_point_leaves_the_old_content_and_completes_when
     staged = staging_files(school)
     if point == "copying":
         assert any(p.name.startswith(".tmp-") for p in staged), "killed inside a blob"
+        assert not blobs & shipped
+    elif point == "copying in the background":
+        # The lessons were copied before they were rendered; the media were being copied.
+        lessons = {
+            sha
+            for sha, entry in v3.manifest["files"].items()
+            if entry["media_type"].startswith("text/markdown")
+        }
+        assert lessons <= {p.name for p in staged if not p.name.startswith(".tmp-")} <= shipped
         assert not blobs & shipped
     elif point == "staged":
         assert {p.name for p in staged} == shipped and not blobs & shipped
@@ -884,6 +942,8 @@ def test_an_import_killed_at_any_point_leaves_the_old_content_and_completes_when
         # What the killed run had copied is not copied again.
         if point == "copying":
             assert 1 <= reused < len(shipped)
+        elif point == "copying in the background":
+            assert reused >= len(lessons)
         else:
             assert (copied, reused) == (0, len(shipped))
     else:
