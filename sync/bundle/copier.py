@@ -166,9 +166,10 @@ def run_job(job: CopyJob, out: BinaryIO) -> None:
 
 
 def main() -> None:
-    # Anything printed by mistake must not corrupt the messages on standard output.
+    # Anything printed by mistake must not corrupt the messages: they get a descriptor of their
+    # own, and standard output goes where errors go.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    sys.stdout = sys.stderr
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     job = pickle.load(sys.stdin.buffer)
     try:
         run_job(job, out)

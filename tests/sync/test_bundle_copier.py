@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import signal
 import subprocess
 import sys
 import textwrap
@@ -22,7 +23,7 @@ from sync.bundle import (
     read_manifest,
     stage_bundle,
 )
-from sync.bundle.copier import CopyStopped
+from sync.bundle.copier import BackgroundCopy, CopyStopped
 from tests.sync.test_bundle_support import (
     assert_store_intact,
     make_kit,
@@ -134,6 +135,30 @@ def test_a_failure_while_copying_stops_the_copy_publishes_nothing_and_a_rerun_co
     assert staged.copied + staged.reused == len(read_manifest(bundle).files)
     assert_store_intact(kit.store)
     assert not (kit.store.root / ".staging").exists()
+
+
+def test_a_copying_process_that_dies_is_reported_and_a_rerun_completes(kit, bundle, monkeypatch):
+    import sync.bundle.stage as stage
+
+    started = []
+
+    def remember(*args, **kwargs):
+        started.append(BackgroundCopy(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(stage, "BackgroundCopy", remember)
+
+    def kill_the_copy(staged):
+        os.kill(started[0].pid, signal.SIGKILL)
+
+    with pytest.raises(CopyStopped) as caught:
+        stage_bundle(bundle, kit.trust, kit.store, NOTHING, while_copying=kill_the_copy)
+    assert "start the import again" in str(caught.value)
+    assert published(kit) == []
+
+    staged = stage_bundle(bundle, kit.trust, kit.store, NOTHING, while_copying=lambda s: None)
+    assert staged.copied + staged.reused == len(read_manifest(bundle).files)
+    assert_store_intact(kit.store)
 
 
 @pytest.mark.parametrize(
