@@ -265,8 +265,17 @@ def render_lessons(sources: list[fmt.Module], arriving: frozenset[str]) -> Rende
     Only the database is read, and only texts whose every media file can already be described
     are rendered: files known here, files that are not images, and images prepared by the
     publisher whose variants are in the store or in ``arriving`` (being copied, checked).
-    Others (an image this server must still resize) are rendered when written.
+    Others (an image this server must still resize) are rendered when written. Modules this
+    server has already, unchanged, are skipped: they will not be written.
     """
+    uids = [source.id for source in sources]
+    fingerprints: dict[str, str] = {}
+    for start in range(0, len(uids), IN_BATCH):
+        query = select(Module.uid, Module.fingerprint).where(
+            Module.uid.in_(uids[start : start + IN_BATCH])
+        )
+        fingerprints.update((uid, fingerprint) for uid, fingerprint in db.session.execute(query))
+    sources = [s for s in sources if fingerprints.get(s.id) != s.fingerprint()]
     store = blob_store()
     known = known_assets({sha for source in sources for sha in source.blobs})
     described = {}
