@@ -20,6 +20,7 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh import sorting
+from whoosh.codec.whoosh3 import W3Codec
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.query import And, Every, Or, Phrase, Query, Term
 
@@ -35,6 +36,13 @@ FIELD_BOOSTS = {"title": 4.0, "text": 1.0, "exact": 1.5}
 FACETS = ("country", "levels", "subject", "lang", "resource_type", "kind")
 TYPO_RATIO = 20  # a word this many times rarer than a close spelling is taken for a typo
 TYPO_MAX_COUNT = 5  # a word written this many times is no typo (and costs no spelling search)
+
+
+def _codec() -> W3Codec:
+    # Posting blocks are not compressed: zlib took a quarter of each commit (an import's last
+    # step) to save a quarter of a few megabytes. Each segment records its own codec, so
+    # segments written either way are read alike.
+    return W3Codec(compression=0)
 
 
 def make_schema() -> Schema:
@@ -294,7 +302,7 @@ class SearchIndex:
         """Replace the documents of each module in ``documents`` and drop those of ``removed``."""
         ix = self._open()
         # Whoosh allows one writer at a time; another process writing makes us wait, not fail.
-        writer = ix.writer(timeout=120.0, limitmb=64)
+        writer = ix.writer(timeout=120.0, limitmb=64, codec=_codec())
         try:
             for uid in list(documents) + list(removed):
                 writer.delete_by_term("module_uid", uid)
@@ -312,7 +320,7 @@ class SearchIndex:
         """Index everything anew in a fresh folder, then swap it in; return the document count."""
         fresh = SearchIndex(self.directory.with_name(self.directory.name + ".new"))
         ix = fresh._create()
-        writer = ix.writer(limitmb=128)
+        writer = ix.writer(limitmb=128, codec=_codec())
         count = 0
         try:
             for doc in documents:

@@ -671,6 +671,25 @@ def test_rebuild_replaces_everything(index):
     assert not index.needs_rebuild()
 
 
+def test_index_written_by_an_earlier_release_is_read_and_updated(index):
+    # Earlier releases compressed the posting blocks; a school's index keeps those segments.
+    from whoosh.codec.whoosh3 import W3Codec
+
+    from imaginecole.search.engine import _fields
+
+    writer = index._open().writer(codec=W3Codec(compression=3))
+    for slug in ("lire", "comparer"):
+        writer.add_document(**_fields(make_doc(slug, f"{slug} une fraction", "Une fraction.")))
+    writer.commit()
+    index.replace_modules(
+        {"zz-eau": [make_doc("evaporation", "L'évaporation", "L'eau.", module_uid="zz-eau")]}
+    )
+    assert sorted(slugs(search(index, "fraction"))) == ["comparer", "lire"]
+    assert slugs(search(index, "évaporation")) == ["evaporation"]
+    index.replace_modules({}, removed=["zz-maths-fractions"])
+    assert search(index, "fraction").total == 0
+
+
 def test_searches_keep_working_while_another_thread_writes(index):
     indexed(index, *(make_doc(f"l{n}", f"Fraction {n}", "Une fraction.") for n in range(20)))
     errors: list[BaseException] = []
