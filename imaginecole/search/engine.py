@@ -234,6 +234,72 @@ def query_stems(schema: Schema, lang: str, words: list[str], phrases: list[str])
 # ---------------------------------------------------------------------------- the index
 
 
+class IndexUpdate:
+    """Changes to the index, written as they come and seen by searches once published.
+
+    A Whoosh commit has two steps: writing the new segment (sorting and writing the postings,
+    nearly all of its time) and then the table of contents that makes the segment seen.
+    ``prepare`` does the first, so a caller can do it early (a bundle import, while its media
+    are still being copied), and ``publish`` then does only the second (after the database
+    commit). Until it is published or discarded the update holds the index's write lock:
+    other writers wait.
+    """
+
+    def __init__(self, writer) -> None:
+        self._writer = writer
+        self._segments: list | None = None  # the index's segments once this one is written
+        self._existing = list(writer.segments)  # before: a merge policy may extend that list
+        self.modules: set[str] = set()  # modules whose documents this update replaces
+
+    def replace(self, uid: str, documents: Iterable[Document]) -> None:
+        """Replace every document of module ``uid`` with ``documents``."""
+        if uid in self.modules or self._segments is not None:
+            # A module's documents added by this update would not be deleted by a second call.
+            raise ValueError(f"module {uid} is already in this update, or it is prepared")
+        self._writer.delete_by_term("module_uid", uid)
+        for doc in documents:
+            self._writer.add_document(**_fields(doc))
+        self.modules.add(uid)
+
+    def remove(self, uid: str) -> None:
+        """Drop every document of module ``uid``."""
+        self._writer.delete_by_term("module_uid", uid)
+
+    def prepare(self) -> None:
+        """Write the new segment now; searches do not see it until ``publish``."""
+        if self._segments is not None:
+            return
+        writer = self._writer
+        # What SegmentWriter.commit() does before it writes the table of contents.
+        segments = list(writer._merge_segments(None, None, None))
+        if writer._added:
+            segments.append(writer._finalize_segment())
+        else:
+            writer._close_segment()
+        self._segments = segments
+
+    def publish(self) -> None:
+        """Make the changes seen by searches, at once, and release the write lock."""
+        self.prepare()
+        self._writer._commit_toc(self._segments)
+        self._writer._finish()
+
+    def discard(self) -> None:
+        """Drop the changes and release the write lock; nothing once published."""
+        writer = self._writer
+        if writer.is_closed:
+            return
+        try:
+            if self._segments is None:
+                writer._close_segment()
+            # A segment written by prepare() is in no table of contents: delete its files.
+            whoosh_index.clean_files(
+                writer.storage, writer.indexname, writer.generation - 1, self._existing
+            )
+        finally:
+            writer._finish()
+
+
 class SearchIndex:
     """A Whoosh index in one folder; safe to read from many threads while one process writes."""
 
@@ -300,19 +366,20 @@ class SearchIndex:
         self, documents: dict[str, list[Document]], removed: Iterable[str] = ()
     ) -> None:
         """Replace the documents of each module in ``documents`` and drop those of ``removed``."""
-        ix = self._open()
-        # Whoosh allows one writer at a time; another process writing makes us wait, not fail.
-        writer = ix.writer(timeout=120.0, limitmb=64, codec=_codec())
+        update = self.begin_update()
         try:
-            for uid in list(documents) + list(removed):
-                writer.delete_by_term("module_uid", uid)
-            for docs in documents.values():
-                for doc in docs:
-                    writer.add_document(**_fields(doc))
-            writer.commit()
-        except BaseException:
-            writer.cancel()
-            raise
+            for uid, docs in documents.items():
+                update.replace(uid, docs)
+            for uid in removed:
+                update.remove(uid)
+            update.publish()
+        finally:
+            update.discard()
+
+    def begin_update(self) -> IndexUpdate:
+        """Start changes that searches see only once published (``IndexUpdate``)."""
+        # Whoosh allows one writer at a time; another process writing makes us wait, not fail.
+        return IndexUpdate(self._open().writer(timeout=120.0, limitmb=64, codec=_codec()))
 
     def rebuild(
         self, documents: Iterable[Document], progress: Callable[[int], None] | None = None

@@ -690,6 +690,68 @@ def test_index_written_by_an_earlier_release_is_read_and_updated(index):
     assert search(index, "fraction").total == 0
 
 
+def segment_files(directory: Path) -> set[str]:
+    return {path.name for path in directory.glob("*.seg")}
+
+
+def unused_segment_files(directory: Path) -> set[str]:
+    """Return the segment files the index's table of contents does not list."""
+    from whoosh import index as whoosh_index
+
+    ix = whoosh_index.open_dir(directory)
+    used = {segment.segment_id() for segment in ix._segments()}
+    ix.close()
+    return {name for name in segment_files(directory) if name.rsplit(".", 1)[0] not in used}
+
+
+def test_prepared_update_is_seen_only_once_published(index):
+    indexed(index, make_doc("lire", "Lire une fraction", "Une fraction."))
+    update = index.begin_update()
+    update.replace("zz-maths-fractions", [make_doc("lire", "Lire un décimal", "Un décimal.")])
+    update.replace("zz-eau", [make_doc("pluie", "La pluie", "Il pleut.", module_uid="zz-eau")])
+    update.prepare()
+    assert slugs(search(index, "fraction")) == ["lire"]
+    assert search(index, "décimal").total == search(index, "pluie").total == 0
+    update.publish()
+    assert search(index, "fraction").total == 0
+    assert slugs(search(index, "décimal")) == ["lire"]
+    assert slugs(search(index, "pluie")) == ["pluie"]
+    assert update.modules == {"zz-maths-fractions", "zz-eau"}
+    update.discard()  # after publishing: nothing to undo
+    assert slugs(search(index, "pluie")) == ["pluie"]
+
+
+@pytest.mark.parametrize("prepared", [False, True], ids=["added", "prepared"])
+def test_discarded_update_leaves_the_index_as_it_was(index, prepared):
+    indexed(index, make_doc("lire", "Lire une fraction", "Une fraction."))
+    before = segment_files(index.directory)
+    update = index.begin_update()
+    update.replace("zz-maths-fractions", [make_doc("lire", "Lire un décimal", "Un décimal.")])
+    update.remove("zz-maths-fractions")
+    if prepared:
+        update.prepare()
+        assert segment_files(index.directory) > before
+    update.discard()
+    assert slugs(search(index, "fraction")) == ["lire"]
+    assert search(index, "décimal").total == 0
+    assert segment_files(index.directory) == before
+    assert not unused_segment_files(index.directory)
+    # The write lock was released: the next writer does not wait for it.
+    indexed(index, make_doc("pluie", "La pluie", "Il pleut.", module_uid="zz-eau"))
+    assert slugs(search(index, "pluie")) == ["pluie"]
+
+
+def test_a_module_is_replaced_once_per_update(index):
+    update = index.begin_update()
+    update.replace("zz-maths-fractions", [make_doc("lire", "Lire", "Une fraction.")])
+    with pytest.raises(ValueError):
+        update.replace("zz-maths-fractions", [make_doc("lire", "Lire", "Un décimal.")])
+    update.prepare()
+    with pytest.raises(ValueError):
+        update.replace("zz-eau", [make_doc("pluie", "La pluie", "Il pleut.")])
+    update.discard()
+
+
 def test_searches_keep_working_while_another_thread_writes(index):
     indexed(index, *(make_doc(f"l{n}", f"Fraction {n}", "Une fraction.") for n in range(20)))
     errors: list[BaseException] = []
@@ -875,6 +937,39 @@ def test_writer_killed_mid_write_leaves_the_old_index(built, operation):
     index.rebuild(iter(OLD))  # and a rebuild clears what the killed one left behind
     assert search(index, "fraction").total == 2
     assert not (built.parent / "search.new").exists()
+    index.close()
+
+
+KILLED_AFTER_PREPARE = """
+    import os, signal, sys
+    from imaginecole.search.engine import Document, SearchIndex
+
+    update = SearchIndex(sys.argv[1]).begin_update()
+    update.replace("zz-maths-fractions", [
+        Document(id="lesson:zz-maths-fractions:lire:fr", kind="lesson",
+                 module_uid="zz-maths-fractions", lang="fr", country="zz", levels=["zz:cm1"],
+                 subject="mathematiques", resource_type="lesson", fingerprint="v2",
+                 title="Le royaume nouveau", module_title="Nouveau", body="Le royaume nouveau",
+                 lesson_slug="lire"),
+    ])
+    update.prepare()
+    print("prepared", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_writer_killed_between_prepare_and_publish_leaves_the_old_index(built):
+    before = segment_files(built)
+    done = run_python(KILLED_AFTER_PREPARE, str(built))
+    assert done.returncode == -9 and "prepared" in done.stdout, done.stdout + done.stderr
+    assert segment_files(built) > before  # the prepared segment, in no table of contents
+    index = SearchIndex(built)
+    assert not index.needs_rebuild()
+    assert search(index, "fraction").total == 2
+    assert search(index, "royaume nouveau").total == 0
+    assert writes_within(index, 20)
+    assert search(index, "pluie").total == 1
+    assert not unused_segment_files(built)  # the next commit removed the one left behind
     index.close()
 
 
