@@ -12,6 +12,8 @@ from imaginecole.models.curriculum import Competency, Country, Level, Subject
 from imaginecole.models.localized import Shown, pick
 from imaginecole.models.media import Asset
 
+LESSON_TITLE_CHARS = 300  # a longer title is cut when loaded
+
 module_levels = db.Table(
     "module_levels",
     db.Column("module_id", ForeignKey("module.id", ondelete="CASCADE"), primary_key=True),
@@ -127,7 +129,7 @@ class LessonText(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id", ondelete="CASCADE"), index=True)
     lang: Mapped[str] = mapped_column(String(8))
-    title: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(String(LESSON_TITLE_CHARS))
     markdown: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)  # rendered once at load, sanitised
     media: Mapped[dict] = mapped_column(JSON, default=dict)  # target as written -> sha256

@@ -1,7 +1,8 @@
 """Full-text search that understands French. Only this package imports whoosh.
 
-The app talks to ``search_index()`` through a small interface (replace_modules, rebuild,
-fingerprints, search), so a PostgreSQL full-text engine can stand behind it at national scale.
+The app talks to ``search_index()`` through a small interface (replace_modules, begin_update,
+rebuild, fingerprints, search), so a PostgreSQL full-text engine can stand behind it at
+national scale.
 """
 
 from __future__ import annotations
@@ -10,9 +11,24 @@ from pathlib import Path
 
 from flask import current_app
 
-from imaginecole.search.engine import Document, Hit, SearchIndex, SearchQuery, SearchResults
+from imaginecole.search.engine import (
+    Document,
+    Hit,
+    IndexUpdate,
+    SearchIndex,
+    SearchQuery,
+    SearchResults,
+)
 
-__all__ = ["Document", "Hit", "SearchIndex", "SearchQuery", "SearchResults", "search_index"]
+__all__ = [
+    "Document",
+    "Hit",
+    "IndexUpdate",
+    "SearchIndex",
+    "SearchQuery",
+    "SearchResults",
+    "search_index",
+]
 
 
 def search_index() -> SearchIndex:

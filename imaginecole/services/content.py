@@ -28,7 +28,7 @@ from imaginecole.models import (
     ModuleCompetency,
     Subject,
 )
-from imaginecole.models.modules import module_levels
+from imaginecole.models.modules import LESSON_TITLE_CHARS, module_levels
 from imaginecole.rendering.images import ImageRejected
 from imaginecole.rendering.markdown import render_markdown
 from imaginecole.services.media import (
@@ -468,7 +468,7 @@ def _write_module(
             lesson.translations.append(
                 LessonText(
                     lang=text.lang,
-                    title=text.title[:300],
+                    title=text.title[:LESSON_TITLE_CHARS],
                     markdown=text.markdown,
                     html=html,
                     media=text.media,

@@ -10,29 +10,13 @@ first five results, found by reading the corpus: the page that teaches the subje
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import CORPUS, REPO_ROOT, make_app
+from tests.imaginecole.search.conftest import NEEDS_CORPUS
 
-pytestmark = [
-    pytest.mark.corpus,
-    pytest.mark.skipif(
-        not (CORPUS / "glassus-nsi").is_dir() or not (CORPUS / "roche-nsi-terminale").is_dir(),
-        reason=f"the real course corpus is not at {CORPUS} (see ../shared/corpus/README.md)",
-    ),
-]
+pytestmark = NEEDS_CORPUS
 
 TOP = 5
-
-# (course folder, level, subject, licence), as `imaginecole content import-course` is given them.
-COURSES = [
-    ("glassus-nsi/snt", "2nde", "snt", "CC-BY-SA-4.0"),
-    ("glassus-nsi/premiere_nsi", "1re", "nsi", "CC-BY-SA-4.0"),
-    ("glassus-nsi/terminale_nsi", "Tle", "nsi", "CC-BY-SA-4.0"),
-    ("roche-nsi-terminale", "Tle", "nsi", "CC0-1.0"),
-]
 
 SNT = "glassus-nsi/snt/docs/"
 NSI1 = "glassus-nsi/premiere_nsi/docs/"
@@ -214,33 +198,6 @@ CASES: list[tuple[str, str | tuple[str, ...]]] = [
 ]
 
 RANKS: dict[str, int | None] = {}
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    """An app with the France curriculum and the four course sites; page path -> (uid, slug)."""
-    from imaginecole.services.content import load_tree
-    from imaginecole.services.curriculum import curriculum_of
-    from sync.content import ContentTree, read_content
-    from sync.course import CourseOptions, read_course
-
-    app = make_app(tmp_path_factory.mktemp("relevance"))
-    pages: dict[str, tuple[str, str]] = {}
-    with app.app_context():
-        france = read_content(REPO_ROOT / "content", countries=["fr"])
-        assert "fr" in france.curricula, france.problems
-        report = load_tree(ContentTree(curricula={"fr": france.curricula["fr"]}))
-        assert not report.problems, report.problems
-        curriculum = curriculum_of("fr")
-        for folder, level, subject, licence in COURSES:
-            options = CourseOptions(country="fr", levels=[level], subject=subject, licence=licence)
-            tree = read_course(CORPUS / folder, curriculum, options)
-            assert tree.modules and not tree.problems, (folder, tree.problems)
-            report = load_tree(tree)
-            assert not report.problems, (folder, report.problems)
-            for (uid, slug), path in tree.sources.items():
-                pages[Path(path).resolve().relative_to(CORPUS).as_posix()] = (uid, slug)
-    return app, pages
 
 
 @pytest.fixture(scope="module", autouse=True)
