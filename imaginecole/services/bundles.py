@@ -31,13 +31,15 @@ from imaginecole.services.content import (
 )
 from imaginecole.services.curriculum import curriculum_of
 from imaginecole.services.media import blob_store
-from imaginecole.services.search import sync_index
+from imaginecole.services.search import IndexAhead, index_ahead, sync_index
 from sync import content as fmt
 from sync.bundle import (
     BundleError,
     InstalledState,
     Manifest,
     StagedBundle,
+    TrustStore,
+    WhileCopying,
     generate_key_files,
     load_private_key,
     load_trust,
@@ -308,86 +310,109 @@ def import_bundle(path: Path | str, progress: Progress | None = None) -> ImportR
         )
     trust = load_trust(trust_path)
     rendered: RenderedLessons = {}
+    ahead: IndexAhead | None = None
 
-    def render_while_copying(staged: StagedBundle) -> None:
-        # Rendering Markdown is the import's longest step after copying; a second process
-        # copies meanwhile. Nothing is written to the database before the copy is done.
+    def work_while_copying(staged: StagedBundle, copying: Callable[[], bool]) -> None:
+        # Rendering Markdown and indexing are the import's longest steps after copying; a
+        # second process copies meanwhile. Nothing is written to the database before the copy
+        # is done, and searches see the new index only once the database is committed.
+        nonlocal ahead
         rendered.update(render_lessons(staged.modules, staged.arriving))
+        ahead = index_ahead(staged.modules, staged.curriculum, rendered, copying)
 
-    with import_lock():
-        staged = stage_bundle(
-            Path(path),
-            trust,
-            blob_store(),
-            installed_state(),
-            progress=progress,
-            while_copying=render_while_copying,
-        )
-        report = ImportReport(
-            country=staged.country,
-            channel=staged.channel,
-            version=staged.version,
-            noop=staged.noop,
-            blobs_copied=staged.copied,
-            blobs_reused=staged.reused,
-            bytes_copied=staged.bytes_copied,
-        )
-        if staged.noop:
-            installed = db.session.scalar(
-                select(InstalledBundle).filter_by(
-                    country_code=staged.country, channel=staged.channel, version=staged.version
-                )
+    try:
+        with import_lock():
+            report, written = _import_locked(
+                Path(path), trust, progress, work_while_copying, rendered
             )
-            if installed is not None and installed.manifest_sha256 != staged.manifest_sha256:
-                # Same number, other content: the publisher rebuilt a version (a reset database?).
-                raise BundleError(
-                    f"A different bundle numbered {staged.version} of {staged.country} ({staged.channel}) "
-                    "is already installed; ask the national team for a bundle with a higher version."
-                )
-            # Nothing to apply; an index left behind by an import killed after its commit
-            # catches up here, so running the import again always completes it.
-            sync_index()
-            return report
-        try:
-            load_report = LoadReport()
-            load_curriculum(staged.curriculum, load_report, commit=False)
-            try:
-                applied = apply_modules(staged.modules, load_report, rendered)
-            except ModuleNotApplied as error:
-                # An image this server will not decode, a full disk…: a refusal like any other.
-                raise BundleError(str(error)) from error
-            for module in applied:
-                module.channel = staged.channel
-            installed = db.session.scalars(
-                select(Module.uid).filter_by(country_code=staged.country, channel=staged.channel)
-            ).all()
-            removals = staged.removals(installed)
-            for uid in removals:
-                remove_module(uid)
-            from imaginecole.services.outbox import apply_statuses
-
-            apply_statuses(staged.submission_statuses)
-            db.session.add(
-                InstalledBundle(
-                    country_code=staged.country,
-                    channel=staged.channel,
-                    version=staged.version,
-                    base_version=staged.manifest.base_version,
-                    created=staged.manifest.created,
-                    publisher_key_id=staged.manifest.publisher_key_id,
-                    manifest_sha256=staged.manifest_sha256,
-                    module_count=len(staged.modules),
-                    removed_count=len(removals),
-                )
-            )
-            db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
-        report.modules_applied = len(staged.modules)
-        report.modules_removed = len(removals)
+            if ahead is not None:
+                ahead.publish(written)
+    finally:
+        if ahead is not None:
+            ahead.discard()
+    # Also an index left behind by an import killed after its commit catches up here, so
+    # running the import again always completes it.
     sync_index()
     return report
+
+
+def _import_locked(
+    path: Path,
+    trust: TrustStore,
+    progress: Progress | None,
+    while_copying: WhileCopying,
+    rendered: RenderedLessons,
+) -> tuple[ImportReport, dict[str, str]]:
+    """Stage and apply a bundle, committed; the caller holds the import lock.
+
+    Also return the fingerprint of each module written and shown (what the index may hold).
+    """
+    staged = stage_bundle(
+        path, trust, blob_store(), installed_state(), progress=progress, while_copying=while_copying
+    )
+    report = ImportReport(
+        country=staged.country,
+        channel=staged.channel,
+        version=staged.version,
+        noop=staged.noop,
+        blobs_copied=staged.copied,
+        blobs_reused=staged.reused,
+        bytes_copied=staged.bytes_copied,
+    )
+    if staged.noop:
+        installed = db.session.scalar(
+            select(InstalledBundle).filter_by(
+                country_code=staged.country, channel=staged.channel, version=staged.version
+            )
+        )
+        if installed is not None and installed.manifest_sha256 != staged.manifest_sha256:
+            # Same number, other content: the publisher rebuilt a version (a reset database?).
+            raise BundleError(
+                f"A different bundle numbered {staged.version} of {staged.country} ({staged.channel}) "
+                "is already installed; ask the national team for a bundle with a higher version."
+            )
+        return report, {}
+    try:
+        load_report = LoadReport()
+        load_curriculum(staged.curriculum, load_report, commit=False)
+        try:
+            applied = apply_modules(staged.modules, load_report, rendered)
+        except ModuleNotApplied as error:
+            # An image this server will not decode, a full disk…: a refusal like any other.
+            raise BundleError(str(error)) from error
+        for module in applied:
+            module.channel = staged.channel
+        installed = db.session.scalars(
+            select(Module.uid).filter_by(country_code=staged.country, channel=staged.channel)
+        ).all()
+        removals = staged.removals(installed)
+        for uid in removals:
+            remove_module(uid)
+        from imaginecole.services.outbox import apply_statuses
+
+        apply_statuses(staged.submission_statuses)
+        db.session.add(
+            InstalledBundle(
+                country_code=staged.country,
+                channel=staged.channel,
+                version=staged.version,
+                base_version=staged.manifest.base_version,
+                created=staged.manifest.created,
+                publisher_key_id=staged.manifest.publisher_key_id,
+                manifest_sha256=staged.manifest_sha256,
+                module_count=len(staged.modules),
+                removed_count=len(removals),
+            )
+        )
+        # Read before the commit expires them: what the index may show of each module.
+        written = {m.uid: m.fingerprint for m in applied if m.published}
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    report.modules_applied = len(staged.modules)
+    report.modules_removed = len(removals)
+    return report, written
 
 
 def remove_channel(country: str, channel: str = "main") -> int:

@@ -75,7 +75,7 @@ from sync.bundle.reader import (
     read_manifest,
     verify_bundle,
 )
-from sync.bundle.stage import InstalledState, StagedBundle, stage_bundle
+from sync.bundle.stage import InstalledState, StagedBundle, WhileCopying, stage_bundle
 
 __all__ = [
     "DEFAULT_PART_SIZE",
@@ -112,6 +112,7 @@ __all__ = [
     "Signature",
     "SignatureMissing",
     "StagedBundle",
+    "WhileCopying",
     "StoreWriteError",
     "SubmissionStatus",
     "TruncatedBlob",

@@ -99,6 +99,10 @@ class BackgroundCopy:
         """Return the copying process's id."""
         return self._process.pid
 
+    def running(self) -> bool:
+        """Tell whether the child is still copying (it has not reported its end)."""
+        return self._reader.is_alive()
+
     def _read(self, stream: BinaryIO) -> None:
         try:
             while True:

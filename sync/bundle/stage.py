@@ -57,6 +57,10 @@ from sync.storage import BlobStore
 RESERVE_BYTES = 64 * 1024 * 1024  # left free after the import, for the database and logs
 
 
+def _not_copying() -> bool:
+    return False
+
+
 @dataclass
 class InstalledState:
     """What this server has installed, filled by the app from its database."""
@@ -109,6 +113,10 @@ class StagedBundle:
         return sorted((set(installed_ids) - set(self.manifest.index)) | set(self.tombstones))
 
 
+# Called with the checked bundle and a function telling whether its media are still being copied.
+WhileCopying = Callable[[StagedBundle, Callable[[], bool]], None]
+
+
 def stage_bundle(
     path: Path | str,
     trust: TrustStore,
@@ -117,14 +125,14 @@ def stage_bundle(
     *,
     progress: Progress | None = None,
     reserve: int = RESERVE_BYTES,
-    while_copying: Callable[[StagedBundle], None] | None = None,
+    while_copying: WhileCopying | None = None,
 ) -> StagedBundle:
     """Check the bundle at ``path`` and put its blobs in ``store``; raise a ``BundleError`` to refuse.
 
     ``while_copying``, when given, is called with the checked bundle while the media are still
     being copied (those in ``arriving``, not yet at their paths: only the lesson texts may be
-    read); if it raises, the copy stops and nothing is published. It is not called for a no-op
-    (this very version installed already).
+    read), and a function telling whether they still are; if it raises, the copy stops and
+    nothing is published. It is not called for a no-op (this very version installed already).
     """
     if not isinstance(trust, TrustStore):
         raise TypeError("stage_bundle needs the server's TrustStore; there is no unchecked import")
@@ -193,7 +201,7 @@ def _stage_while(
     to_copy: list[str],
     staged: set[str],
     progress: Progress | None,
-    while_copying: Callable[[StagedBundle], None],
+    while_copying: WhileCopying,
     result: StagedBundle,
 ) -> list[str]:
     """Copy the lesson texts, run ``while_copying`` as the media are copied; return those copied."""
@@ -220,11 +228,11 @@ def _stage_while(
     result.modules = _rebuild_modules(manifest, store, staging)
     result.arriving = frozenset(later)
     if not later:
-        while_copying(result)
+        while_copying(result, _not_copying)
         return copied
     if not can_copy_in_background():
         copied += stage_blobs(archive, manifest.files, later, staged, staging, later_progress)
-        while_copying(result)
+        while_copying(result, _not_copying)
         return copied
     job = CopyJob(
         bundle=archive.path,
@@ -235,7 +243,7 @@ def _stage_while(
     )
     copy = BackgroundCopy(job, later_progress)
     try:
-        while_copying(result)
+        while_copying(result, copy.running)
         copied += copy.wait()
     except BaseException:
         copy.stop()

@@ -72,7 +72,7 @@ def published(kit) -> list[Path]:
 def test_the_import_gets_the_checked_modules_while_the_media_are_copied(kit, bundle):
     seen = {}
 
-    def while_copying(staged):
+    def while_copying(staged, copying):
         seen["arriving"] = staged.arriving
         seen["published"] = published(kit)
         seen["lesson"] = next(
@@ -97,12 +97,50 @@ def test_the_import_gets_the_checked_modules_while_the_media_are_copied(kit, bun
             assert blob.path == kit.store.path(blob.sha256) and blob.path.is_file()
 
 
+def staged_media(kit) -> set[str]:
+    """Return the hash-named blobs in the staging folder (complete, checked files)."""
+    return {p.name for p in (kit.store.root / ".staging").rglob("*") if len(p.name) == 64}
+
+
+def test_the_import_is_told_when_the_media_are_all_copied(kit, bundle):
+    seen = {}
+
+    def while_copying(staged, copying):
+        deadline = time.monotonic() + 60
+        while copying() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seen["copying"] = copying()
+        seen["staged"] = staged_media(kit)
+        seen["arriving"] = staged.arriving
+
+    stage_bundle(bundle, kit.trust, kit.store, NOTHING, while_copying=while_copying)
+    assert seen["copying"] is False
+    assert seen["arriving"] and seen["staged"] >= seen["arriving"]
+
+
+def test_without_a_second_process_the_media_are_copied_before_the_callback(
+    kit, bundle, monkeypatch
+):
+    import sync.bundle.stage as stage
+
+    monkeypatch.setattr(stage, "can_copy_in_background", lambda: False)
+    seen = {}
+
+    def while_copying(staged, copying):
+        seen["copying"], seen["staged"] = copying(), staged_media(kit)
+        seen["arriving"] = staged.arriving
+
+    stage_bundle(bundle, kit.trust, kit.store, NOTHING, while_copying=while_copying)
+    assert seen["copying"] is False
+    assert seen["arriving"] and seen["staged"] >= seen["arriving"]
+
+
 def test_staging_while_copying_gives_the_same_modules_as_staging_alone(kit, bundle, tmp_path):
     alone = stage_bundle(bundle, kit.trust, kit.store, NOTHING)
     other = make_kit(tmp_path / "other")
     other.trust, other.content = kit.trust, kit.content
     meanwhile = stage_bundle(
-        bundle, other.trust, other.store, NOTHING, while_copying=lambda s: None
+        bundle, other.trust, other.store, NOTHING, while_copying=lambda *_: None
     )
     assert [m.fingerprint() for m in meanwhile.modules] == [m.fingerprint() for m in alone.modules]
     assert meanwhile.arriving and not alone.arriving
@@ -116,7 +154,7 @@ def test_a_corrupt_file_found_by_the_copying_process_is_refused_as_it_would_be_h
     data[-10] ^= 0xFF
     bad = rewrite(bundle, tmp_path / "bad.icb", replace={victim: bytes(data)})
     with pytest.raises(CorruptBlob) as caught:
-        stage_bundle(bad, kit.trust, kit.store, NOTHING, while_copying=lambda staged: None)
+        stage_bundle(bad, kit.trust, kit.store, NOTHING, while_copying=lambda *_: None)
     assert "fiche-2.pdf" in str(caught.value)
     assert stored_files(kit.store) == []
 
@@ -124,14 +162,14 @@ def test_a_corrupt_file_found_by_the_copying_process_is_refused_as_it_would_be_h
 def test_a_failure_while_copying_stops_the_copy_publishes_nothing_and_a_rerun_completes(
     kit, bundle
 ):
-    def fail(staged):
+    def fail(staged, copying):
         raise RuntimeError("the database is gone")
 
     with pytest.raises(RuntimeError, match="database is gone"):
         stage_bundle(bundle, kit.trust, kit.store, NOTHING, while_copying=fail)
     assert published(kit) == []
 
-    staged = stage_bundle(bundle, kit.trust, kit.store, NOTHING, while_copying=lambda s: None)
+    staged = stage_bundle(bundle, kit.trust, kit.store, NOTHING, while_copying=lambda *_: None)
     assert staged.copied + staged.reused == len(read_manifest(bundle).files)
     assert_store_intact(kit.store)
     assert not (kit.store.root / ".staging").exists()
@@ -148,7 +186,7 @@ def test_a_copying_process_that_dies_is_reported_and_a_rerun_completes(kit, bund
 
     monkeypatch.setattr(stage, "BackgroundCopy", remember)
 
-    def kill_the_copy(staged):
+    def kill_the_copy(staged, copying):
         os.kill(started[0].pid, signal.SIGKILL)
 
     with pytest.raises(CopyStopped) as caught:
@@ -156,7 +194,7 @@ def test_a_copying_process_that_dies_is_reported_and_a_rerun_completes(kit, bund
     assert "start the import again" in str(caught.value)
     assert published(kit) == []
 
-    staged = stage_bundle(bundle, kit.trust, kit.store, NOTHING, while_copying=lambda s: None)
+    staged = stage_bundle(bundle, kit.trust, kit.store, NOTHING, while_copying=lambda *_: None)
     assert staged.copied + staged.reused == len(read_manifest(bundle).files)
     assert_store_intact(kit.store)
 

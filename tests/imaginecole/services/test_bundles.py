@@ -35,6 +35,7 @@ from imaginecole.models import (
     Module,
     Subject,
 )
+from imaginecole.search.documents import documents_for
 from imaginecole.services.bundles import (
     BundleSetupError,
     ImportBusy,
@@ -488,6 +489,107 @@ def test_lessons_rendered_while_the_media_are_copied_are_those_rendered_after(
     assert ahead == written == lesson_html(late)
 
 
+def indexed_documents(app) -> list[dict]:
+    """Return every document of the app's search index, as stored, in id order."""
+    with app.app_context():
+        from imaginecole.search import search_index
+
+        with search_index()._open().searcher() as searcher:
+            return sorted(searcher.all_stored_fields(), key=lambda doc: doc["id"])
+
+
+def indexed_terms(app) -> set[tuple[str, bytes, str, int]]:
+    """Return each term of the app's search index: field, term, document id, frequency."""
+    with app.app_context():
+        from imaginecole.search import search_index
+
+        with search_index()._open().searcher() as searcher:
+            reader = searcher.reader()
+            ids = {docnum: stored["id"] for docnum, stored in reader.iter_docs()}
+            return {
+                (field, term, ids[docnum], frequency)
+                for field, term in reader.all_terms()
+                for docnum, frequency in reader.postings(field, term).items_as("frequency")
+                if docnum in ids
+            }
+
+
+def index_ahead_always(monkeypatch) -> list[bool]:
+    """Make imports index ahead as if the media took long to copy; return what publish did."""
+    import imaginecole.services.bundles as bundles_service
+    from imaginecole.services.search import IndexAhead, index_ahead
+
+    published: list[bool] = []
+    publish = IndexAhead.publish
+
+    def always(sources, curriculum, rendered, copying):
+        return index_ahead(sources, curriculum, rendered, lambda: True)
+
+    def spy(self, written):
+        published.append(publish(self, written))
+        return published[-1]
+
+    monkeypatch.setattr(bundles_service, "index_ahead", always)
+    monkeypatch.setattr(IndexAhead, "publish", spy)
+    return published
+
+
+def test_the_index_written_while_the_media_are_copied_is_the_one_written_after(
+    publisher, school, tmp_path, monkeypatch
+):
+    import imaginecole.services.bundles as bundles_service
+
+    published = index_ahead_always(monkeypatch)
+    install(school, publisher, 1, 2, 3)
+    assert published == [True, True, True]  # each version indexed before its commit
+    # Another school indexes nothing ahead: everything after the commit, from its database.
+    late = make_app(tmp_path / "late")
+    trust(late, publisher)
+    monkeypatch.setattr(bundles_service, "index_ahead", lambda *args: None)
+    install(late, publisher, 1, 2, 3)
+
+    assert indexed_documents(school) == indexed_documents(late)
+    assert indexed_terms(school) == indexed_terms(late)
+    assert searches(school) == searches(late) == publisher.results[3]
+    with school.app_context():  # and nothing is left for the index to catch up on
+        assert sync_index().updated == 0
+
+
+def test_a_module_indexed_ahead_but_not_written_leaves_the_index_to_the_database(
+    publisher, school, monkeypatch
+):
+    published = index_ahead_always(monkeypatch)
+    install(school, publisher, 1)
+    with school.app_context():  # a teacher hides a module on this server
+        db.session.scalar(select(Module).filter_by(uid="zz-sciences-eau")).published = False
+        db.session.commit()
+        sync_index()
+    hidden = found_modules(school, "évaporation")
+    assert "zz-sciences-eau" not in hidden
+
+    install(school, publisher, 2, 3)
+
+    # v2 ships the hidden module (indexed ahead, discarded); v3 ships two others.
+    assert published == [True, False, True]
+    assert found_modules(school, "évaporation") == hidden
+    assert indexed_documents(school) == documents_from_database(school)
+
+
+def documents_from_database(app) -> list[dict]:
+    """Return the documents a rebuild of the app's index would store, in id order."""
+    from imaginecole.search.engine import _fields
+    from imaginecole.services.search import _modules
+
+    with app.app_context():
+        indexed = indexed_documents(app)
+        stored = set().union(*indexed) if indexed else set()
+        documents = [_fields(doc) for module in _modules() for doc in documents_for(module)]
+    return sorted(
+        ({k: v for k, v in doc.items() if k in stored} for doc in documents),
+        key=lambda doc: doc["id"],
+    )
+
+
 def test_a_bundle_built_from_a_content_folder_still_gets_its_variants_made(
     publisher, school, tmp_path
 ):
@@ -856,8 +958,22 @@ CRASHER = textwrap.dedent(
             return write_module(*args, **kwargs)
 
         content._write_module = killing_write
+    elif point == "indexed ahead":
+        # The index written while the media were copied, not yet seen; nothing committed.
+        index_ahead = bundles.index_ahead
+
+        def index_and_die(sources, curriculum, rendered, copying):
+            index_ahead(sources, curriculum, rendered, lambda: True)
+            die()
+
+        bundles.index_ahead = index_and_die
     elif point == "committed":
-        # The transaction is committed; the search index has not followed yet.
+        # The transaction is committed; the search index, written ahead, is not yet seen.
+        from imaginecole.services.search import IndexAhead
+
+        index_ahead = bundles.index_ahead
+        bundles.index_ahead = lambda s, c, r, copying: index_ahead(s, c, r, lambda: True)
+        IndexAhead.publish = lambda *args, **kwargs: die()
         bundles.sync_index = lambda *args, **kwargs: die()
     elif point == "indexing":
         # Inside the search index's write: a segment written, the table of contents not.
@@ -871,7 +987,7 @@ CRASHER = textwrap.dedent(
     cli.main()
     """
 )
-BEFORE_COMMIT = ("copying", "copying in the background", "staged", "applying")
+BEFORE_COMMIT = ("copying", "copying in the background", "indexed ahead", "staged", "applying")
 INSTALLED = re.compile(
     r"Installed zz main v3: 2 modules applied, 0 removed; (\d+) files copied .*, (\d+) already present"
 )
@@ -910,7 +1026,7 @@ def test_an_import_killed_at_any_point_leaves_the_old_content_and_completes_when
     if point == "copying":
         assert any(p.name.startswith(".tmp-") for p in staged), "killed inside a blob"
         assert not blobs & shipped
-    elif point == "copying in the background":
+    elif point in ("copying in the background", "indexed ahead"):
         # The lessons were copied before they were rendered; the media were being copied.
         lessons = {
             sha
@@ -942,7 +1058,7 @@ def test_an_import_killed_at_any_point_leaves_the_old_content_and_completes_when
         # What the killed run had copied is not copied again.
         if point == "copying":
             assert 1 <= reused < len(shipped)
-        elif point == "copying in the background":
+        elif point in ("copying in the background", "indexed ahead"):
             assert reused >= len(lessons)
         else:
             assert (copied, reused) == (0, len(shipped))
