@@ -13,10 +13,10 @@ commands, then, in this process, with the app's own services:
   writes (``fsync``) and ``cp`` does not;
 * **import** into a fresh school instance whose trust file holds the national key
   (``import_bundle`` in this process): seconds and MB/s over the bundle's size, split into
-  ``stage_bundle`` (checks, copy, hash, fsync; the lessons are rendered meanwhile, while a
-  second process copies the media), image variants (made only for images that come without
-  them: ``make_variants``), writing them, Markdown rendering left for later, the search index
-  and the rest (database);
+  ``stage_bundle`` (checks, copy, hash, fsync; the lessons are rendered and, while the copy
+  lasts, indexed meanwhile, as a second process copies the media), image variants (made only
+  for images that come without them: ``make_variants``), writing them, Markdown rendering left
+  for later, the search index after the commit, and the rest (database);
 * **verify** the bundle (``verify_bundle`` with the school's trust file);
 * **delta**: a seeded random 2 % of the lessons get one sentence more, through the national's
   database (the module is read back as plain data, edited, and loaded again with a new
@@ -26,8 +26,9 @@ Data sets: the real corpus (the France curriculum of ``content/`` and the four c
 ``../shared/corpus`` through ``imaginecole content import-course``), and with ``--all`` a
 synthetic set of about 1 GB for the fictional country ``zz``: Markdown lessons linking
 random, incompressible, seeded PDFs, and a few JPEGs of noise so images are handled too.
-MB means 10^6 bytes. The page cache is warm for every read: the figures are those of this
-machine's disk and CPUs, not of a USB stick. Writing to a disk takes a time that varies from
+MB means 10^6 bytes. The page cache is warm for every read (``--cold``, as root, adds a run
+that drops it first): the figures are those of this machine's disk and CPUs, not of a USB
+stick. Writing to a disk takes a time that varies from
 one run to the next, so ``cp -r`` and the full import are run in turn ``--rounds`` times (each
 import into a fresh school) and the medians are reported, with the fastest and slowest round.
 
@@ -153,8 +154,9 @@ class Import:
     images: int = 0
     image_ingest_s: float = 0.0  # ingest_blob: variants plus writing them to the store
     ahead_s: float = 0.0  # render_lessons, within stage_bundle while the media are copied
+    index_ahead_s: float = 0.0  # index_ahead, within stage_bundle after render_lessons
     markdown_s: float = 0.0  # render_markdown after staging (lessons not rendered ahead)
-    index_s: float = 0.0
+    index_s: float = 0.0  # after the commit: publishing what was indexed ahead, sync_index
     other_s: float = 0.0
     served_s: float = 0.0  # import_bundle until its commit: everything but the search index
     served_mb_per_s: float | None = None
@@ -630,6 +632,7 @@ def import_into(school, bundle: Path, bundle_bytes: int, cold: bool = False) -> 
     """
     from imaginecole.services import bundles as service
     from imaginecole.services import content, media
+    from imaginecole.services.search import IndexAhead
 
     drop_page_cache() if cold else os.sync()
     with (
@@ -638,6 +641,8 @@ def import_into(school, bundle: Path, bundle_bytes: int, cold: bool = False) -> 
             [
                 (service, "stage_bundle", "stage"),
                 (service, "render_lessons", "ahead"),
+                (service, "index_ahead", "index ahead"),
+                (IndexAhead, "publish", "publish"),
                 (service, "sync_index", "index"),
                 (content, "ingest_blob", "ingest"),
                 (content, "render_markdown", "markdown"),
@@ -651,7 +656,8 @@ def import_into(school, bundle: Path, bundle_bytes: int, cold: bool = False) -> 
         seconds = time.perf_counter() - started
     _, store_bytes, _ = tree_size([Path(school.config["BLOB_DIR"])])
     stage, ingest = spent["stage"][0], spent["ingest"][0]
-    index, ahead = spent["index"][0], spent["ahead"][0]
+    index = spent["index"][0] + spent["publish"][0]
+    ahead = spent["ahead"][0]
     # render_lessons is render_markdown and little else: what remains was rendered later.
     markdown = max(0.0, spent["markdown"][0] - ahead)
     return Import(
@@ -663,6 +669,7 @@ def import_into(school, bundle: Path, bundle_bytes: int, cold: bool = False) -> 
         images=int(spent["variants"][1]),
         image_ingest_s=round(ingest, 3),
         ahead_s=round(ahead, 3),
+        index_ahead_s=round(spent["index ahead"][0], 3),
         markdown_s=round(markdown, 3),
         index_s=round(index, 3),
         other_s=round(seconds - stage - ingest - markdown - index, 3),
@@ -965,10 +972,17 @@ def print_import_split(i: Import, stage_vs_cp: float | None) -> None:
         None,
         "render_lessons, within stage_bundle, as a second process copies the media",
     )
+    line(
+        "    search index written ahead",
+        "",
+        i.index_ahead_s,
+        None,
+        "index_ahead, then too: documents added, segment written if the copy still runs",
+    )
     line("  image variants", "", i.variants_s, None, f"make_variants, {plural(i.images, 'image')}")
     line("  writing variants, assets", "", i.image_ingest_s - i.variants_s, None)
     line("  Markdown to HTML after", "", i.markdown_s, None, "render_markdown, lessons not ahead")
-    line("  search index", "", i.index_s, None, "sync_index after the commit")
+    line("  search index", "", i.index_s, None, "after the commit: publish, sync_index")
     line("  database and the rest", "", i.other_s, None)
     line(
         "  (os.fsync, within the above)",

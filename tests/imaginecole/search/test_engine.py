@@ -923,17 +923,21 @@ KILLED_WRITER = """
 """
 
 
+def assert_old_index_serves_and_takes_writes(index: SearchIndex) -> None:
+    """Check a writer killed in ``built`` left OLD serving, and its lock died with it."""
+    assert not index.needs_rebuild()
+    assert search(index, "fraction").total == 2
+    assert search(index, "royaume nouveau").total == 0
+    assert writes_within(index, 20)  # the next import writes at once
+    assert search(index, "pluie").total == 1
+
+
 @pytest.mark.parametrize("operation", ["replace", "rebuild"])
 def test_writer_killed_mid_write_leaves_the_old_index(built, operation):
     done = run_python(KILLED_WRITER, str(built), operation)
     assert done.returncode == -9, done.stdout + done.stderr
     index = SearchIndex(built)
-    assert not index.needs_rebuild()
-    assert search(index, "fraction").total == 2
-    assert search(index, "royaume nouveau").total == 0
-    # The lock died with the process: the next import writes at once.
-    assert writes_within(index, 20)
-    assert search(index, "pluie").total == 1
+    assert_old_index_serves_and_takes_writes(index)
     index.rebuild(iter(OLD))  # and a rebuild clears what the killed one left behind
     assert search(index, "fraction").total == 2
     assert not (built.parent / "search.new").exists()
@@ -964,11 +968,7 @@ def test_writer_killed_between_prepare_and_publish_leaves_the_old_index(built):
     assert done.returncode == -9 and "prepared" in done.stdout, done.stdout + done.stderr
     assert segment_files(built) > before  # the prepared segment, in no table of contents
     index = SearchIndex(built)
-    assert not index.needs_rebuild()
-    assert search(index, "fraction").total == 2
-    assert search(index, "royaume nouveau").total == 0
-    assert writes_within(index, 20)
-    assert search(index, "pluie").total == 1
+    assert_old_index_serves_and_takes_writes(index)
     assert not unused_segment_files(built)  # the next commit removed the one left behind
     index.close()
 
