@@ -253,9 +253,7 @@ class IndexUpdate:
 
     def replace(self, uid: str, documents: Iterable[Document]) -> None:
         """Replace every document of module ``uid`` with ``documents``."""
-        if uid in self.modules or self._segments is not None:
-            # A module's documents added by this update would not be deleted by a second call.
-            raise ValueError(f"module {uid} is already in this update, or it is prepared")
+        self._check_can_change(uid)
         self._writer.delete_by_term("module_uid", uid)
         for doc in documents:
             self._writer.add_document(**_fields(doc))
@@ -263,7 +261,13 @@ class IndexUpdate:
 
     def remove(self, uid: str) -> None:
         """Drop every document of module ``uid``."""
+        self._check_can_change(uid)
         self._writer.delete_by_term("module_uid", uid)
+
+    def _check_can_change(self, uid: str) -> None:
+        # Deleting reaches only documents already in the index, not those this update added.
+        if uid in self.modules or self._segments is not None:
+            raise ValueError(f"module {uid} is already in this update, or the update is written")
 
     def prepare(self) -> None:
         """Write the new segment now; searches do not see it until ``publish``."""

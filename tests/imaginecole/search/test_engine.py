@@ -723,22 +723,27 @@ def test_prepared_update_is_seen_only_once_published(index):
 
 @pytest.mark.parametrize("prepared", [False, True], ids=["added", "prepared"])
 def test_discarded_update_leaves_the_index_as_it_was(index, prepared):
-    indexed(index, make_doc("lire", "Lire une fraction", "Une fraction."))
+    indexed(
+        index,
+        make_doc("lire", "Lire une fraction", "Une fraction."),
+        make_doc("pluie", "La pluie", "Il pleut.", module_uid="zz-eau"),
+    )
     before = segment_files(index.directory)
     update = index.begin_update()
     update.replace("zz-maths-fractions", [make_doc("lire", "Lire un décimal", "Un décimal.")])
-    update.remove("zz-maths-fractions")
+    update.remove("zz-eau")
     if prepared:
         update.prepare()
         assert segment_files(index.directory) > before
     update.discard()
     assert slugs(search(index, "fraction")) == ["lire"]
+    assert slugs(search(index, "pluie")) == ["pluie"]
     assert search(index, "décimal").total == 0
     assert segment_files(index.directory) == before
     assert not unused_segment_files(index.directory)
     # The write lock was released: the next writer does not wait for it.
-    indexed(index, make_doc("pluie", "La pluie", "Il pleut.", module_uid="zz-eau"))
-    assert slugs(search(index, "pluie")) == ["pluie"]
+    index.replace_modules({}, removed=["zz-eau"])
+    assert search(index, "pluie").total == 0
 
 
 def test_a_module_is_replaced_once_per_update(index):
@@ -746,6 +751,8 @@ def test_a_module_is_replaced_once_per_update(index):
     update.replace("zz-maths-fractions", [make_doc("lire", "Lire", "Une fraction.")])
     with pytest.raises(ValueError):
         update.replace("zz-maths-fractions", [make_doc("lire", "Lire", "Un décimal.")])
+    with pytest.raises(ValueError):
+        update.remove("zz-maths-fractions")
     update.prepare()
     with pytest.raises(ValueError):
         update.replace("zz-eau", [make_doc("pluie", "La pluie", "Il pleut.")])
