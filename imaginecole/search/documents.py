@@ -1,9 +1,9 @@
 """Turn modules into search documents (plain data, no engine here).
 
 A module reaches the index from the database (``documents_for``) or, during a bundle import,
-straight from the bundle before it is written (``documents_from_bundle``). Both go through
-``IndexedModule``, so the two give the same documents; anything that could differ between
-them (the order rows come back from the database) is put in one order here.
+straight from the bundle before it is written (``from_bundle``, then ``documents_of``). Both
+go through ``IndexedModule``, so the two give the same documents; anything that could differ
+between them (the order rows come back from the database) is put in one order here.
 """
 
 from __future__ import annotations

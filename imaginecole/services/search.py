@@ -46,8 +46,8 @@ def _modules(uids: list[str] | None = None) -> list[Module]:
 def sync_index(progress: Callable[[int], None] | None = None) -> IndexReport:
     """Index modules that are new or changed since they were indexed; drop those gone.
 
-    Cheap when nothing changed (one stored field per module is compared), so it runs after
-    every load and at start-up, which also repairs an index left behind by a crash.
+    Cheap when nothing changed (only the fingerprints stored in the index are compared), so it
+    runs after every load and at start-up, which also repairs an index left behind by a crash.
     """
     index = search_index()
     if index.needs_rebuild():
