@@ -255,7 +255,7 @@ def _texts(prefix: str) -> dict[str, str]:
 def _whole(name: str) -> int:
     value = request.form.get(name, "").strip()
     # Not a number: -1 lets the validator say so in its usual words, next to the field.
-    return int(value) if value.isdigit() else -1
+    return int(value) if value.isdecimal() else -1  # isdigit() lets "²" through to int()
 
 
 @bp.route("/<country>/curriculum/quick/<kind>", methods=["POST"])

@@ -498,10 +498,11 @@ def test_an_invalid_apply_changes_nothing(site, editor):
     assert state(site) == before
 
 
-def test_a_quick_edit_with_bad_values_is_shown_not_applied(site, editor):
+@pytest.mark.parametrize("isced", ["x", "²", "-1"])
+def test_a_quick_edit_with_bad_values_is_shown_not_applied(site, editor, isced):
     before = state(site)
     response = post(editor, f"{BASE}/quick/add-level",
-                    {"code": "CM1", "cycle": "primaire", "isced": "x", "grade": "6", "name_fr": "Doublon"})  # fmt: skip
+                    {"code": "CM1", "cycle": "primaire", "isced": isced, "grade": "6", "name_fr": "Doublon"})  # fmt: skip
     assert response.status_code == 400
     page = text_of(response)
     assert '"CM1" is declared twice' in page
