@@ -559,7 +559,9 @@ def check_upload(upload: ContentUpload) -> ContentUpload:
         if module_dir.name in valid_ids:
             continue
         count = len(ProblemList(tree.problems).under(module_dir)) + sum(
-            1 for p in own if p["path"].startswith(str(module_dir))
+            1
+            for p in own
+            if Path(p["path"]).is_relative_to(module_dir)  # not ml-math-2 for ml-math
         )
         invalid.append(
             {"id": module_dir.name, "path": _shown(module_dir, display), "problems": count}
