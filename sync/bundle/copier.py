@@ -45,6 +45,12 @@ class CopyStopped(BundleError):
         )
 
 
+class CopyFailed(BundleError):
+    """The copying process met an error that is not a refusal of the bundle (a bug)."""
+
+    resumable = True
+
+
 class ImporterGone(BaseException):
     """Raised in the child when the import that started it no longer listens."""
 
@@ -113,11 +119,13 @@ class BackgroundCopy:
                     self._copied = value
                 elif kind == "error":
                     self._error = value
-        except EOFError:
-            pass
+        except (EOFError, pickle.UnpicklingError):
+            pass  # the end, or a child killed in the middle of a message: wait() says so
         except BaseException as error:  # a progress callback that raised: stop copying
             self._error = error
             self._process.terminate()
+        finally:
+            stream.close()
 
     def wait(self) -> list[str]:
         """Wait for the copy; return the blobs copied, or raise what stopped it."""
@@ -164,7 +172,13 @@ def run_job(job: CopyJob, out: BinaryIO) -> None:
         send("error", error)
         return
     except Exception as error:  # a bug: say what it was rather than die silently
-        send("error", RuntimeError(f"copying the bundle's files failed: {error!r}"))
+        send(
+            "error",
+            CopyFailed(
+                f"copying the bundle's files failed ({error!r}); start the import again, and "
+                "report this if it happens again"
+            ),
+        )
         return
     send("copied", copied)
 

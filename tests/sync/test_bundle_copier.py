@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sync.bundle import (
+    BundleError,
     CorruptBlob,
     InstalledState,
     InsufficientSpace,
@@ -263,3 +264,22 @@ def test_the_copying_process_stops_when_the_import_that_started_it_is_killed(kit
     # It noticed after its first file at the latest, and kept only whole, named files.
     named = [p.name for p in staging.iterdir() if not p.name.startswith(".tmp-")]
     assert len(named) <= 1 and set(named) <= set(hashes)
+
+
+def test_an_unexpected_error_in_the_copying_process_is_a_bundle_error(kit, bundle, monkeypatch):
+    import io
+
+    import sync.bundle.copier as copier
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(copier, "stage_blobs", broken)
+    out = io.BytesIO()
+    job = copier.CopyJob(bundle=bundle, files={}, to_copy=[], staged=set(), staging=kit.store.root)
+    copier.run_job(job, out)
+    out.seek(0)
+    kind, error = pickle.load(out)
+    # The CLI and the admin page show a BundleError's message, never a traceback.
+    assert kind == "error" and isinstance(error, BundleError)
+    assert "a bug" in str(error) and "start the import again" in str(error)
