@@ -75,8 +75,21 @@ def flush_all_files() -> None:
     ``fsync`` per blob (the file and its folder), which cost most of an import's time.
     On Linux ``sync`` returns once the data is on disk.
     """
-    if os.name == "posix":
+    if hasattr(os, "sync"):
         os.sync()
+
+
+def flush_files(paths: list[str]) -> None:
+    """Flush the files at ``paths`` to disk: with one ``sync`` where there is one, else each."""
+    if hasattr(os, "sync"):
+        os.sync()
+        return
+    for path in paths:  # Windows has no sync: each file's data is flushed on its own
+        descriptor = os.open(path, os.O_RDWR)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def fsync_dir(path: Path) -> None:

@@ -24,7 +24,7 @@ from sync.bundle.errors import BuildError, InsufficientSpace, StoreWriteError
 from sync.bundle.keys import Signature
 from sync.bundle.manifest import FileEntry
 from sync.bundle.reader import BLOB_PREFIX, MANIFEST_NAME, SIGNATURE_NAME, BundleArchive
-from sync.storage import BlobStore, flush_all_files, fsync_dir
+from sync.storage import BlobStore, flush_all_files, flush_files, fsync_dir
 
 Progress = Callable[[int, int], None]
 """Called with (bytes done, bytes in all) as the work advances."""
@@ -298,7 +298,7 @@ def stage_blobs(
     batch_bytes = 0
 
     def name_batch() -> None:
-        flush_all_files()
+        flush_files([temp_name for temp_name, _ in batch])
         for temp_name, sha in batch:
             os.replace(temp_name, staging / sha)
             copied.append(sha)
