@@ -491,7 +491,7 @@ def set_up_synthetic(
 
 def raw_content(national, country: str) -> Raw:
     """Count what the published modules are made of, as the national server holds them."""
-    from imaginecole.services.bundles import module_sources
+    from imaginecole.bundles.operations import module_sources
     from sync.media import IMAGE_TYPES
 
     with national.app_context():
@@ -514,7 +514,7 @@ def raw_content(national, country: str) -> Raw:
 def build(national, country: str, out_dir: Path, since: int | None = None):
     """Build the next bundle of ``country``; return (BuiltBundle row, manifest, Build)."""
     import sync.bundle
-    from imaginecole.services import bundles as service
+    from imaginecole.bundles import operations as service
     from sync.bundle import BundleArchive, parse_manifest
 
     os.sync()  # start from a clean disk: earlier writes are not flushed on this clock
@@ -630,9 +630,10 @@ def import_into(school, bundle: Path, bundle_bytes: int, cold: bool = False) -> 
     With ``cold``, the page cache is dropped first: the bundle is read from the disk, as from
     a stick just plugged in.
     """
-    from imaginecole.services import bundles as service
-    from imaginecole.services import content, media
-    from imaginecole.services.search import IndexAhead
+    from imaginecole.bundles import operations as service
+    from imaginecole.content import operations as content
+    from imaginecole.media import operations as media
+    from imaginecole.search.indexing import IndexAhead
 
     drop_page_cache() if cold else os.sync()
     with (
@@ -685,7 +686,7 @@ def import_into(school, bundle: Path, bundle_bytes: int, cold: bool = False) -> 
 
 
 def verify(school, bundle: Path, bundle_bytes: int) -> Verify:
-    from imaginecole.services.bundles import trust_file_path
+    from imaginecole.datadir import trust_file_path
     from sync.bundle import load_trust, verify_bundle
 
     with school.app_context():
@@ -707,12 +708,12 @@ def edit_lessons(national, country: str, percent: float, seed: int, delta: Delta
     """
     from sqlalchemy import select
 
+    from imaginecole.bundles.operations import module_sources, to_source
+    from imaginecole.content.models import Module
+    from imaginecole.content.operations import LoadReport, load_module
     from imaginecole.extensions import db
-    from imaginecole.models import Module
-    from imaginecole.services.bundles import module_sources, to_source
-    from imaginecole.services.content import LoadReport, load_module
-    from imaginecole.services.media import blob_store
-    from imaginecole.services.search import sync_index
+    from imaginecole.media.operations import blob_store
+    from imaginecole.search.indexing import sync_index
 
     started = time.perf_counter()
     with national.app_context():
@@ -741,8 +742,8 @@ def edit_lessons(national, country: str, percent: float, seed: int, delta: Delta
 def school_module_count(school, country: str) -> int:
     from sqlalchemy import func, select
 
+    from imaginecole.content.models import Module
     from imaginecole.extensions import db
-    from imaginecole.models import Module
 
     with school.app_context():
         return db.session.scalar(select(func.count(Module.id)).filter_by(country_code=country))

@@ -136,8 +136,8 @@ def folder_mb(path: Path) -> float:
 
 def import_corpus(app, corpus: Path) -> list[str]:
     """Load the France curriculum, then the four course sites, into ``app``."""
-    from imaginecole.services.content import load_tree
-    from imaginecole.services.curriculum import curriculum_of
+    from imaginecole.content.operations import load_tree
+    from imaginecole.curriculum.queries import curriculum_of
     from sync.content import ContentTree, read_content
     from sync.course import CourseOptions, read_course
 
@@ -165,7 +165,7 @@ def import_corpus(app, corpus: Path) -> list[str]:
 def corpus_documents(app):
     """Return the search documents of every published module, as the index gets them."""
     from imaginecole.search.documents import documents_for
-    from imaginecole.services.search import _modules
+    from imaginecole.search.indexing import _modules
 
     with app.app_context():
         return [doc for module in _modules() for doc in documents_for(module)]
@@ -175,10 +175,10 @@ def time_rebuild(app, documents: int) -> Build:
     """Time ``rebuild_index`` (database, documents, index) on the loaded app."""
     from sqlalchemy import func, select
 
+    from imaginecole.content.models import LessonText, Module
     from imaginecole.extensions import db
-    from imaginecole.models import LessonText, Module
     from imaginecole.search import search_index
-    from imaginecole.services.search import rebuild_index
+    from imaginecole.search.indexing import rebuild_index
 
     with app.app_context():
         lessons = db.session.scalar(select(func.count(LessonText.id)))
@@ -351,7 +351,7 @@ def build_synthetic(directory: Path, corpus_docs, lessons: int) -> Build:
 # Arguments: port, workers, threads ("" for the setting).
 PLAIN_SERVER = """
 import sys
-from imaginecole import create_app
+from imaginecole.app import create_app
 from imaginecole.serving import plan, serve
 app = create_app()
 port, workers, threads = int(sys.argv[1]), int(sys.argv[2] or 0), int(sys.argv[3] or 0)

@@ -136,8 +136,8 @@ def load_content(data_dir: Path, content: Path) -> dict:
     for name in [name for name in os.environ if name.startswith("IMAGINECOLE_")]:
         del os.environ[name]  # a DATABASE_URL of this machine must never be written to
     os.environ["IMAGINECOLE_DATA_DIR"] = str(data_dir)
-    from imaginecole import create_app, ensure_schema
-    from imaginecole.services.content import load_tree
+    from imaginecole.app import create_app, ensure_schema
+    from imaginecole.content.operations import load_tree
     from sync.content import read_content
 
     app = create_app({"DATA_DIR": str(data_dir)})
@@ -224,9 +224,10 @@ def pick_pages(data_dir: Path, lang: str) -> tuple[list[Page], dict]:
     """Pick the home page, the module with most lessons and its largest lesson."""
     from sqlalchemy import func, select
 
-    from imaginecole import create_app
+    from imaginecole.app import create_app
+    from imaginecole.content.models import Lesson, Module
+    from imaginecole.curriculum.models import Country
     from imaginecole.extensions import db
-    from imaginecole.models import Country, Lesson, Module
 
     app = create_app({"DATA_DIR": str(data_dir)})
     with app.app_context(), app.test_request_context():

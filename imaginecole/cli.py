@@ -13,7 +13,7 @@ from imaginecole.config import SETTINGS
 
 
 def main() -> None:
-    from imaginecole import create_app
+    from imaginecole.app import create_app
 
     cli = FlaskGroup(
         create_app=create_app, help="Imaginecole: curriculum-aligned lessons that work offline."
@@ -29,7 +29,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(bundle_group)
     app.cli.add_command(submissions_group)
-    from imaginecole.reports_cli import report_group
+    from imaginecole.coverage.commands import report_group
 
     app.cli.add_command(report_group)
     app.cli.add_command(serve)
@@ -48,7 +48,7 @@ def db_group() -> None:
 @db_group.command("init", help="Create the database tables that are missing.")
 @with_appcontext
 def db_init() -> None:
-    from imaginecole import ensure_schema
+    from imaginecole.app import ensure_schema
 
     ensure_schema(current_app)
     click.echo(f"Database ready in {current_app.config['DATA_DIR']}")
@@ -94,7 +94,7 @@ def content_check(directory: Path | None) -> None:
 @click.option("--country", "countries", multiple=True, help="Load only this country (repeatable).")
 @with_appcontext
 def content_load(directory: Path | None, countries: tuple[str, ...]) -> None:
-    from imaginecole import ensure_schema
+    from imaginecole.app import ensure_schema
     from sync.content import read_content
 
     ensure_schema(current_app)
@@ -105,7 +105,7 @@ def content_load(directory: Path | None, countries: tuple[str, ...]) -> None:
 
 
 def _load_and_report(tree, fail_on_problems: bool = True, auto_version: bool = False) -> None:
-    from imaginecole.services.content import load_tree
+    from imaginecole.content.operations import load_tree
 
     with click.progressbar(length=len(tree.modules), label="Loading modules", show_pos=True) as bar:
         report = load_tree(
@@ -169,8 +169,8 @@ def content_import_course(
     attribution: str,
     id_prefix: str,
 ) -> None:
-    from imaginecole import ensure_schema
-    from imaginecole.services.curriculum import curriculum_of
+    from imaginecole.app import ensure_schema
+    from imaginecole.curriculum.queries import curriculum_of
     from sync.course import CourseOptions, read_course
 
     ensure_schema(current_app)
@@ -281,8 +281,8 @@ def _bytes_progress(label: str):
 )
 @with_appcontext
 def bundle_build(country, since, channel, levels, subjects, out_dir) -> None:
-    from imaginecole import ensure_schema
-    from imaginecole.services.bundles import build_country_bundle
+    from imaginecole.app import ensure_schema
+    from imaginecole.bundles.operations import build_country_bundle
     from sync.bundle import BundleError
 
     ensure_schema(current_app)
@@ -308,8 +308,8 @@ def bundle_build(country, since, channel, levels, subjects, out_dir) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @with_appcontext
 def bundle_import(path: Path) -> None:
-    from imaginecole import ensure_schema
-    from imaginecole.services.bundles import import_bundle
+    from imaginecole.app import ensure_schema
+    from imaginecole.bundles.operations import import_bundle
     from sync.bundle import BundleError
 
     ensure_schema(current_app)
@@ -335,8 +335,8 @@ def bundle_import(path: Path) -> None:
 @bundle_group.command("list", help="List the bundles installed here and those built here.")
 @with_appcontext
 def bundle_list() -> None:
-    from imaginecole import ensure_schema
-    from imaginecole.services.bundles import built_bundles, installed_bundles
+    from imaginecole.app import ensure_schema
+    from imaginecole.bundles.operations import built_bundles, installed_bundles
 
     ensure_schema(current_app)
     installed, built = installed_bundles(), built_bundles()
@@ -360,8 +360,8 @@ def bundle_list() -> None:
 @click.confirmation_option(prompt="Remove every module this channel installed?")
 @with_appcontext
 def bundle_remove(country: str, channel: str) -> None:
-    from imaginecole import ensure_schema
-    from imaginecole.services.bundles import remove_channel
+    from imaginecole.app import ensure_schema
+    from imaginecole.bundles.operations import remove_channel
     from sync.bundle import BundleError
 
     ensure_schema(current_app)
@@ -391,7 +391,7 @@ def submissions_group() -> None:
 )
 @with_appcontext
 def submissions_key(country: str, name: str) -> None:
-    from imaginecole.services.outbox import enrolment_entry
+    from imaginecole.submissions.outbox import enrolment_entry
 
     click.echo(enrolment_entry(country, name), nl=False)
 
@@ -405,8 +405,8 @@ def submissions_key(country: str, name: str) -> None:
 )
 @with_appcontext
 def submissions_export(out_path: Path, country: str | None) -> None:
-    from imaginecole import ensure_schema
-    from imaginecole.services.outbox import countries_with_pending, export_package
+    from imaginecole.app import ensure_schema
+    from imaginecole.submissions.outbox import countries_with_pending, export_package
     from sync.bundle import BundleError
 
     ensure_schema(current_app)
@@ -435,8 +435,8 @@ def submissions_export(out_path: Path, country: str | None) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @with_appcontext
 def submissions_import(path: Path) -> None:
-    from imaginecole import ensure_schema
-    from imaginecole.services.review import import_package
+    from imaginecole.app import ensure_schema
+    from imaginecole.review.operations import import_package
     from sync.bundle import BundleError
 
     ensure_schema(current_app)
@@ -456,8 +456,8 @@ def submissions_import(path: Path) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
 def submissions_enroll(path: Path) -> None:
-    from imaginecole import ensure_schema
-    from imaginecole.services.review import enroll_schools
+    from imaginecole.app import ensure_schema
+    from imaginecole.review.operations import enroll_schools
     from sync.bundle import BundleError
 
     ensure_schema(current_app)
@@ -478,7 +478,7 @@ def users_group() -> None:
 
 
 def _account_call(function, *args):
-    from imaginecole.services.accounts import AccountError
+    from imaginecole.accounts.operations import AccountError
 
     try:
         return function(*args)
@@ -497,8 +497,8 @@ def _account_call(function, *args):
 def users_create(
     email: str, name: str, role: str, country: str | None, school: str, password: str
 ) -> None:
-    from imaginecole import ensure_schema
-    from imaginecole.services.accounts import create_user
+    from imaginecole.accounts.operations import create_user
+    from imaginecole.app import ensure_schema
 
     ensure_schema(current_app)
     user = _account_call(create_user, email, name, password, role, country, school)
@@ -514,7 +514,7 @@ def users_create(
 @click.option("--country", default=None)
 @with_appcontext
 def users_set_role(email: str, role: str, country: str | None) -> None:
-    from imaginecole.services.accounts import set_role
+    from imaginecole.accounts.operations import set_role
 
     user = _account_call(set_role, email, role, country)
     click.echo(
@@ -528,7 +528,7 @@ def users_set_role(email: str, role: str, country: str | None) -> None:
 @click.option("--enable", is_flag=True, help="Enable the account again instead.")
 @with_appcontext
 def users_disable(email: str, enable: bool) -> None:
-    from imaginecole.services.accounts import set_disabled
+    from imaginecole.accounts.operations import set_disabled
 
     user = _account_call(set_disabled, email, not enable)
     click.echo(f"{user.email} is {'enabled' if enable else 'disabled'}")
@@ -537,8 +537,8 @@ def users_disable(email: str, enable: bool) -> None:
 @users_group.command("list", help="List the accounts.")
 @with_appcontext
 def users_list() -> None:
+    from imaginecole.accounts.models import User
     from imaginecole.extensions import db
-    from imaginecole.models import User
 
     for user in db.session.scalars(db.select(User).order_by(User.email)):
         state = " (disabled)" if user.disabled else ""
@@ -558,10 +558,10 @@ def search_group() -> None:
 def search_reindex() -> None:
     from sqlalchemy import func, select
 
-    from imaginecole import ensure_schema
+    from imaginecole.app import ensure_schema
+    from imaginecole.content.models import Module
     from imaginecole.extensions import db
-    from imaginecole.models import Module
-    from imaginecole.services.search import rebuild_index
+    from imaginecole.search.indexing import rebuild_index
 
     ensure_schema(current_app)
     total = db.session.scalar(select(func.count(Module.id)).where(Module.published.is_(True)))
@@ -601,7 +601,7 @@ def search_reindex() -> None:
 )
 @with_appcontext
 def serve(host: str, port: int, workers: int | None, threads: int | None) -> None:
-    from imaginecole import prepare
+    from imaginecole.app import prepare
     from imaginecole.serving import ServingError, plan
     from imaginecole.serving import serve as run_server
 

@@ -7,6 +7,10 @@ Every setting can be given as an environment variable with the ``IMAGINECOLE_`` 
 from __future__ import annotations
 
 from collections import namedtuple
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TRANSLATIONS_DIR = PROJECT_ROOT / "translations"
 
 Setting = namedtuple("Setting", "name default help")
 

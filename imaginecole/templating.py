@@ -10,7 +10,7 @@ from flask import Flask, url_for
 from flask_babel import lazy_gettext as _l
 
 from imaginecole.i18n import current_language
-from imaginecole.models.localized import Shown, pick
+from imaginecole.localized import Shown, pick
 
 RESOURCE_TYPES = {
     "lesson": _l("Lesson"),
@@ -51,8 +51,8 @@ def register(app: Flask) -> None:
         return pick(texts, current_language())
 
     def competencies_of(subject):
+        from imaginecole.curriculum.models import Competency
         from imaginecole.extensions import db
-        from imaginecole.models import Competency
 
         return db.session.scalars(
             db.select(Competency).filter_by(subject_id=subject.id).order_by(Competency.position)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from babel.messages.frontend import CommandLineInterface
 
-from imaginecole import PROJECT_ROOT, TRANSLATIONS_DIR
-from imaginecole.config import LANGUAGES
+from imaginecole.config import LANGUAGES, PROJECT_ROOT, TRANSLATIONS_DIR
 from imaginecole.i18n import compile_catalog
 
 POT = TRANSLATIONS_DIR / "messages.pot"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from imaginecole import create_app, ensure_schema
+from imaginecole.app import create_app, ensure_schema
 
 TESTS_DIR = Path(__file__).resolve().parent
 TEST_CONTENT = TESTS_DIR / "data" / "content"
@@ -27,7 +27,7 @@ def make_app(data_dir: Path, **config):
 
 def load_content(app, directory: Path = TEST_CONTENT):
     """Load a content folder into ``app`` and return the load report."""
-    from imaginecole.services.content import load_tree
+    from imaginecole.content.operations import load_tree
     from sync.content import read_content
 
     with app.app_context():

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from imaginecole.auth import current_user, login_required, start_session
-from imaginecole.services.accounts import authenticate, end_sessions
+from imaginecole.accounts.auth import current_user, login_required, start_session
+from imaginecole.accounts.operations import authenticate, end_sessions
 
 bp = Blueprint("accounts", __name__, url_prefix="/<lang>", template_folder="templates")
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from flask import current_app, render_template
 
-from imaginecole.models import Asset, Module
+from imaginecole.content.models import Module
+from imaginecole.media.models import Asset
+from imaginecole.media.operations import blob_store
 from imaginecole.rendering.markdown import ImageInfo, MediaLink, render_markdown
-from imaginecole.services.media import blob_store
 from sync.media import EXTENSION_FOR_TYPE
 
 

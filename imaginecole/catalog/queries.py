@@ -8,18 +8,9 @@ from flask import abort
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from imaginecole.content.models import Lesson, LessonText, Module, ModuleCompetency, module_levels
+from imaginecole.curriculum.models import Competency, Country, Level, Subject
 from imaginecole.extensions import db
-from imaginecole.models import (
-    Competency,
-    Country,
-    Lesson,
-    LessonText,
-    Level,
-    Module,
-    ModuleCompetency,
-    Subject,
-)
-from imaginecole.models.modules import module_levels
 from sync.text import fold_accents
 
 

@@ -1,1 +1,1 @@
-"""Serve media blobs under content-hashed URLs."""
+"""Media blobs and their image variants, stored and served under content-hashed URLs."""

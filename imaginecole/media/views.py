@@ -8,8 +8,9 @@ from flask import Blueprint, abort, send_file
 from sqlalchemy import String, cast, select
 
 from imaginecole.extensions import db
-from imaginecole.models import Asset, ImageVariant, Revision, Upload
-from imaginecole.services.media import blob_store
+from imaginecole.media.models import Asset, ImageVariant
+from imaginecole.media.operations import blob_store
+from imaginecole.submissions.models import Revision, Upload
 from sync.media import EXTENSION_FOR_TYPE
 
 bp = Blueprint("media", __name__)

@@ -1,1 +1,1 @@
-"""The national team's review queue for teachers' submissions."""
+"""The national side of teachers' submissions: enrolled schools, merging packages, reviewing."""

@@ -10,12 +10,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from imaginecole.auth import current_user, role_required
+from imaginecole.accounts.auth import current_user, role_required
+from imaginecole.curriculum.models import Country
 from imaginecole.extensions import db
-from imaginecole.models import Country, Submission
-from imaginecole.models.submissions import RUBRIC
 from imaginecole.rendering.markdown import render_markdown
-from imaginecole.services import review as service
+from imaginecole.review import operations as service
+from imaginecole.review.models import RUBRIC
+from imaginecole.submissions.models import Submission
 from imaginecole.submissions.views import PROBLEMS, _resolver
 from sync.bundle import BundleError
 from sync.submissions import PACKAGE_SUFFIX

@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from imaginecole.models import Module
-from imaginecole.models.localized import pick
-from imaginecole.models.modules import LESSON_TITLE_CHARS
+from imaginecole.content.models import LESSON_TITLE_CHARS, Module
+from imaginecole.localized import pick
 from imaginecole.rendering.markdown import plain_text
 from imaginecole.search.engine import Document
 from sync import content as fmt

@@ -1,1 +1,1 @@
-"""Teachers write and submit resources; reviewers of the national team decide on them."""
+"""Teachers write and submit resources on a school server; the outbox carries them upstream."""

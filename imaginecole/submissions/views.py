@@ -1,22 +1,41 @@
-"""Teacher pages: my submissions, write or edit one (with preview), submit, withdraw."""
+"""Teacher pages (my submissions: write or edit one with preview, submit, withdraw), and the
+school admin's outbox, which packs them for the national team."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from datetime import UTC, datetime
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from imaginecole.auth import current_user, role_required
+from imaginecole.accounts.auth import current_user, role_required
+from imaginecole.curriculum.models import Country
+from imaginecole.datadir import data_path
 from imaginecole.extensions import db
-from imaginecole.models import Country, Upload
-from imaginecole.models.submissions import OPEN_LICENCES_FOR_TEACHERS
+from imaginecole.media.operations import media_url
 from imaginecole.rendering.markdown import ImageInfo, MediaLink, render_markdown
-from imaginecole.services import submissions as service
-from imaginecole.services.media import media_url
-from imaginecole.services.uploads import UploadRefused, store_upload
+from imaginecole.submissions import operations as service
+from imaginecole.submissions.files import UploadRefused, store_upload
+from imaginecole.submissions.models import OPEN_LICENCES_FOR_TEACHERS, Upload
+from imaginecole.submissions.outbox import (
+    countries_with_pending,
+    export_package,
+    pending_submissions,
+)
+from sync.submissions import PACKAGE_SUFFIX
 
-bp = Blueprint("submissions", __name__, url_prefix="/<lang>/my", template_folder="templates")
+bp = Blueprint("submissions", __name__, url_prefix="/<lang>", template_folder="templates")
 
 PROBLEMS = {
     "required": _l("This field is required."),
@@ -163,7 +182,7 @@ def _handle(submission=None):
     return redirect(url_for("submissions.detail", uid=submission.uid))
 
 
-@bp.route("/submissions")
+@bp.route("/my/submissions")
 @role_required("teacher")
 def index():
     return render_template(
@@ -171,7 +190,7 @@ def index():
     )
 
 
-@bp.route("/submissions/new", methods=["GET", "POST"])
+@bp.route("/my/submissions/new", methods=["GET", "POST"])
 @role_required("teacher")
 def new():
     if current_user().country_code is None:
@@ -188,7 +207,7 @@ def _own(uid: str):
     return submission
 
 
-@bp.route("/submissions/<uid>")
+@bp.route("/my/submissions/<uid>")
 @role_required("teacher")
 def detail(uid: str):
     submission = _own(uid)
@@ -199,7 +218,7 @@ def detail(uid: str):
     )
 
 
-@bp.route("/submissions/<uid>/edit", methods=["GET", "POST"])
+@bp.route("/my/submissions/<uid>/edit", methods=["GET", "POST"])
 @role_required("teacher")
 def edit(uid: str):
     submission = _own(uid)
@@ -218,9 +237,31 @@ def edit(uid: str):
     return _editor(form, submission)
 
 
-@bp.route("/submissions/<uid>/withdraw", methods=["POST"])
+@bp.route("/my/submissions/<uid>/withdraw", methods=["POST"])
 @role_required("teacher")
 def withdraw(uid: str):
     service.withdraw(_own(uid))
     flash(_("The resource was withdrawn."), "info")
     return redirect(url_for("submissions.detail", uid=uid))
+
+
+# ---------------------------------------------------------------------------- the outbox
+
+
+@bp.route("/admin/outbox", methods=["GET", "POST"])
+@role_required("admin")
+def outbox():
+    if request.method == "POST":
+        country = request.form.get("country", "")
+        out_dir = data_path("outbox")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"submissions-{country}-{datetime.now(UTC):%Y%m%d-%H%M%S}{PACKAGE_SUFFIX}"
+        report = export_package(country, path)
+        if report.path is None:
+            flash(_("Nothing to send: every submission has reached the national team."), "info")
+            return redirect(url_for("submissions.outbox"))
+        return send_file(
+            path, as_attachment=True, download_name=path.name, mimetype="application/octet-stream"
+        )
+    pending = {code: pending_submissions(code) for code in countries_with_pending()}
+    return render_template("submissions/outbox.html", pending=pending)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from imaginecole import create_app, ensure_schema
+from imaginecole.app import create_app, ensure_schema
 from imaginecole.config import SETTINGS
 from imaginecole.extensions import db
 from tests.conftest import TEST_CONTENT, load_content, make_app

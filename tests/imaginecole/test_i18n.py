@@ -8,7 +8,7 @@ import pytest
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 
-from imaginecole import PROJECT_ROOT, TRANSLATIONS_DIR
+from imaginecole.config import PROJECT_ROOT, TRANSLATIONS_DIR
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)([sdif])")
 NAVIGATION = [

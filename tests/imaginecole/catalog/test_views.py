@@ -18,8 +18,8 @@ import pytest
 from babel.messages.pofile import read_po
 from PIL import Image
 
-from imaginecole import TRANSLATIONS_DIR
 from imaginecole.catalog import queries
+from imaginecole.config import TRANSLATIONS_DIR
 
 LANGS = ("fr", "en", "ar")
 DIRECTION = {"fr": "ltr", "en": "ltr", "ar": "rtl"}

@@ -36,8 +36,8 @@ COURSES = [
 @pytest.fixture(scope="package")
 def corpus(tmp_path_factory):
     """An app with the France curriculum and the four course sites; page path -> (uid, slug)."""
-    from imaginecole.services.content import load_tree
-    from imaginecole.services.curriculum import curriculum_of
+    from imaginecole.content.operations import load_tree
+    from imaginecole.curriculum.queries import curriculum_of
     from sync.content import ContentTree, read_content
     from sync.course import CourseOptions, read_course
 

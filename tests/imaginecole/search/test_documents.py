@@ -6,16 +6,16 @@ import dataclasses
 
 import pytest
 
-from imaginecole.models import Module
+from imaginecole.bundles.operations import to_source
+from imaginecole.content.models import Module
+from imaginecole.media.operations import blob_store
 from imaginecole.search.documents import (
     CurriculumNames,
     documents_for,
     documents_of,
     from_bundle,
 )
-from imaginecole.services.bundles import to_source
-from imaginecole.services.media import blob_store
-from imaginecole.services.search import _modules, curriculum_names
+from imaginecole.search.indexing import _modules, curriculum_names
 from sync.content import read_content
 from tests.conftest import TEST_CONTENT
 from tests.imaginecole.search.conftest import needs_corpus

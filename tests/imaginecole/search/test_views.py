@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from imaginecole.search import search_index
-from imaginecole.services.search import sync_index
+from imaginecole.search.indexing import sync_index
 from tests.conftest import load_content, make_app
 
 LESSON_URL = "/fr/modules/zz-maths-fractions/lire-une-fraction"
@@ -463,8 +463,8 @@ def test_loading_a_changed_module_updates_the_results(app, content_copy):
 
 
 def test_removing_a_module_from_the_database_removes_it_from_the_results(app):
+    from imaginecole.content.models import Module
     from imaginecole.extensions import db
-    from imaginecole.models import Module
 
     load_content(app)
     client = app.test_client()

@@ -17,10 +17,11 @@ from PIL import Image
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
+from imaginecole.accounts.models import User
+from imaginecole.accounts.operations import create_user
 from imaginecole.extensions import db
-from imaginecole.models import Revision, Submission, Upload, User
-from imaginecole.services.accounts import create_user
-from imaginecole.services.submissions import (
+from imaginecole.submissions.models import Revision, Submission, Upload
+from imaginecole.submissions.operations import (
     SubmissionError,
     SubmissionForm,
     create_submission,

@@ -19,15 +19,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from imaginecole.accounts.models import User
+from imaginecole.accounts.operations import create_user
+from imaginecole.bundles.operations import ensure_signing_key
 from imaginecole.extensions import db
-from imaginecole.models import ReceivedPackage, Submission, User
-from imaginecole.services.accounts import create_user
-from imaginecole.services.bundles import ensure_signing_key
+from imaginecole.review.models import ReceivedPackage
+from imaginecole.submissions.models import Submission
 from sync.bundle import load_public_key, trust_entry_toml
 from sync.content import MODULE_ID
 from sync.submissions import FileRef, make_revision
 from tests.conftest import load_content
-from tests.imaginecole.services.test_bundles import MainText, database_rows, store_files
+from tests.imaginecole.bundles.test_operations import MainText, database_rows, store_files
 from tests.imaginecole.submissions.test_editor import (
     ADMIN,
     EDITOR,
@@ -858,7 +860,7 @@ def test_a_resource_titled_in_arabic_is_published_and_reaches_the_schools(world)
     ],
 )
 def test_module_ids_of_accepted_resources_are_valid_module_ids(uid, title):
-    from imaginecole.services.review import module_id_for
+    from imaginecole.review.operations import module_id_for
 
     module = module_id_for(Submission(uid=uid, country_code="zz"), title)
     assert MODULE_ID.match(module), module

@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
+from imaginecole.accounts.models import User
+from imaginecole.accounts.operations import create_user
 from imaginecole.extensions import db
-from imaginecole.models import Revision, Submission, User
-from imaginecole.services.accounts import create_user
-from imaginecole.services.submissions import SubmissionForm, create_submission
+from imaginecole.submissions.models import Revision, Submission
+from imaginecole.submissions.operations import SubmissionForm, create_submission
 from sync.submissions import make_revision, new_submission_uid
 from tests.conftest import TEST_CONTENT, load_content, make_app
 
@@ -338,7 +339,7 @@ def test_the_queue_filter_keeps_the_admins_country(world):
 
 
 def test_an_editor_of_another_country_cannot_decide_through_the_service(world):
-    from imaginecole.services.review import decide
+    from imaginecole.review.operations import decide
 
     with world.app.app_context():
         editor = db.session.scalar(select(User).filter_by(email=ACCOUNTS["editor_yy"][0]))

@@ -1,0 +1,41 @@
+"""Accounts of the people who edit or contribute. Pupils are anonymous and have none."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from imaginecole.clock import utc_now
+from imaginecole.extensions import db
+
+ROLES = ("admin", "editor", "teacher")
+
+
+class User(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))  # admin | editor | teacher
+    # Editors and teachers act for one country; admins for all (None).
+    country_code: Mapped[str | None] = mapped_column(ForeignKey("country.code"))
+    school: Mapped[str] = mapped_column(String(200), default="")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Raised at logout and password change: every session issued before is refused.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def can_act_for(self, country_code: str) -> bool:
+        return self.role == "admin" or self.country_code == country_code
+
+
+class LoginFailure(db.Model):
+    """A failed login, kept for a short while to slow down password guessing."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)

@@ -1,0 +1,126 @@
+"""The application factory: settings, extensions, every domain's pages and commands."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+import imaginecole.models  # noqa: F401  (every table, for create_all)
+from imaginecole import errors, i18n, security, templating
+from imaginecole.accounts import auth
+from imaginecole.accounts.views import bp as accounts_bp
+from imaginecole.bundles.views import bp as bundles_bp
+from imaginecole.catalog.views import bp as catalog_bp
+from imaginecole.cli import register_commands
+from imaginecole.config import DEFAULTS, TRANSLATIONS_DIR
+from imaginecole.coverage.views import bp as coverage_bp
+from imaginecole.curation.views import bp as curation_bp
+from imaginecole.curriculum.views import bp as curriculum_bp
+from imaginecole.datadir import secret_key
+from imaginecole.extensions import babel, db
+from imaginecole.media.views import bp as media_bp
+from imaginecole.national.views import bp as national_bp
+from imaginecole.review.views import bp as review_bp
+from imaginecole.search.indexing import sync_index
+from imaginecole.search.views import bp as search_bp
+from imaginecole.submissions.views import bp as submissions_bp
+from imaginecole.uploads.views import bp as uploads_bp
+
+BLUEPRINTS = (
+    i18n.bp,
+    catalog_bp,
+    media_bp,
+    search_bp,
+    accounts_bp,
+    bundles_bp,
+    submissions_bp,
+    review_bp,
+    national_bp,
+    uploads_bp,
+    curation_bp,
+    curriculum_bp,
+    coverage_bp,
+)
+
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure the application."""
+    # The data directory must be known before Flask is created: it is the instance path.
+    data_dir = Path(
+        (test_config or {}).get("DATA_DIR")
+        or os.environ.get("IMAGINECOLE_DATA_DIR")
+        or DEFAULTS["DATA_DIR"]
+    ).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    app = Flask(__name__, instance_path=str(data_dir))
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 365 * 24 * 3600  # static URLs carry a content hash
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("IMAGINECOLE")
+    if test_config:
+        app.config.update(test_config)
+    app.config["DATA_DIR"] = str(data_dir)
+    app.config["BLOB_DIR"] = str(data_dir / "blobs")
+    app.config.setdefault(
+        "SQLALCHEMY_DATABASE_URI",
+        app.config["DATABASE_URL"] or f"sqlite:///{data_dir / 'imaginecole.sqlite3'}",
+    )
+    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or secret_key(data_dir)
+    app.config["BABEL_DEFAULT_LOCALE"] = "fr"
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
+    app.config["JSON_AS_ASCII"] = False
+    # A whole form (text and the files sent with it) may be a little more than one file's limit.
+    app.config["MAX_CONTENT_LENGTH"] = (int(app.config["MAX_UPLOAD_MB"]) + 2) * 1024 * 1024
+
+    i18n.compile_catalogs_if_stale(TRANSLATIONS_DIR)
+    db.init_app(app)
+    babel.init_app(app, locale_selector=i18n.current_language)
+
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    auth.register(app)
+    errors.register(app)
+    security.register(app)
+    i18n.register(app)
+    templating.register(app)
+    register_commands(app)
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    # WAL lets pupils read while content is loading; foreign keys are off by default in SQLite.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def ensure_schema(app: Flask) -> None:
+    """Create missing tables (a fresh data directory needs no separate step)."""
+    with app.app_context():
+        db.create_all()
+
+
+def prepare(app: Flask) -> None:
+    """Create missing tables and bring the search index up to date, before serving."""
+    try:
+        ensure_schema(app)
+    except OperationalError:
+        # Another worker created the same tables at the same moment; theirs are as good.
+        ensure_schema(app)
+    with app.app_context():
+        report = sync_index()
+    if report.updated or report.removed:
+        app.logger.info(
+            "Search index: %s modules indexed, %s removed", report.updated, report.removed
+        )

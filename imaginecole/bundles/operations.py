@@ -1,0 +1,402 @@
+"""Build bundles from this server's database, and import bundles into it.
+
+``sync.bundle`` does the checking and copying; this module decides versions, applies a staged
+bundle to the database in one transaction and keeps the history. The search index follows
+after the commit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from imaginecole.bundles.models import BuiltBundle, InstalledBundle
+from imaginecole.content.models import Lesson, Module, ModuleCompetency
+from imaginecole.content.operations import (
+    LoadReport,
+    ModuleNotApplied,
+    RenderedLessons,
+    apply_modules,
+    load_curriculum,
+    remove_module,
+    render_lessons,
+)
+from imaginecole.curriculum.queries import curriculum_of
+from imaginecole.datadir import data_path, import_lock, signing_key_path, trust_file_path
+from imaginecole.extensions import db
+from imaginecole.media.operations import blob_store
+from imaginecole.search.indexing import IndexAhead, index_ahead, sync_index
+from sync import content as fmt
+from sync.bundle import (
+    BundleError,
+    InstalledState,
+    Manifest,
+    StagedBundle,
+    TrustStore,
+    WhileCopying,
+    generate_key_files,
+    load_private_key,
+    load_trust,
+    parse_manifest,
+    stage_bundle,
+)
+
+Progress = Callable[[int, int], None]
+
+
+class BundleSetupError(BundleError):
+    """The server is not set up to build or import bundles (no key, no trust file…)."""
+
+
+@dataclass
+class ImportReport:
+    country: str
+    channel: str
+    version: int
+    noop: bool = False
+    modules_applied: int = 0
+    modules_removed: int = 0
+    blobs_copied: int = 0
+    blobs_reused: int = 0
+    bytes_copied: int = 0
+
+
+# ---------------------------------------------------------------------------- paths and keys
+
+
+def ensure_signing_key() -> Path:
+    """Return this server's signing key, creating one the first time."""
+    path = signing_key_path()
+    if not path.exists():
+        files = generate_key_files(path.parent, name=path.stem)
+        if files.private_path != path:
+            os.replace(files.private_path, path)
+    return path
+
+
+# ---------------------------------------------------------------------------- building
+
+
+def next_version(country: str, channel: str) -> int:
+    latest = db.session.scalar(
+        select(func.max(BuiltBundle.version)).filter_by(country_code=country, channel=channel)
+    )
+    return (latest or 0) + 1
+
+
+def module_sources(
+    country: str, levels: list[str] | None = None, subjects: list[str] | None = None
+) -> list[fmt.Module]:
+    """Return the country's published modules as ``sync.content`` data, blobs read from the store."""
+    store = blob_store()
+    modules = db.session.scalars(
+        select(Module)
+        .filter_by(country_code=country, published=True)
+        .options(
+            selectinload(Module.lessons).selectinload(Lesson.translations),
+            selectinload(Module.levels),
+            selectinload(Module.subject),
+            selectinload(Module.assets),
+            selectinload(Module.competency_links).selectinload(ModuleCompetency.competency),
+        )
+        .order_by(Module.uid)
+    )
+    return [to_source(module, store) for module in modules]
+
+
+def to_source(module: Module, store) -> fmt.Module:
+    """Turn a module of the database back into the plain data it was loaded from."""
+    return fmt.Module(
+        id=module.uid,
+        country=module.country_code,
+        version=module.version,
+        language=module.language,
+        levels=[level.code for level in module.levels],
+        subject=module.subject.slug,
+        competencies=[c.code for c in module.competencies("teaches")],
+        assesses=[c.code for c in module.competencies("assesses")],
+        resource_type=module.resource_type,
+        licence=module.licence,
+        keywords=list(module.keywords),
+        derived_from=list(module.derived_from),
+        attribution=module.attribution,
+        title=dict(module.title),
+        summary=dict(module.summary),
+        authors=[fmt.Author(name=a["name"], role=a.get("role", "author")) for a in module.authors],
+        lessons=[
+            fmt.Lesson(
+                slug=lesson.slug,
+                position=lesson.position,
+                texts={
+                    text.lang: fmt.LessonText(
+                        lang=text.lang,
+                        title=text.title,
+                        markdown=text.markdown,
+                        media=dict(text.media),
+                    )
+                    for text in lesson.translations
+                },
+            )
+            for lesson in module.lessons
+        ],
+        blobs={
+            asset.sha256: fmt.Blob(
+                sha256=asset.sha256,
+                size=asset.size,
+                media_type=asset.media_type,
+                name=asset.name,
+                path=store.path(asset.sha256),
+                # An image's variants were made when it was loaded here: they travel with it,
+                # so schools do not make them again.
+                width=asset.width if asset.is_image else None,
+                height=asset.height if asset.is_image else None,
+                variants=[
+                    fmt.Variant(
+                        sha256=variant.sha256,
+                        media_type=variant.media_type,
+                        width=variant.width,
+                        height=variant.height,
+                        size=variant.size,
+                        path=store.path(variant.sha256),
+                    )
+                    for variant in asset.variants
+                ]
+                if asset.is_image
+                else [],
+            )
+            for asset in module.assets
+        },
+    )
+
+
+def build_country_bundle(
+    country: str,
+    *,
+    since: int | None = None,
+    channel: str = "main",
+    levels: list[str] | None = None,
+    subjects: list[str] | None = None,
+    out_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> BuiltBundle:
+    """Build and sign the next bundle of a country (a delta when ``since`` names a built one)."""
+    from imaginecole.review.operations import submission_statuses
+    from sync.bundle import build_bundle
+
+    curriculum = curriculum_of(country)
+    if curriculum is None:
+        raise BundleSetupError(f'Country "{country}" is not loaded on this server.')
+    base_manifest: Manifest | None = None
+    if since is not None:
+        base = db.session.scalar(
+            select(BuiltBundle).filter_by(country_code=country, channel=channel, version=since)
+        )
+        if base is None:
+            raise BundleSetupError(
+                f"No bundle version {since} of {country} ({channel}) was built here; a delta needs it."
+            )
+        base_manifest = parse_manifest(base.manifest.encode())
+    version = next_version(country, channel)
+    out_dir = out_dir or data_path("bundles")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out_path = out_dir / f"{country}-{channel}-v{version}.icb"
+    key = load_private_key(ensure_signing_key())
+    manifest = build_bundle(
+        module_sources(country),
+        curriculum,
+        country,
+        version,
+        out_path,
+        key,
+        base_manifest=base_manifest,
+        levels=levels,
+        subjects=subjects,
+        channel=channel,
+        created=_newest_change(country),
+        progress=progress,
+        submission_statuses=submission_statuses(country),
+    )
+    parts = sorted(out_dir.glob(out_path.name + "*"))
+    built = BuiltBundle(
+        country_code=country,
+        channel=channel,
+        version=version,
+        base_version=since,
+        path=str(out_path if out_path.exists() else parts[0]),
+        size=sum(p.stat().st_size for p in parts),
+        manifest=manifest.to_json_bytes().decode(),
+        module_count=len(manifest.modules),
+        publisher_key_id=key.key_id,
+    )
+    db.session.add(built)
+    db.session.commit()
+    return built
+
+
+def _newest_change(country: str):
+    # The newest module change dates the bundle, so building the same content twice gives
+    # the same manifest (a build never reads the clock).
+    return db.session.scalar(select(func.max(Module.updated_at)).filter_by(country_code=country))
+
+
+# ---------------------------------------------------------------------------- importing
+
+
+def installed_state() -> InstalledState:
+    rows = db.session.execute(
+        select(
+            InstalledBundle.country_code, InstalledBundle.channel, func.max(InstalledBundle.version)
+        ).group_by(InstalledBundle.country_code, InstalledBundle.channel)
+    ).all()
+    return InstalledState(
+        versions={(country, channel): version for country, channel, version in rows}
+    )
+
+
+def import_bundle(path: Path | str, progress: Progress | None = None) -> ImportReport:
+    """Check, stage and apply a bundle; on any refusal nothing changes (BundleError says why)."""
+    trust_path = trust_file_path()
+    if not trust_path.exists():
+        raise BundleSetupError(
+            f"No trust file at {trust_path}: this server does not yet know whose bundles to accept. "
+            "Copy the trust file from your national team there (see docs/bundle-format.md)."
+        )
+    trust = load_trust(trust_path)
+    rendered: RenderedLessons = {}
+    ahead: IndexAhead | None = None
+
+    def work_while_copying(staged: StagedBundle, copying: Callable[[], bool]) -> None:
+        # Rendering Markdown and indexing are the import's longest steps after copying; a
+        # second process copies meanwhile. Nothing is written to the database before the copy
+        # is done, and searches see the new index only once the database is committed.
+        nonlocal ahead
+        rendered.update(render_lessons(staged.modules, staged.arriving))
+        ahead = index_ahead(staged.modules, staged.curriculum, rendered, copying)
+
+    try:
+        with import_lock():
+            report, written = _import_locked(
+                Path(path), trust, progress, work_while_copying, rendered
+            )
+            if ahead is not None:
+                ahead.publish(written)
+    finally:
+        if ahead is not None:
+            ahead.discard()
+    # Also an index left behind by an import killed after its commit catches up here, so
+    # running the import again always completes it.
+    sync_index()
+    return report
+
+
+def _import_locked(
+    path: Path,
+    trust: TrustStore,
+    progress: Progress | None,
+    while_copying: WhileCopying,
+    rendered: RenderedLessons,
+) -> tuple[ImportReport, dict[str, str]]:
+    """Stage and apply a bundle, committed; the caller holds the import lock.
+
+    Also return the fingerprint of each module written and shown (what the index may hold).
+    """
+    staged = stage_bundle(
+        path, trust, blob_store(), installed_state(), progress=progress, while_copying=while_copying
+    )
+    report = ImportReport(
+        country=staged.country,
+        channel=staged.channel,
+        version=staged.version,
+        noop=staged.noop,
+        blobs_copied=staged.copied,
+        blobs_reused=staged.reused,
+        bytes_copied=staged.bytes_copied,
+    )
+    if staged.noop:
+        installed = db.session.scalar(
+            select(InstalledBundle).filter_by(
+                country_code=staged.country, channel=staged.channel, version=staged.version
+            )
+        )
+        if installed is not None and installed.manifest_sha256 != staged.manifest_sha256:
+            # Same number, other content: the publisher rebuilt a version (a reset database?).
+            raise BundleError(
+                f"A different bundle numbered {staged.version} of {staged.country} ({staged.channel}) "
+                "is already installed; ask the national team for a bundle with a higher version."
+            )
+        return report, {}
+    try:
+        load_report = LoadReport()
+        load_curriculum(staged.curriculum, load_report, commit=False)
+        try:
+            applied = apply_modules(staged.modules, load_report, rendered)
+        except ModuleNotApplied as error:
+            # An image this server will not decode, a full disk…: a refusal like any other.
+            raise BundleError(str(error)) from error
+        for module in applied:
+            module.channel = staged.channel
+        installed = db.session.scalars(
+            select(Module.uid).filter_by(country_code=staged.country, channel=staged.channel)
+        ).all()
+        removals = staged.removals(installed)
+        for uid in removals:
+            remove_module(uid)
+        from imaginecole.submissions.outbox import apply_statuses
+
+        apply_statuses(staged.submission_statuses)
+        db.session.add(
+            InstalledBundle(
+                country_code=staged.country,
+                channel=staged.channel,
+                version=staged.version,
+                base_version=staged.manifest.base_version,
+                created=staged.manifest.created,
+                publisher_key_id=staged.manifest.publisher_key_id,
+                manifest_sha256=staged.manifest_sha256,
+                module_count=len(staged.modules),
+                removed_count=len(removals),
+            )
+        )
+        # Read before the commit expires them: what the index may show of each module.
+        written = {m.uid: m.fingerprint for m in applied if m.published}
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    report.modules_applied = len(staged.modules)
+    report.modules_removed = len(removals)
+    return report, written
+
+
+def remove_channel(country: str, channel: str = "main") -> int:
+    """Remove every module a channel's bundles installed, and its history; return the count."""
+    with import_lock():
+        uids = db.session.scalars(
+            select(Module.uid).filter_by(country_code=country, channel=channel)
+        ).all()
+        for uid in uids:
+            remove_module(uid)
+        db.session.execute(
+            db.delete(InstalledBundle).filter_by(country_code=country, channel=channel)
+        )
+        db.session.commit()
+    sync_index()
+    return len(uids)
+
+
+def installed_bundles() -> list[InstalledBundle]:
+    return list(
+        db.session.scalars(select(InstalledBundle).order_by(InstalledBundle.installed_at.desc()))
+    )
+
+
+def built_bundles(country: str | None = None) -> list[BuiltBundle]:
+    query = select(BuiltBundle).order_by(BuiltBundle.built_at.desc())
+    if country:
+        query = query.filter_by(country_code=country)
+    return list(db.session.scalars(query))

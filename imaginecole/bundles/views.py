@@ -1,0 +1,242 @@
+"""Bundle pages: a national team builds and downloads them; a school's admin installs them.
+
+Publishing refreshes itself every two seconds while a build runs (an HTML meta refresh, no
+JavaScript), showing the bytes written so far. Installing finds bundles on mounted USB drives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from imaginecole.accounts.auth import current_user, editable_country, role_required
+from imaginecole.bundles import operations, publishing
+from imaginecole.datadir import ImportBusy
+from sync import bundle as sync_bundle
+
+bp = Blueprint("bundles", __name__, url_prefix="/<lang>", template_folder="templates")
+
+# What each refusal means for the person at the school, in their language; the library's own
+# sentence (with file names and versions) is shown below it.
+REFUSALS = {
+    sync_bundle.BadSignature: _l(
+        "The bundle's signature does not match: it was changed or damaged after it was signed."
+    ),
+    sync_bundle.SignatureMissing: _l("The bundle is not signed."),
+    sync_bundle.UntrustedKey: _l("The bundle was signed by a key this server does not trust."),
+    sync_bundle.KeyNotAllowed: _l(
+        "The key that signed the bundle may not publish for this country."
+    ),
+    sync_bundle.Rollback: _l("This server already has a newer version of this content."),
+    sync_bundle.BaseNotInstalled: _l(
+        "This bundle only holds changes to a version this server does not have. Import the full bundle first."
+    ),
+    sync_bundle.InsufficientSpace: _l("There is not enough free space on this server's disk."),
+    sync_bundle.UnsupportedFormat: _l(
+        "The bundle was made by a newer version of Imaginecole. Update this server first."
+    ),
+    sync_bundle.DecompressionBomb: _l(
+        "The bundle is malformed (its contents would unpack far beyond their declared size)."
+    ),
+    sync_bundle.UnsafeEntryName: _l(
+        "The bundle contains a file name that tries to leave its folder."
+    ),
+    sync_bundle.MissingPart: _l(
+        "A part of this bundle is missing from the drive. Copy every part into the same folder."
+    ),
+    sync_bundle.BundleReadError: _l(
+        "The drive could not be read to the end (was it pulled out?). Plug it in again and retry: the import resumes."
+    ),
+    ImportBusy: _l(
+        "Another import is running on this server. Wait for it to finish, then try again."
+    ),
+    operations.BundleSetupError: _l("This server is not set up to accept bundles yet."),
+}
+CORRUPT = _l(
+    "The bundle is damaged or incomplete (a file is missing, changed, cut short or too big). Copy it again from the source."
+)
+MAX_CANDIDATES = 200
+
+
+def explain(error: sync_bundle.BundleError) -> str:
+    for error_type, text in REFUSALS.items():
+        if isinstance(error, error_type):
+            return str(text)
+    return str(CORRUPT)
+
+
+def bundles_on_drives() -> list[Path]:
+    """Return the bundles found on mounted drives, at most three folders deep."""
+    found: list[Path] = []
+    for root in current_app.config["BUNDLE_SEARCH_PATHS"]:
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        for depth in range(4):
+            for path in sorted(root.glob("/".join(["*"] * depth + ["*.icb"]))):
+                found.append(path)
+            for path in sorted(root.glob("/".join(["*"] * depth + ["*.icb.001"]))):
+                found.append(path.with_name(path.name[: -len(".001")]))
+            if len(found) >= MAX_CANDIDATES:
+                return found[:MAX_CANDIDATES]
+    return found
+
+
+@bp.route("/admin/")
+@role_required("admin")
+def index():
+    return redirect(url_for("bundles.bundle_list"))
+
+
+@bp.route("/admin/bundles")
+@role_required("admin")
+def bundle_list():
+    return render_template(
+        "bundles/installed.html",
+        installed=operations.installed_bundles(),
+        built=operations.built_bundles(),
+        candidates=bundles_on_drives(),
+        search_paths=current_app.config["BUNDLE_SEARCH_PATHS"],
+    )
+
+
+@bp.route("/admin/bundles/import", methods=["POST"])
+@role_required("admin")
+def bundle_import():
+    chosen = request.form.get("path", "")
+    # Only a bundle the page offered: a form must not make the server open any path it names.
+    candidates = {str(path): path for path in bundles_on_drives()}
+    if chosen not in candidates:
+        flash(
+            _("That bundle is no longer on the drive. Check the drive and choose again."), "error"
+        )
+        return redirect(url_for("bundles.bundle_list"))
+    try:
+        report = operations.import_bundle(candidates[chosen])
+    except sync_bundle.BundleError as error:
+        return render_template(
+            "bundles/import_refused.html", explanation=explain(error), detail=str(error)
+        ), 400
+    if report.noop:
+        flash(
+            _(
+                "Version %(version)s of %(country)s is already installed: nothing to do.",
+                version=report.version,
+                country=report.country.upper(),
+            ),
+            "info",
+        )
+    else:
+        flash(
+            _(
+                "Installed version %(version)s of %(country)s: %(applied)s modules updated, %(removed)s removed.",
+                version=report.version,
+                country=report.country.upper(),
+                applied=report.modules_applied,
+                removed=report.modules_removed,
+            ),
+            "info",
+        )
+    return redirect(url_for("bundles.bundle_list"))
+
+
+@bp.route("/admin/bundles/remove", methods=["POST"])
+@role_required("admin")
+def bundle_remove():
+    country, channel = request.form.get("country", ""), request.form.get("channel", "main")
+    try:
+        count = operations.remove_channel(country, channel)
+    except sync_bundle.BundleError as error:
+        flash(explain(error), "error")
+    else:
+        flash(
+            _("Removed %(count)s modules of %(country)s.", count=count, country=country.upper()),
+            "info",
+        )
+    return redirect(url_for("bundles.bundle_list"))
+
+
+# ---------------------------------------------------------------------------- publishing
+
+BUILD_REFUSALS = {
+    "busy": _l("A bundle of this country is already being built. Wait for it to finish."),
+    "no_base": _l("No bundle has been built yet: the first one must be a full bundle."),
+}
+BUILD_ERRORS = {
+    "setup": _l("This server is not set up to build bundles of this country."),
+    "build": _l("The bundle could not be built."),
+    "unexpected": _l(
+        "The build stopped because of an unexpected error; the server's log has the details."
+    ),
+    "interrupted": _l("The build stopped before the end (the server restarted). Start it again."),
+}
+
+
+@bp.route("/national/<country>/publish", methods=["GET", "POST"])
+@role_required("editor")
+def publish(country: str):
+    team = editable_country(country)
+    if request.method == "POST":
+        kind = request.form.get("kind", "full")
+        try:
+            publishing.start_build(team.code, current_user(), kind if kind == "delta" else "full")
+        except publishing.BuildRefused as refusal:
+            flash(str(BUILD_REFUSALS[refusal.code]), "error")
+        return redirect(url_for("bundles.publish", country=team.code))
+    job = publishing.latest_job(team.code)
+    running = job is not None and job.status == "running" and not publishing.is_stale(job)
+    stale = job is not None and job.status == "running" and not running
+    # While a build runs the page reloads every two seconds: the comparison waits for the end.
+    changes = None if running else publishing.changes_since_last_bundle(team.code)
+    bundles = [
+        (bundle, publishing.bundle_files(bundle))
+        for bundle in operations.built_bundles(team.code)
+        if bundle.channel == publishing.CHANNEL
+    ]
+    return render_template(
+        "bundles/publish.html",
+        country=team,
+        job=job,
+        running=running,
+        stale=stale,
+        changes=changes,
+        bundles=bundles,
+        build_error=BUILD_ERRORS.get(job.error_code) if job is not None else None,
+    )
+
+
+@bp.route("/national/<country>/bundles/<int:version>/download", defaults={"part": None})
+@bp.route("/national/<country>/bundles/<int:version>/download/<int:part>")
+@role_required("editor")
+def bundle_download(country: str, version: int, part: int | None):
+    team = editable_country(country)
+    bundle = publishing.find_built(team.code, version)
+    if bundle is None:
+        abort(404)
+    chosen = next((f for f in publishing.bundle_files(bundle) if f.part == part), None)
+    if chosen is None:
+        abort(404)
+    # conditional: Range requests let a download cut short resume where it stopped.
+    response = send_file(
+        chosen.path,
+        as_attachment=True,
+        download_name=chosen.path.name,
+        mimetype="application/octet-stream",
+        conditional=True,
+        max_age=0,
+    )
+    response.cache_control.private = True  # behind a login: no shared cache may keep it
+    return response

@@ -1,0 +1,1 @@
+"""National teams curate a module: its metadata, lesson order and publication, with history."""

@@ -1,0 +1,260 @@
+"""National team pages: curation of a country's modules (metadata, lesson order, publication)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import MultiDict
+
+from imaginecole.accounts.auth import current_user, role_required
+from imaginecole.content.models import Module
+from imaginecole.curation import operations as service
+from imaginecole.curriculum.models import Country
+from imaginecole.extensions import db
+from imaginecole.i18n import current_language
+from imaginecole.templating import RESOURCE_TYPES
+from sync.content import LANGUAGES, OPEN_LICENCES
+
+bp = Blueprint("curation", __name__, url_prefix="/<lang>/national", template_folder="templates")
+
+PROBLEMS = {
+    "required": _l("This field is required."),
+    "too_long": _l("This text is too long (at most %(limit)s characters)."),
+    "too_many": _l("Give at most %(limit)s keywords."),
+    "invalid_text": _l("This text contains invisible control characters; please retype it."),
+    "unknown_level": _l("The class “%(value)s” is not in the curriculum of %(country)s."),
+    "unknown_subject": _l("The subject “%(value)s” is not in the curriculum of %(country)s."),
+    "unknown_competency": _l("The competency “%(value)s” is not in the curriculum of %(country)s."),
+    "unknown_resource_type": _l("Choose from the list."),
+    "closed_licence": _l("“%(value)s” is not an open licence we accept; choose one from the list."),
+    "invalid_order": _l("Give every lesson a position number, then save the order again."),
+    "changed_meanwhile": _l(
+        "Someone else changed this module while you were working on it; it is now version "
+        "%(value)s. Your changes are still below: check them and save again."
+    ),
+}
+# Names of the fields a history line can mention, as the edit form calls them.
+FIELD_NAMES = {
+    "title": _l("Title"),
+    "summary": _l("Summary"),
+    "levels": _l("Classes"),
+    "subject": _l("Subject"),
+    "competencies": _l("Competencies taught"),
+    "assesses": _l("Competencies assessed"),
+    "resource_type": _l("Type of resource"),
+    "licence": _l("Licence"),
+    "attribution": _l("Credit"),
+    "keywords": _l("Keywords"),
+    "authors": _l("Authors"),
+    "derived_from": _l("Adapted from"),
+    "language": _l("Language"),
+    "lessons": _l("Lesson order"),
+}
+KEYWORD_SEPARATORS = re.compile(r"[,،]")  # the Arabic comma too
+
+
+def _module(uid: str) -> Module:
+    module = db.session.scalar(db.select(Module).filter_by(uid=uid))
+    # An editor of another country learns nothing, not even that the module exists.
+    if module is None or not service.can_curate(current_user(), module.country_code):
+        abort(404)
+    return module
+
+
+def _messages(problems: dict[str, service.Problem], country: Country) -> dict[str, str]:
+    name = country.shown(current_language()).text
+    return {
+        field: str(PROBLEMS[p.code]) % {"value": p.value, "limit": p.limit, "country": name}
+        for field, p in problems.items()
+    }
+
+
+def _metadata_from(form: MultiDict) -> service.MetadataForm:
+    return service.MetadataForm(
+        title={lang: form.get(f"title_{lang}", "") for lang in LANGUAGES},
+        summary={lang: form.get(f"summary_{lang}", "") for lang in LANGUAGES},
+        levels=form.getlist("levels"),
+        subject=form.get("subject", ""),
+        competencies=form.getlist("competencies"),
+        assesses=form.getlist("assesses"),
+        resource_type=form.get("resource_type", ""),
+        licence=form.get("licence", ""),
+        attribution=form.get("attribution", ""),
+        keywords=KEYWORD_SEPARATORS.split(form.get("keywords", "")),
+    )
+
+
+def _order_from(form: MultiDict, slugs: list[str]) -> list[str] | None:
+    """Return the lesson order the form asks for; None when a position is not a whole number.
+
+    An up or down button moves one lesson. Otherwise lessons follow their position numbers;
+    on a tie the lesson whose number was changed goes first, so typing 1 puts a lesson first.
+    """
+    move = form.get("move", "")
+    if move:
+        direction, _sep, slug = move.partition(":")
+        order = list(slugs)
+        if slug in order and direction in ("up", "down"):
+            here = order.index(slug)
+            there = here - 1 if direction == "up" else here + 1
+            if 0 <= there < len(order):
+                order[here], order[there] = order[there], order[here]
+        return order
+    keys = []
+    for index, slug in enumerate(slugs):
+        typed = form.get(f"position-{slug}", "").strip()
+        if not re.fullmatch(r"[0-9]{1,4}", typed):
+            return None
+        number = int(typed)
+        keys.append((number, 0 if number != index + 1 else 1, index, slug))
+    return [key[-1] for key in sorted(keys)]
+
+
+def _expected_version() -> int | None:
+    return request.form.get("version", type=int)
+
+
+def _saved(module: Module, message: str):
+    flash(message, "info")
+    return redirect(url_for("curation.module_edit", uid=module.uid), code=303)
+
+
+@bp.route("/<string(length=2):country>/modules")
+@role_required("editor")
+def modules(country: str):
+    found = db.session.get(Country, country)
+    if found is None or not service.can_curate(current_user(), found.code):
+        abort(404)
+    level = request.args.get("level", "")
+    subject = request.args.get("subject", "")
+    return render_template(
+        "curation/modules.html",
+        country=found,
+        modules=service.country_modules(found.code, level=level, subject=subject),
+        level=level,
+        subject=subject,
+    )
+
+
+@bp.route("/modules/<uid>/edit", methods=["GET", "POST"])
+@role_required("editor")
+def module_edit(uid: str):
+    module = _module(uid)
+    problems: dict[str, str] = {}
+    version = module.version
+    if request.method == "POST":
+        form = _metadata_from(request.form)
+        version = _expected_version()
+        try:
+            changed = service.update_metadata(
+                module, current_user(), form, expected_version=version
+            )
+        except service.CurationError as error:
+            problems = _messages(error.problems, module.country)
+            if "version" in error.problems:
+                version = module.version  # saving again, having seen the message, is deliberate
+        else:
+            if not changed:
+                return _saved(
+                    module,
+                    _("Nothing changed; the module stays at version %(v)s.", v=module.version),
+                )
+            return _saved(
+                module,
+                _(
+                    "Saved as version %(v)s. The next bundle will carry it to schools.",
+                    v=module.version,
+                ),
+            )
+    else:
+        form = service.MetadataForm.from_module(module)
+    return render_template(
+        "curation/edit.html",
+        module=module,
+        country=module.country,
+        form=form,
+        version=version,
+        problems=problems,
+        languages=LANGUAGES,
+        competency_groups=service.competency_groups(module.country_code),
+        resource_types=RESOURCE_TYPES,
+        licences=OPEN_LICENCES,
+    ), (400 if problems else 200)
+
+
+@bp.route("/modules/<uid>/reorder", methods=["POST"])
+@role_required("editor")
+def module_reorder(uid: str):
+    module = _module(uid)
+    slugs = [lesson.slug for lesson in module.lessons]
+    order = _order_from(request.form, slugs)
+    try:
+        if order is None:
+            raise service.CurationError({"lessons": service.Problem("invalid_order")})
+        changed = service.reorder_lessons(
+            module, current_user(), order, expected_version=_expected_version()
+        )
+    except service.CurationError as error:
+        for message in _messages(error.problems, module.country).values():
+            flash(message, "error")
+        return redirect(url_for("curation.module_edit", uid=uid, _anchor="lessons"), code=303)
+    if not changed:
+        return _saved(module, _("The lessons were already in this order."))
+    return _saved(module, _("Lesson order saved as version %(v)s.", v=module.version))
+
+
+def _set_published(uid: str, published: bool):
+    module = _module(uid)
+    try:
+        changed = service.set_published(
+            module, current_user(), published, expected_version=_expected_version()
+        )
+    except service.CurationError as error:
+        for message in _messages(error.problems, module.country).values():
+            flash(message, "error")
+        return redirect(url_for("curation.module_edit", uid=uid), code=303)
+    if not changed:
+        return _saved(
+            module, _("Nothing changed; the module stays at version %(v)s.", v=module.version)
+        )
+    if published:
+        message = _(
+            "Published as version %(v)s: it is back in the catalogue and search, and the next "
+            "bundle carries it to schools.",
+            v=module.version,
+        )
+    else:
+        message = _(
+            "Unpublished as version %(v)s: it is no longer in the catalogue or search, and the "
+            "next bundle removes it from schools.",
+            v=module.version,
+        )
+    return _saved(module, message)
+
+
+@bp.route("/modules/<uid>/publish", methods=["POST"])
+@role_required("editor")
+def module_publish(uid: str):
+    return _set_published(uid, True)
+
+
+@bp.route("/modules/<uid>/unpublish", methods=["POST"])
+@role_required("editor")
+def module_unpublish(uid: str):
+    return _set_published(uid, False)
+
+
+@bp.route("/modules/<uid>/history")
+@role_required("editor")
+def module_history(uid: str):
+    module = _module(uid)
+    return render_template(
+        "curation/history.html",
+        module=module,
+        country=module.country,
+        versions=service.history_with_changes(module),
+        field_names=FIELD_NAMES,
+    )

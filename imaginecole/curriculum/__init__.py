@@ -1,0 +1,1 @@
+"""A country's curriculum framework, read and changed in the browser with a versioned history."""

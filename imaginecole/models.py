@@ -1,0 +1,17 @@
+"""Every table of the app, imported in one place so that the schema is always whole.
+
+Each domain keeps its tables in its own ``models.py``; importing them all here lets
+``create_all`` (and relationships named by string across domains) see every one.
+"""
+
+from imaginecole.accounts import models as accounts
+from imaginecole.bundles import models as bundles
+from imaginecole.content import models as content
+from imaginecole.curation import models as curation
+from imaginecole.curriculum import models as curriculum
+from imaginecole.media import models as media
+from imaginecole.review import models as review
+from imaginecole.submissions import models as submissions
+from imaginecole.uploads import models as uploads
+
+DOMAIN_MODELS = (accounts, bundles, content, curation, curriculum, media, review, submissions, uploads)

@@ -1,1 +1,0 @@
-"""All writes and business rules. No request or session access here: callers pass plain values."""

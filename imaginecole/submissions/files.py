@@ -1,0 +1,97 @@
+"""Check files teachers upload: recognised by their content, images rebuilt, names never trusted."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from flask import current_app
+
+from imaginecole.accounts.models import User
+from imaginecole.extensions import db
+from imaginecole.media.operations import blob_store
+from imaginecole.rendering.images import ImageRejected, rebuild_image
+from imaginecole.submissions.models import Upload
+from sync.media import EXTENSION_FOR_TYPE, IMAGE_TYPES, sniff_media_type
+
+ALLOWED_TYPES = IMAGE_TYPES | {
+    "application/pdf",
+    "audio/mpeg",
+    "audio/ogg",
+    "video/mp4",
+    "video/webm",
+}
+# Names Windows keeps for devices, whatever the extension: a file saved as "con.png" fails there.
+_DEVICE_NAME = re.compile(r"^(?:con|prn|aux|nul|com\d|lpt\d)$")
+# Markup that a browser would run if it ever sniffed the file as a page.
+_MARKUP = re.compile(rb"<\s*(?:!doctype|html|svg|script|iframe|body|head|\?xml)", re.IGNORECASE)
+
+
+class UploadRefused(ValueError):
+    """The file cannot be accepted; ``reason`` is a code the page turns into a sentence."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(detail or reason)
+        self.reason, self.detail = reason, detail
+
+
+@dataclass
+class Checked:
+    data: bytes
+    media_type: str
+
+
+def check_upload(data: bytes) -> Checked:
+    """Return the bytes to keep for an uploaded file, or raise UploadRefused."""
+    limit = int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
+    if not data:
+        raise UploadRefused("empty")
+    if len(data) > limit:
+        raise UploadRefused("too_big")
+    media_type = sniff_media_type(data[:64])
+    if media_type is None:
+        head = data[:1024].lstrip()
+        if _MARKUP.search(head):
+            raise UploadRefused("markup")
+        raise UploadRefused("unknown_type")
+    if media_type not in ALLOWED_TYPES:
+        raise UploadRefused("unknown_type")
+    if media_type in IMAGE_TYPES:
+        try:
+            rebuilt = rebuild_image(data, int(current_app.config["MAX_IMAGE_PIXELS"]))
+        except ImageRejected as error:
+            raise UploadRefused("bad_image", str(error)) from error
+        return Checked(rebuilt.data, rebuilt.media_type)
+    # Other types are kept as sent; they are served with their real type, nosniff and a CSP that
+    # runs nothing, so markup hidden inside (a PDF/HTML polyglot) is never interpreted.
+    if _MARKUP.search(data[:1024]):
+        raise UploadRefused("markup")
+    return Checked(data, media_type)
+
+
+def safe_name(name: str, media_type: str) -> str:
+    """Return a display name made only of plain characters, with the extension of its real type."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
+    stem = base.rsplit(".", 1)[0] if "." in base else base
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-._")[:60].lower() or "fichier"
+    if _DEVICE_NAME.match(stem):
+        stem += "-fichier"
+    return stem + EXTENSION_FOR_TYPE.get(media_type, "")
+
+
+def store_upload(user: User, name: str, data: bytes) -> Upload:
+    """Check, store and record one uploaded file for ``user``."""
+    checked = check_upload(data)
+    sha256 = blob_store().put_bytes(checked.data)
+    upload = Upload(
+        user_id=user.id,
+        sha256=sha256,
+        name=safe_name(name, checked.media_type),
+        media_type=checked.media_type,
+        size=len(checked.data),
+    )
+    db.session.add(upload)
+    db.session.commit()
+    return upload

@@ -1,0 +1,643 @@
+"""Accounts: the `users` commands, login and logout, sessions, the brake on guessing, CSRF.
+
+Pupils never sign in and never get a cookie; teachers, editors and admins do, and every form
+they post carries the session's token.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from imaginecole.accounts.models import LoginFailure, User
+from imaginecole.accounts.operations import (
+    FAILURE_WINDOW,
+    MAX_FAILURES_PER_ACCOUNT,
+    MAX_FAILURES_PER_ADDRESS,
+    authenticate,
+    create_user,
+)
+from imaginecole.extensions import db
+from tests.conftest import load_content, make_app
+
+PASSWORD = "correct horse battery"
+ORIGIN = {"Origin": "http://localhost"}
+TEACHER = "awa@ecole-a.zz"
+EDITOR = "moussa@education.zz"
+ADMIN = "root@imaginecole.zz"
+FAST_HASH = "scrypt:1024:8:1"
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """A data folder with zz loaded and one account of each role, copied for each test."""
+    folder = tmp_path_factory.mktemp("accounts") / "data"
+    app = make_app(folder)
+    assert not load_content(app).problems
+    with app.app_context():
+        create_user(TEACHER, "Awa Diop", PASSWORD, "teacher", "zz", "École A")
+        create_user(EDITOR, "Moussa Ba", PASSWORD, "editor", "zz")
+        create_user(ADMIN, "Admin", PASSWORD, "admin")
+        # Same check at login, far fewer rounds: these tests sign in hundreds of times. The
+        # hash the app makes by itself is checked in the users create test.
+        for user in db.session.scalars(select(User)):
+            user.password_hash = generate_password_hash(PASSWORD, FAST_HASH)
+        db.session.commit()
+        db.engine.dispose()
+    return folder
+
+
+@pytest.fixture
+def site(template, tmp_path):
+    """A fresh app of its own (a copy of the template's data), for a test that writes."""
+    shutil.copytree(template, tmp_path / "data")
+    return make_app(tmp_path / "data")
+
+
+def users(app, *args: str, **kwargs):
+    return app.test_cli_runner().invoke(args=["users", *args], **kwargs)
+
+
+def login(client, email: str, password: str = PASSWORD, *, headers=ORIGIN, **kwargs):
+    return client.post(
+        "/en/login", data={"email": email, "password": password}, headers=headers, **kwargs
+    )
+
+
+def signed_in(app, email: str):
+    client = app.test_client()
+    response = login(client, email)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def token(client) -> str:
+    with client.session_transaction() as session:
+        return session["csrf"]
+
+
+def session_cookie(client) -> str | None:
+    cookie = client.get_cookie("session")
+    return cookie.value if cookie else None
+
+
+def is_signed_in(client) -> bool:
+    """Whether the client's session still opens a page that needs an account."""
+    response = client.get("/en/my/submissions")
+    return response.status_code == 200
+
+
+def user_row(app, email: str) -> User:
+    with app.app_context():
+        user = db.session.scalar(select(User).filter_by(email=email))
+        db.session.expunge(user)
+        return user
+
+
+# ---------------------------------------------------------------------------- the users commands
+
+
+def test_users_create_stores_a_hashed_password_and_says_what_it_made(site):
+    result = users(
+        site,
+        "create",
+        "--email",
+        " Fatou@Ecole-B.zz ",
+        "--name",
+        "Fatou Sow",
+        "--role",
+        "teacher",
+        "--country",
+        "zz",
+        "--school",
+        "École B",
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "Created teacher fatou@ecole-b.zz for zz" in result.output
+    assert PASSWORD not in result.output  # the prompt does not echo it
+    user = user_row(site, "fatou@ecole-b.zz")
+    assert (user.role, user.country_code, user.school) == ("teacher", "zz", "École B")
+    assert PASSWORD not in user.password_hash
+    assert user.password_hash.startswith(("scrypt:", "pbkdf2:"))
+    assert check_password_hash(user.password_hash, PASSWORD)
+    # Two accounts with the same password do not share a hash (each has its own salt).
+    assert user.password_hash != user_row(site, TEACHER).password_hash
+    assert login(site.test_client(), "FATOU@ecole-b.zz").status_code == 302
+
+
+def test_an_admin_needs_no_country(site):
+    result = users(
+        site, "create", "--email", "a2@x.zz", "--name", "A", "--role", "admin",
+        "--password", PASSWORD,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert user_row(site, "a2@x.zz").country_code is None
+
+
+CREATE_REFUSALS = {
+    "bad e-mail": (["--email", "not-an-address", "--role", "teacher", "--country", "zz"],
+                   PASSWORD, "is not an e-mail address"),
+    "short password": (["--email", "x@y.zz", "--role", "teacher", "--country", "zz"],
+                       "short", "at least 10 characters"),
+    "editor without a country": (["--email", "x@y.zz", "--role", "editor"],
+                                 PASSWORD, "an editor acts for one country"),
+    "teacher without a country": (["--email", "x@y.zz", "--role", "teacher"],
+                                  PASSWORD, "a teacher acts for one country"),
+    "unknown country": (["--email", "x@y.zz", "--role", "editor", "--country", "qq"],
+                        PASSWORD, 'country "qq" is not loaded'),
+    "existing account": (["--email", TEACHER.upper(), "--role", "teacher", "--country", "zz"],
+                         PASSWORD, "an account already exists"),
+    "blank name": (["--email", "x@y.zz", "--role", "teacher", "--country", "zz", "--name", " "],
+                   PASSWORD, "a name is required"),
+    "unknown role": (["--email", "x@y.zz", "--role", "pupil"], PASSWORD, "pupil"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CREATE_REFUSALS, ids=list(CREATE_REFUSALS))
+def test_users_create_refuses_bad_values_with_a_clear_message(site, case):
+    options, password, message = CREATE_REFUSALS[case]
+    if "--name" not in options:
+        options = [*options, "--name", "Someone"]
+    with site.app_context():
+        before = db.session.scalar(select(func.count(User.id)))
+
+    result = users(site, "create", *options, "--password", password)
+
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+    with site.app_context():
+        assert db.session.scalar(select(func.count(User.id))) == before
+
+
+def test_set_role_changes_role_and_country_and_ends_open_sessions(site):
+    client = signed_in(site, TEACHER)
+    assert is_signed_in(client)
+
+    result = users(site, "set-role", TEACHER, "editor", "--country", "zz")
+
+    assert result.exit_code == 0, result.output
+    assert f"{TEACHER} is now editor for zz" in result.output
+    user = user_row(site, TEACHER)
+    assert (user.role, user.country_code) == ("editor", "zz")
+    # The session opened as a teacher is over: the new role applies from the next login.
+    response = client.get("/en/review/")
+    assert response.status_code == 302 and "/en/login" in response.headers["Location"]
+    client = signed_in(site, TEACHER)
+    assert client.get("/en/review/").status_code == 200
+    assert client.get("/en/my/submissions").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["set-role", "nobody@x.zz", "teacher", "--country", "zz"], "no account for nobody@x.zz"),
+        (["set-role", TEACHER, "editor"], "an editor acts for one country"),
+        (["set-role", TEACHER, "teacher", "--country", "qq"], 'country "qq" is not loaded'),
+        (["set-role", TEACHER, "pupil"], "pupil"),
+        (["disable", "nobody@x.zz"], "no account for nobody@x.zz"),
+    ],
+)
+def test_set_role_and_disable_refuse_with_a_message(site, args, message):
+    result = users(site, *args)
+
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+    user = user_row(site, TEACHER)
+    assert (user.role, user.country_code, user.disabled) == ("teacher", "zz", False)
+
+
+def test_a_disabled_account_cannot_sign_in_and_its_open_session_ends(site):
+    client = signed_in(site, TEACHER)
+
+    result = users(site, "disable", TEACHER)
+
+    assert result.exit_code == 0 and f"{TEACHER} is disabled" in result.output
+    assert not is_signed_in(client)
+    response = login(site.test_client(), TEACHER)
+    assert response.status_code == 400
+    assert "Wrong e-mail address or password." in response.get_data(as_text=True)
+    assert session_cookie(site.test_client()) is None
+
+    assert users(site, "disable", TEACHER, "--enable").exit_code == 0
+    assert login(site.test_client(), TEACHER).status_code == 302
+
+
+def test_users_list_shows_role_and_country(site):
+    users(site, "disable", EDITOR)
+    result = users(site, "list")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert f"{TEACHER}\tteacher\tzz\tAwa Diop" in lines
+    assert f"{EDITOR}\teditor\tzz\tMoussa Ba (disabled)" in lines
+    assert f"{ADMIN}\tadmin\t*\tAdmin" in lines
+
+
+# ---------------------------------------------------------------------------- sessions
+
+
+def test_login_redirects_home_and_renews_the_session(site):
+    client = site.test_client()
+    response = login(client, TEACHER)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/en/"
+    first, first_token = session_cookie(client), token(client)
+    assert first
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie  # no script, no cross-site post
+    lifetime = client.get_cookie("session").expires - datetime.now(UTC)
+    assert timedelta(hours=11) < lifetime <= timedelta(hours=12)  # a school day, not a month
+
+    # Signing in again on the same browser (another teacher at a shared computer), with the
+    # form as the page shows it.
+    page = client.get("/en/login").get_data(as_text=True)
+    assert f'name="csrf_token" value="{first_token}"' in page
+    response = client.post(
+        "/en/login", data={"email": EDITOR, "password": PASSWORD, "csrf_token": first_token}
+    )
+
+    assert response.status_code == 302
+    assert session_cookie(client) not in (None, first)
+    assert token(client) != first_token
+    assert client.get("/en/review/").status_code == 200  # now the editor
+
+
+def test_a_session_cookie_planted_before_login_is_not_kept(site):
+    serializer = site.session_interface.get_signing_serializer(site)
+    planted = serializer.dumps({"csrf": "known-to-the-attacker", "planted": True})
+    client = site.test_client()
+    client.set_cookie("session", planted)
+
+    assert login(client, TEACHER).status_code == 302
+
+    value = session_cookie(client)
+    assert value != planted
+    session = serializer.loads(value)
+    assert "planted" not in session
+    assert session["csrf"] != "known-to-the-attacker"
+    assert session["user_id"] == user_row(site, TEACHER).id
+
+
+def test_logout_ends_the_session_on_every_device(site):
+    laptop, phone = signed_in(site, TEACHER), signed_in(site, TEACHER)
+    stolen = session_cookie(laptop)
+    assert is_signed_in(laptop) and is_signed_in(phone)
+
+    response = laptop.post("/en/logout", data={"csrf_token": token(laptop)})
+
+    assert response.status_code == 302 and response.headers["Location"] == "/en/"
+    assert not is_signed_in(laptop)
+    assert not is_signed_in(phone)
+    replay = site.test_client()
+    replay.set_cookie("session", stolen)
+    assert not is_signed_in(replay)
+    # Signing in again works, and the new session is independent of the old ones.
+    assert is_signed_in(signed_in(site, TEACHER))
+
+
+def test_logout_needs_a_session(site):
+    response = site.test_client().post("/en/logout", headers=ORIGIN)
+    assert response.status_code == 302 and "/en/login" in response.headers["Location"]
+
+
+def test_a_wrong_password_says_so_without_telling_which_part_was_wrong(site):
+    client = site.test_client()
+    wrong = login(client, TEACHER, "not the password")
+    unknown = login(client, "nobody@ecole-a.zz", "not the password")
+
+    for response in (wrong, unknown):
+        assert response.status_code == 400
+        page = response.get_data(as_text=True)
+        assert "Wrong e-mail address or password." in page
+        assert "not the password" not in page
+    assert 'value="nobody@ecole-a.zz"' in unknown.get_data(as_text=True)  # kept, for retyping
+    assert session_cookie(client) is None
+
+
+# ---------------------------------------------------------------------------- rate limiting
+
+
+def failures(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count(LoginFailure.id)))
+
+
+def test_five_wrong_passwords_lock_the_account_even_for_the_right_one(site):
+    client = site.test_client()
+    for _ in range(MAX_FAILURES_PER_ACCOUNT):
+        assert login(client, TEACHER, "guess-guess-guess").status_code == 400
+
+    response = login(client, TEACHER)
+
+    assert response.status_code == 429
+    assert "Wait 15 minutes" in response.get_data(as_text=True)
+    assert session_cookie(client) is None
+    # From another address too: the brake is on the account.
+    other = site.test_client()
+    response = login(other, TEACHER, environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert response.status_code == 429
+    # Other accounts are not affected.
+    assert login(site.test_client(), EDITOR).status_code == 302
+
+
+def test_twenty_failures_from_one_address_block_it_across_accounts(site):
+    address = {"REMOTE_ADDR": "10.1.2.3"}
+    client = site.test_client()
+    for number in range(MAX_FAILURES_PER_ADDRESS):
+        response = login(client, f"guess{number}@ecole-a.zz", "guess", environ_base=address)
+        assert response.status_code == 400
+
+    assert login(client, TEACHER, environ_base=address).status_code == 429
+    assert login(client, EDITOR, environ_base=address).status_code == 429
+    # Another address still signs in.
+    assert login(site.test_client(), TEACHER, environ_base={"REMOTE_ADDR": "10.1.2.4"}).status_code == 302  # fmt: skip
+
+
+def test_a_successful_login_clears_the_account_failures(site):
+    client = site.test_client()
+    for _ in range(MAX_FAILURES_PER_ACCOUNT - 1):
+        login(client, TEACHER, "guess-guess-guess")
+    assert login(site.test_client(), TEACHER).status_code == 302
+    assert failures(site) == 0
+
+    for _ in range(MAX_FAILURES_PER_ACCOUNT - 1):
+        assert login(client, TEACHER, "guess-guess-guess").status_code == 400
+    assert login(site.test_client(), TEACHER).status_code == 302
+
+
+def test_failures_expire_after_the_window(site):
+    start = datetime(2030, 1, 1, 8, 0, tzinfo=UTC)
+    with site.app_context():
+        for _ in range(MAX_FAILURES_PER_ACCOUNT):
+            assert authenticate(TEACHER, "guess", "10.0.0.1", now=start).user is None
+        assert authenticate(TEACHER, PASSWORD, "10.0.0.1", now=start).throttled
+        later = start + FAILURE_WINDOW - timedelta(seconds=1)
+        assert authenticate(TEACHER, PASSWORD, "10.0.0.1", now=later).throttled
+        after = start + FAILURE_WINDOW + timedelta(seconds=1)
+        result = authenticate(TEACHER, PASSWORD, "10.0.0.1", now=after)
+        assert result.user is not None and not result.throttled
+
+
+def test_a_disabled_account_counts_as_a_failure(site):
+    users(site, "disable", TEACHER)
+    login(site.test_client(), TEACHER)
+    assert failures(site) == 1
+
+
+# ---------------------------------------------------------------------------- anonymous readers
+
+
+ANONYMOUS_PAGES = [
+    "/",
+    "/fr/",
+    "/en/",
+    "/ar/",
+    "/fr/zz/",
+    "/fr/zz/cm1/",
+    "/fr/zz/cm1/mathematiques/",
+    "/fr/modules/zz-maths-fractions/",
+    "/fr/modules/zz-maths-fractions/lire-une-fraction",
+    "/ar/modules/zz-maths-fractions/lire-une-fraction",
+    "/fr/modules/zz-maths-fractions/download.zip",
+    "/fr/search?q=fraction",
+    "/api/v1/search?q=fraction",
+    "/fr/no-such-page",
+    "/fr/login",
+    "/en/login?next=/en/my/submissions",
+]
+
+
+def test_anonymous_pages_set_no_cookie(site):
+    client = site.test_client()
+    for url in ANONYMOUS_PAGES:
+        response = client.get(url)
+        assert response.status_code in (200, 302, 404), url
+        assert "Set-Cookie" not in response.headers, url
+    assert client.get("/fr/modules/zz-maths-fractions/").status_code == 200
+    # A failed login does not start a session either.
+    assert "Set-Cookie" not in login(client, TEACHER, "wrong-password").headers
+    assert session_cookie(client) is None
+
+
+def test_pages_for_accounts_send_anonymous_readers_to_the_login_page(site):
+    client = site.test_client()
+    for url in ("/en/my/submissions", "/en/my/submissions/new", "/en/review/", "/en/admin/bundles"):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.headers["Location"].startswith("/en/login?next="), url
+        assert "Set-Cookie" not in response.headers
+
+
+# ---------------------------------------------------------------------------- forgery
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Origin": "https://evil.example"},
+        {"Referer": "https://evil.example/page"},
+        {"Origin": "http://localhost.evil.example"},
+        {"Origin": "null"},
+    ],
+    ids=["none", "other-origin", "other-referer", "lookalike", "null"],
+)
+def test_login_from_another_site_or_without_origin_is_refused(site, headers):
+    client = site.test_client()
+    response = login(client, TEACHER, headers=headers)
+
+    assert response.status_code == 403
+    assert session_cookie(client) is None
+    assert failures(site) == 0  # refused before the password is even looked at
+
+
+def test_login_with_a_same_origin_referer_is_accepted(site):
+    client = site.test_client()
+    response = login(client, TEACHER, headers={"Referer": "http://localhost/en/login"})
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.example",
+        "//evil.example/en/",
+        "https://evil.example",
+        "http://localhost@evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "javascript:alert(1)",
+        "evil.example",
+    ],
+)
+def test_next_only_leads_to_a_page_of_this_site(site, target):
+    response = site.test_client().post(
+        "/en/login",
+        query_string={"next": target},
+        data={"email": TEACHER, "password": PASSWORD},
+        headers=ORIGIN,
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/en/"
+
+
+def test_next_leads_back_to_the_page_asked_for(site):
+    client = site.test_client()
+    response = client.get("/en/my/submissions/new")
+    target = response.headers["Location"]
+    response = client.post(target, data={"email": TEACHER, "password": PASSWORD}, headers=ORIGIN)
+    assert response.status_code == 302
+    assert response.headers["Location"] in ("/en/my/submissions/new", "/en/my/submissions/new?")
+    assert client.get(response.headers["Location"]).status_code == 200
+
+
+# Every form a signed-in user can post: (who, path, form fields besides the token).
+POST_FORMS = [
+    ("teacher", "/en/logout", {}),
+    ("teacher", "/en/my/submissions/new", {"title": "T", "action": "save"}),
+    ("teacher", "/en/my/submissions/{uid}/edit", {"title": "T", "action": "save"}),
+    ("teacher", "/en/my/submissions/{uid}/withdraw", {}),
+    ("editor", "/en/review/packages", {}),
+    ("editor", "/en/review/{uid}", {"decision": "reject", "comment": "No"}),
+    ("admin", "/en/admin/outbox", {"country": "zz"}),
+    ("admin", "/en/admin/bundles/import", {"path": "/nowhere.icb"}),
+    ("admin", "/en/admin/bundles/remove", {"country": "zz", "channel": "main"}),
+]
+WHO = {"teacher": TEACHER, "editor": EDITOR, "admin": ADMIN}
+WHO_NAME = {"teacher": "Awa Diop", "editor": "Moussa Ba", "admin": "Admin"}
+
+
+def current_user_name(client) -> str | None:
+    """The name the page header shows for the signed-in user, if any."""
+    page = client.get("/en/").get_data(as_text=True)
+    match = re.search(r'<form class="account"[^>]*>\s*<span>([^<]*)</span>', page)
+    return match.group(1) if match else None
+
+
+def a_draft(app) -> str:
+    from imaginecole.submissions.operations import SubmissionForm, create_submission
+
+    with app.app_context():
+        teacher = db.session.scalar(select(User).filter_by(email=TEACHER))
+        form = SubmissionForm(
+            title="Les fractions",
+            summary="Partager une pizza.",
+            levels=["CM1"],
+            subject="mathematiques",
+            licence="CC-BY-4.0",
+            markdown="Un demi.",
+        )
+        return create_submission(teacher, form).uid
+
+
+def statuses(app) -> list[str]:
+    from imaginecole.submissions.models import Submission
+
+    with app.app_context():
+        return list(db.session.scalars(select(Submission.status).order_by(Submission.id)))
+
+
+@pytest.mark.parametrize("who, path, fields", POST_FORMS, ids=[p for _, p, _ in POST_FORMS])
+@pytest.mark.parametrize("sent", ["no token", "wrong token", "other origin"])
+def test_every_form_refuses_a_post_without_the_session_token(site, who, path, fields, sent):
+    uid = a_draft(site)
+    client = signed_in(site, WHO[who])
+    data, headers = dict(fields), dict(ORIGIN)
+    if sent == "wrong token":
+        data["csrf_token"] = "x" * 43
+    elif sent == "other origin":
+        data["csrf_token"] = token(client)
+        headers = {"Origin": "https://evil.example"}
+    before = (statuses(site), failures(site))
+
+    response = client.post(path.format(uid=uid), data=data, headers=headers)
+
+    assert response.status_code == 403
+    assert (statuses(site), failures(site)) == before
+    # Still signed in: a refused logout did not log out.
+    assert current_user_name(client) == WHO_NAME[who]
+
+
+@pytest.mark.parametrize("who, path, fields", POST_FORMS, ids=[p for _, p, _ in POST_FORMS])
+def test_the_same_forms_pass_the_check_with_the_token(site, who, path, fields):
+    uid = a_draft(site)
+    client = signed_in(site, WHO[who])
+
+    response = client.post(path.format(uid=uid), data={**fields, "csrf_token": token(client)})
+
+    assert response.status_code != 403
+
+
+def test_the_token_may_come_in_a_header(site):
+    uid = a_draft(site)
+    client = signed_in(site, TEACHER)
+    response = client.post(
+        f"/en/my/submissions/{uid}/withdraw", headers={"X-CSRF-Token": token(client)}
+    )
+    assert response.status_code == 302
+    assert statuses(site) == ["withdrawn"]
+
+
+def test_one_users_token_does_not_work_for_another(site):
+    uid = a_draft(site)
+    editor = signed_in(site, EDITOR)
+    teacher = signed_in(site, TEACHER)
+    response = teacher.post(
+        f"/en/my/submissions/{uid}/withdraw", data={"csrf_token": token(editor)}
+    )
+    assert response.status_code == 403
+    assert statuses(site) == ["draft"]
+
+
+# ---------------------------------------------------------------------------- GET changes nothing
+
+
+@pytest.mark.parametrize(
+    "who, path",
+    [
+        ("teacher", "/en/logout"),
+        ("teacher", "/en/my/submissions/{uid}/withdraw"),
+        ("admin", "/en/admin/bundles/import"),
+        ("admin", "/en/admin/bundles/remove"),
+    ],
+)
+def test_get_on_an_action_is_not_allowed_and_changes_nothing(site, who, path):
+    uid = a_draft(site)
+    client = signed_in(site, WHO[who])
+
+    response = client.get(path.format(uid=uid))
+
+    assert response.status_code == 405
+    assert statuses(site) == ["draft"]
+    assert current_user_name(client) == WHO_NAME[who]
+
+
+def test_get_on_pages_with_forms_only_shows_them(site):
+    from imaginecole.submissions.models import Revision
+
+    uid = a_draft(site)
+    teacher = signed_in(site, TEACHER)
+    admin = signed_in(site, ADMIN)
+    before = statuses(site)
+    for client, path in [
+        (teacher, "/en/my/submissions/new?title=x&action=submit"),
+        (teacher, f"/en/my/submissions/{uid}/edit?title=y&action=submit"),
+        (admin, "/en/admin/outbox?country=zz"),
+        (admin, "/en/review/packages"),
+    ]:
+        assert client.get(path).status_code == 200, path
+    assert statuses(site) == before
+    with site.app_context():
+        assert db.session.scalar(select(func.count(Revision.id))) == 1
+    assert not (Path(site.config["DATA_DIR"]) / "outbox").exists()
