@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from flask import Flask
 
 from imaginecole.extensions import db
+from imaginecole.search import search_index
 
 MAX_DEFAULT_WORKERS = 4  # each worker holds its own copy of the app: memory is short on small boxes
 
@@ -97,8 +98,6 @@ def serve(app: Flask, how: ServerPlan) -> None:
 
 def release_resources(app: Flask) -> None:
     """Close what this process opened, so that worker processes never share it."""
-    from imaginecole.search import search_index
-
     with app.app_context():
         # A database connection or an index reader inherited by a forked worker would be
         # used by two processes at once.

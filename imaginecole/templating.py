@@ -9,6 +9,8 @@ from pathlib import Path
 from flask import Flask, url_for
 from flask_babel import lazy_gettext as _l
 
+from imaginecole.curriculum.models import Competency
+from imaginecole.extensions import db
 from imaginecole.i18n import current_language
 from imaginecole.localized import Shown, pick
 
@@ -51,9 +53,6 @@ def register(app: Flask) -> None:
         return pick(texts, current_language())
 
     def competencies_of(subject):
-        from imaginecole.curriculum.models import Competency
-        from imaginecole.extensions import db
-
         return db.session.scalars(
             db.select(Competency).filter_by(subject_id=subject.id).order_by(Competency.position)
         ).all()

@@ -30,7 +30,9 @@ from imaginecole.curriculum.queries import curriculum_of
 from imaginecole.datadir import data_path, import_lock, signing_key_path, trust_file_path
 from imaginecole.extensions import db
 from imaginecole.media.operations import blob_store
+from imaginecole.review.operations import submission_statuses
 from imaginecole.search.indexing import IndexAhead, index_ahead, sync_index
+from imaginecole.submissions.outbox import apply_statuses
 from sync import content as fmt
 from sync.bundle import (
     BundleError,
@@ -39,6 +41,7 @@ from sync.bundle import (
     StagedBundle,
     TrustStore,
     WhileCopying,
+    build_bundle,
     generate_key_files,
     load_private_key,
     load_trust,
@@ -185,9 +188,6 @@ def build_country_bundle(
     progress: Progress | None = None,
 ) -> BuiltBundle:
     """Build and sign the next bundle of a country (a delta when ``since`` names a built one)."""
-    from imaginecole.review.operations import submission_statuses
-    from sync.bundle import build_bundle
-
     curriculum = curriculum_of(country)
     if curriculum is None:
         raise BundleSetupError(f'Country "{country}" is not loaded on this server.')
@@ -346,8 +346,6 @@ def _import_locked(
         removals = staged.removals(installed)
         for uid in removals:
             remove_module(uid)
-        from imaginecole.submissions.outbox import apply_statuses
-
         apply_statuses(staged.submission_statuses)
         db.session.add(
             InstalledBundle(

@@ -25,6 +25,7 @@ from imaginecole.bundles.models import BuildJob, BuiltBundle
 from imaginecole.bundles.operations import BundleSetupError, build_country_bundle, module_sources
 from imaginecole.curriculum.queries import curriculum_of
 from imaginecole.extensions import db
+from imaginecole.review.operations import submission_statuses
 from sync.bundle import BuildError, BundleError, locate_parts, parse_manifest
 
 CHANNEL = "main"
@@ -97,8 +98,6 @@ def changes_since_last_bundle(country: str, channel: str = CHANNEL) -> Changes:
     Modules are compared as the bundle builder sees them (rebuilt from the database), so what
     is listed here is exactly what a delta would carry.
     """
-    from imaginecole.review.operations import submission_statuses
-
     base = last_bundle(country, channel)
     changes = Changes(base=base)
     sources = module_sources(country)

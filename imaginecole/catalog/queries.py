@@ -11,6 +11,8 @@ from sqlalchemy.orm import selectinload
 from imaginecole.content.models import Lesson, LessonText, Module, ModuleCompetency, module_levels
 from imaginecole.curriculum.models import Competency, Country, Level, Subject
 from imaginecole.extensions import db
+from imaginecole.i18n import LANGUAGE_NAMES
+from imaginecole.templating import RESOURCE_TYPES
 from sync.text import fold_accents
 
 
@@ -139,9 +141,6 @@ def get_lesson(module: Module, slug: str) -> tuple[Lesson, Lesson | None, Lesson
 
 def facet_labels(results, lang: str) -> dict[str, dict[str, str]]:
     """Return display names for the facet values of search results."""
-    from imaginecole.i18n import LANGUAGE_NAMES
-    from imaginecole.templating import RESOURCE_TYPES
-
     values = results.facets
     codes = [str(v) for v, _ in values.get("country", [])]
     level_tokens = [str(v) for v, _ in values.get("levels", [])]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imaginecole.curriculum.models import Country
+from imaginecole.curriculum.models import Competency, Country
 from imaginecole.extensions import db
 from sync import content as fmt
 
@@ -12,8 +12,6 @@ def curriculum_of(code: str) -> fmt.Curriculum | None:
     country = db.session.get(Country, code)
     if country is None:
         return None
-    from imaginecole.curriculum.models import Competency
-
     nodes = db.session.scalars(
         db.select(Competency).filter_by(country_code=code).order_by(Competency.position)
     )

@@ -8,6 +8,7 @@ the enrolled key that signed the package, never from what the package says.
 from __future__ import annotations
 
 import hashlib
+import tomllib
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -61,8 +62,6 @@ class PackageReport:
 
 def enroll_schools(toml_text: str) -> list[EnrolledSchool]:
     """Enrol the school servers described in an enrolment file (see docs/submission-package.md)."""
-    import tomllib
-
     parsed = parse_enrolled(tomllib.loads(toml_text))
     rows = []
     for school in parsed.schools.values():
