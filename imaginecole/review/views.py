@@ -13,11 +13,11 @@ from sqlalchemy import select
 from imaginecole.accounts.auth import current_user, role_required
 from imaginecole.curriculum.models import Country
 from imaginecole.extensions import db
-from imaginecole.rendering.markdown import render_markdown
 from imaginecole.review import operations as service
 from imaginecole.review.models import RUBRIC
+from imaginecole.submissions.files import render_with_files
 from imaginecole.submissions.models import Submission
-from imaginecole.submissions.views import PROBLEMS, _resolver
+from imaginecole.submissions.views import PROBLEMS
 from sync.bundle import BundleError
 from sync.submissions import PACKAGE_SUFFIX
 
@@ -108,7 +108,7 @@ def item(uid: str):
             )
             return redirect(url_for("review.queue"))
     latest = submission.latest
-    html = render_markdown(latest.markdown, _resolver(latest.files))
+    html = render_with_files(latest.markdown, latest.files)
     return render_template(
         "review/item.html",
         submission=submission,

@@ -1,4 +1,6 @@
-"""Check files teachers upload: recognised by their content, images rebuilt, names never trusted."""
+"""Files teachers upload: recognised by their content, images rebuilt, names never trusted.
+
+Also renders a teacher's Markdown with its images and links pointing at those files."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from flask import current_app
 
 from imaginecole.accounts.models import User
 from imaginecole.extensions import db
-from imaginecole.media.operations import blob_store
+from imaginecole.media.operations import blob_store, media_url
 from imaginecole.rendering.images import ImageRejected, rebuild_image
+from imaginecole.rendering.markdown import ImageInfo, MediaLink, render_markdown
 from imaginecole.submissions.models import Upload
 from sync.media import EXTENSION_FOR_TYPE, IMAGE_TYPES, sniff_media_type
 
@@ -95,3 +98,22 @@ def store_upload(user: User, name: str, data: bytes) -> Upload:
     db.session.add(upload)
     db.session.commit()
     return upload
+
+
+def render_with_files(markdown: str, files) -> str:
+    """Render a teacher's Markdown, resolving ![…](name) to the uploaded file of that name.
+
+    ``files`` are ``Upload`` rows or a revision's file dicts (name, sha256, media_type).
+    """
+    by_name = {f.name if hasattr(f, "name") else f["name"]: f for f in files}
+
+    def resolve(target: str):
+        found = by_name.get(target.rsplit("/", 1)[-1])
+        if found is None:
+            return None
+        sha = found.sha256 if hasattr(found, "sha256") else found["sha256"]
+        media_type = found.media_type if hasattr(found, "media_type") else found["media_type"]
+        url = media_url(sha, media_type)
+        return ImageInfo(url) if media_type.startswith("image/") else MediaLink(url, media_type)
+
+    return render_markdown(markdown, resolve)

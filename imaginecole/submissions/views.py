@@ -23,10 +23,8 @@ from imaginecole.accounts.auth import current_user, role_required
 from imaginecole.curriculum.models import Country
 from imaginecole.datadir import data_path
 from imaginecole.extensions import db
-from imaginecole.media.operations import media_url
-from imaginecole.rendering.markdown import ImageInfo, MediaLink, render_markdown
 from imaginecole.submissions import operations as service
-from imaginecole.submissions.files import UploadRefused, store_upload
+from imaginecole.submissions.files import UploadRefused, render_with_files, store_upload
 from imaginecole.submissions.models import OPEN_LICENCES_FOR_TEACHERS, Upload
 from imaginecole.submissions.outbox import (
     countries_with_pending,
@@ -114,23 +112,7 @@ def _preview(form: service.SubmissionForm) -> str:
     uploads = db.session.scalars(
         select(Upload).where(Upload.id.in_(form.upload_ids), Upload.user_id == current_user().id)
     ).all()
-    return render_markdown(form.markdown, _resolver(uploads))
-
-
-def _resolver(files):
-    """Resolve ![…](name) in a teacher's Markdown to the uploaded file of that name."""
-    by_name = {f.name if hasattr(f, "name") else f["name"]: f for f in files}
-
-    def resolve(target: str):
-        found = by_name.get(target.rsplit("/", 1)[-1])
-        if found is None:
-            return None
-        sha = found.sha256 if hasattr(found, "sha256") else found["sha256"]
-        media_type = found.media_type if hasattr(found, "media_type") else found["media_type"]
-        url = media_url(sha, media_type)
-        return ImageInfo(url) if media_type.startswith("image/") else MediaLink(url, media_type)
-
-    return resolve
+    return render_with_files(form.markdown, uploads)
 
 
 def _editor(form, submission=None, problems=None, preview=None, refused=None, status=200):
@@ -212,7 +194,7 @@ def _own(uid: str):
 def detail(uid: str):
     submission = _own(uid)
     latest = submission.latest
-    html = render_markdown(latest.markdown, _resolver(latest.files))
+    html = render_with_files(latest.markdown, latest.files)
     return render_template(
         "submissions/detail.html", submission=submission, latest=latest, html=html
     )
