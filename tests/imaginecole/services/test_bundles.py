@@ -577,13 +577,13 @@ def test_a_module_indexed_ahead_but_not_written_leaves_the_index_to_the_database
 
 def documents_from_database(app) -> list[dict]:
     """Return the documents a rebuild of the app's index would store, in id order."""
-    from imaginecole.search.engine import _fields
+    from imaginecole.search.whoosh_engine import whoosh_fields
     from imaginecole.services.search import _modules
 
     with app.app_context():
         indexed = indexed_documents(app)
         stored = set().union(*indexed) if indexed else set()
-        documents = [_fields(doc) for module in _modules() for doc in documents_for(module)]
+        documents = [whoosh_fields(doc) for module in _modules() for doc in documents_for(module)]
     return sorted(
         ({k: v for k, v in doc.items() if k in stored} for doc in documents),
         key=lambda doc: doc["id"],

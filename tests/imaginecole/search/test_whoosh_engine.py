@@ -18,13 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from imaginecole.search.engine import (
-    MAX_QUERY_CHARS,
-    Document,
-    SearchIndex,
-    SearchQuery,
-    parse_user_query,
-)
+from imaginecole.search.interface import Document, SearchIndex, SearchQuery
+from imaginecole.search.query import MAX_QUERY_CHARS, parse_user_query
+from imaginecole.search.whoosh_engine import WhooshIndex
 from tests.conftest import REPO_ROOT
 
 SUBPROCESS_TIMEOUT = 60  # seconds; a child that takes longer has hung
@@ -75,7 +71,7 @@ def search(index: SearchIndex, text: str, **options):
 
 @pytest.fixture
 def index(tmp_path):
-    found = SearchIndex(tmp_path / "search")
+    found = WhooshIndex(tmp_path / "search")
     yield found
     found.close()
 
@@ -675,11 +671,13 @@ def test_index_written_by_an_earlier_release_is_read_and_updated(index):
     # Earlier releases compressed the posting blocks; a school's index keeps those segments.
     from whoosh.codec.whoosh3 import W3Codec
 
-    from imaginecole.search.engine import _fields
+    from imaginecole.search.whoosh_engine import whoosh_fields
 
     writer = index._open().writer(codec=W3Codec(compression=3))
     for slug in ("lire", "comparer"):
-        writer.add_document(**_fields(make_doc(slug, f"{slug} une fraction", "Une fraction.")))
+        writer.add_document(
+            **whoosh_fields(make_doc(slug, f"{slug} une fraction", "Une fraction."))
+        )
     writer.commit()
     index.replace_modules(
         {"zz-eau": [make_doc("evaporation", "L'évaporation", "L'eau.", module_uid="zz-eau")]}
@@ -811,7 +809,7 @@ OLD = [
 def built(tmp_path) -> Path:
     """An index folder holding OLD, written and closed as a finished load leaves it."""
     directory = tmp_path / "search"
-    index = SearchIndex(directory)
+    index = WhooshIndex(directory)
     index.rebuild(iter(OLD))
     index.close()
     return directory
@@ -844,7 +842,7 @@ DAMAGES = {
 
 
 def test_intact_index_is_opened_as_it_is(built):
-    index = SearchIndex(built)
+    index = WhooshIndex(built)
     assert not index.needs_rebuild()
     assert search(index, "fraction").total == 2
     index.close()
@@ -854,14 +852,14 @@ def test_intact_index_is_opened_as_it_is(built):
 def test_damaged_index_is_detected_when_opened(built, damage):
     assert list(built.glob("*.seg")), "the test needs segment files to damage"
     DAMAGES[damage](built)
-    index = SearchIndex(built)
+    index = WhooshIndex(built)
     assert index.needs_rebuild()
     results = search(index, "fraction")  # never an error page, even before the rebuild
     assert results.total == 0
     index.rebuild(iter(OLD))
     assert search(index, "fraction").total == 2
     index.close()
-    assert not SearchIndex(built).needs_rebuild()
+    assert not WhooshIndex(built).needs_rebuild()
 
 
 def writes_within(index: SearchIndex, seconds: float) -> bool:
@@ -895,7 +893,7 @@ def test_stale_write_lock_does_not_block_a_new_writer(built):
     lock = built / "MAIN_WRITELOCK"
     lock.write_text("left behind by a process that died")
     os.utime(lock, (0, 0))
-    index = SearchIndex(built)
+    index = WhooshIndex(built)
     assert not index.needs_rebuild()
     assert writes_within(index, 20)
     assert search(index, "pluie").total == 1
@@ -905,7 +903,8 @@ def test_stale_write_lock_does_not_block_a_new_writer(built):
 
 KILLED_WRITER = """
     import os, signal, sys
-    from imaginecole.search.engine import Document, SearchIndex
+    from imaginecole.search.interface import Document
+    from imaginecole.search.whoosh_engine import WhooshIndex
 
     class Trap(Document):
         # Reading the text of this document kills the process, in the middle of the write.
@@ -920,7 +919,7 @@ KILLED_WRITER = """
                    fingerprint="v2", title=f"Nouvelle leçon {n}", module_title="Nouveau",
                    body="Le royaume nouveau " * 200, lesson_slug=f"n{n}")
 
-    index = SearchIndex(sys.argv[1])
+    index = WhooshIndex(sys.argv[1])
     documents = [doc(n) for n in range(2000)] + [doc(2000, Trap)]
     if sys.argv[2] == "replace":
         index.replace_modules({"zz-new": documents}, removed=["zz-maths-fractions"])
@@ -943,7 +942,7 @@ def assert_old_index_serves_and_takes_writes(index: SearchIndex) -> None:
 def test_writer_killed_mid_write_leaves_the_old_index(built, operation):
     done = run_python(KILLED_WRITER, str(built), operation)
     assert done.returncode == -9, done.stdout + done.stderr
-    index = SearchIndex(built)
+    index = WhooshIndex(built)
     assert_old_index_serves_and_takes_writes(index)
     index.rebuild(iter(OLD))  # and a rebuild clears what the killed one left behind
     assert search(index, "fraction").total == 2
@@ -953,9 +952,10 @@ def test_writer_killed_mid_write_leaves_the_old_index(built, operation):
 
 KILLED_AFTER_PREPARE = """
     import os, signal, sys
-    from imaginecole.search.engine import Document, SearchIndex
+    from imaginecole.search.interface import Document
+    from imaginecole.search.whoosh_engine import WhooshIndex
 
-    update = SearchIndex(sys.argv[1]).begin_update()
+    update = WhooshIndex(sys.argv[1]).begin_update()
     update.replace("zz-maths-fractions", [
         Document(id="lesson:zz-maths-fractions:lire:fr", kind="lesson",
                  module_uid="zz-maths-fractions", lang="fr", country="zz", levels=["zz:cm1"],
@@ -974,7 +974,7 @@ def test_writer_killed_between_prepare_and_publish_leaves_the_old_index(built):
     done = run_python(KILLED_AFTER_PREPARE, str(built))
     assert done.returncode == -9 and "prepared" in done.stdout, done.stdout + done.stderr
     assert segment_files(built) > before  # the prepared segment, in no table of contents
-    index = SearchIndex(built)
+    index = WhooshIndex(built)
     assert_old_index_serves_and_takes_writes(index)
     assert not unused_segment_files(built)  # the next commit removed the one left behind
     index.close()
@@ -982,7 +982,8 @@ def test_writer_killed_between_prepare_and_publish_leaves_the_old_index(built):
 
 HOLDING_WRITER = """
     import sys, time
-    from imaginecole.search.engine import Document, SearchIndex
+    from imaginecole.search.interface import Document
+    from imaginecole.search.whoosh_engine import WhooshIndex
 
     class Slow(Document):
         # Reading this document's text holds the writer (and its lock) for a while.
@@ -996,7 +997,7 @@ HOLDING_WRITER = """
                country="zz", levels=["zz:cm1"], subject="histoire", resource_type="lesson",
                fingerprint="v2", title="Nouvelle leçon", module_title="Nouveau",
                body="Le royaume nouveau", lesson_slug="n")
-    SearchIndex(sys.argv[1]).replace_modules({"zz-new": [doc]}, removed=["zz-maths-fractions"])
+    WhooshIndex(sys.argv[1]).replace_modules({"zz-new": [doc]}, removed=["zz-maths-fractions"])
     print("committed", flush=True)
 """
 
@@ -1012,12 +1013,12 @@ def test_readers_keep_working_while_another_process_holds_the_writer(built):
     )
     try:
         assert writer.stdout.readline().strip() == "writing", writer.stderr.read()
-        index = SearchIndex(built)
+        index = WhooshIndex(built)
         started = time.monotonic()
         for _ in range(50):
             assert search(index, "fraction").total == 2
             assert search(index, "royaume nouveau").total == 0
-        fresh = SearchIndex(built)  # as a server starting now would open it
+        fresh = WhooshIndex(built)  # as a server starting now would open it
         assert not fresh.needs_rebuild()
         assert search(fresh, "comparer fractions").total == 1
         assert time.monotonic() - started < hold / 2, "readers waited for the writer"
@@ -1030,7 +1031,7 @@ def test_readers_keep_working_while_another_process_holds_the_writer(built):
 
 
 def test_readers_see_a_commit_from_another_process(built):
-    index = SearchIndex(built)
+    index = WhooshIndex(built)
     assert search(index, "fraction").total == 2
     done = run_python(HOLDING_WRITER, str(built), "0")
     assert done.returncode == 0, done.stderr
@@ -1040,9 +1041,9 @@ def test_readers_see_a_commit_from_another_process(built):
 
 
 def test_rebuild_by_another_process_is_seen_whole(built):
-    reader = SearchIndex(built)
+    reader = WhooshIndex(built)
     assert search(reader, "fraction").total == 2
-    other = SearchIndex(built)  # as `imaginecole search reindex` next to a running server
+    other = WhooshIndex(built)  # as `imaginecole search reindex` next to a running server
     other.rebuild(iter([make_doc("pluie", "La pluie", "La pluie tombe.", module_uid="zz-eau")]))
     other.close()
     assert search(reader, "fraction").total == 0
@@ -1052,7 +1053,7 @@ def test_rebuild_by_another_process_is_seen_whole(built):
 
 
 def test_index_folder_removed_under_a_reader(built):
-    reader = SearchIndex(built)
+    reader = WhooshIndex(built)
     assert search(reader, "fraction").total == 2
     shutil.rmtree(built)
     assert search(reader, "fraction").total == 0  # no error while nothing is there
