@@ -325,9 +325,9 @@ def synthetic_documents(corpus_docs, lessons: int, seed: int):
 
 
 def build_synthetic(directory: Path, corpus_docs, lessons: int) -> Build:
-    from imaginecole.search import SearchIndex
+    from imaginecole.search.whoosh_engine import WhooshIndex
 
-    index = SearchIndex(directory)
+    index = WhooshIndex(directory)
     started = time.perf_counter()
     documents = index.rebuild(synthetic_documents(corpus_docs, lessons, seed=lessons))
     seconds = time.perf_counter() - started
@@ -339,7 +339,7 @@ def build_synthetic(directory: Path, corpus_docs, lessons: int) -> Build:
         lessons_per_s=round(lessons / seconds, 1),
         documents_per_s=round(documents / seconds, 1),
         index_mb=folder_mb(directory),
-        what="SearchIndex.rebuild from documents already in memory",
+        what="WhooshIndex.rebuild from documents already in memory",
     )
 
 
@@ -470,7 +470,7 @@ def print_report(run: Run) -> None:
         if data.build:
             print(f"    {data.name}: {data.build.what}")
     print()
-    print("Single queries, one at a time in the process (SearchIndex.search, snippets and facets)")
+    print("Single queries, one at a time in the process (WhooshIndex.search, snippets and facets)")
     print(
         f"  {'set':<16}{'queries':>9}{'found':>7}{'p50 ms':>9}{'p95 ms':>9}{'mean ms':>9}{'max ms':>9}"
     )
@@ -585,10 +585,10 @@ def main(argv: list[str] | None = None) -> int:
         log("Rebuilding the index …")
         documents = corpus_documents(app)
         corpus.build = time_rebuild(app, len(documents))
-        from imaginecole.search import SearchIndex
+        from imaginecole.search.whoosh_engine import WhooshIndex
 
         single_queries = make_queries(documents, SINGLE_QUERIES, seed=1)
-        index = SearchIndex(data_dir / "search")
+        index = WhooshIndex(data_dir / "search")
         log(f"Timing {len(single_queries)} single queries …")
         corpus.single = time_queries(index, single_queries)
         index.close()
@@ -625,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     index_dir = work / f"synthetic-{size}" / "search"
                 data.build = build_synthetic(index_dir, documents, size)
-                index = SearchIndex(index_dir)
+                index = WhooshIndex(index_dir)
                 data.single = time_queries(index, make_queries(documents, SINGLE_QUERIES, seed=3))
                 index.close()
                 if args.synthetic_http:

@@ -1,8 +1,7 @@
 """Full-text search that understands French. Only this package imports whoosh.
 
-The app talks to ``search_index()`` through a small interface (replace_modules, begin_update,
-rebuild, fingerprints, search), so a PostgreSQL full-text engine can stand behind it at
-national scale.
+The app talks to ``search_index()`` through ``SearchIndex`` (``interface``), so a PostgreSQL
+full-text engine can stand behind it at national scale; a school server runs ``WhooshIndex``.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from imaginecole.search.engine import (
+from imaginecole.search.interface import (
     Document,
     Hit,
     IndexUpdate,
@@ -19,6 +18,7 @@ from imaginecole.search.engine import (
     SearchQuery,
     SearchResults,
 )
+from imaginecole.search.whoosh_engine import WhooshIndex
 
 __all__ = [
     "Document",
@@ -35,6 +35,6 @@ def search_index() -> SearchIndex:
     """Return this app's search index (one per process, opened on first use)."""
     index = current_app.extensions.get("imaginecole.search")
     if index is None:
-        index = SearchIndex(Path(current_app.config["DATA_DIR"]) / "search")
+        index = WhooshIndex(Path(current_app.config["DATA_DIR"]) / "search")
         current_app.extensions["imaginecole.search"] = index
     return index

@@ -1,8 +1,11 @@
-"""Text analysis per language: what a word becomes in the index and in a query.
+"""Whoosh analyzers per language: what a word becomes in the index and in a query.
 
 French: elisions split (l'éducation -> éducation), stop words dropped, accents folded and light
 stemming, so "eleve", "élève" and "élèves" meet. A second, *exact* analysis keeps accents and
 word forms; the index holds both, so an exact match ranks above a folded one.
+
+These are Whoosh analyzers, and Whoosh saves them in each index by reference to this module:
+renaming it makes every school's index unreadable, so rebuilt, at the next start.
 """
 
 from __future__ import annotations
@@ -18,12 +21,7 @@ from whoosh.lang.porter import stem as english_stem
 from whoosh.lang.snowball.french import FrenchStemmer
 from whoosh.support.charset import accent_map
 
-# Words, keeping inner apostrophes and hyphens so the elision filter can see "l'éducation".
-# Combining marks are not \w: kept inside the word, "é" typed as e + U+0301 and Arabic with its
-# short vowels stay one word (the term functions below deal with the marks afterwards).
-_MARKS = "\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed"
-_PART = rf"\w[\w{_MARKS}]*"
-WORD = re.compile(rf"{_PART}(?:['’]{_PART})*", re.UNICODE)
+from imaginecole.search.query import WORD
 
 ELISIONS = (
     "l",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from imaginecole.content.models import LESSON_TITLE_CHARS, Module
 from imaginecole.localized import pick
 from imaginecole.rendering.markdown import plain_text
-from imaginecole.search.engine import Document
+from imaginecole.search.interface import Document
 from sync import content as fmt
 
 MAX_BODY_CHARS = 60_000  # a very long page is still found by its beginning; keeps the index small

@@ -18,12 +18,16 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from whoosh import index as whoosh_index
+from whoosh.searching import Searcher
 
 from imaginecole.bundles.models import InstalledBundle
 from imaginecole.bundles.operations import (
@@ -40,8 +44,10 @@ from imaginecole.datadir import ImportBusy
 from imaginecole.extensions import db
 from imaginecole.media.models import Asset
 from imaginecole.media.operations import blob_store
+from imaginecole.search import search_index
 from imaginecole.search.documents import documents_for
-from imaginecole.search.indexing import sync_index
+from imaginecole.search.indexing import _modules, sync_index
+from imaginecole.search.whoosh_engine import WhooshIndex, whoosh_fields
 from sync.bundle import (
     BaseNotInstalled,
     BundleError,
@@ -484,29 +490,37 @@ def test_lessons_rendered_while_the_media_are_copied_are_those_rendered_after(
     assert ahead == written == lesson_html(late)
 
 
+@contextmanager
+def whoosh_searcher(app) -> Iterator[Searcher]:
+    """Read the app's Whoosh index folder with whoosh itself, as a server would open it."""
+    with app.app_context():
+        index = search_index()
+    assert isinstance(index, WhooshIndex)  # the stored fields and terms below are Whoosh's
+    ix = whoosh_index.open_dir(index.directory)
+    try:
+        with ix.searcher() as searcher:
+            yield searcher
+    finally:
+        ix.close()
+
+
 def indexed_documents(app) -> list[dict]:
     """Return every document of the app's search index, as stored, in id order."""
-    with app.app_context():
-        from imaginecole.search import search_index
-
-        with search_index()._open().searcher() as searcher:
-            return sorted(searcher.all_stored_fields(), key=lambda doc: doc["id"])
+    with whoosh_searcher(app) as searcher:
+        return sorted(searcher.all_stored_fields(), key=lambda doc: doc["id"])
 
 
 def indexed_terms(app) -> set[tuple[str, bytes, str, int]]:
     """Return each term of the app's search index: field, term, document id, frequency."""
-    with app.app_context():
-        from imaginecole.search import search_index
-
-        with search_index()._open().searcher() as searcher:
-            reader = searcher.reader()
-            ids = {docnum: stored["id"] for docnum, stored in reader.iter_docs()}
-            return {
-                (field, term, ids[docnum], frequency)
-                for field, term in reader.all_terms()
-                for docnum, frequency in reader.postings(field, term).items_as("frequency")
-                if docnum in ids
-            }
+    with whoosh_searcher(app) as searcher:
+        reader = searcher.reader()
+        ids = {docnum: stored["id"] for docnum, stored in reader.iter_docs()}
+        return {
+            (field, term, ids[docnum], frequency)
+            for field, term in reader.all_terms()
+            for docnum, frequency in reader.postings(field, term).items_as("frequency")
+            if docnum in ids
+        }
 
 
 def index_ahead_always(monkeypatch) -> list[bool]:
@@ -572,13 +586,10 @@ def test_a_module_indexed_ahead_but_not_written_leaves_the_index_to_the_database
 
 def documents_from_database(app) -> list[dict]:
     """Return the documents a rebuild of the app's index would store, in id order."""
-    from imaginecole.search.engine import _fields
-    from imaginecole.search.indexing import _modules
-
     with app.app_context():
         indexed = indexed_documents(app)
         stored = set().union(*indexed) if indexed else set()
-        documents = [_fields(doc) for module in _modules() for doc in documents_for(module)]
+        documents = [whoosh_fields(doc) for module in _modules() for doc in documents_for(module)]
     return sorted(
         ({k: v for k, v in doc.items() if k in stored} for doc in documents),
         key=lambda doc: doc["id"],
@@ -971,11 +982,15 @@ CRASHER = textwrap.dedent(
         IndexAhead.publish = lambda *args, **kwargs: die()
         bundles.sync_index = lambda *args, **kwargs: die()
     elif point == "indexing":
-        # Inside the search index's write: a segment written, the table of contents not.
-        from whoosh.writing import SegmentWriter
+        # Inside the search index's write: the changes written (a segment), not published
+        # (no table of contents names it yet).
+        from imaginecole.search.whoosh_engine import WhooshIndexUpdate
 
-        assert hasattr(SegmentWriter, "_commit_toc")
-        SegmentWriter._commit_toc = lambda *args, **kwargs: die()
+        def prepare_and_die(self):
+            self.prepare()
+            die()
+
+        WhooshIndexUpdate.publish = prepare_and_die
     else:
         raise SystemExit(f"unknown point {point}")
     sys.argv = ["imaginecole", "bundle", "import", bundle]

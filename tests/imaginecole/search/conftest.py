@@ -1,4 +1,4 @@
-"""The real course corpus loaded into an app, shared by the search tests that read it."""
+"""What the search tests share: hand-made documents for small indexes, and the real corpus."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from imaginecole.search.interface import Document, SearchIndex, SearchQuery, SearchResults
 from tests.conftest import CORPUS, REPO_ROOT, make_app
 
 NEEDS_CORPUS = [
@@ -58,3 +59,51 @@ def corpus(tmp_path_factory):
             for (uid, slug), path in tree.sources.items():
                 pages[Path(path).resolve().relative_to(CORPUS).as_posix()] = (uid, slug)
     return app, pages
+
+
+# ---------------------------------------------------------------------------- small indexes
+
+
+def make_doc(slug: str, title: str, body: str, **fields) -> Document:
+    """Return a lesson document of zz-maths-fractions (CM1, French) unless ``fields`` say otherwise."""
+    lang = fields.get("lang", "fr")
+    module_uid = fields.get("module_uid", "zz-maths-fractions")
+    kind = fields.get("kind", "lesson")
+    defaults = dict(
+        id=f"{kind}:{module_uid}:{slug}:{lang}",
+        kind=kind,
+        module_uid=module_uid,
+        lang=lang,
+        country="zz",
+        levels=["zz:cm1"],
+        subject="mathematiques",
+        resource_type="lesson",
+        fingerprint="v1",
+        title=title,
+        module_title="Les fractions",
+        body=body,
+        extra="",
+        lesson_slug=slug if kind == "lesson" else "",
+    )
+    defaults.update(fields)
+    return Document(**defaults)
+
+
+def by_module(*documents: Document) -> dict[str, list[Document]]:
+    grouped: dict[str, list[Document]] = {}
+    for doc in documents:
+        grouped.setdefault(doc.module_uid, []).append(doc)
+    return grouped
+
+
+def slugs(results: SearchResults) -> list[str]:
+    return [hit.lesson_slug for hit in results.hits]
+
+
+def search(index: SearchIndex, text: str, **options) -> SearchResults:
+    return index.search(SearchQuery(text=text, **options))
+
+
+def indexed(index: SearchIndex, *documents: Document) -> SearchIndex:
+    index.replace_modules(by_module(*documents))
+    return index

@@ -280,7 +280,7 @@ def test_character_offsets_point_at_the_words_as_written(fr):
 def test_analyzers_saved_with_the_index_stay_small_however_much_they_analysed():
     # Whoosh saves the schema, analyzers included, in the index's table of contents, read
     # again by every searcher: a cache of words kept in an analyzer would grow it for ever.
-    from imaginecole.search.engine import make_schema
+    from imaginecole.search.whoosh_engine import make_schema
 
     schema = make_schema()
     before = len(pickle.dumps(schema))

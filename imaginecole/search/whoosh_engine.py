@@ -1,7 +1,8 @@
-"""The search index, on Whoosh, behind a small interface another engine could stand behind.
+"""The search index on Whoosh, for a school server: ``WhooshIndex`` is a ``SearchIndex``.
 
 One document per module and one per lesson text, each analysed in its own language. The
 index can always be rebuilt from the database; a damaged index is detected when opened.
+Only this module and the analysis it uses (``analysis``) import whoosh.
 """
 
 from __future__ import annotations
@@ -10,11 +11,8 @@ import logging
 import re
 import shutil
 import threading
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from html import escape
 from itertools import chain
 from pathlib import Path
 
@@ -24,14 +22,15 @@ from whoosh.codec.whoosh3 import W3Codec
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.query import And, Every, Or, Phrase, Query, Term
 
-from imaginecole.search.analysis import ANALYZERS, WORD, exact_analyzer
+from imaginecole.search.analysis import ANALYZERS, exact_analyzer
+from imaginecole.search.interface import Document, Hit, SearchQuery, SearchResults
+from imaginecole.search.query import parse_user_query
+from imaginecole.search.snippets import make_snippet
 
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("fr", "en", "ar")
 SCHEMA_VERSION = "4"  # raise when analysis changes: indexes are rebuilt at start
-MAX_QUERY_CHARS = 200
-MAX_QUERY_WORDS = 12
 FIELD_BOOSTS = {"title": 4.0, "text": 1.0, "exact": 1.5}
 FACETS = ("country", "levels", "subject", "lang", "resource_type", "kind")
 TYPO_RATIO = 20  # a word this many times rarer than a close spelling is taken for a typo
@@ -70,104 +69,7 @@ def make_schema() -> Schema:
     return Schema(**fields)
 
 
-@dataclass
-class Document:
-    """What is indexed of a module or a lesson text; plain data built from the database."""
-
-    id: str
-    kind: str
-    module_uid: str
-    lang: str
-    country: str
-    levels: list[str]
-    subject: str
-    resource_type: str
-    fingerprint: str
-    title: str
-    module_title: str
-    body: str  # the visible text, also shown in snippets
-    extra: str = ""  # summary, keywords, competencies, authors: searched but not shown
-    lesson_slug: str = ""
-
-
-@dataclass
-class SearchQuery:
-    text: str = ""
-    country: str = ""
-    level: str = ""  # "cc:slug"
-    subject: str = ""
-    lang: str = ""
-    resource_type: str = ""
-    page: int = 1
-    per_page: int = 10
-    prefer_lang: str = ""  # the reader's language: its documents rank a little higher
-
-    def filters(self) -> dict[str, str]:
-        return {
-            name: value
-            for name, value in (
-                ("country", self.country),
-                ("levels", self.level),
-                ("subject", self.subject),
-                ("lang", self.lang),
-                ("resource_type", self.resource_type),
-            )
-            if value
-        }
-
-
-@dataclass
-class Hit:
-    kind: str
-    module_uid: str
-    lesson_slug: str
-    lang: str
-    title: str
-    module_title: str
-    snippet: str  # safe HTML: text with <mark> around matches
-    country: str
-    levels: list[str]
-    subject: str
-    resource_type: str
-
-
-@dataclass
-class SearchResults:
-    query: SearchQuery
-    hits: list[Hit] = field(default_factory=list)
-    total: int = 0
-    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-    suggestion: str = ""  # a corrected query worth proposing, or ""
-    corrected: bool = False  # hits are those of the suggestion (the query itself found nothing)
-    partial: bool = False  # no page has every word: hits have some of them
-    empty_query: bool = False
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.query.per_page))
-
-
-# ---------------------------------------------------------------------------- query parsing
-
-_QUOTED = re.compile(r'"([^"]*)"')
-
-
-def parse_user_query(text: str) -> tuple[list[str], list[str]]:
-    """Split what a person typed into loose words and quoted phrases; never fails.
-
-    Nothing is syntax: ``*``, ``:``, brackets, ``NOT`` and unbalanced quotes are plain text.
-    """
-    text = (
-        text[:MAX_QUERY_CHARS]
-        .replace("«", '"')
-        .replace("»", '"')
-        .replace("“", '"')
-        .replace("”", '"')
-    )
-    phrases = [p.strip() for p in _QUOTED.findall(text) if p.strip()]
-    rest = _QUOTED.sub(" ", text).replace('"', " ")
-    words = WORD.findall(rest)
-    return words[:MAX_QUERY_WORDS], phrases[:3]
+# ---------------------------------------------------------------------------- queries
 
 
 def _analyzed(schema: Schema, fieldname: str, text: str) -> list[str]:
@@ -234,8 +136,8 @@ def query_stems(schema: Schema, lang: str, words: list[str], phrases: list[str])
 # ---------------------------------------------------------------------------- the index
 
 
-class IndexUpdate:
-    """Changes to the index, written as they come and seen by searches once published.
+class WhooshIndexUpdate:
+    """Changes to a Whoosh index, written as they come and seen by searches once published.
 
     A Whoosh commit has two steps: writing the new segment (sorting and writing the postings,
     nearly all of its time) and then the table of contents that makes the segment seen.
@@ -256,7 +158,7 @@ class IndexUpdate:
         self._check_can_change(uid)
         self._writer.delete_by_term("module_uid", uid)
         for doc in documents:
-            self._writer.add_document(**_fields(doc))
+            self._writer.add_document(**whoosh_fields(doc))
         self.modules.add(uid)
 
     def remove(self, uid: str) -> None:
@@ -304,7 +206,7 @@ class IndexUpdate:
             writer._finish()
 
 
-class SearchIndex:
+class WhooshIndex:
     """A Whoosh index in one folder; safe to read from many threads while one process writes."""
 
     def __init__(self, directory: Path | str):
@@ -380,22 +282,22 @@ class SearchIndex:
         finally:
             update.discard()
 
-    def begin_update(self) -> IndexUpdate:
-        """Start changes that searches see only once published (``IndexUpdate``)."""
+    def begin_update(self) -> WhooshIndexUpdate:
+        """Start changes that searches see only once published."""
         # Whoosh allows one writer at a time; another process writing makes us wait, not fail.
-        return IndexUpdate(self._open().writer(timeout=120.0, limitmb=64, codec=_codec()))
+        return WhooshIndexUpdate(self._open().writer(timeout=120.0, limitmb=64, codec=_codec()))
 
     def rebuild(
         self, documents: Iterable[Document], progress: Callable[[int], None] | None = None
     ) -> int:
         """Index everything anew in a fresh folder, then swap it in; return the document count."""
-        fresh = SearchIndex(self.directory.with_name(self.directory.name + ".new"))
+        fresh = WhooshIndex(self.directory.with_name(self.directory.name + ".new"))
         ix = fresh._create()
         writer = ix.writer(limitmb=128, codec=_codec())
         count = 0
         try:
             for doc in documents:
-                writer.add_document(**_fields(doc))
+                writer.add_document(**whoosh_fields(doc))
                 count += 1
                 if progress:
                     progress(count)
@@ -614,7 +516,8 @@ def _folder_identity(directory: Path) -> tuple[int, int] | None:
     return status.st_dev, status.st_ino
 
 
-def _fields(doc: Document) -> dict:
+def whoosh_fields(doc: Document) -> dict:
+    """Return the fields of the index's schema that ``doc`` fills (only its language's text)."""
     fields = {
         "id": doc.id,
         "kind": doc.kind,
@@ -652,71 +555,3 @@ def _hit(hit, stems: dict[str, list[str]]) -> Hit:
         subject=hit["subject"],
         resource_type=hit["resource_type"],
     )
-
-
-def _accent_classes() -> dict[str, str]:
-    """Map each base letter to a pattern matching it and every accented letter folding to it.
-
-    The accented letters of Latin-1 (French, and most languages taught beside it): with the
-    rarer ones of Latin Extended, each query's pattern took milliseconds to compile.
-    """
-    variants: dict[str, list[str]] = {}
-    for code in range(0xC0, 0x100):
-        char = chr(code)
-        base = "".join(
-            c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
-        )
-        if len(base) == 1 and base != char:
-            variants.setdefault(base.lower(), []).append(char)
-    return {base: f"[{base}{''.join(chars)}]" for base, chars in variants.items()}
-
-
-ACCENT_CLASSES = _accent_classes()
-SNIPPET_CHARS = 220
-
-
-def _stem_pattern(stem: str) -> str:
-    """Return a pattern matching ``stem`` however it is accented (élève, eleve, ÉLÈVE)."""
-    folded = "".join(c for c in unicodedata.normalize("NFKD", stem) if not unicodedata.combining(c))
-    return "".join(ACCENT_CLASSES.get(c, re.escape(c)) for c in folded.lower())
-
-
-def make_snippet(body: str, stems: list[str], arabic: bool = False) -> str:
-    """Return safe HTML: the part of ``body`` around the first match, matches in <mark>.
-
-    The indexed forms are searched in the text itself with a pattern that ignores case and
-    accents: one regular-expression scan, where re-analysing every hit's whole text for
-    highlighting (or folding it first) cost most of a query's time.
-    """
-    stems = [s for s in stems if s]
-    if not stems:
-        return _shorten(body)
-    # French and English stems start words ("algorithm" in "algorithmes"); Arabic ones may
-    # follow a prefix ("مدرس" in "المدرسة").
-    lead = r"\w*" if arabic else r"\b"
-    alternatives = "|".join(_stem_pattern(s) for s in stems)
-    pattern = re.compile(lead + "(?:" + alternatives + r")\w*", re.IGNORECASE)
-    first = pattern.search(body)
-    if first is None:
-        return _shorten(body)
-    start = max(0, first.start() - 60)
-    if start:
-        space = body.find(" ", start)
-        start = space + 1 if 0 <= space < first.start() else start
-    end = min(len(body), start + SNIPPET_CHARS)
-    if end < len(body):
-        space = body.rfind(" ", first.end(), end)
-        end = space if space > first.end() else end
-    parts, last = [], start
-    for match in pattern.finditer(body, start, end):
-        parts.append(escape(body[last : match.start()]))
-        parts.append(f"<mark>{escape(match.group())}</mark>")
-        last = match.end()
-    parts.append(escape(body[last:end]))
-    return ("… " if start else "") + "".join(parts) + (" …" if end < len(body) else "")
-
-
-def _shorten(text: str, limit: int = 200) -> str:
-    if len(text) <= limit:
-        return escape(text)
-    return escape(text[:limit].rsplit(" ", 1)[0]) + " …"

@@ -1,88 +1,90 @@
-"""The search index on its own: ranking, phrases, facets, paging, suggestions, bad queries, repair.
+"""What every engine behind ``SearchIndex`` does, checked through the interface alone.
 
-Each test builds a small index in ``tmp_path`` from hand-made documents shaped like the
-fictional country zz, so a failure points at the engine and not at content loading.
+The calls first (an engine is a ``SearchIndex``, its updates ``IndexUpdate``s, with the same
+parameters), then the behaviour the app relies on: ranking, phrases, facets, paging,
+suggestions, bad queries, snippets, writing. Each test builds a small index from hand-made
+documents shaped like the fictional country zz, so a failure points at the engine and not at
+content loading. What only one engine has (files, locks, processes) is tested beside it.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import textwrap
+import inspect
 import threading
-import time
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from imaginecole.search.engine import (
-    MAX_QUERY_CHARS,
-    Document,
-    SearchIndex,
-    SearchQuery,
-    parse_user_query,
-)
-from tests.conftest import REPO_ROOT
+from imaginecole.search import search_index
+from imaginecole.search.interface import IndexUpdate, SearchIndex
+from imaginecole.search.whoosh_engine import WhooshIndex
+from tests.imaginecole.search.conftest import indexed, make_doc, search, slugs
 
-SUBPROCESS_TIMEOUT = 60  # seconds; a child that takes longer has hung
+# Each engine, made for one test in an empty folder it may use.
+ENGINES: dict[str, Callable[[Path], SearchIndex]] = {"whoosh": WhooshIndex}
 
 
-# ---------------------------------------------------------------------------- helpers
-
-
-def make_doc(slug: str, title: str, body: str, **fields) -> Document:
-    """Return a lesson document of zz-maths-fractions (CM1, French) unless ``fields`` say otherwise."""
-    lang = fields.get("lang", "fr")
-    module_uid = fields.get("module_uid", "zz-maths-fractions")
-    kind = fields.get("kind", "lesson")
-    defaults = dict(
-        id=f"{kind}:{module_uid}:{slug}:{lang}",
-        kind=kind,
-        module_uid=module_uid,
-        lang=lang,
-        country="zz",
-        levels=["zz:cm1"],
-        subject="mathematiques",
-        resource_type="lesson",
-        fingerprint="v1",
-        title=title,
-        module_title="Les fractions",
-        body=body,
-        extra="",
-        lesson_slug=slug if kind == "lesson" else "",
-    )
-    defaults.update(fields)
-    return Document(**defaults)
-
-
-def by_module(*documents: Document) -> dict[str, list[Document]]:
-    grouped: dict[str, list[Document]] = {}
-    for doc in documents:
-        grouped.setdefault(doc.module_uid, []).append(doc)
-    return grouped
-
-
-def slugs(results) -> list[str]:
-    return [hit.lesson_slug for hit in results.hits]
-
-
-def search(index: SearchIndex, text: str, **options):
-    return index.search(SearchQuery(text=text, **options))
-
-
-@pytest.fixture
-def index(tmp_path):
-    found = SearchIndex(tmp_path / "search")
+@pytest.fixture(params=list(ENGINES))
+def index(request, tmp_path) -> Iterator[SearchIndex]:
+    found = ENGINES[request.param](tmp_path / "search")
     yield found
     found.close()
 
 
-def indexed(index: SearchIndex, *documents: Document) -> SearchIndex:
-    index.replace_modules(by_module(*documents))
-    return index
+# ---------------------------------------------------------------------------- the calls
+
+
+def calls_of(protocol: type) -> list[str]:
+    """Return the public methods ``protocol`` declares."""
+    return [
+        name
+        for name, value in vars(protocol).items()
+        if inspect.isfunction(value) and not name.startswith("_")
+    ]
+
+
+def parameters(function: Callable) -> list[tuple[str, object, object, object]]:
+    return [
+        (p.name, p.kind, p.default, p.annotation)
+        for p in inspect.signature(function).parameters.values()
+    ]
+
+
+def test_every_engine_is_a_search_index(index):
+    assert isinstance(index, SearchIndex)
+    update = index.begin_update()
+    try:
+        assert isinstance(update, IndexUpdate)
+    finally:
+        update.discard()
+
+
+def test_engines_take_the_parameters_the_interface_declares(index):
+    update = index.begin_update()
+    update.discard()
+    for protocol, engine in ((SearchIndex, index), (IndexUpdate, update)):
+        assert calls_of(protocol), protocol
+        for name in calls_of(protocol):
+            declared = getattr(protocol, name)
+            # Bound to the engine, "self" is gone: compare with the declared call's other ones.
+            assert parameters(getattr(engine, name)) == parameters(declared)[1:], name
+
+
+@pytest.mark.parametrize("missing", calls_of(SearchIndex))
+def test_an_object_lacking_a_call_is_no_search_index(index, missing):
+    stand_in = type(
+        "StandIn",
+        (),
+        {name: getattr(index, name) for name in calls_of(SearchIndex) if name != missing},
+    )()
+    assert not isinstance(stand_in, SearchIndex)
+
+
+def test_the_app_searches_through_the_interface(app):
+    with app.app_context():
+        assert isinstance(search_index(), SearchIndex)
 
 
 class _Tags(HTMLParser):
@@ -100,18 +102,6 @@ def tags_in(html: str) -> tuple[set[str], list]:
     parser = _Tags()
     parser.feed(html)
     return parser.tags, parser.attributes
-
-
-def run_python(code: str, *args: str, timeout: float = SUBPROCESS_TIMEOUT):
-    """Run ``code`` in a fresh Python process of this virtualenv, from the repository."""
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 # ---------------------------------------------------------------------------- ranking
@@ -220,15 +210,6 @@ def test_phrase_and_loose_word_combine(phrase_index):
     results = search(phrase_index, 'ensuite "plus grande"')
     assert results.partial
     assert "comparer" in slugs(results)
-
-
-def test_parse_user_query():
-    assert parse_user_query('tri "par insertion" python') == (["tri", "python"], ["par insertion"])
-    assert parse_user_query('"unbalanced quote') == (["unbalanced", "quote"], [])
-    assert parse_user_query("a:b [c] *d NOT") == (["a", "b", "c", "d", "NOT"], [])
-    words, _ = parse_user_query(" ".join(["mot"] * 100))
-    assert len(words) <= 12
-    assert len("".join(parse_user_query("x" * 10_000)[0])) <= MAX_QUERY_CHARS
 
 
 # ---------------------------------------------------------------------------- facets and filters
@@ -671,39 +652,6 @@ def test_rebuild_replaces_everything(index):
     assert not index.needs_rebuild()
 
 
-def test_index_written_by_an_earlier_release_is_read_and_updated(index):
-    # Earlier releases compressed the posting blocks; a school's index keeps those segments.
-    from whoosh.codec.whoosh3 import W3Codec
-
-    from imaginecole.search.engine import _fields
-
-    writer = index._open().writer(codec=W3Codec(compression=3))
-    for slug in ("lire", "comparer"):
-        writer.add_document(**_fields(make_doc(slug, f"{slug} une fraction", "Une fraction.")))
-    writer.commit()
-    index.replace_modules(
-        {"zz-eau": [make_doc("evaporation", "L'évaporation", "L'eau.", module_uid="zz-eau")]}
-    )
-    assert sorted(slugs(search(index, "fraction"))) == ["comparer", "lire"]
-    assert slugs(search(index, "évaporation")) == ["evaporation"]
-    index.replace_modules({}, removed=["zz-maths-fractions"])
-    assert search(index, "fraction").total == 0
-
-
-def segment_files(directory: Path) -> set[str]:
-    return {path.name for path in directory.glob("*.seg")}
-
-
-def unused_segment_files(directory: Path) -> set[str]:
-    """Return the segment files the index's table of contents does not list."""
-    from whoosh import index as whoosh_index
-
-    ix = whoosh_index.open_dir(directory)
-    used = {segment.segment_id() for segment in ix._segments()}
-    ix.close()
-    return {name for name in segment_files(directory) if name.rsplit(".", 1)[0] not in used}
-
-
 def test_prepared_update_is_seen_only_once_published(index):
     indexed(index, make_doc("lire", "Lire une fraction", "Une fraction."))
     update = index.begin_update()
@@ -728,19 +676,15 @@ def test_discarded_update_leaves_the_index_as_it_was(index, prepared):
         make_doc("lire", "Lire une fraction", "Une fraction."),
         make_doc("pluie", "La pluie", "Il pleut.", module_uid="zz-eau"),
     )
-    before = segment_files(index.directory)
     update = index.begin_update()
     update.replace("zz-maths-fractions", [make_doc("lire", "Lire un décimal", "Un décimal.")])
     update.remove("zz-eau")
     if prepared:
         update.prepare()
-        assert segment_files(index.directory) > before
     update.discard()
     assert slugs(search(index, "fraction")) == ["lire"]
     assert slugs(search(index, "pluie")) == ["pluie"]
     assert search(index, "décimal").total == 0
-    assert segment_files(index.directory) == before
-    assert not unused_segment_files(index.directory)
     # The write lock was released: the next writer does not wait for it.
     index.replace_modules({}, removed=["zz-eau"])
     assert search(index, "pluie").total == 0
@@ -797,266 +741,3 @@ def test_searches_keep_working_while_another_thread_writes(index):
     assert not errors
     assert totals and min(totals) >= 20
     assert search(index, "fraction").total == 70
-
-
-# ---------------------------------------------------------------------------- repair
-
-OLD = [
-    make_doc("lire", "Lire une fraction", "Une fraction partage l'unité en parts égales."),
-    make_doc("comparer", "Comparer des fractions", "La plus grande fraction est un demi."),
-]
-
-
-@pytest.fixture
-def built(tmp_path) -> Path:
-    """An index folder holding OLD, written and closed as a finished load leaves it."""
-    directory = tmp_path / "search"
-    index = SearchIndex(directory)
-    index.rebuild(iter(OLD))
-    index.close()
-    return directory
-
-
-def toc_file(directory: Path) -> Path:
-    tocs = sorted(directory.glob("_MAIN_*.toc"))
-    assert tocs, sorted(p.name for p in directory.iterdir())
-    return tocs[-1]
-
-
-def garble(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    for position in range(len(data) // 3, len(data)):
-        data[position] ^= 0x5A
-    path.write_bytes(bytes(data))
-
-
-DAMAGES = {
-    "toc truncated": lambda d: toc_file(d).write_bytes(toc_file(d).read_bytes()[:20]),
-    "toc emptied": lambda d: toc_file(d).write_bytes(b""),
-    "toc garbled": lambda d: garble(toc_file(d)),
-    "toc deleted": lambda d: toc_file(d).unlink(),
-    "segments deleted": lambda d: [p.unlink() for p in d.glob("*.seg")],
-    "segments truncated": lambda d: [p.write_bytes(p.read_bytes()[:64]) for p in d.glob("*.seg")],
-    "segments garbled": lambda d: [garble(p) for p in d.glob("*.seg")],
-    "schema version missing": lambda d: (d / "schema-version").unlink(),
-    "schema version old": lambda d: (d / "schema-version").write_text("0"),
-}
-
-
-def test_intact_index_is_opened_as_it_is(built):
-    index = SearchIndex(built)
-    assert not index.needs_rebuild()
-    assert search(index, "fraction").total == 2
-    index.close()
-
-
-@pytest.mark.parametrize("damage", list(DAMAGES))
-def test_damaged_index_is_detected_when_opened(built, damage):
-    assert list(built.glob("*.seg")), "the test needs segment files to damage"
-    DAMAGES[damage](built)
-    index = SearchIndex(built)
-    assert index.needs_rebuild()
-    results = search(index, "fraction")  # never an error page, even before the rebuild
-    assert results.total == 0
-    index.rebuild(iter(OLD))
-    assert search(index, "fraction").total == 2
-    index.close()
-    assert not SearchIndex(built).needs_rebuild()
-
-
-def writes_within(index: SearchIndex, seconds: float) -> bool:
-    """Return True when ``index`` takes a write within ``seconds`` (the writer waits up to 120 s)."""
-    done = threading.Event()
-    failures: list[BaseException] = []
-
-    def write():
-        try:
-            index.replace_modules(
-                {
-                    "zz-sciences-eau": [
-                        make_doc(
-                            "pluie", "La pluie", "La pluie tombe.", module_uid="zz-sciences-eau"
-                        )
-                    ]
-                }
-            )
-            done.set()
-        except BaseException as error:
-            failures.append(error)
-
-    thread = threading.Thread(target=write, daemon=True)
-    thread.start()
-    thread.join(timeout=seconds)
-    assert not failures, failures
-    return done.is_set()
-
-
-def test_stale_write_lock_does_not_block_a_new_writer(built):
-    lock = built / "MAIN_WRITELOCK"
-    lock.write_text("left behind by a process that died")
-    os.utime(lock, (0, 0))
-    index = SearchIndex(built)
-    assert not index.needs_rebuild()
-    assert writes_within(index, 20)
-    assert search(index, "pluie").total == 1
-    assert search(index, "fraction").total == 2
-    index.close()
-
-
-KILLED_WRITER = """
-    import os, signal, sys
-    from imaginecole.search.engine import Document, SearchIndex
-
-    class Trap(Document):
-        # Reading the text of this document kills the process, in the middle of the write.
-        def __getattribute__(self, name):
-            if name == "body":
-                os.kill(os.getpid(), signal.SIGKILL)
-            return super().__getattribute__(name)
-
-    def doc(n, cls=Document):
-        return cls(id=f"lesson:zz-new:n{n}:fr", kind="lesson", module_uid="zz-new", lang="fr",
-                   country="zz", levels=["zz:cm1"], subject="histoire", resource_type="lesson",
-                   fingerprint="v2", title=f"Nouvelle leçon {n}", module_title="Nouveau",
-                   body="Le royaume nouveau " * 200, lesson_slug=f"n{n}")
-
-    index = SearchIndex(sys.argv[1])
-    documents = [doc(n) for n in range(2000)] + [doc(2000, Trap)]
-    if sys.argv[2] == "replace":
-        index.replace_modules({"zz-new": documents}, removed=["zz-maths-fractions"])
-    else:
-        index.rebuild(iter(documents))
-    print("not killed")
-"""
-
-
-def assert_old_index_serves_and_takes_writes(index: SearchIndex) -> None:
-    """Check a writer killed in ``built`` left OLD serving, and its lock died with it."""
-    assert not index.needs_rebuild()
-    assert search(index, "fraction").total == 2
-    assert search(index, "royaume nouveau").total == 0
-    assert writes_within(index, 20)  # the next import writes at once
-    assert search(index, "pluie").total == 1
-
-
-@pytest.mark.parametrize("operation", ["replace", "rebuild"])
-def test_writer_killed_mid_write_leaves_the_old_index(built, operation):
-    done = run_python(KILLED_WRITER, str(built), operation)
-    assert done.returncode == -9, done.stdout + done.stderr
-    index = SearchIndex(built)
-    assert_old_index_serves_and_takes_writes(index)
-    index.rebuild(iter(OLD))  # and a rebuild clears what the killed one left behind
-    assert search(index, "fraction").total == 2
-    assert not (built.parent / "search.new").exists()
-    index.close()
-
-
-KILLED_AFTER_PREPARE = """
-    import os, signal, sys
-    from imaginecole.search.engine import Document, SearchIndex
-
-    update = SearchIndex(sys.argv[1]).begin_update()
-    update.replace("zz-maths-fractions", [
-        Document(id="lesson:zz-maths-fractions:lire:fr", kind="lesson",
-                 module_uid="zz-maths-fractions", lang="fr", country="zz", levels=["zz:cm1"],
-                 subject="mathematiques", resource_type="lesson", fingerprint="v2",
-                 title="Le royaume nouveau", module_title="Nouveau", body="Le royaume nouveau",
-                 lesson_slug="lire"),
-    ])
-    update.prepare()
-    print("prepared", flush=True)
-    os.kill(os.getpid(), signal.SIGKILL)
-"""
-
-
-def test_writer_killed_between_prepare_and_publish_leaves_the_old_index(built):
-    before = segment_files(built)
-    done = run_python(KILLED_AFTER_PREPARE, str(built))
-    assert done.returncode == -9 and "prepared" in done.stdout, done.stdout + done.stderr
-    assert segment_files(built) > before  # the prepared segment, in no table of contents
-    index = SearchIndex(built)
-    assert_old_index_serves_and_takes_writes(index)
-    assert not unused_segment_files(built)  # the next commit removed the one left behind
-    index.close()
-
-
-HOLDING_WRITER = """
-    import sys, time
-    from imaginecole.search.engine import Document, SearchIndex
-
-    class Slow(Document):
-        # Reading this document's text holds the writer (and its lock) for a while.
-        def __getattribute__(self, name):
-            if name == "body":
-                print("writing", flush=True)
-                time.sleep(float(sys.argv[2]))
-            return super().__getattribute__(name)
-
-    doc = Slow(id="lesson:zz-new:n:fr", kind="lesson", module_uid="zz-new", lang="fr",
-               country="zz", levels=["zz:cm1"], subject="histoire", resource_type="lesson",
-               fingerprint="v2", title="Nouvelle leçon", module_title="Nouveau",
-               body="Le royaume nouveau", lesson_slug="n")
-    SearchIndex(sys.argv[1]).replace_modules({"zz-new": [doc]}, removed=["zz-maths-fractions"])
-    print("committed", flush=True)
-"""
-
-
-def test_readers_keep_working_while_another_process_holds_the_writer(built):
-    hold = 30.0
-    writer = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(HOLDING_WRITER), str(built), str(hold)],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert writer.stdout.readline().strip() == "writing", writer.stderr.read()
-        index = SearchIndex(built)
-        started = time.monotonic()
-        for _ in range(50):
-            assert search(index, "fraction").total == 2
-            assert search(index, "royaume nouveau").total == 0
-        fresh = SearchIndex(built)  # as a server starting now would open it
-        assert not fresh.needs_rebuild()
-        assert search(fresh, "comparer fractions").total == 1
-        assert time.monotonic() - started < hold / 2, "readers waited for the writer"
-        assert writer.poll() is None, "the writer should still hold the lock"
-        index.close()
-        fresh.close()
-    finally:
-        writer.kill()
-        writer.wait(timeout=SUBPROCESS_TIMEOUT)
-
-
-def test_readers_see_a_commit_from_another_process(built):
-    index = SearchIndex(built)
-    assert search(index, "fraction").total == 2
-    done = run_python(HOLDING_WRITER, str(built), "0")
-    assert done.returncode == 0, done.stderr
-    assert search(index, "fraction").total == 0
-    assert search(index, "royaume nouveau").total == 1
-    index.close()
-
-
-def test_rebuild_by_another_process_is_seen_whole(built):
-    reader = SearchIndex(built)
-    assert search(reader, "fraction").total == 2
-    other = SearchIndex(built)  # as `imaginecole search reindex` next to a running server
-    other.rebuild(iter([make_doc("pluie", "La pluie", "La pluie tombe.", module_uid="zz-eau")]))
-    other.close()
-    assert search(reader, "fraction").total == 0
-    found = search(reader, "pluie")
-    assert [hit.title for hit in found.hits] == ["La pluie"]
-    reader.close()
-
-
-def test_index_folder_removed_under_a_reader(built):
-    reader = SearchIndex(built)
-    assert search(reader, "fraction").total == 2
-    shutil.rmtree(built)
-    assert search(reader, "fraction").total == 0  # no error while nothing is there
-    assert reader.needs_rebuild()
-    reader.rebuild(iter(OLD))
-    assert search(reader, "fraction").total == 2
-    reader.close()
