@@ -1,6 +1,17 @@
-"""Errors services raise for a form that cannot be accepted as it is."""
+"""Form problems: the error operations raise for a form, and what its codes mean to a reader."""
 
 from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+# The codes that teachers' and reviewers' forms share.
+PROBLEM_TEXTS = {
+    "required": _l("This field is required."),
+    "too_long": _l("This text is too long."),
+    "invalid": _l("Choose from the list."),
+    "invalid_text": _l("This text contains invisible control characters; please retype it."),
+    "locked": _l("This resource can no longer be changed."),
+}
 
 
 class FormProblems(ValueError):

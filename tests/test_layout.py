@@ -161,3 +161,16 @@ def test_sync_never_imports_the_app_or_flask(module: str):
         for target in imported_names(node, module)
     }
     assert not imported & {"flask", "flask_sqlalchemy", "flask_babel", "imaginecole"}
+
+
+def test_only_the_app_factory_imports_a_domains_views():
+    # Pages depend on operations, never the other way, and one domain's pages never reach
+    # into another's: what two pages share belongs below both.
+    graph = import_graph()
+    reaching_views = sorted(
+        f"{importer} -> {target}"
+        for importer, targets in graph.items()
+        for target in targets
+        if target.endswith(".views") and importer != "imaginecole.app"
+    )
+    assert reaching_views == []

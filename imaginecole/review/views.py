@@ -13,11 +13,11 @@ from sqlalchemy import select
 from imaginecole.accounts.auth import current_user, role_required
 from imaginecole.curriculum.models import Country
 from imaginecole.extensions import db
+from imaginecole.form_errors import PROBLEM_TEXTS
 from imaginecole.review import operations as service
 from imaginecole.review.models import RUBRIC
 from imaginecole.submissions.files import render_with_files
 from imaginecole.submissions.models import Submission
-from imaginecole.submissions.views import PROBLEMS
 from sync.bundle import BundleError
 from sync.submissions import PACKAGE_SUFFIX
 
@@ -30,7 +30,7 @@ CRITERIA = {
     "accessibility": _l("Accessible to every pupil"),
     "licence": _l("Licence and sources in order"),
 }
-REVIEW_PROBLEMS = {**PROBLEMS, "withdrawn": _l("The teacher withdrew this resource.")}
+REVIEW_PROBLEMS = {**PROBLEM_TEXTS, "withdrawn": _l("The teacher withdrew this resource.")}
 
 
 def _country_of_reviewer(requested: str | None) -> Country:

@@ -23,6 +23,7 @@ from imaginecole.accounts.auth import current_user, role_required
 from imaginecole.curriculum.models import Country
 from imaginecole.datadir import data_path
 from imaginecole.extensions import db
+from imaginecole.form_errors import PROBLEM_TEXTS
 from imaginecole.submissions import operations as service
 from imaginecole.submissions.files import UploadRefused, render_with_files, store_upload
 from imaginecole.submissions.models import OPEN_LICENCES_FOR_TEACHERS, Upload
@@ -35,13 +36,6 @@ from sync.submissions import PACKAGE_SUFFIX
 
 bp = Blueprint("submissions", __name__, url_prefix="/<lang>", template_folder="templates")
 
-PROBLEMS = {
-    "required": _l("This field is required."),
-    "too_long": _l("This text is too long."),
-    "invalid": _l("Choose from the list."),
-    "invalid_text": _l("This text contains invisible control characters; please retype it."),
-    "locked": _l("This resource can no longer be changed."),
-}
 UPLOAD_PROBLEMS = {
     "empty": _l("the file is empty"),
     "too_big": _l("the file is too big"),
@@ -127,7 +121,7 @@ def _editor(form, submission=None, problems=None, preview=None, refused=None, st
             form=form,
             submission=submission,
             country=country,
-            problems={k: PROBLEMS.get(v, v) for k, v in (problems or {}).items()},
+            problems={k: PROBLEM_TEXTS.get(v, v) for k, v in (problems or {}).items()},
             preview=preview,
             refused=refused or [],
             uploads=uploads,
@@ -205,7 +199,7 @@ def detail(uid: str):
 def edit(uid: str):
     submission = _own(uid)
     if not submission.editable:
-        flash(str(PROBLEMS["locked"]), "error")
+        flash(str(PROBLEM_TEXTS["locked"]), "error")
         return redirect(url_for("submissions.detail", uid=uid))
     if request.method == "POST":
         return _handle(submission)
