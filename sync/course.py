@@ -23,20 +23,9 @@ from urllib.parse import quote, unquote, urlsplit
 
 from PIL import Image
 
-from sync.content import (
-    MODULE_ID,
-    OPEN_LICENCES,
-    Author,
-    Blob,
-    ContentTree,
-    Curriculum,
-    Lesson,
-    LessonText,
-    Module,
-    first_heading,
-    resolve_media,
-)
+from sync.content import MODULE_ID, OPEN_LICENCES, ContentTree, first_heading, resolve_media
 from sync.media import IMAGE_TYPES, MEDIA_EXTENSIONS
+from sync.model import Author, Blob, Curriculum, Lesson, LessonText, Module
 from sync.problems import ProblemList
 from sync.text import fold_accents, slugify
 

@@ -451,12 +451,12 @@ def test_a_damaged_staged_file_is_copied_again(kit, good):
 CRASHER = textwrap.dedent(
     """
     import os, signal, sys
-    import sync.bundle.container as container
+    import sync.container.staging as staging
     from sync.bundle import InstalledState, TrustStore, load_public_key, stage_bundle
     from sync.storage import BlobStore
 
     # Every staged blob flushed and named at once: the test bundle is smaller than one batch.
-    container.FLUSH_BYTES = 1
+    staging.FLUSH_BYTES = 1
 
     bundle, public, store, mode, after = sys.argv[1:]
     trust = TrustStore()

@@ -98,7 +98,7 @@ def rewrite(
             edit_manifest(data)
         manifest_bytes = canonical_json(data)
         if sign_with is not None:
-            from sync.bundle.keys import sign
+            from sync.container.keys import sign
 
             replace["signature.json"] = sign(manifest_bytes, sign_with).to_json_bytes()
         replace["manifest.json"] = manifest_bytes

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sync.bundle import PrivateKey, canonical_json
-from sync.bundle.keys import sign
+from sync.container.keys import sign
 from sync.storage import BlobStore
 from sync.submissions import (
     EnrolledKeys,

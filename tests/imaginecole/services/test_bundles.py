@@ -897,12 +897,12 @@ CRASHER = textwrap.dedent(
 
     import imaginecole.cli as cli
     import imaginecole.services.bundles as bundles
-    import sync.bundle.container as container
+    import sync.container.staging as staging
 
     point, bundle = sys.argv[1:]
     calls = []
     # Every staged blob flushed and named at once: the test bundle is smaller than one batch.
-    container.FLUSH_BYTES = 1
+    staging.FLUSH_BYTES = 1
 
     def die():
         sys.stdout.flush()
@@ -917,11 +917,11 @@ CRASHER = textwrap.dedent(
         # Inside the second large blob: part of it is in a temporary file. The copy runs in
         # this process here, so the patch below reaches it.
         import sync.bundle.stage as stage
-        from sync.bundle.reader import BundleArchive
+        from sync.container.archive import SignedArchive
 
         stage.can_copy_in_background = lambda: False
 
-        iter_blob = BundleArchive.iter_blob
+        iter_blob = SignedArchive.iter_blob
 
         def cut_short(self, sha256, size, name=""):
             if size > 1 << 20:
@@ -931,7 +931,7 @@ CRASHER = textwrap.dedent(
                 if len(calls) == 2:
                     die()
 
-        BundleArchive.iter_blob = cut_short
+        SignedArchive.iter_blob = cut_short
     elif point == "copying in the background":
         # The lessons rendered while another process copies the media.
         def render_and_die(*args, **kwargs):
