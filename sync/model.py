@@ -149,7 +149,6 @@ class Author:
     role: str = "author"
 
 
-
 @dataclass
 class ModuleInfo:
     """What describes a module: everything but its lessons and files."""

@@ -191,7 +191,6 @@ def check_entries(
     return entries, problems
 
 
-
 def size_problem(
     info: zipfile.ZipInfo, declared: int, sha256: str, name: str
 ) -> BundleError | None:

@@ -206,4 +206,3 @@ def write_container(
     except BaseException:
         writer.abort()
         raise
-

@@ -215,6 +215,8 @@ def check_zip(
         check.entries.append(ZipEntry(info, name, parts, folder))
     if overlapping(infos, archive_size):
         check.problems.append(
-            ZipProblem(BOMB, ARCHIVE, "its entries claim more data than the file holds (overlapping)")
+            ZipProblem(
+                BOMB, ARCHIVE, "its entries claim more data than the file holds (overlapping)"
+            )
         )
     return check
