@@ -19,7 +19,8 @@ from imaginecole.models.localized import pick
 from imaginecole.national import bp
 from imaginecole.services import curriculum_admin as service
 from imaginecole.services.curriculum import curriculum_of
-from sync import content as fmt
+from sync import model as fmt
+from sync.content import LANGUAGES
 from sync.curriculum_file import Change, dump_curriculum
 from sync.problems import Problem
 
@@ -249,7 +250,7 @@ def curriculum_edit(country: str):
 
 
 def _texts(prefix: str) -> dict[str, str]:
-    return {lang: request.form.get(f"{prefix}_{lang}", "") for lang in fmt.LANGUAGES}
+    return {lang: request.form.get(f"{prefix}_{lang}", "") for lang in LANGUAGES}
 
 
 def _whole(name: str) -> int:

@@ -16,7 +16,7 @@ from imaginecole.models.localized import pick
 from imaginecole.models.modules import LESSON_TITLE_CHARS
 from imaginecole.rendering.markdown import plain_text
 from imaginecole.search.engine import Document
-from sync import content as fmt
+from sync import model as fmt
 
 MAX_BODY_CHARS = 60_000  # a very long page is still found by its beginning; keeps the index small
 

@@ -32,7 +32,7 @@ from imaginecole.services.content import (
 from imaginecole.services.curriculum import curriculum_of
 from imaginecole.services.media import blob_store
 from imaginecole.services.search import IndexAhead, index_ahead, sync_index
-from sync import content as fmt
+from sync import model as fmt
 from sync.bundle import (
     BundleError,
     InstalledState,

@@ -21,7 +21,7 @@ from imaginecole.services.errors import FormProblems
 from imaginecole.services.media import blob_store
 from imaginecole.services.search import sync_index
 from imaginecole.services.submissions import add_revision
-from sync import content as fmt
+from sync import model as fmt
 from sync.bundle import BundleError, PublicKey, SubmissionStatus
 from sync.bundle.manifest import NO_REVISION
 from sync.content import local_targets

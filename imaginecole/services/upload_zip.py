@@ -37,6 +37,7 @@ from imaginecole.services.chunked_upload import Partial, expire_partials, finish
 from imaginecole.services.content import LoadReport, load_tree
 from imaginecole.services.curriculum import curriculum_of
 from sync import content as fmt
+from sync import model
 from sync.container.zipcheck import ARCHIVE, TOO_MANY_FILES, ZipEntry, ZipLimits, check_zip
 from sync.course import CourseOptions, read_course
 from sync.problems import Problem, ProblemList
@@ -531,7 +532,7 @@ def check_upload(upload: ContentUpload) -> ContentUpload:
     return upload
 
 
-def _module_file(module: fmt.Module, reading: _Reading, kind: str) -> Path:
+def _module_file(module: model.Module, reading: _Reading, kind: str) -> Path:
     if kind == "course":
         return reading.display_root
     for module_dir in reading.module_dirs:
