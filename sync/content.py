@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 
+from sync.markdown import first_heading, local_targets
 from sync.media import MEDIA_EXTENSIONS, sniff_media_type
 from sync.model import (
     Author,
@@ -616,52 +617,7 @@ def read_lesson_text(
     return LessonText(lang=lang, title=title, markdown=markdown, media=media) if ok else None
 
 
-# ---------------------------------------------------------------------------- markdown scanning
-
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
-_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$")
-# ![alt](target "title") and [text](target): the target is the first non-space run, or all of
-# <…> (CommonMark's way to write a target with spaces).
-_LINK_TARGET = re.compile(
-    r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]*)>|([^)\s]+))(?:\s+[\"'][^)]*[\"'])?\s*\)"
-)
-_EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//|#|/)", re.IGNORECASE)
-
-
-def _outside_code(markdown: str):
-    """Yield (line number, line) for lines outside fenced code blocks."""
-    fence = None
-    for number, line in enumerate(markdown.split("\n"), start=1):
-        stripped = line.lstrip()
-        match = _FENCE.match(stripped)
-        if match:
-            if fence is None:
-                fence = match.group(1)
-            elif stripped.startswith(fence):
-                fence = None
-            continue
-        if fence is None:
-            yield number, line
-
-
-def first_heading(markdown: str) -> str:
-    """Return the text of the first level-one heading outside code, or ''."""
-    for _, line in _outside_code(markdown):
-        match = _HEADING.match(line)
-        if match:
-            return match.group(1).strip()
-    return ""
-
-
-def local_targets(markdown: str) -> list[tuple[str, int]]:
-    """Return (target, line) for each link or image pointing at a local file."""
-    found = []
-    for number, line in _outside_code(markdown):
-        for match in _LINK_TARGET.finditer(line):
-            target = match.group(1) if match.group(1) is not None else match.group(2)
-            if not _EXTERNAL.match(target):
-                found.append((target, number))
-    return found
+# ---------------------------------------------------------------------------- media
 
 
 def resolve_media(page_dir: Path, target: str, base_dir: Path) -> tuple[Blob | None, str]:

@@ -24,7 +24,7 @@ from imaginecole.services.submissions import add_revision
 from sync import model as fmt
 from sync.bundle import BundleError, PublicKey, SubmissionStatus
 from sync.bundle.manifest import NO_REVISION
-from sync.content import local_targets
+from sync.markdown import local_targets
 from sync.submissions import (
     REFUSED,
     EnrolledKeys,
