@@ -1,6 +1,6 @@
 """Bundles between two servers: a national one that builds them, a school one that imports them.
 
-The library tests (tests/sync/test_bundle_*.py) cover every refusal of a bad bundle. These cover
+The library tests (tests/sync/bundle/) cover every refusal of a bad bundle. These cover
 what the app adds: versions and deltas built from the database, one transaction per import,
 the search index following the database, history, removal, one import at a time, and imports
 killed at each stage then run again.

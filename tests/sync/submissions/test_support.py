@@ -21,7 +21,7 @@ from sync.submissions import (
     read_package,
     revision_uid,
 )
-from tests.sync.test_bundle_support import manifest_data, rewrite
+from tests.sync.bundle.test_support import manifest_data, rewrite
 
 CREATED = "2025-03-01T09:00:00Z"
 LATER = "2025-03-08T16:30:00Z"

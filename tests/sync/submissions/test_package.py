@@ -42,7 +42,7 @@ from sync.submissions import (
     read_package,
     verify_package,
 )
-from tests.sync.test_bundle_support import (
+from tests.sync.bundle.test_support import (
     add_overlapping_entries,
     assert_store_intact,
     manifest_data,
@@ -51,7 +51,7 @@ from tests.sync.test_bundle_support import (
     stored_files,
     write_zero_bomb,
 )
-from tests.sync.test_submissions_support import (
+from tests.sync.submissions.test_support import (
     LATER,
     PNG,
     edit_and_resign,

@@ -38,7 +38,7 @@ from sync.bundle import (
     stage_bundle,
 )
 from sync.content import read_content
-from tests.sync.test_bundle_support import (
+from tests.sync.bundle.test_support import (
     assert_store_intact,
     blob_names,
     make_kit,
@@ -50,7 +50,7 @@ from tests.sync.test_bundle_support import (
     write_zero_bomb,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 NOTHING = InstalledState()
 
 

@@ -16,7 +16,7 @@ from sync.content import MODULE_ID
 from sync.course import CourseOptions, CourseTree, read_course
 from sync.model import Curriculum, Cycle, Domain, Level, Module, Subject
 
-CORPUS = (Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus").resolve()
+CORPUS = (Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus").resolve()
 
 
 # ---------------------------------------------------------------------------- helpers

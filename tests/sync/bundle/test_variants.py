@@ -16,7 +16,7 @@ from sync.bundle import (
 )
 from sync.content import read_content
 from sync.model import Variant
-from tests.sync.test_bundle_support import (
+from tests.sync.bundle.test_support import (
     CREATED,
     assert_store_intact,
     make_kit,

@@ -21,7 +21,7 @@ from sync.bundle import PrivateKey, TrustStore, build_bundle, canonical_json
 from sync.content import read_content
 from sync.storage import BlobStore
 
-TEST_CONTENT = Path(__file__).resolve().parents[1] / "data" / "content"
+TEST_CONTENT = Path(__file__).resolve().parents[2] / "data" / "content"
 CREATED = "2025-01-31T08:00:00Z"
 
 
