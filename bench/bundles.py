@@ -515,7 +515,7 @@ def build(national, country: str, out_dir: Path, since: int | None = None):
     """Build the next bundle of ``country``; return (BuiltBundle row, manifest, Build)."""
     import sync.bundle
     from imaginecole.bundles import operations as service
-    from sync.bundle import BundleArchive, parse_manifest
+    from sync.bundle import SignedArchive, parse_manifest
 
     os.sync()  # start from a clean disk: earlier writes are not flushed on this clock
     with (
@@ -539,7 +539,7 @@ def build(national, country: str, out_dir: Path, since: int | None = None):
         database_read_s=round(spent["read"][0], 3),
         write_s=round(spent["write"][0], 3),
     )
-    with BundleArchive(path) as archive:
+    with SignedArchive(path) as archive:
         info = archive.entries.get("manifest.json")
         figures.manifest_zip_bytes = info.compress_size if info else None
     return path, manifest, figures
@@ -564,13 +564,13 @@ def copy_baseline(national, bundle: Path, manifest, work: Path, cold: bool = Fal
 
     With ``cold``, the page cache is dropped first: the blobs are read from the disk.
     """
-    from sync.bundle import BundleArchive
+    from sync.bundle import SignedArchive
     from sync.storage import BlobStore
 
     source, target = work / "cp-source", work / "cp-target"
     layout = BlobStore(source)
     national_store = BlobStore(national.config["BLOB_DIR"])
-    with BundleArchive(bundle) as archive:
+    with SignedArchive(bundle) as archive:
         for sha, entry in sorted(manifest.files.items()):
             path = layout.path(sha)
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,8 @@ from sync.bundle import (
     trust_entry_toml,
     verify_bundle,
 )
-from sync.bundle.errors import human_size
 from sync.content import read_content
+from sync.errors import human_size
 from sync.submissions import PACKAGE_SUFFIX, load_enrolled, verify_package
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -8,13 +8,28 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import re
 import tomllib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 
+from sync.markdown import first_heading, local_targets
 from sync.media import MEDIA_EXTENSIONS, sniff_media_type
+from sync.model import (
+    Author,
+    Blob,
+    Competency,
+    Curriculum,
+    Cycle,
+    Domain,
+    Lesson,
+    LessonText,
+    Level,
+    Localized,
+    Module,
+    ModuleInfo,
+    Subject,
+)
 from sync.problems import ProblemList
 from sync.text import slugify
 from sync.tomllines import TomlLines
@@ -43,174 +58,12 @@ LESSON_FILE = re.compile(
 )
 MAX_MEDIA_BYTES = 200 * 1024 * 1024  # a whole-lesson video fits; anything bigger is a mistake
 
-Localized = dict[str, str]
-
-
-# ---------------------------------------------------------------------------- data
-
-
-@dataclass
-class Cycle:
-    code: str
-    name: Localized
-
-
-@dataclass
-class Level:
-    code: str
-    slug: str
-    cycle: str
-    isced: int
-    grade: int
-    name: Localized
-
-
-@dataclass
-class Domain:
-    slug: str
-    name: Localized
-
-
-@dataclass
-class Subject:
-    slug: str
-    domain: str
-    name: Localized
-
-
-@dataclass
-class Competency:
-    code: str
-    subject: str
-    type: str
-    label: Localized
-    parent: str | None = None
-    levels: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Curriculum:
-    code: str
-    languages: list[str]
-    name: Localized
-    framework_id: str
-    framework_version: str
-    framework_title: Localized
-    cycles: list[Cycle]
-    levels: list[Level]
-    domains: list[Domain]
-    subjects: list[Subject]
-    competencies: list[Competency]
-
-    def level_codes(self) -> list[str]:
-        return [level.code for level in self.levels]
-
-    def subject_slugs(self) -> list[str]:
-        return [subject.slug for subject in self.subjects]
-
-    def competency_codes(self) -> list[str]:
-        return [node.code for node in self.competencies]
-
-    def fingerprint(self) -> str:
-        return _fingerprint(asdict(self))
-
-
-@dataclass
-class Variant:
-    """A resized copy of an image, made once by the server that loaded it, named by its hash."""
-
-    sha256: str
-    media_type: str  # image/webp, image/jpeg or image/png
-    width: int
-    height: int
-    size: int
-    path: Path | None = None  # where the bytes are now, when known
-
-
-@dataclass
-class Blob:
-    """A media file a module uses, named by the SHA-256 of its bytes."""
-
-    sha256: str
-    size: int
-    media_type: str
-    name: str  # the file's own name, for downloads and the offline ZIP
-    path: Path  # where the bytes are now
-    # An image already prepared elsewhere: its size and resized variants (an empty list for an
-    # animation, served as it is). ``width`` is None when nobody prepared it yet (content read
-    # from a folder); the module's fingerprint never depends on these.
-    width: int | None = None
-    height: int | None = None
-    variants: list[Variant] = field(default_factory=list)
-
-    @property
-    def prepared(self) -> bool:
-        return self.width is not None and self.height is not None
-
-
-@dataclass
-class LessonText:
-    lang: str
-    title: str
-    markdown: str
-    media: dict[str, str] = field(default_factory=dict)  # target as written -> sha256
-
-
-@dataclass
-class Lesson:
-    slug: str
-    position: int
-    texts: dict[str, LessonText]  # by language; the module's language is always present
-
-
-@dataclass
-class Author:
-    name: str
-    role: str = "author"
-
-
-@dataclass
-class Module:
-    id: str
-    country: str
-    version: int
-    language: str
-    levels: list[str]
-    subject: str
-    competencies: list[str]
-    assesses: list[str]
-    resource_type: str
-    licence: str
-    keywords: list[str]
-    derived_from: list[str]
-    attribution: str
-    title: Localized
-    summary: Localized
-    authors: list[Author]
-    lessons: list[Lesson]
-    blobs: dict[str, Blob] = field(default_factory=dict)
-
-    def fingerprint(self) -> str:
-        """Return a hash of everything a reader sees, so an unchanged module can be skipped.
-
-        The version number is left out: it says *that* the content changed, not what it is.
-        """
-        data = asdict(replace(self, blobs={}))  # the blobs' hashes say all of them
-        data["blobs"] = sorted(self.blobs)
-        del data["version"]
-        return _fingerprint(data)
-
 
 @dataclass
 class ContentTree:
     curricula: dict[str, Curriculum] = field(default_factory=dict)
     modules: list[Module] = field(default_factory=list)
     problems: ProblemList = field(default_factory=ProblemList)
-
-
-def _fingerprint(data: object) -> str:
-    encoded = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()
-    return hashlib.sha256(encoded).hexdigest()
 
 
 # ---------------------------------------------------------------------------- reading
@@ -557,10 +410,8 @@ def _has_cycle(node: Competency, by_code: dict[str, Competency]) -> bool:
     return False
 
 
-MODULE_KEYS = (
-    "id", "version", "language", "levels", "subject", "competencies", "assesses", "resource_type",
-    "licence", "keywords", "derived_from", "attribution", "title", "summary", "authors",
-)  # fmt: skip
+# A module's folder says which country it belongs to.
+MODULE_KEYS = tuple(f.name for f in fields(ModuleInfo) if f.name != "country")
 
 
 def read_module(module_dir: Path, curriculum: Curriculum, problems: ProblemList) -> Module | None:
@@ -766,52 +617,7 @@ def read_lesson_text(
     return LessonText(lang=lang, title=title, markdown=markdown, media=media) if ok else None
 
 
-# ---------------------------------------------------------------------------- markdown scanning
-
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
-_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$")
-# ![alt](target "title") and [text](target): the target is the first non-space run, or all of
-# <…> (CommonMark's way to write a target with spaces).
-_LINK_TARGET = re.compile(
-    r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]*)>|([^)\s]+))(?:\s+[\"'][^)]*[\"'])?\s*\)"
-)
-_EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//|#|/)", re.IGNORECASE)
-
-
-def _outside_code(markdown: str):
-    """Yield (line number, line) for lines outside fenced code blocks."""
-    fence = None
-    for number, line in enumerate(markdown.split("\n"), start=1):
-        stripped = line.lstrip()
-        match = _FENCE.match(stripped)
-        if match:
-            if fence is None:
-                fence = match.group(1)
-            elif stripped.startswith(fence):
-                fence = None
-            continue
-        if fence is None:
-            yield number, line
-
-
-def first_heading(markdown: str) -> str:
-    """Return the text of the first level-one heading outside code, or ''."""
-    for _, line in _outside_code(markdown):
-        match = _HEADING.match(line)
-        if match:
-            return match.group(1).strip()
-    return ""
-
-
-def local_targets(markdown: str) -> list[tuple[str, int]]:
-    """Return (target, line) for each link or image pointing at a local file."""
-    found = []
-    for number, line in _outside_code(markdown):
-        for match in _LINK_TARGET.finditer(line):
-            target = match.group(1) if match.group(1) is not None else match.group(2)
-            if not _EXTERNAL.match(target):
-                found.append((target, number))
-    return found
+# ---------------------------------------------------------------------------- media
 
 
 def resolve_media(page_dir: Path, target: str, base_dir: Path) -> tuple[Blob | None, str]:

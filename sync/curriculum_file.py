@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
-from sync.content import LANGUAGES, Curriculum, Localized
+from sync.content import LANGUAGES
+from sync.model import Curriculum, Localized
 
 SECTIONS = ("cycles", "levels", "domains", "subjects", "competencies")
 

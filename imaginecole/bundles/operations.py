@@ -33,7 +33,7 @@ from imaginecole.media.operations import blob_store
 from imaginecole.review.operations import submission_statuses
 from imaginecole.search.indexing import IndexAhead, index_ahead, sync_index
 from imaginecole.submissions.outbox import apply_statuses
-from sync import content as fmt
+from sync import model as fmt
 from sync.bundle import (
     BundleError,
     InstalledState,

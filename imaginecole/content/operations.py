@@ -31,8 +31,10 @@ from imaginecole.media.operations import (
     prepare_images,
 )
 from imaginecole.search.indexing import sync_index
-from sync import content as fmt
+from sync import model as fmt
+from sync.content import ContentTree
 from sync.problems import ProblemList
+from sync.text import slugify
 
 Progress = Callable[[str], None]
 
@@ -60,7 +62,7 @@ class LoadReport:
 
 
 def load_tree(
-    tree: fmt.ContentTree, progress: Progress | None = None, auto_version: bool = False
+    tree: ContentTree, progress: Progress | None = None, auto_version: bool = False
 ) -> LoadReport:
     """Load every valid curriculum and module of ``tree``; invalid ones are reported, not loaded.
 
@@ -130,7 +132,7 @@ def load_curriculum(source: fmt.Curriculum, report: LoadReport, commit: bool = T
 
     def set_competency(row: Competency, item: fmt.Competency) -> None:
         row.label, row.type, row.subject = item.label, item.type, subjects[item.subject]
-        row.levels = [levels[fmt.slugify(code)] for code in item.levels]
+        row.levels = [levels[slugify(code)] for code in item.levels]
 
     competencies = _upsert(Competency, source.code, "code", source.competencies, set_competency)
     for item in source.competencies:

@@ -25,7 +25,8 @@ from imaginecole.curriculum.models import Competency, Level, Subject
 from imaginecole.extensions import db
 from imaginecole.media.operations import blob_store
 from imaginecole.search.indexing import sync_index
-from sync import content as fmt
+from sync import model as fmt
+from sync.content import LANGUAGES, OPEN_LICENCES, RESOURCE_TYPES
 from sync.submissions import InvalidText, validate_text
 
 EDITING_ROLES = ("editor", "admin")
@@ -322,7 +323,7 @@ def _validate(module: Module, form: MetadataForm) -> tuple[dict[str, Problem], d
     country = module.country_code
     wanted: dict = {"title": {}, "summary": {}}
     for name, limit in (("title", MAX_TITLE), ("summary", MAX_SUMMARY)):
-        for lang in fmt.LANGUAGES:
+        for lang in LANGUAGES:
             value = _clean_text(
                 problems,
                 f"{name}_{lang}",
@@ -354,13 +355,13 @@ def _validate(module: Module, form: MetadataForm) -> tuple[dict[str, Problem], d
 
     if not form.resource_type:
         problems["resource_type"] = Problem("required")
-    elif form.resource_type not in fmt.RESOURCE_TYPES:
+    elif form.resource_type not in RESOURCE_TYPES:
         problems["resource_type"] = Problem("unknown_resource_type", form.resource_type)
     wanted["resource_type"] = form.resource_type
 
     if not form.licence:
         problems["licence"] = Problem("required")
-    elif form.licence not in fmt.OPEN_LICENCES:
+    elif form.licence not in OPEN_LICENCES:
         problems["licence"] = Problem("closed_licence", form.licence)
     wanted["licence"] = form.licence
 
@@ -568,7 +569,7 @@ def changes_between(before: dict, after: dict) -> list[Change]:
 
 
 def _language_order(lang: str) -> tuple[int, str]:
-    return (fmt.LANGUAGES.index(lang) if lang in fmt.LANGUAGES else len(fmt.LANGUAGES), lang)
+    return (LANGUAGES.index(lang) if lang in LANGUAGES else len(LANGUAGES), lang)
 
 
 def _short(value: object) -> str:

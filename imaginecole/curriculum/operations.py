@@ -55,7 +55,8 @@ from imaginecole.extensions import db
 from imaginecole.localized import Shown, pick
 from imaginecole.media.operations import blob_store
 from imaginecole.search.indexing import sync_index
-from sync import content as fmt
+from sync import model as fmt
+from sync.content import read_curriculum
 from sync.curriculum_file import CurriculumDiff, diff_curricula, dump_curriculum
 from sync.problems import Problem, ProblemList
 from sync.text import slugify
@@ -163,7 +164,7 @@ def check_toml(country: str, text: str) -> tuple[fmt.Curriculum | None, list[Pro
             problems.add(FILE_NAME, None, "", "the text contains characters that are not UTF-8")
             return None, problems
         found = ProblemList()
-        curriculum = fmt.read_curriculum(path, found)
+        curriculum = read_curriculum(path, found)
     problems.extend(Problem(FILE_NAME, p.line, p.field, p.message) for p in found)
     if stated and stated != country:
         line = TomlLines(text).line_of(("code",))

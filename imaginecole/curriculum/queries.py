@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from imaginecole.curriculum.models import Competency, Country
 from imaginecole.extensions import db
-from sync import content as fmt
+from sync import model as fmt
 
 
 def curriculum_of(code: str) -> fmt.Curriculum | None:

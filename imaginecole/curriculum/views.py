@@ -18,7 +18,8 @@ from imaginecole.curriculum.models import Country
 from imaginecole.curriculum.queries import curriculum_of
 from imaginecole.extensions import db
 from imaginecole.localized import pick
-from sync import content as fmt
+from sync import model as fmt
+from sync.content import LANGUAGES
 from sync.curriculum_file import Change, dump_curriculum
 from sync.problems import Problem
 
@@ -250,7 +251,7 @@ def curriculum_edit(country: str):
 
 
 def _texts(prefix: str) -> dict[str, str]:
-    return {lang: request.form.get(f"{prefix}_{lang}", "") for lang in fmt.LANGUAGES}
+    return {lang: request.form.get(f"{prefix}_{lang}", "") for lang in LANGUAGES}
 
 
 def _whole(name: str) -> int:

@@ -14,8 +14,8 @@ from imaginecole.media.models import Asset, ImageVariant
 from imaginecole.rendering.images import ImageRejected, make_variants
 from imaginecole.rendering.markdown import ImageInfo, MediaLink
 from sync.bundle.manifest import SHA256, VARIANT_TYPES
-from sync.content import Blob
 from sync.media import EXTENSION_FOR_TYPE, IMAGE_TYPES
+from sync.model import Blob
 from sync.storage import BlobStore
 
 IN_BATCH = 500  # keys per IN (...) query: well under SQLite's limit on bound parameters

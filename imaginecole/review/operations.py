@@ -23,10 +23,10 @@ from imaginecole.review.models import RUBRIC, EnrolledSchool, ReceivedPackage, R
 from imaginecole.search.indexing import sync_index
 from imaginecole.submissions.models import Revision, Submission
 from imaginecole.submissions.operations import add_revision
-from sync import content as fmt
+from sync import model as fmt
 from sync.bundle import BundleError, PublicKey, SubmissionStatus
 from sync.bundle.manifest import NO_REVISION
-from sync.content import local_targets
+from sync.markdown import local_targets
 from sync.submissions import (
     REFUSED,
     EnrolledKeys,

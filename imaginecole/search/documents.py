@@ -15,7 +15,7 @@ from imaginecole.content.models import LESSON_TITLE_CHARS, Module
 from imaginecole.localized import pick
 from imaginecole.rendering.markdown import plain_text
 from imaginecole.search.interface import Document
-from sync import content as fmt
+from sync import model as fmt
 
 MAX_BODY_CHARS = 60_000  # a very long page is still found by its beginning; keeps the index small
 

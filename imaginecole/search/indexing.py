@@ -18,7 +18,7 @@ from imaginecole.search.documents import (
     documents_of,
     from_bundle,
 )
-from sync import content as fmt
+from sync import model as fmt
 
 
 @dataclass

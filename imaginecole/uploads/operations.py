@@ -18,7 +18,6 @@ import errno
 import os
 import re
 import shutil
-import stat
 import tomllib
 import zipfile
 import zlib
@@ -39,6 +38,8 @@ from imaginecole.extensions import db
 from imaginecole.uploads.chunks import Partial, expire_partials, finish_partial
 from imaginecole.uploads.models import ContentUpload
 from sync import content as fmt
+from sync import model
+from sync.container.zipcheck import ARCHIVE, TOO_MANY_FILES, ZipEntry, ZipLimits, check_zip
 from sync.course import CourseOptions, read_course
 from sync.problems import Problem, ProblemList
 
@@ -57,9 +58,6 @@ JUNK_FOLDERS = {"__MACOSX"}
 JUNK_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 CHECK_TIMEOUT = timedelta(hours=1)  # a check still running after this died with its worker
 STAGED_LIFETIME = timedelta(days=14)  # checked but never published: the files are dropped
-UTF8_FLAG = 0x800
-ENCRYPTED_FLAG = 0x1
-_DRIVE = re.compile(r"^[A-Za-z]:")
 _UNSAFE_STEM = re.compile(r"[^\w .,()+-]+")
 
 
@@ -79,13 +77,6 @@ class PublishRefused(Exception):
         self.code = code
 
 
-@dataclass(frozen=True)
-class ZipLimits:
-    max_files: int = DEFAULT_MAX_FILES
-    max_unpacked: int = DEFAULT_MAX_UNPACKED_MB * MiB
-    max_ratio: int = MAX_RATIO
-
-
 # ---------------------------------------------------------------------------- settings and paths
 
 
@@ -98,6 +89,8 @@ def zip_limits() -> ZipLimits:
     return ZipLimits(
         max_files=int(config.get("ZIP_MAX_FILES", DEFAULT_MAX_FILES)),
         max_unpacked=int(config.get("ZIP_MAX_UNPACKED_MB", DEFAULT_MAX_UNPACKED_MB)) * MiB,
+        max_ratio=MAX_RATIO,
+        ratio_floor=RATIO_FLOOR,
     )
 
 
@@ -229,8 +222,8 @@ def extract_zip(archive: Path, target: Path, limits: ZipLimits) -> int:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
         raise ZipRefused("not_zip") from None
     with zf:
-        plan = _plan(zf, limits)
-        _check_space(target, sum(info.file_size for info, _, is_dir in plan if not is_dir))
+        plan = _plan(zf, archive.stat().st_size, limits)
+        _check_space(target, sum(e.info.file_size for e in plan if not e.is_folder))
         try:
             return _write(zf, plan, target, limits)
         except BaseException:
@@ -238,79 +231,22 @@ def extract_zip(archive: Path, target: Path, limits: ZipLimits) -> int:
             raise
 
 
-def _entry_name(info: zipfile.ZipInfo) -> str:
-    name = info.filename
-    if not info.flag_bits & UTF8_FLAG:
-        # Many archivers write UTF-8 names without setting the flag, so Python reads them as
-        # CP437 ("Ã©" for "é"); undo that when the bytes are valid UTF-8.
-        try:
-            name = name.encode("cp437").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            pass
-    return name
+def _is_junk(parts: tuple[str, ...], is_folder: bool) -> bool:
+    if not parts or parts[0] in JUNK_FOLDERS:
+        return True
+    return not is_folder and (parts[-1] in JUNK_FILES or parts[-1].startswith("._"))
 
 
-def safe_parts(name: str) -> list[str]:
-    """Return the path parts of an entry name, refusing any name that could leave the folder."""
-    if any(ord(char) < 32 for char in name):
-        raise ZipRefused("unsafe_name", name)
-    # Some Windows tools write backslashes: they are separators, and are judged as such.
-    posix = name.replace("\\", "/")
-    if posix.startswith("/") or _DRIVE.match(posix):
-        raise ZipRefused("unsafe_name", name)
-    parts = [part for part in posix.split("/") if part not in ("", ".")]
-    if any(part == ".." or len(part.encode("utf-8")) > 255 for part in parts):
-        raise ZipRefused("unsafe_name", name)
-    return parts
-
-
-def _plan(zf: zipfile.ZipFile, limits: ZipLimits) -> list[tuple[zipfile.ZipInfo, list[str], bool]]:
-    infos = zf.infolist()
-    if len(infos) > limits.max_files:
-        raise ZipRefused("too_many_files", str(len(infos)))
-    plan = []
-    files: set[tuple[str, ...]] = set()
-    folders: set[tuple[str, ...]] = set()
-    declared = 0
-    for info in infos:
-        name = _entry_name(info)
-        parts = safe_parts(name)
-        if not parts or parts[0] in JUNK_FOLDERS:
-            continue
-        mode = info.external_attr >> 16
-        if info.create_system == 3 and mode:  # Unix permissions and file type are recorded
-            if stat.S_ISLNK(mode):
-                raise ZipRefused("link", name)
-            # Type bits are often left out (Python's own writer does): only permissions.
-            if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
-                raise ZipRefused("special", name)
-        if info.flag_bits & ENCRYPTED_FLAG:
-            raise ZipRefused("encrypted", name)
-        is_dir = name.endswith(("/", "\\")) or (info.create_system == 3 and stat.S_ISDIR(mode))
-        if not is_dir and (parts[-1] in JUNK_FILES or parts[-1].startswith("._")):
-            continue
-        key = tuple(parts)
-        if key in files or (not is_dir and key in folders):
-            raise ZipRefused("duplicate", name)
-        parents = {key[:i] for i in range(1, len(key))}
-        if parents & files:
-            raise ZipRefused("duplicate", name)
-        folders.update(parents)
-        if is_dir:
-            folders.add(key)
-        else:
-            files.add(key)
-            declared += info.file_size
-            if declared > limits.max_unpacked:
-                raise ZipRefused("too_large_unpacked")
-            if info.file_size > RATIO_FLOOR and info.file_size > limits.max_ratio * max(
-                info.compress_size, 1
-            ):
-                raise ZipRefused("bomb", name)
-        plan.append((info, parts, is_dir))
-    if not files:
+def _plan(zf: zipfile.ZipFile, size: int, limits: ZipLimits) -> list[ZipEntry]:
+    check = check_zip(zf, size, limits, backslash_separates=True, skip=_is_junk)
+    if check.problems:
+        problem = check.problems[0]
+        if problem.code == TOO_MANY_FILES:
+            raise ZipRefused(problem.code, str(len(zf.infolist())))
+        raise ZipRefused(problem.code, problem.name if problem.name != ARCHIVE else "")
+    if not any(not entry.is_folder for entry in check.entries):
         raise ZipRefused("empty")
-    return plan
+    return check.entries
 
 
 def _check_space(target: Path, needed: int) -> None:
@@ -323,7 +259,7 @@ def _check_space(target: Path, needed: int) -> None:
 
 def _write(
     zf: zipfile.ZipFile,
-    plan: list[tuple[zipfile.ZipInfo, list[str], bool]],
+    plan: list[ZipEntry],
     target: Path,
     limits: ZipLimits,
 ) -> int:
@@ -331,14 +267,14 @@ def _write(
     root = os.path.realpath(target)
     total = 0
     count = 0
-    for info, parts, is_dir in plan:
-        dest = target.joinpath(*parts)
+    for entry in plan:
+        info, dest = entry.info, target.joinpath(*entry.parts)
         # The names were checked and no link is ever created, so this cannot fail; it is
         # checked anyway because a mistake here would write anywhere on the server.
         if not os.path.realpath(dest).startswith(root + os.sep):
             raise ZipRefused("unsafe_name", info.filename)
         try:
-            if is_dir:
+            if entry.is_folder:
                 dest.mkdir(parents=True, exist_ok=True)
                 continue
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -597,7 +533,7 @@ def check_upload(upload: ContentUpload) -> ContentUpload:
     return upload
 
 
-def _module_file(module: fmt.Module, reading: _Reading, kind: str) -> Path:
+def _module_file(module: model.Module, reading: _Reading, kind: str) -> Path:
     if kind == "course":
         return reading.display_root
     for module_dir in reading.module_dirs:

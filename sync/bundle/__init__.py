@@ -4,13 +4,42 @@ The app imports from here only; the submodules are the implementation.
 """
 
 from sync.bundle.builder import (
-    DEFAULT_PART_SIZE,
     build_bundle,
     inputs_time,
     plan_bundle,
     select_modules,
 )
-from sync.bundle.errors import (
+from sync.bundle.manifest import (
+    IndexEntry,
+    LessonEntry,
+    LessonTextEntry,
+    Manifest,
+    ModuleEntry,
+    SubmissionStatus,
+    canonical_json,
+    parse_manifest,
+)
+from sync.bundle.reader import Verdict, find_bundles, read_manifest, verify_bundle
+from sync.bundle.stage import InstalledState, StagedBundle, WhileCopying, stage_bundle
+from sync.container.archive import SignedArchive, locate_parts
+from sync.container.keys import (
+    KeyFiles,
+    PrivateKey,
+    PublicKey,
+    Signature,
+    TrustedKey,
+    TrustStore,
+    generate_key_files,
+    key_id_of,
+    load_private_key,
+    load_public_key,
+    load_trust,
+    parse_trust,
+    sign,
+    trust_entry_toml,
+)
+from sync.container.writer import DEFAULT_PART_SIZE
+from sync.errors import (
     BadSignature,
     BaseNotInstalled,
     BuildError,
@@ -40,49 +69,13 @@ from sync.bundle.errors import (
     UnsupportedFormat,
     UntrustedKey,
 )
-from sync.bundle.keys import (
-    KeyFiles,
-    PrivateKey,
-    PublicKey,
-    Signature,
-    TrustedKey,
-    TrustStore,
-    generate_key_files,
-    key_id_of,
-    load_private_key,
-    load_public_key,
-    load_trust,
-    parse_trust,
-    sign,
-    trust_entry_toml,
-)
-from sync.bundle.manifest import (
-    FileEntry,
-    IndexEntry,
-    LessonEntry,
-    LessonTextEntry,
-    Manifest,
-    ModuleEntry,
-    SubmissionStatus,
-    canonical_json,
-    parse_manifest,
-)
-from sync.bundle.reader import (
-    BundleArchive,
-    Verdict,
-    find_bundles,
-    locate_parts,
-    read_manifest,
-    verify_bundle,
-)
-from sync.bundle.stage import InstalledState, StagedBundle, WhileCopying, stage_bundle
+from sync.model import FileEntry
 
 __all__ = [
     "DEFAULT_PART_SIZE",
     "BadSignature",
     "BaseNotInstalled",
     "BuildError",
-    "BundleArchive",
     "BundleError",
     "BundleNotFound",
     "BundleReadError",
@@ -111,6 +104,7 @@ __all__ = [
     "Rollback",
     "Signature",
     "SignatureMissing",
+    "SignedArchive",
     "StagedBundle",
     "WhileCopying",
     "StoreWriteError",

@@ -14,16 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sync import FORMAT_VERSION
-from sync.bundle.container import DEFAULT_PART_SIZE, ZIP_EPOCH, Progress, write_container
-from sync.bundle.errors import BuildError, ManifestError
-from sync.bundle.keys import PrivateKey, load_private_key, sign
 from sync.bundle.manifest import (
     CHANNEL,
     CREATED,
     MARKDOWN_TYPE,
     SHA256,
     VARIANT_TYPES,
-    FileEntry,
     IndexEntry,
     Manifest,
     ModuleEntry,
@@ -32,8 +28,12 @@ from sync.bundle.manifest import (
     format_created,
     safe_name,
 )
-from sync.content import COUNTRY_CODE, Blob, ContentTree, Curriculum, Module, Variant
+from sync.container.keys import PrivateKey, load_private_key, sign
+from sync.container.writer import DEFAULT_PART_SIZE, ZIP_EPOCH, Progress, write_container
+from sync.content import COUNTRY_CODE, ContentTree
+from sync.errors import BuildError, ManifestError
 from sync.media import EXTENSION_FOR_TYPE, IMAGE_TYPES
+from sync.model import Blob, Curriculum, FileEntry, Module, Variant
 
 # ---------------------------------------------------------------------------- planning
 

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from sync.bundle.container import Progress, stage_blobs
-from sync.bundle.errors import BundleError
-from sync.bundle.manifest import FileEntry
-from sync.bundle.reader import BundleArchive
+from sync.container.archive import SignedArchive
+from sync.container.staging import stage_blobs
+from sync.container.writer import Progress
+from sync.errors import BundleError
+from sync.model import FileEntry
 
 PROGRESS_EVERY = 0.1  # seconds between progress messages from the child
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding sync/
@@ -164,7 +165,7 @@ def run_job(job: CopyJob, out: BinaryIO) -> None:
                 raise ImporterGone() from None
 
     try:
-        with BundleArchive(job.bundle) as archive:
+        with SignedArchive(job.bundle) as archive:
             copied = stage_blobs(archive, job.files, job.to_copy, job.staged, job.staging, report)
     except ImporterGone:
         return

@@ -17,31 +17,34 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sync import FORMAT_VERSION
-from sync.bundle.errors import ManifestError, UnsupportedFormat
-from sync.content import (
-    COUNTRY_CODE,
-    MODULE_ID,
-    SLUG,
+from sync.container.archive import MAX_MANIFEST_BYTES
+from sync.content import COUNTRY_CODE, MODULE_ID, SLUG
+from sync.errors import ManifestError, UnsupportedFormat
+from sync.media import IMAGE_TYPES
+from sync.model import (
     Author,
     Blob,
     Competency,
     Curriculum,
     Cycle,
     Domain,
+    FileEntry,
     Lesson,
     LessonText,
     Level,
     Localized,
     Module,
+    ModuleInfo,
     Subject,
     Variant,
+    VariantEntry,
+    module_info,
 )
-from sync.media import IMAGE_TYPES
 
 OLDEST_FORMAT_VERSION = 1
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -66,9 +69,6 @@ NO_REVISION = "0" * 64
 FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 MARKDOWN_TYPE = "text/markdown; charset=utf-8"
 VARIANT_TYPES = ("image/webp", "image/jpeg", "image/png")
-MAX_MANIFEST_BYTES = (
-    64 * 1024 * 1024
-)  # held in memory to check its signature; real ones are far smaller
 
 
 def canonical_json(data: object) -> bytes:
@@ -105,54 +105,6 @@ def is_safe_name(name: str) -> bool:
 # ---------------------------------------------------------------------------- data
 
 
-@dataclass(frozen=True)
-class VariantEntry:
-    """A resized copy of an image, made by the publisher; its bytes travel as a blob."""
-
-    sha256: str
-    media_type: str  # one of VARIANT_TYPES
-    width: int
-    height: int
-    size: int
-
-    def to_data(self) -> dict:
-        return {
-            "sha256": self.sha256,
-            "media_type": self.media_type,
-            "width": self.width,
-            "height": self.height,
-            "size": self.size,
-        }
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    """What the manifest says about one blob (its hash is the key it is filed under).
-
-    In a module's ``blobs``, an image the publisher already prepared also has its ``width``
-    and ``height`` and its resized ``variants`` (optional, added within format 1).
-    """
-
-    size: int
-    media_type: str
-    name: str
-    width: int | None = None
-    height: int | None = None
-    variants: tuple[VariantEntry, ...] = ()
-
-    @property
-    def prepared(self) -> bool:
-        return self.width is not None
-
-    def to_data(self) -> dict:
-        data: dict = {"size": self.size, "media_type": self.media_type, "name": self.name}
-        if self.prepared:
-            # Written only for prepared images, so other entries keep their exact bytes.
-            data["width"], data["height"] = self.width, self.height
-            data["variants"] = [v.to_data() for v in self.variants]
-        return data
-
-
 @dataclass
 class LessonTextEntry:
     lang: str
@@ -169,25 +121,9 @@ class LessonEntry:
 
 
 @dataclass
-class ModuleEntry:
-    """A module as shipped: ``sync.content.Module`` without paths, Markdown replaced by hashes."""
+class ModuleEntry(ModuleInfo):
+    """A module as shipped: ``sync.model.Module`` without paths, Markdown replaced by hashes."""
 
-    id: str
-    country: str
-    version: int
-    language: str
-    levels: list[str]
-    subject: str
-    competencies: list[str]
-    assesses: list[str]
-    resource_type: str
-    licence: str
-    keywords: list[str]
-    derived_from: list[str]
-    attribution: str
-    title: Localized
-    summary: Localized
-    authors: list[Author]
     lessons: list[LessonEntry]
     blobs: dict[str, FileEntry]  # media only, so a delta's module is complete on its own
     fingerprint: str
@@ -216,22 +152,7 @@ class ModuleEntry:
                 texts[lang] = LessonTextEntry(lang, text.title, sha256, dict(text.media))
             lessons.append(LessonEntry(lesson.slug, lesson.position, texts))
         entry = cls(
-            id=module.id,
-            country=module.country,
-            version=module.version,
-            language=module.language,
-            levels=list(module.levels),
-            subject=module.subject,
-            competencies=list(module.competencies),
-            assesses=list(module.assesses),
-            resource_type=module.resource_type,
-            licence=module.licence,
-            keywords=list(module.keywords),
-            derived_from=list(module.derived_from),
-            attribution=module.attribution,
-            title=dict(module.title),
-            summary=dict(module.summary),
-            authors=[Author(a.name, a.role) for a in module.authors],
+            **module_info(module),
             lessons=lessons,
             blobs={sha: _blob_entry(blob) for sha, blob in sorted(module.blobs.items())},
             fingerprint=module.fingerprint(),
@@ -241,22 +162,7 @@ class ModuleEntry:
     def to_module(self, markdown: Callable[[str], str], blob_path: Callable[[str], Path]) -> Module:
         """Rebuild the module, reading Markdown and locating media through the callbacks."""
         return Module(
-            id=self.id,
-            country=self.country,
-            version=self.version,
-            language=self.language,
-            levels=list(self.levels),
-            subject=self.subject,
-            competencies=list(self.competencies),
-            assesses=list(self.assesses),
-            resource_type=self.resource_type,
-            licence=self.licence,
-            keywords=list(self.keywords),
-            derived_from=list(self.derived_from),
-            attribution=self.attribution,
-            title=dict(self.title),
-            summary=dict(self.summary),
-            authors=[Author(a.name, a.role) for a in self.authors],
+            **module_info(self),
             lessons=[
                 Lesson(
                     slug=lesson.slug,
@@ -289,16 +195,7 @@ class ModuleEntry:
         )
 
     def to_data(self) -> dict:
-        data = {
-            name: getattr(self, name)
-            for name in (
-                "id", "country", "version", "language", "levels", "subject", "competencies",
-                "assesses", "resource_type", "licence", "keywords", "derived_from",
-                "attribution", "title", "summary", "fingerprint",
-            )
-        }  # fmt: skip
-        data["authors"] = [asdict(a) for a in self.authors]
-        data["lessons"] = [asdict(lesson) for lesson in self.lessons]
+        data = asdict(replace(self, blobs={}))
         data["blobs"] = {sha: f.to_data() for sha, f in self.blobs.items()}
         return data
 

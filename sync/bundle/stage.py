@@ -31,16 +31,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sync.bundle.container import (
-    Progress,
+from sync.bundle.copier import BackgroundCopy, CopyJob, can_copy_in_background
+from sync.bundle.manifest import Manifest, SubmissionStatus, parse_manifest
+from sync.bundle.reader import authenticate, check_signer
+from sync.container.archive import SignedArchive
+from sync.container.keys import TrustStore
+from sync.container.staging import (
+    RESERVE_BYTES,
     blobs_to_stage,
     publish,
     remove_staging,
     stage_blobs,
     staging_dir,
 )
-from sync.bundle.copier import BackgroundCopy, CopyJob, can_copy_in_background
-from sync.bundle.errors import (
+from sync.container.writer import Progress
+from sync.errors import (
     BaseNotInstalled,
     BundleError,
     CorruptBlob,
@@ -48,13 +53,8 @@ from sync.bundle.errors import (
     MissingBaseBlob,
     Rollback,
 )
-from sync.bundle.keys import TrustStore
-from sync.bundle.manifest import Manifest, SubmissionStatus, parse_manifest
-from sync.bundle.reader import BundleArchive, check_signer
-from sync.content import Curriculum, Module
+from sync.model import Curriculum, Module
 from sync.storage import BlobStore
-
-RESERVE_BYTES = 64 * 1024 * 1024  # left free after the import, for the database and logs
 
 
 def _not_copying() -> bool:
@@ -136,10 +136,10 @@ def stage_bundle(
     """
     if not isinstance(trust, TrustStore):
         raise TypeError("stage_bundle needs the server's TrustStore; there is no unchecked import")
-    with BundleArchive(path) as archive:
+    with SignedArchive(path) as archive:
         if archive.entry_problems:
             raise archive.entry_problems[0]
-        manifest_bytes, signature, trusted = archive.authenticate(trust)
+        manifest_bytes, signature, trusted = authenticate(archive, trust)
         manifest = parse_manifest(manifest_bytes)
         check_signer(manifest, signature, trusted)
 
@@ -155,7 +155,7 @@ def stage_bundle(
             raise BaseNotInstalled(
                 manifest.country, manifest.channel, manifest.base_version or 0, have
             )
-        listing = archive.listing_problems(manifest)
+        listing = archive.listing_problems(manifest.files)
         if listing:
             raise listing[0]
         _check_base_blobs(manifest, store)
@@ -194,7 +194,7 @@ def stage_bundle(
 
 
 def _stage_while(
-    archive: BundleArchive,
+    archive: SignedArchive,
     manifest: Manifest,
     store: BlobStore,
     staging: Path,

@@ -25,7 +25,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sync.bundle.errors import BundleError
 from sync.bundle.manifest import (
     CREATED,
     FORBIDDEN_CHARACTERS,
@@ -35,6 +34,7 @@ from sync.bundle.manifest import (
     canonical_json,
     is_safe_name,
 )
+from sync.errors import BundleError
 
 MEDIA_TYPE = re.compile(
     r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*(?:;.*)?$"

@@ -23,31 +23,20 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from sync.bundle.container import (
-    Progress,
-    blobs_to_stage,
-    publish,
-    remove_staging,
-    stage_blobs,
-    staging_dir,
-    write_container,
+from sync.bundle.manifest import (
+    CREATED,
+    KEY_ID,
+    MARKDOWN_TYPE,
+    SHA256,
+    Fields,
+    canonical_json,
+    format_created,
+    is_safe_name,
+    reject_constant,
+    reject_duplicates,
 )
-from sync.bundle.errors import (
-    BadSignature,
-    BuildError,
-    BundleError,
-    CorruptBlob,
-    ManifestError,
-    MissingBlob,
-    NotABundle,
-    SignatureMissing,
-    StoreWriteError,
-    TrustFileError,
-    UnexpectedEntry,
-    UnsupportedFormat,
-)
-from sync.bundle.keys import (
-    MAX_SIGNATURE_BYTES,
+from sync.container.archive import MAX_MANIFEST_BYTES, SignedArchive
+from sync.container.keys import (
     PrivateKey,
     PublicKey,
     Signature,
@@ -56,29 +45,27 @@ from sync.bundle.keys import (
     read_toml_file,
     sign,
 )
-from sync.bundle.manifest import (
-    CREATED,
-    KEY_ID,
-    MARKDOWN_TYPE,
-    MAX_MANIFEST_BYTES,
-    SHA256,
-    Fields,
-    FileEntry,
-    canonical_json,
-    format_created,
-    is_safe_name,
-    reject_constant,
-    reject_duplicates,
+from sync.container.staging import (
+    RESERVE_BYTES,
+    blobs_to_stage,
+    publish,
+    remove_staging,
+    stage_blobs,
+    staging_dir,
 )
-from sync.bundle.reader import (
-    BLOB_PREFIX,
-    MANIFEST_NAME,
-    SIGNATURE_NAME,
-    BundleArchive,
-    size_problem,
-)
-from sync.bundle.stage import RESERVE_BYTES
+from sync.container.writer import Progress, write_container
 from sync.content import COUNTRY_CODE
+from sync.errors import (
+    BadSignature,
+    BuildError,
+    BundleError,
+    CorruptBlob,
+    ManifestError,
+    StoreWriteError,
+    TrustFileError,
+    UnsupportedFormat,
+)
+from sync.model import FileEntry
 from sync.storage import BlobStore
 from sync.submissions.model import (
     FileRef,
@@ -535,31 +522,25 @@ class ReceivedPackage:
     reused: int = 0  # blobs the store (or an interrupted read) already had
 
 
-def _authenticate(archive: BundleArchive, enrolled: EnrolledKeys) -> tuple[bytes, EnrolledSchool]:
-    """Return the manifest bytes once signed by an enrolled school; parse nothing else."""
-    if archive.entry_problems:
-        raise archive.entry_problems[0]
-    raw_signature = archive.read_small(SIGNATURE_NAME, MAX_SIGNATURE_BYTES)
-    if raw_signature is None:
-        raise SignatureMissing("the package has no signature.json")
-    signature = Signature.from_json_bytes(raw_signature)
-    manifest_bytes = archive.read_small(MANIFEST_NAME, MAX_MANIFEST_BYTES)
-    if manifest_bytes is None:
-        raise NotABundle(archive.label, "it has no manifest.json")
+def _school_key(enrolled: EnrolledKeys, signature: Signature) -> PublicKey:
+    """Return the enrolled key a package's signature must be made with; refuse an unknown school."""
     school = enrolled.get(signature.key_id)
     if school is None:
         raise UnknownSchool(signature.key_id)
     # The enrolled key, never the one signature.json carries: that one proves nothing.
-    if not school.public_key.verify(signature.signature, manifest_bytes):
-        raise BadSignature(signature.key_id)
-    return manifest_bytes, school
+    return school.public_key
 
 
 def _check_archive(
-    archive: BundleArchive, enrolled: EnrolledKeys
+    archive: SignedArchive, enrolled: EnrolledKeys
 ) -> tuple[PackageManifest, list[list[str]], EnrolledSchool, str]:
     """Run every check that needs no blob read: signature, manifest, identity, listing."""
-    manifest_bytes, school = _authenticate(archive, enrolled)
+    if archive.entry_problems:
+        raise archive.entry_problems[0]
+    manifest_bytes, signature = archive.authenticate(
+        lambda signature: _school_key(enrolled, signature), "package"
+    )
+    school = enrolled.schools[signature.key_id]
     manifest, markdown = parse_package_manifest(manifest_bytes)
     if manifest.school_key_id != school.key_id:
         raise BadSignature(
@@ -569,16 +550,9 @@ def _check_archive(
         )
     if manifest.country != school.country:
         raise CountryMismatch(school.name, school.key_id, school.country, manifest.country)
-    for sha, entry in manifest.files.items():
-        info = archive.entries.get(BLOB_PREFIX + sha)
-        if info is None:
-            raise MissingBlob(sha, entry.name)
-        problem = size_problem(info, entry.size, sha, entry.name)
-        if problem is not None:
-            raise problem
-    for name in sorted(archive.entries):
-        if name.startswith(BLOB_PREFIX) and name[len(BLOB_PREFIX) :] not in manifest.files:
-            raise UnexpectedEntry(name)
+    listing = archive.listing_problems(manifest.files)
+    if listing:
+        raise listing[0]
     return manifest, markdown, school, hashlib.sha256(manifest_bytes).hexdigest()
 
 
@@ -610,7 +584,7 @@ def _with_markdown(
 
 def verify_package(path: Path | str, enrolled: EnrolledKeys) -> ReceivedPackage:
     """Check a package completely without writing anything; raise at the first problem."""
-    with BundleArchive(path) as archive:
+    with SignedArchive(path) as archive:
         manifest, markdown, school, digest = _check_archive(archive, enrolled)
         markdown_hashes = {sha for hashes in markdown for sha in hashes}
         held: dict[str, bytes] = {}
@@ -642,7 +616,7 @@ def read_package(
     """
     if not isinstance(enrolled, EnrolledKeys):
         raise TypeError("read_package needs the enrolled schools; there is no unchecked import")
-    with BundleArchive(path) as archive:
+    with SignedArchive(path) as archive:
         manifest, markdown, school, digest = _check_archive(archive, enrolled)
         staging = _staging_dir(store, school.key_id, digest)
         to_copy, staged = blobs_to_stage(manifest.files, store, staging, reserve)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sync.content import Competency, Level, read_curriculum
+from sync.content import read_curriculum
 from sync.curriculum_file import Change, CurriculumDiff, diff_curricula, dump_curriculum
+from sync.model import Competency, Level
 from sync.problems import ProblemList
 from sync.text import slugify
 from tests.conftest import REPO_ROOT, TEST_CONTENT

@@ -1,6 +1,6 @@
 """Bundles between two servers: a national one that builds them, a school one that imports them.
 
-The library tests (tests/sync/test_bundle_*.py) cover every refusal of a bad bundle. These cover
+The library tests (tests/sync/bundle/) cover every refusal of a bad bundle. These cover
 what the app adds: versions and deltas built from the database, one transaction per import,
 the search index following the database, history, removal, one import at a time, and imports
 killed at each stage then run again.
@@ -903,12 +903,12 @@ CRASHER = textwrap.dedent(
 
     import imaginecole.cli as cli
     import imaginecole.bundles.operations as bundles
-    import sync.bundle.container as container
+    import sync.container.staging as staging
 
     point, bundle = sys.argv[1:]
     calls = []
     # Every staged blob flushed and named at once: the test bundle is smaller than one batch.
-    container.FLUSH_BYTES = 1
+    staging.FLUSH_BYTES = 1
 
     def die():
         sys.stdout.flush()
@@ -923,11 +923,11 @@ CRASHER = textwrap.dedent(
         # Inside the second large blob: part of it is in a temporary file. The copy runs in
         # this process here, so the patch below reaches it.
         import sync.bundle.stage as stage
-        from sync.bundle.reader import BundleArchive
+        from sync.container.archive import SignedArchive
 
         stage.can_copy_in_background = lambda: False
 
-        iter_blob = BundleArchive.iter_blob
+        iter_blob = SignedArchive.iter_blob
 
         def cut_short(self, sha256, size, name=""):
             if size > 1 << 20:
@@ -937,7 +937,7 @@ CRASHER = textwrap.dedent(
                 if len(calls) == 2:
                     die()
 
-        BundleArchive.iter_blob = cut_short
+        SignedArchive.iter_blob = cut_short
     elif point == "copying in the background":
         # The lessons rendered while another process copies the media.
         def render_and_die(*args, **kwargs):

@@ -3,7 +3,7 @@
 Two school servers (A and B) and a national one, each on its own data folder with zz loaded.
 The schools' keys are enrolled on the national server with `imaginecole submissions key` and
 `submissions enroll`; the schools trust the national server's bundle key. The merge rules
-themselves have library tests (tests/sync/test_submissions_*.py); these check that the app
+themselves have library tests (tests/sync/submissions/); these check that the app
 applies them: what the database holds, what the pages show, and what travels back down.
 """
 

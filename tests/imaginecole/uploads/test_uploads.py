@@ -28,6 +28,7 @@ from imaginecole.content.models import Module
 from imaginecole.extensions import db
 from imaginecole.uploads import operations as upload_zip
 from imaginecole.uploads.models import ContentUpload
+from sync.container.zipcheck import ZipLimits
 from tests.conftest import CORPUS, REPO_ROOT, TEST_CONTENT
 from tests.imaginecole.national_helpers import (
     Page,
@@ -569,14 +570,9 @@ def test_extraction_writes_no_link_and_stays_in_its_folder(tmp_path):
     archive.write_bytes(zip_entries(("a/ok.md", b"# ok\n"), (_symlink_entry(), b"/etc/passwd")))
     target = tmp_path / "out"
     with pytest.raises(upload_zip.ZipRefused) as refused:
-        upload_zip.extract_zip(archive, target, upload_zip.ZipLimits())
+        upload_zip.extract_zip(archive, target, ZipLimits())
     assert refused.value.code == "link"
     assert not target.exists()
-    for name in ("a/./b.md", "a//b.md"):
-        assert upload_zip.safe_parts(name) == ["a", "b.md"]
-    for name in ("../x", "a/../../x", "/x", "C:x", "C:\\x", "a\\..\\..\\x", "a\x00b"):
-        with pytest.raises(upload_zip.ZipRefused):
-            upload_zip.safe_parts(name)
 
 
 def test_junk_of_archivers_is_ignored_and_utf8_names_are_read(server, tmp_path):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sync.bundle import PrivateKey, canonical_json
-from sync.bundle.keys import sign
+from sync.container.keys import sign
 from sync.storage import BlobStore
 from sync.submissions import (
     EnrolledKeys,
@@ -21,7 +21,7 @@ from sync.submissions import (
     read_package,
     revision_uid,
 )
-from tests.sync.test_bundle_support import manifest_data, rewrite
+from tests.sync.bundle.test_support import manifest_data, rewrite
 
 CREATED = "2025-03-01T09:00:00Z"
 LATER = "2025-03-08T16:30:00Z"

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from sync.cli import cli
-from tests.sync.test_bundle_support import TEST_CONTENT, blob_names, rewrite
+from tests.sync.bundle.test_support import TEST_CONTENT, blob_names, rewrite
 
 
 @pytest.fixture

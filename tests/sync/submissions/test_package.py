@@ -42,7 +42,8 @@ from sync.submissions import (
     read_package,
     verify_package,
 )
-from tests.sync.test_bundle_support import (
+from tests.sync.bundle.test_support import (
+    add_overlapping_entries,
     assert_store_intact,
     manifest_data,
     read_entries,
@@ -50,7 +51,7 @@ from tests.sync.test_bundle_support import (
     stored_files,
     write_zero_bomb,
 )
-from tests.sync.test_submissions_support import (
+from tests.sync.submissions.test_support import (
     LATER,
     PNG,
     edit_and_resign,
@@ -436,6 +437,12 @@ def test_a_truncated_blob_is_refused(kit, good, tmp_path):
 def test_a_decompression_bomb_is_refused_before_it_is_inflated(kit, good, tmp_path):
     bomb = write_zero_bomb(good, tmp_path / "bomb.icsub", "blobs/" + kit.image_ref.sha256, 8)
     refuse(kit, bomb, (OversizedBlob, DecompressionBomb))
+
+
+def test_overlapping_entries_are_refused_before_the_signature_is_read(kit, good, tmp_path):
+    crafted = add_overlapping_entries(good, tmp_path / "overlap.icsub")
+    error = refuse(kit, crafted, DecompressionBomb)
+    assert "overlapping" in str(error)
 
 
 @pytest.mark.parametrize("name", ["../evil", "/etc/passwd", "blobs/../../x", "C:evil", "notes.txt"])

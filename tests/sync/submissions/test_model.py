@@ -16,7 +16,7 @@ from sync.submissions import (
     revision_uid,
     validate_text,
 )
-from tests.sync.test_submissions_support import revision, submission, uid
+from tests.sync.submissions.test_support import revision, submission, uid
 
 SHA = "ab" * 32
 

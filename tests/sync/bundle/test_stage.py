@@ -38,7 +38,7 @@ from sync.bundle import (
     stage_bundle,
 )
 from sync.content import read_content
-from tests.sync.test_bundle_support import (
+from tests.sync.bundle.test_support import (
     assert_store_intact,
     blob_names,
     make_kit,
@@ -50,7 +50,7 @@ from tests.sync.test_bundle_support import (
     write_zero_bomb,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 NOTHING = InstalledState()
 
 
@@ -451,12 +451,12 @@ def test_a_damaged_staged_file_is_copied_again(kit, good):
 CRASHER = textwrap.dedent(
     """
     import os, signal, sys
-    import sync.bundle.container as container
+    import sync.container.staging as staging
     from sync.bundle import InstalledState, TrustStore, load_public_key, stage_bundle
     from sync.storage import BlobStore
 
     # Every staged blob flushed and named at once: the test bundle is smaller than one batch.
-    container.FLUSH_BYTES = 1
+    staging.FLUSH_BYTES = 1
 
     bundle, public, store, mode, after = sys.argv[1:]
     trust = TrustStore()

@@ -16,8 +16,8 @@ from sync.bundle import (
     verify_bundle,
 )
 from sync.bundle.manifest import canonical_json
-from tests.sync.test_bundle_support import make_kit, manifest_data, rewrite
-from tests.sync.test_submissions_support import revision, uid
+from tests.sync.bundle.test_support import make_kit, manifest_data, rewrite
+from tests.sync.submissions.test_support import revision, uid
 
 NOTHING = InstalledState()
 

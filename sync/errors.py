@@ -1,4 +1,4 @@
-"""Every reason a bundle, a key or a trust file is refused, each in plain words.
+"""Every reason a bundle, a submission package, a key or a trust file is refused, in plain words.
 
 One class per refusal so callers (the import command, the tests) can tell them apart; the
 message names the file, key or version involved and, where there is one, what to do about it.

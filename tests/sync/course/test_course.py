@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sync.content import MODULE_ID, Curriculum, Cycle, Domain, Level, Module, Subject
+from sync.content import MODULE_ID
 from sync.course import CourseOptions, CourseTree, read_course
+from sync.model import Curriculum, Cycle, Domain, Level, Module, Subject
 
-CORPUS = (Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus").resolve()
+CORPUS = (Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus").resolve()
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -25,7 +25,7 @@ from sync.bundle import (
     stage_bundle,
 )
 from sync.bundle.copier import BackgroundCopy, CopyStopped
-from tests.sync.test_bundle_support import (
+from tests.sync.bundle.test_support import (
     assert_store_intact,
     make_kit,
     read_entries,
@@ -33,7 +33,7 @@ from tests.sync.test_bundle_support import (
     stored_files,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 NOTHING = InstalledState()
 SHEETS = ["fiche-1.pdf", "fiche-2.pdf", "fiche-3.pdf"]
 

@@ -10,7 +10,7 @@ import pytest
 from sync.bundle import ManifestError, UnsupportedFormat, canonical_json, parse_manifest
 from sync.bundle.builder import plan_bundle
 from sync.content import read_content
-from tests.sync.test_bundle_support import TEST_CONTENT
+from tests.sync.bundle.test_support import TEST_CONTENT
 
 
 @pytest.fixture(scope="module")

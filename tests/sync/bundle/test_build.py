@@ -21,7 +21,7 @@ from sync.bundle import (
     verify_bundle,
 )
 from sync.content import read_content
-from tests.sync.test_bundle_support import (
+from tests.sync.bundle.test_support import (
     assert_store_intact,
     make_kit,
     manifest_data,

@@ -17,7 +17,7 @@ from sync.bundle import (
     find_bundles,
     verify_bundle,
 )
-from tests.sync.test_bundle_support import blob_names, make_kit, read_entries, rewrite
+from tests.sync.bundle.test_support import blob_names, make_kit, read_entries, rewrite
 
 
 @pytest.fixture

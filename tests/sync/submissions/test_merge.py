@@ -16,7 +16,7 @@ from sync.submissions import (
     state_after,
     state_summary,
 )
-from tests.sync.test_submissions_support import revision, submission, uid
+from tests.sync.submissions.test_support import revision, submission, uid
 
 SCHOOL = "1111111111111111"
 OTHER_SCHOOL = "2222222222222222"

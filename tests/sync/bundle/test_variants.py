@@ -14,8 +14,9 @@ from sync.bundle import (
     read_manifest,
     stage_bundle,
 )
-from sync.content import Variant, read_content
-from tests.sync.test_bundle_support import (
+from sync.content import read_content
+from sync.model import Variant
+from tests.sync.bundle.test_support import (
     CREATED,
     assert_store_intact,
     make_kit,

@@ -24,8 +24,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from sync.bundle.errors import BadSignature, KeyFileError, SignatureMissing, TrustFileError
 from sync.content import COUNTRY_CODE
+from sync.errors import BadSignature, KeyFileError, SignatureMissing, TrustFileError
 
 ALGORITHM = "ed25519"
 KEY_ID = re.compile(r"^[0-9a-f]{16}$")

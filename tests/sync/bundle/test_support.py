@@ -21,7 +21,7 @@ from sync.bundle import PrivateKey, TrustStore, build_bundle, canonical_json
 from sync.content import read_content
 from sync.storage import BlobStore
 
-TEST_CONTENT = Path(__file__).resolve().parents[1] / "data" / "content"
+TEST_CONTENT = Path(__file__).resolve().parents[2] / "data" / "content"
 CREATED = "2025-01-31T08:00:00Z"
 
 
@@ -98,7 +98,7 @@ def rewrite(
             edit_manifest(data)
         manifest_bytes = canonical_json(data)
         if sign_with is not None:
-            from sync.bundle.keys import sign
+            from sync.container.keys import sign
 
             replace["signature.json"] = sign(manifest_bytes, sign_with).to_json_bytes()
         replace["manifest.json"] = manifest_bytes
@@ -135,6 +135,36 @@ def write_zero_bomb(source: Path, target: Path, entry: str, megabytes: int) -> P
                 zeros = bytes(1 << 20)
                 for _ in range(megabytes):
                     stream.write(zeros)
+    return target
+
+
+def add_overlapping_entries(source: Path, target: Path, copies: int = 4) -> Path:
+    """Copy ``source`` with ``copies`` more directory entries reusing its largest entry's data.
+
+    Each new entry has a name of its own, so only the overlap itself gives the forgery away.
+    """
+    data = source.read_bytes()
+    end = data.rindex(b"PK\x05\x06")  # the end of central directory record
+    count, directory_size, directory_offset = struct.unpack_from("<HII", data, end + 10)
+    records, position = [], directory_offset
+    while position < directory_offset + directory_size:
+        compressed = struct.unpack_from("<I", data, position + 20)[0]
+        name_length, extra_length, comment_length = struct.unpack_from("<HHH", data, position + 28)
+        length = 46 + name_length + extra_length + comment_length
+        records.append((compressed, data[position : position + length], name_length))
+        position += length
+    _, largest, name_length = max(records, key=lambda record: record[0])
+    added = b""
+    for number in range(copies):
+        name = f"blobs/{number + 1:064x}".encode()
+        assert len(name) == name_length
+        added += largest[:46] + name + largest[46 + name_length :]
+    end_record = bytearray(data[end:])
+    struct.pack_into(
+        "<HHI", end_record, 8, count + copies, count + copies, directory_size + len(added)
+    )
+    directory = data[directory_offset : directory_offset + directory_size]
+    target.write_bytes(data[:directory_offset] + directory + added + bytes(end_record))
     return target
 
 

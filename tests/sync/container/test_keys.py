@@ -20,7 +20,7 @@ from sync.bundle import (
     load_trust,
     trust_entry_toml,
 )
-from sync.bundle.keys import sign
+from sync.container.keys import sign
 
 
 def test_generated_keys_are_ed25519_with_a_private_file_only_the_owner_reads(tmp_path):

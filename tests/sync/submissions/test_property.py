@@ -19,7 +19,7 @@ from sync.submissions import (
     state_after,
     state_summary,
 )
-from tests.sync.test_submissions_support import revision, uid
+from tests.sync.submissions.test_support import revision, uid
 
 SCHOOLS = ("1111111111111111", "2222222222222222")
 TEXTS = ("# Les fractions\n", "# Les fractions\n\nUn demi.\n", "# Le cycle de l'eau\n")
