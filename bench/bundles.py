@@ -732,6 +732,7 @@ def edit_lessons(national, country: str, percent: float, seed: int, delta: Delta
                 if lesson.slug in slugs:
                     lesson.texts[source.language].markdown += SENTENCE.format(n=number)
             load_module(source, report, auto_version=True)
+        db.session.commit()
         sync_index()
     delta.lessons_total = len(lessons)
     delta.lessons_changed = count

@@ -106,11 +106,16 @@ def content_load(directory: Path | None, countries: tuple[str, ...]) -> None:
 
 def _load_and_report(tree, fail_on_problems: bool = True, auto_version: bool = False) -> None:
     from imaginecole.content.operations import load_tree
+    from imaginecole.extensions import db
+    from imaginecole.search.indexing import sync_index
 
     with click.progressbar(length=len(tree.modules), label="Loading modules", show_pos=True) as bar:
         report = load_tree(
             tree, progress=lambda _module_id: bar.update(1), auto_version=auto_version
         )
+    db.session.commit()
+    if report.changed:
+        sync_index()  # after the commit: the index follows the database
     click.echo(
         f"Countries: {report.countries_added} added, {report.countries_updated} updated, "
         f"{report.countries_unchanged} unchanged."

@@ -332,7 +332,7 @@ def _import_locked(
         return report, {}
     try:
         load_report = LoadReport()
-        load_curriculum(staged.curriculum, load_report, commit=False)
+        load_curriculum(staged.curriculum, load_report)
         try:
             applied = apply_modules(staged.modules, load_report, rendered)
         except ModuleNotApplied as error:

@@ -393,7 +393,7 @@ def _apply(
     report = LoadReport()
     # The stored fingerprint is that of the last file loaded, not of what the rows hold now.
     db.session.get(Country, country).fingerprint = ""
-    load_curriculum(new, report, commit=False)
+    load_curriculum(new, report)
     if report.notes:
         raise CurriculumNotApplied(report.notes[0])
 

@@ -339,7 +339,7 @@ def publish(submission: Submission, revision: Revision, edits: dict[str, str]):
     )
     report = LoadReport()
     # Re-accepting after changes publishes the next version of the same module.
-    module = load_module(source, report, commit=False, auto_version=True)
+    module = load_module(source, report, auto_version=True)
     if module is None:
         raise ReviewError({"publish": "; ".join(str(p) for p in report.problems) or "failed"})
     return module
