@@ -504,9 +504,11 @@ def users_create(
 ) -> None:
     from imaginecole.accounts.operations import create_user
     from imaginecole.app import ensure_schema
+    from imaginecole.extensions import db
 
     ensure_schema(current_app)
     user = _account_call(create_user, email, name, password, role, country, school)
+    db.session.commit()
     click.echo(
         f"Created {user.role} {user.email}"
         + (f" for {user.country_code}" if user.country_code else "")
@@ -520,8 +522,10 @@ def users_create(
 @with_appcontext
 def users_set_role(email: str, role: str, country: str | None) -> None:
     from imaginecole.accounts.operations import set_role
+    from imaginecole.extensions import db
 
     user = _account_call(set_role, email, role, country)
+    db.session.commit()
     click.echo(
         f"{user.email} is now {user.role}"
         + (f" for {user.country_code}" if user.country_code else "")
@@ -534,8 +538,10 @@ def users_set_role(email: str, role: str, country: str | None) -> None:
 @with_appcontext
 def users_disable(email: str, enable: bool) -> None:
     from imaginecole.accounts.operations import set_disabled
+    from imaginecole.extensions import db
 
     user = _account_call(set_disabled, email, not enable)
+    db.session.commit()
     click.echo(f"{user.email} is {'enabled' if enable else 'disabled'}")
 
 

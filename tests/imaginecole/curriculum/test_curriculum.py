@@ -60,6 +60,7 @@ def prepared(tmp_path_factory) -> Path:
         create_user(OTHER_EDITOR, "Awa Ndiaye", PASSWORD, "editor", "sn")
         create_user(TEACHER, "Fatou Sow", PASSWORD, "teacher", "zz", "École A")
         create_user(ADMIN, "Admin", PASSWORD, "admin")
+        db.session.commit()
         db.engine.dispose()  # closes the database so its files can be copied whole
     return folder
 

@@ -82,6 +82,7 @@ def new_server(folder: Path, accounts=()):
     with app.app_context():
         for email, name, role, country, school in accounts:
             create_user(email, name, PASSWORD, role, country, school)
+        db.session.commit()
     fast_passwords(app)
     with app.app_context():
         db.engine.dispose()  # so that the folder can be copied as it is
