@@ -462,6 +462,7 @@ def submissions_import(path: Path) -> None:
 @with_appcontext
 def submissions_enroll(path: Path) -> None:
     from imaginecole.app import ensure_schema
+    from imaginecole.extensions import db
     from imaginecole.review.operations import enroll_schools
     from sync.bundle import BundleError
 
@@ -470,6 +471,7 @@ def submissions_enroll(path: Path) -> None:
         rows = enroll_schools(path.read_text(encoding="utf-8"))
     except (BundleError, ValueError) as error:
         raise click.ClickException(f"Enrolment file refused: {error}") from None
+    db.session.commit()
     for row in rows:
         click.echo(f"Enrolled {row.name} ({row.country_code}), key {row.key_id}")
 

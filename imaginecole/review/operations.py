@@ -19,7 +19,6 @@ from imaginecole.extensions import db
 from imaginecole.form_errors import FormProblems
 from imaginecole.media.operations import blob_store
 from imaginecole.review.models import RUBRIC, EnrolledSchool, ReceivedPackage, Review
-from imaginecole.search.indexing import sync_index
 from imaginecole.submissions.models import Revision, Submission
 from imaginecole.submissions.operations import add_revision
 from sync import content as fmt
@@ -72,7 +71,7 @@ def enroll_schools(toml_text: str) -> list[EnrolledSchool]:
         row.country_code = school.country
         db.session.add(row)
         rows.append(row)
-    db.session.commit()
+    db.session.flush()
     return rows
 
 
@@ -128,9 +127,10 @@ def _read(path, enrolled: EnrolledKeys, only_country: str | None):
 
 
 def import_package(path, only_country: str | None = None) -> PackageReport:
-    """Check a submission package and merge it; a refused package changes nothing.
+    """Check a submission package and merge it, committed; a refused package changes nothing.
 
-    ``only_country`` limits an editor to the schools of their own country.
+    ``only_country`` limits an editor to the schools of their own country. The merge commits
+    before the import lock is released: a merge started next must find this one's rows.
     """
     enrolled = enrolled_keys()
     with import_lock():
@@ -265,9 +265,7 @@ def decide(
     if decision == "accept":
         module = publish(submission, revision, edits or {})
         submission.module_uid = module.uid
-    db.session.commit()
-    if decision == "accept":
-        sync_index()
+    db.session.flush()
     return review
 
 
