@@ -411,6 +411,7 @@ def submissions_key(country: str, name: str) -> None:
 @with_appcontext
 def submissions_export(out_path: Path, country: str | None) -> None:
     from imaginecole.app import ensure_schema
+    from imaginecole.extensions import db
     from imaginecole.submissions.outbox import countries_with_pending, export_package
     from sync.bundle import BundleError
 
@@ -427,6 +428,7 @@ def submissions_export(out_path: Path, country: str | None) -> None:
         report = export_package(countries[0], out_path)
     except (BundleError, OSError) as error:
         raise click.ClickException(f"The package could not be written: {error}") from None
+    db.session.commit()
     if report.path is None:
         click.echo("Nothing to export: every submission has reached the national server.")
         return

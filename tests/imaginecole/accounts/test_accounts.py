@@ -554,7 +554,9 @@ def a_draft(app) -> str:
             licence="CC-BY-4.0",
             markdown="Un demi.",
         )
-        return create_submission(teacher, form).uid
+        uid = create_submission(teacher, form).uid
+        db.session.commit()
+        return uid
 
 
 def statuses(app) -> list[str]:
