@@ -515,6 +515,7 @@ def build(national, country: str, out_dir: Path, since: int | None = None):
     """Build the next bundle of ``country``; return (BuiltBundle row, manifest, Build)."""
     import sync.bundle
     from imaginecole.bundles import operations as service
+    from imaginecole.extensions import db
     from sync.bundle import BundleArchive, parse_manifest
 
     os.sync()  # start from a clean disk: earlier writes are not flushed on this clock
@@ -526,6 +527,7 @@ def build(national, country: str, out_dir: Path, since: int | None = None):
     ):
         started = time.perf_counter()
         row = service.build_country_bundle(country, since=since, out_dir=out_dir)
+        db.session.commit()
         seconds = time.perf_counter() - started
         path, size, text = Path(row.path), row.size, row.manifest
     manifest = parse_manifest(text.encode())

@@ -288,6 +288,7 @@ def _bytes_progress(label: str):
 def bundle_build(country, since, channel, levels, subjects, out_dir) -> None:
     from imaginecole.app import ensure_schema
     from imaginecole.bundles.operations import build_country_bundle
+    from imaginecole.extensions import db
     from sync.bundle import BundleError
 
     ensure_schema(current_app)
@@ -301,6 +302,7 @@ def bundle_build(country, since, channel, levels, subjects, out_dir) -> None:
         raise click.ClickException(str(error)) from None
     finally:
         close()
+    db.session.commit()
     kind = f"delta from v{built.base_version}" if built.base_version else "full"
     click.echo(
         f"Built {built.path}: {country} {channel} v{built.version} ({kind}), {built.module_count} modules, {built.size / 1e6:.1f} MB, key {built.publisher_key_id}"

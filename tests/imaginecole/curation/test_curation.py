@@ -588,10 +588,12 @@ def test_the_dashboard_links_to_the_curation_page(server):
 def test_the_next_bundle_carries_each_change(server):
     with server.app.app_context():
         full = build_country_bundle("zz")
+        db.session.commit()
         assert full.version == 1
     change(server, levels=["CM1", "7e année"])
     with server.app.app_context():
         delta = json.loads(build_country_bundle("zz", since=1).manifest)
+        db.session.commit()
     assert [(m["id"], m["version"]) for m in delta["modules"]] == [(UID, 2)]
     assert delta["modules"][0]["levels"] == ["CM1", "7e année"]
     assert delta["index"][UID]["version"] == 2

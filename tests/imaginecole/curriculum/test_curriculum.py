@@ -320,6 +320,7 @@ def test_removing_a_level_used_by_modules_without_confirmation_is_refused(site, 
 def test_with_confirmation_it_applies_exactly_as_the_page_said(site, editor):
     with site.app_context():
         first = build_country_bundle("zz").version
+        db.session.commit()
     text = without_seventh_year(export(editor))
     preview = post(editor, f"{BASE}/edit", {"toml": text, "action": "preview"})
 
