@@ -515,6 +515,7 @@ def build(national, country: str, out_dir: Path, since: int | None = None):
     """Build the next bundle of ``country``; return (BuiltBundle row, manifest, Build)."""
     import sync.bundle
     from imaginecole.bundles import operations as service
+    from imaginecole.extensions import db
     from sync.bundle import SignedArchive, parse_manifest
 
     os.sync()  # start from a clean disk: earlier writes are not flushed on this clock
@@ -526,6 +527,7 @@ def build(national, country: str, out_dir: Path, since: int | None = None):
     ):
         started = time.perf_counter()
         row = service.build_country_bundle(country, since=since, out_dir=out_dir)
+        db.session.commit()
         seconds = time.perf_counter() - started
         path, size, text = Path(row.path), row.size, row.manifest
     manifest = parse_manifest(text.encode())
@@ -732,6 +734,7 @@ def edit_lessons(national, country: str, percent: float, seed: int, delta: Delta
                 if lesson.slug in slugs:
                     lesson.texts[source.language].markdown += SENTENCE.format(n=number)
             load_module(source, report, auto_version=True)
+        db.session.commit()
         sync_index()
     delta.lessons_total = len(lessons)
     delta.lessons_changed = count

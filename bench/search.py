@@ -138,6 +138,8 @@ def import_corpus(app, corpus: Path) -> list[str]:
     """Load the France curriculum, then the four course sites, into ``app``."""
     from imaginecole.content.operations import load_tree
     from imaginecole.curriculum.queries import curriculum_of
+    from imaginecole.extensions import db
+    from imaginecole.search.indexing import sync_index
     from sync.content import ContentTree, read_content
     from sync.course import CourseOptions, read_course
 
@@ -153,6 +155,8 @@ def import_corpus(app, corpus: Path) -> list[str]:
             options = CourseOptions(country="fr", levels=[level], subject=subject, licence=licence)
             tree = read_course(corpus / folder, curriculum, options)
             report = load_tree(tree)
+            db.session.commit()
+            sync_index()
             notes.append(
                 f"{folder}: {report.modules_added} modules, {report.lessons_loaded} lessons "
                 f"imported in {time.perf_counter() - started:.1f} s"

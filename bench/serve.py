@@ -138,12 +138,16 @@ def load_content(data_dir: Path, content: Path) -> dict:
     os.environ["IMAGINECOLE_DATA_DIR"] = str(data_dir)
     from imaginecole.app import create_app, ensure_schema
     from imaginecole.content.operations import load_tree
+    from imaginecole.extensions import db
+    from imaginecole.search.indexing import sync_index
     from sync.content import read_content
 
     app = create_app({"DATA_DIR": str(data_dir)})
     ensure_schema(app)
     with app.app_context():
         report = load_tree(read_content(content))
+        db.session.commit()
+        sync_index()
     problems = len(report.problems)
     log(
         f"Loaded {content}: {report.modules_added} modules, {report.lessons_loaded} lessons"

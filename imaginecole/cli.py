@@ -106,11 +106,16 @@ def content_load(directory: Path | None, countries: tuple[str, ...]) -> None:
 
 def _load_and_report(tree, fail_on_problems: bool = True, auto_version: bool = False) -> None:
     from imaginecole.content.operations import load_tree
+    from imaginecole.extensions import db
+    from imaginecole.search.indexing import sync_index
 
     with click.progressbar(length=len(tree.modules), label="Loading modules", show_pos=True) as bar:
         report = load_tree(
             tree, progress=lambda _module_id: bar.update(1), auto_version=auto_version
         )
+    db.session.commit()
+    if report.changed:
+        sync_index()  # after the commit: the index follows the database
     click.echo(
         f"Countries: {report.countries_added} added, {report.countries_updated} updated, "
         f"{report.countries_unchanged} unchanged."
@@ -283,6 +288,7 @@ def _bytes_progress(label: str):
 def bundle_build(country, since, channel, levels, subjects, out_dir) -> None:
     from imaginecole.app import ensure_schema
     from imaginecole.bundles.operations import build_country_bundle
+    from imaginecole.extensions import db
     from sync.bundle import BundleError
 
     ensure_schema(current_app)
@@ -296,6 +302,7 @@ def bundle_build(country, since, channel, levels, subjects, out_dir) -> None:
         raise click.ClickException(str(error)) from None
     finally:
         close()
+    db.session.commit()
     kind = f"delta from v{built.base_version}" if built.base_version else "full"
     click.echo(
         f"Built {built.path}: {country} {channel} v{built.version} ({kind}), {built.module_count} modules, {built.size / 1e6:.1f} MB, key {built.publisher_key_id}"
@@ -406,6 +413,7 @@ def submissions_key(country: str, name: str) -> None:
 @with_appcontext
 def submissions_export(out_path: Path, country: str | None) -> None:
     from imaginecole.app import ensure_schema
+    from imaginecole.extensions import db
     from imaginecole.submissions.outbox import countries_with_pending, export_package
     from sync.bundle import BundleError
 
@@ -422,6 +430,7 @@ def submissions_export(out_path: Path, country: str | None) -> None:
         report = export_package(countries[0], out_path)
     except (BundleError, OSError) as error:
         raise click.ClickException(f"The package could not be written: {error}") from None
+    db.session.commit()
     if report.path is None:
         click.echo("Nothing to export: every submission has reached the national server.")
         return
@@ -457,6 +466,7 @@ def submissions_import(path: Path) -> None:
 @with_appcontext
 def submissions_enroll(path: Path) -> None:
     from imaginecole.app import ensure_schema
+    from imaginecole.extensions import db
     from imaginecole.review.operations import enroll_schools
     from sync.bundle import BundleError
 
@@ -465,6 +475,7 @@ def submissions_enroll(path: Path) -> None:
         rows = enroll_schools(path.read_text(encoding="utf-8"))
     except (BundleError, ValueError) as error:
         raise click.ClickException(f"Enrolment file refused: {error}") from None
+    db.session.commit()
     for row in rows:
         click.echo(f"Enrolled {row.name} ({row.country_code}), key {row.key_id}")
 
@@ -499,9 +510,11 @@ def users_create(
 ) -> None:
     from imaginecole.accounts.operations import create_user
     from imaginecole.app import ensure_schema
+    from imaginecole.extensions import db
 
     ensure_schema(current_app)
     user = _account_call(create_user, email, name, password, role, country, school)
+    db.session.commit()
     click.echo(
         f"Created {user.role} {user.email}"
         + (f" for {user.country_code}" if user.country_code else "")
@@ -515,8 +528,10 @@ def users_create(
 @with_appcontext
 def users_set_role(email: str, role: str, country: str | None) -> None:
     from imaginecole.accounts.operations import set_role
+    from imaginecole.extensions import db
 
     user = _account_call(set_role, email, role, country)
+    db.session.commit()
     click.echo(
         f"{user.email} is now {user.role}"
         + (f" for {user.country_code}" if user.country_code else "")
@@ -529,8 +544,10 @@ def users_set_role(email: str, role: str, country: str | None) -> None:
 @with_appcontext
 def users_disable(email: str, enable: bool) -> None:
     from imaginecole.accounts.operations import set_disabled
+    from imaginecole.extensions import db
 
     user = _account_call(set_disabled, email, not enable)
+    db.session.commit()
     click.echo(f"{user.email} is {'enabled' if enable else 'disabled'}")
 
 

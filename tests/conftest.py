@@ -26,12 +26,18 @@ def make_app(data_dir: Path, **config):
 
 
 def load_content(app, directory: Path = TEST_CONTENT):
-    """Load a content folder into ``app`` and return the load report."""
+    """Load a content folder into ``app``, commit, index it and return the load report."""
     from imaginecole.content.operations import load_tree
+    from imaginecole.extensions import db
+    from imaginecole.search.indexing import sync_index
     from sync.content import read_content
 
     with app.app_context():
-        return load_tree(read_content(directory))
+        report = load_tree(read_content(directory))
+        db.session.commit()
+        if report.changed:
+            sync_index()
+        return report
 
 
 @pytest.fixture(scope="session")

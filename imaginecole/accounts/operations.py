@@ -1,4 +1,7 @@
-"""Accounts: creation, roles, passwords and login with a brake on password guessing."""
+"""Accounts: creation, roles, passwords and login with a brake on password guessing.
+
+Every write here flushes; the request or the command commits.
+"""
 
 from __future__ import annotations
 
@@ -59,7 +62,7 @@ def create_user(
         school=school.strip(),
     )
     db.session.add(user)
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -68,7 +71,7 @@ def set_role(email: str, role: str, country_code: str | None = None) -> User:
     _check_role(role, country_code)
     user.role, user.country_code = role, country_code or None
     user.session_version += 1  # a changed role takes effect at once, not at next login
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -76,7 +79,7 @@ def set_disabled(email: str, disabled: bool = True) -> User:
     user = get_user(email)
     user.disabled = disabled
     user.session_version += 1
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -85,7 +88,7 @@ def set_password(email: str, password: str) -> User:
     _check_password(password)
     user.password_hash = generate_password_hash(password)
     user.session_version += 1
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -99,7 +102,11 @@ def get_user(email: str) -> User:
 def authenticate(
     email: str, password: str, address: str, now: datetime | None = None
 ) -> LoginResult:
-    """Return the user when the password is right and guessing is not under way."""
+    """Return the user when the password is right and guessing is not under way.
+
+    A failed attempt is recorded (flushed): the caller commits whatever the result, or the
+    brake on guessing never engages.
+    """
     now = now or datetime.now(UTC)
     email = normalize_email(email)
     since = now - FAILURE_WINDOW
@@ -111,24 +118,24 @@ def authenticate(
         select(func.count(LoginFailure.id)).where(LoginFailure.address == address)
     )
     if by_account >= MAX_FAILURES_PER_ACCOUNT or by_address >= MAX_FAILURES_PER_ADDRESS:
-        db.session.commit()
+        db.session.flush()
         return LoginResult(throttled=True)
     user = db.session.scalar(select(User).filter_by(email=email))
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not valid or user.disabled:
         db.session.add(LoginFailure(email=email, address=address[:64], at=now))
-        db.session.commit()
+        db.session.flush()
         return LoginResult()
     db.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
     user.last_login_at = now
-    db.session.commit()
+    db.session.flush()
     return LoginResult(user=user)
 
 
 def end_sessions(user: User) -> None:
     """Invalidate every session of ``user`` (logout ends them on all devices)."""
     user.session_version += 1
-    db.session.commit()
+    db.session.flush()
 
 
 def normalize_email(email: str) -> str:

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from imaginecole.accounts.auth import current_user, login_required, start_session
 from imaginecole.accounts.operations import authenticate, end_sessions
+from imaginecole.extensions import db
 
 bp = Blueprint("accounts", __name__, url_prefix="/<lang>", template_folder="templates")
 
@@ -29,6 +30,8 @@ def login():
         email = request.form.get("email", "")[:254]
         password = request.form.get("password", "")[:1024]
         result = authenticate(email, password, request.remote_addr or "unknown")
+        # Whatever the result: a failed attempt must be counted for the brake on guessing.
+        db.session.commit()
         if result.user is not None:
             start_session(result.user)
             return redirect(_safe_next(request.args.get("next")) or url_for("catalog.home"))
@@ -43,5 +46,6 @@ def login():
 @login_required
 def logout():
     end_sessions(current_user())
+    db.session.commit()
     session.clear()
     return redirect(url_for("catalog.home"))

@@ -3,6 +3,10 @@
 ``sync.bundle`` does the checking and copying; this module decides versions, applies a staged
 bundle to the database in one transaction and keeps the history. The search index follows
 after the commit.
+
+A build flushes its record and leaves the commit to the caller. An import and a channel's
+removal commit themselves, before they release the import lock (the next import must find
+their rows), and only then bring the search index up to date.
 """
 
 from __future__ import annotations
@@ -234,7 +238,7 @@ def build_country_bundle(
         publisher_key_id=key.key_id,
     )
     db.session.add(built)
-    db.session.commit()
+    db.session.flush()
     return built
 
 
@@ -332,7 +336,7 @@ def _import_locked(
         return report, {}
     try:
         load_report = LoadReport()
-        load_curriculum(staged.curriculum, load_report, commit=False)
+        load_curriculum(staged.curriculum, load_report)
         try:
             applied = apply_modules(staged.modules, load_report, rendered)
         except ModuleNotApplied as error:
@@ -362,6 +366,8 @@ def _import_locked(
         )
         # Read before the commit expires them: what the index may show of each module.
         written = {m.uid: m.fingerprint for m in applied if m.published}
+        # The import's own commit, under the lock: the old state serves until this very
+        # moment, and the index prepared ahead is published only after it.
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -382,7 +388,7 @@ def remove_channel(country: str, channel: str = "main") -> int:
         db.session.execute(
             db.delete(InstalledBundle).filter_by(country_code=country, channel=channel)
         )
-        db.session.commit()
+        db.session.commit()  # under the lock, as an import's: the next import must see it
     sync_index()
     return len(uids)
 

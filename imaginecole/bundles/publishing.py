@@ -197,6 +197,8 @@ def start_build(country: str, editor: User, kind: str) -> BuildJob:
     )
     db.session.add(job)
     try:
+        # Committed before the thread starts: the build reads its job in a session of its
+        # own, and every worker shows the job's progress.
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -232,6 +234,7 @@ def run_build(app: Flask, job_id: int) -> None:
         beat.start()
         try:
             built = build_country_bundle(country, since=since, progress=_recorder(job_id))
+            db.session.commit()  # the thread is its own caller
         except BundleSetupError as error:
             _finish(job_id, "failed", error_code="setup", detail=str(error))
         except BuildError as error:

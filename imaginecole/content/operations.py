@@ -2,7 +2,8 @@
 
 Loading is an upsert keyed by country code and module id, and idempotent: a module whose
 fingerprint has not changed is left alone, so a second run changes nothing and says so.
-Each module is written in its own transaction: a module that fails leaves no trace.
+Everything here flushes and leaves the commit to the caller (a request, a command, a bundle
+import); the caller then brings the search index up to date with ``sync_index``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
 from imaginecole.extensions import db
 from imaginecole.content.models import Lesson, LessonText, Module, ModuleCompetency
@@ -30,7 +30,6 @@ from imaginecole.media.operations import (
     known_assets,
     prepare_images,
 )
-from imaginecole.search.indexing import sync_index
 from sync import model as fmt
 from sync.content import ContentTree
 from sync.problems import ProblemList
@@ -66,30 +65,29 @@ def load_tree(
 ) -> LoadReport:
     """Load every valid curriculum and module of ``tree``; invalid ones are reported, not loaded.
 
-    ``auto_version`` raises the version of each changed module itself: imported courses carry
-    no version of their own, yet every change must reach schools in the next bundle.
+    A module whose media are rejected is reported and leaves no trace; the others are loaded.
+    Any other error propagates. ``auto_version`` raises the version of each changed module
+    itself: imported courses carry no version of their own, yet every change must reach
+    schools in the next bundle.
     """
     report = LoadReport(problems=ProblemList(tree.problems))
     for curriculum in tree.curricula.values():
         load_curriculum(curriculum, report)
     for module in tree.modules:
-        load_module(module, report, auto_version=auto_version)
+        try:
+            load_module(module, report, auto_version=auto_version)
+        except ImageRejected as error:
+            report.problems.add(module.id, None, "media", str(error))
         if progress:
             progress(module.id)
-    if report.changed:
-        # After the database commit: the index follows the database and can always be rebuilt.
-        sync_index()
     return report
 
 
 # ---------------------------------------------------------------------------- curriculum
 
 
-def load_curriculum(source: fmt.Curriculum, report: LoadReport, commit: bool = True) -> Country:
-    """Create or update a country and its framework; leave it alone when unchanged.
-
-    With ``commit=False`` the caller owns the transaction (a bundle import applies all or nothing).
-    """
+def load_curriculum(source: fmt.Curriculum, report: LoadReport) -> Country:
+    """Create or update a country and its framework; leave it alone when unchanged."""
     country = db.session.get(Country, source.code)
     fingerprint = source.fingerprint()
     if country is not None and country.fingerprint == fingerprint:
@@ -139,10 +137,7 @@ def load_curriculum(source: fmt.Curriculum, report: LoadReport, commit: bool = T
         competencies[item.code].parent = competencies[item.parent] if item.parent else None
 
     _remove_unused(source, report)
-    if commit:
-        db.session.commit()
-    else:
-        db.session.flush()
+    db.session.flush()
     return country
 
 
@@ -226,16 +221,16 @@ def _remove_unused(source: fmt.Curriculum, report: LoadReport) -> None:
 
 
 def load_module(
-    source: fmt.Module, report: LoadReport, commit: bool = True, auto_version: bool = False
+    source: fmt.Module, report: LoadReport, auto_version: bool = False
 ) -> Module | None:
-    """Create or update one module with its lessons and media, in one transaction.
+    """Create or update one module with its lessons and media.
 
-    With ``commit=False`` nothing is committed and errors propagate, for a caller that applies
-    many modules in one transaction.
+    Returns None, with the reason in ``report``, for a module that may not replace the loaded
+    one. Raises ``ImageRejected`` before anything is written for media that cannot be used.
     """
     existing = db.session.scalar(select(Module).filter_by(uid=source.id))
-    module = _load(source, report, existing, Lookups(), commit=commit, auto_version=auto_version)
-    if module is not None and not commit:
+    module = _load(source, report, existing, Lookups(), auto_version=auto_version)
+    if module is not None:
         db.session.flush()
     return module
 
@@ -310,7 +305,7 @@ def apply_modules(
     with db.session.no_autoflush:
         for source in sources:
             try:
-                module = _load(source, report, existing.get(source.id), lookups, commit=False)
+                module = _load(source, report, existing.get(source.id), lookups)
             except (ImageRejected, OSError) as error:  # an undecodable image, a full disk
                 raise ModuleNotApplied(source.id, error) from error
             if module is None:  # _load said why in the report
@@ -326,7 +321,6 @@ def _load(
     existing: Module | None,
     lookups: Lookups,
     *,
-    commit: bool,
     auto_version: bool = False,
 ) -> Module | None:
     fingerprint = source.fingerprint()
@@ -356,22 +350,7 @@ def _load(
             report.notes.append(
                 f"{source.id}: content changed but version is still {source.version}; raise it"
             )
-    try:
-        module = _write_module(existing, source, fingerprint, lookups)
-        if commit:
-            db.session.commit()
-    except ImageRejected as error:
-        if not commit:
-            raise
-        db.session.rollback()
-        report.problems.add(source.id, None, "media", str(error))
-        return None
-    except (OSError, SQLAlchemyError) as error:
-        if not commit:
-            raise
-        db.session.rollback()
-        report.problems.add(source.id, None, "", f"could not be saved: {error}")
-        return None
+    module = _write_module(existing, source, fingerprint, lookups)
     if existing is None:
         report.modules_added += 1
     else:
@@ -420,6 +399,8 @@ def _write_module(
     # distinct; earlier modules are flushed already, or their assets are in lookups.assets.
     with db.session.no_autoflush:
         blobs = list(source.blobs.values())
+        # Rejects the module's unusable images before the session changes: a rejected
+        # module leaves nothing in the caller's transaction.
         prepared = prepare_images(blobs, lookups.assets)
         assets = {b.sha256: ingest_blob(b, store, prepared, lookups.assets) for b in blobs}
     if module is None:
@@ -471,7 +452,7 @@ def _write_module(
 
 
 def remove_module(uid: str) -> bool:
-    """Delete a module and its lessons (not committed); return False when it was not there.
+    """Delete a module and its lessons; return False when it was not there.
 
     Blobs stay in the store: other modules may share them, and a later bundle may need them.
     """

@@ -2,8 +2,8 @@
 
 Every change raises the module's version by one and recomputes its fingerprint from the module
 as a bundle sees it (``bundles.to_source``), so the next bundle, full or delta, carries it. Each
-version is recorded as a ``ModuleVersion`` with a snapshot and a one-line summary. The database
-commits first; the search index follows.
+version is recorded as a ``ModuleVersion`` with a snapshot and a one-line summary. Changes are
+flushed: the caller commits, then brings the search index up to date (``sync_index``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from imaginecole.curation.models import ModuleVersion  # imported here, its tabl
 from imaginecole.curriculum.models import Competency, Level, Subject
 from imaginecole.extensions import db
 from imaginecole.media.operations import blob_store
-from imaginecole.search.indexing import sync_index
 from sync import model as fmt
 from sync.content import LANGUAGES, OPEN_LICENCES, RESOURCE_TYPES
 from sync.submissions import InvalidText, validate_text
@@ -475,7 +474,7 @@ def _check_version(module: Module, expected_version: int | None) -> None:
 
 
 def _save(module: Module, editor: User, before: dict) -> None:
-    """Raise the version, recompute the fingerprint, record the version, commit, then re-index.
+    """Raise the version, recompute the fingerprint, record the version and flush.
 
     ``before`` is the snapshot taken before the change. It is recorded too when the version it
     describes has no history row yet (a module loaded from files or a bundle has none), so the
@@ -505,13 +504,13 @@ def _save(module: Module, editor: User, before: dict) -> None:
                 summary="; ".join(change.line() for change in changes_between(before, after)),
             )
         )
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
-        # Another editor saved this same version first (unique module_uid + version).
+        # Another editor saved this same version first (unique module_uid + version). The
+        # failed flush leaves the session unusable: roll back to read the version that won.
         db.session.rollback()
         latest = db.session.scalar(select(Module.version).filter_by(uid=module.uid))
         raise CurationError({"version": Problem("changed_meanwhile", str(latest))}) from None
-    sync_index()
 
 
 SNAPSHOT_FIELDS = (

@@ -15,6 +15,7 @@ from imaginecole.curation import operations as service
 from imaginecole.curriculum.models import Country
 from imaginecole.extensions import db
 from imaginecole.i18n import current_language
+from imaginecole.search.indexing import sync_index
 from imaginecole.templating import RESOURCE_TYPES
 from sync.content import LANGUAGES, OPEN_LICENCES
 
@@ -117,6 +118,11 @@ def _expected_version() -> int | None:
     return request.form.get("version", type=int)
 
 
+def _commit_change() -> None:
+    db.session.commit()
+    sync_index()  # after the commit: the index follows the database
+
+
 def _saved(module: Module, message: str):
     flash(message, "info")
     return redirect(url_for("curation.module_edit", uid=module.uid), code=303)
@@ -162,6 +168,7 @@ def module_edit(uid: str):
                     module,
                     _("Nothing changed; the module stays at version %(v)s.", v=module.version),
                 )
+            _commit_change()
             return _saved(
                 module,
                 _(
@@ -203,6 +210,7 @@ def module_reorder(uid: str):
         return redirect(url_for("curation.module_edit", uid=uid, _anchor="lessons"), code=303)
     if not changed:
         return _saved(module, _("The lessons were already in this order."))
+    _commit_change()
     return _saved(module, _("Lesson order saved as version %(v)s.", v=module.version))
 
 
@@ -220,6 +228,7 @@ def _set_published(uid: str, published: bool):
         return _saved(
             module, _("Nothing changed; the module stays at version %(v)s.", v=module.version)
         )
+    _commit_change()
     if published:
         message = _(
             "Published as version %(v)s: it is back in the catalogue and search, and the next "

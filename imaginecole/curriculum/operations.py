@@ -2,8 +2,8 @@
 
 Every change, whether typed in the editor, made with a quick form or uploaded as a file, takes
 one path: validate with the file validator, compare with what the database holds, work out
-which modules are affected, ask for confirmation when any is, then apply in one transaction
-and record the new version.
+which modules are affected, ask for confirmation when any is, then apply and record the new
+version, flushed: the caller commits, then brings the search index up to date.
 
 What happens to a module that uses something the new framework no longer has:
 
@@ -18,7 +18,7 @@ What happens to a module that uses something the new framework no longer has:
 
 Each affected module's version is raised and its fingerprint recomputed, so the next bundle
 carries the change to schools. Nothing is ever kept behind the editor's back, as a content
-load from files does (``services.content._remove_unused``).
+load from files does (``content.operations._remove_unused``).
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ from imaginecole.curriculum.queries import curriculum_of
 from imaginecole.extensions import db
 from imaginecole.localized import Shown, pick
 from imaginecole.media.operations import blob_store
-from imaginecole.search.indexing import sync_index
 from sync import model as fmt
 from sync.content import read_curriculum
 from sync.curriculum_file import CurriculumDiff, diff_curricula, dump_curriculum
@@ -335,7 +334,10 @@ def apply_curriculum(
 
     Refused (nothing written) when it is invalid, would take a subject from a module, affects
     modules and ``confirm_orphans`` is false, or ``seen`` (the token of the preview the editor
-    confirmed) no longer matches: the editor must see exactly what will happen.
+    confirmed) no longer matches: the editor must see exactly what will happen. When writing
+    fails part way, the session is rolled back, so that "nothing was changed" holds, and the
+    result says why. Once "applied", the caller commits, then runs ``sync_index`` if modules
+    were affected.
     """
     # A dataclass built in code passes the same checks as a file: write it out and read it back.
     checked, problems = check_toml(country, dump_curriculum(new))
@@ -350,7 +352,6 @@ def apply_curriculum(
         return result
     try:
         number = _apply(country, checked, result, editor, source)
-        db.session.commit()
     except IntegrityError:
         # Another editor recorded a version at the same moment: show the new state instead.
         db.session.rollback()
@@ -359,8 +360,6 @@ def apply_curriculum(
         db.session.rollback()
         message = f"the change could not be saved ({error}); nothing was changed"
         return Result("invalid", problems=[Problem(FILE_NAME, None, "", message)])
-    if result.impact:
-        sync_index()  # after the commit: the index follows the database
     return replace(result, status="applied", version=number)
 
 
@@ -394,7 +393,7 @@ def _apply(
     report = LoadReport()
     # The stored fingerprint is that of the last file loaded, not of what the rows hold now.
     db.session.get(Country, country).fingerprint = ""
-    load_curriculum(new, report, commit=False)
+    load_curriculum(new, report)
     if report.notes:
         raise CurriculumNotApplied(report.notes[0])
 

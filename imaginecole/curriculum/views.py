@@ -18,6 +18,7 @@ from imaginecole.curriculum.models import Country
 from imaginecole.curriculum.queries import curriculum_of
 from imaginecole.extensions import db
 from imaginecole.localized import pick
+from imaginecole.search.indexing import sync_index
 from sync import model as fmt
 from sync.content import LANGUAGES
 from sync.curriculum_file import Change, dump_curriculum
@@ -231,6 +232,9 @@ def curriculum_edit(country: str):
         source=source,
     )
     if result.status == "applied":
+        db.session.commit()
+        if result.impact:
+            sync_index()  # after the commit: the index follows the database
         flash(_("Version %(number)s of the curriculum recorded.", number=result.version), "info")
         if result.impact:
             count = len(result.impact.modules)

@@ -53,12 +53,15 @@ def prepare_images(blobs: list[Blob], known: dict[str, Asset] | None = None) -> 
 
     Pillow releases the interpreter lock while it decodes, resizes and encodes, so threads use
     every core of a small server; this is most of the time a bundle import takes. Returns
-    {sha256: (width, height, variants)}; raises ``ImageRejected`` naming the file. ``known``
-    is as for ``ingest_blob``.
+    {sha256: (width, height, variants)}; raises ``ImageRejected`` naming the file, also for an
+    image prepared elsewhere that is too large here. ``known`` is as for ``ingest_blob``.
     """
     config = current_app.config
     widths, max_pixels = tuple(config["IMAGE_WIDTHS"]), int(config["MAX_IMAGE_PIXELS"])
     store = blob_store()
+    for blob in blobs:
+        if has_variants(blob, store) and _asset(blob.sha256, known) is None:
+            _check_prepared_size(blob, max_pixels)
     todo = [
         b
         for b in blobs
@@ -120,12 +123,7 @@ def ingest_blob(
     if has_variants(blob, store):
         # The publisher made them (and the bundle's blobs were hash-checked into the store);
         # this server's size limit still holds.
-        max_pixels = int(current_app.config["MAX_IMAGE_PIXELS"])
-        if blob.width * blob.height > max_pixels:
-            raise ImageRejected(
-                f'"{blob.name}": the image is {blob.width}×{blob.height} pixels, '
-                f"more than the {max_pixels:,} allowed"
-            )
+        _check_prepared_size(blob, int(current_app.config["MAX_IMAGE_PIXELS"]))
         asset.width, asset.height = blob.width, blob.height
         for variant in blob.variants:
             asset.variants.append(
@@ -157,6 +155,14 @@ def ingest_blob(
     if known is not None:
         known[blob.sha256] = asset
     return asset
+
+
+def _check_prepared_size(blob: Blob, max_pixels: int) -> None:
+    if blob.width * blob.height > max_pixels:
+        raise ImageRejected(
+            f'"{blob.name}": the image is {blob.width}×{blob.height} pixels, '
+            f"more than the {max_pixels:,} allowed"
+        )
 
 
 def describe(asset: Asset | Blob) -> ImageInfo | MediaLink:

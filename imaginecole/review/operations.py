@@ -20,7 +20,6 @@ from imaginecole.extensions import db
 from imaginecole.form_errors import FormProblems
 from imaginecole.media.operations import blob_store
 from imaginecole.review.models import RUBRIC, EnrolledSchool, ReceivedPackage, Review
-from imaginecole.search.indexing import sync_index
 from imaginecole.submissions.models import Revision, Submission
 from imaginecole.submissions.operations import add_revision
 from sync import model as fmt
@@ -71,7 +70,7 @@ def enroll_schools(toml_text: str) -> list[EnrolledSchool]:
         row.country_code = school.country
         db.session.add(row)
         rows.append(row)
-    db.session.commit()
+    db.session.flush()
     return rows
 
 
@@ -127,9 +126,10 @@ def _read(path, enrolled: EnrolledKeys, only_country: str | None):
 
 
 def import_package(path, only_country: str | None = None) -> PackageReport:
-    """Check a submission package and merge it; a refused package changes nothing.
+    """Check a submission package and merge it, committed; a refused package changes nothing.
 
-    ``only_country`` limits an editor to the schools of their own country.
+    ``only_country`` limits an editor to the schools of their own country. The merge commits
+    before the import lock is released: a merge started next must find this one's rows.
     """
     enrolled = enrolled_keys()
     with import_lock():
@@ -264,9 +264,7 @@ def decide(
     if decision == "accept":
         module = publish(submission, revision, edits or {})
         submission.module_uid = module.uid
-    db.session.commit()
-    if decision == "accept":
-        sync_index()
+    db.session.flush()
     return review
 
 
@@ -338,7 +336,7 @@ def publish(submission: Submission, revision: Revision, edits: dict[str, str]):
     )
     report = LoadReport()
     # Re-accepting after changes publishes the next version of the same module.
-    module = load_module(source, report, commit=False, auto_version=True)
+    module = load_module(source, report, auto_version=True)
     if module is None:
         raise ReviewError({"publish": "; ".join(str(p) for p in report.problems) or "failed"})
     return module

@@ -16,6 +16,7 @@ from imaginecole.extensions import db
 from imaginecole.form_errors import PROBLEM_TEXTS
 from imaginecole.review import operations as service
 from imaginecole.review.models import RUBRIC
+from imaginecole.search.indexing import sync_index
 from imaginecole.submissions.files import render_with_files
 from imaginecole.submissions.models import Submission
 from sync.bundle import BundleError
@@ -89,7 +90,7 @@ def item(uid: str):
             and request.form.get(key) != getattr(submission.latest, key)
         }
         try:
-            service.decide(
+            review = service.decide(
                 submission,
                 current_user(),
                 scores,
@@ -100,6 +101,9 @@ def item(uid: str):
         except service.ReviewError as error:
             problems = {k: str(REVIEW_PROBLEMS.get(v, v)) for k, v in error.problems.items()}
         else:
+            db.session.commit()
+            if review.decision == "accept":
+                sync_index()  # after the commit: the index follows the database
             flash(
                 _(
                     "Decision recorded. The teacher will see it after the next bundle reaches the school."

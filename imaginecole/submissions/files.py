@@ -96,7 +96,7 @@ def store_upload(user: User, name: str, data: bytes) -> Upload:
         size=len(checked.data),
     )
     db.session.add(upload)
-    db.session.commit()
+    db.session.flush()
     return upload
 
 

@@ -150,7 +150,7 @@ def create_submission(user: User, form: SubmissionForm) -> Submission:
     )
     add_revision(submission, _revision_data(submission.uid, form, uploads, None))
     db.session.add(submission)
-    db.session.commit()
+    db.session.flush()
     return submission
 
 
@@ -168,20 +168,20 @@ def save_revision(submission: Submission, user: User, form: SubmissionForm) -> b
     add_revision(submission, data)
     if submission.status == "changes_requested":
         submission.status = "draft"  # the teacher answers the reviewer by submitting again
-    db.session.commit()
+    db.session.flush()
     return True
 
 
 def submit(submission: Submission) -> None:
     if submission.status in ("draft", "changes_requested"):
         submission.status = "submitted"
-        db.session.commit()
+        db.session.flush()
 
 
 def withdraw(submission: Submission) -> None:
     if submission.status not in ("accepted", "rejected", "withdrawn"):
         submission.status = "withdrawn"
-        db.session.commit()
+        db.session.flush()
 
 
 def form_from(revision: Revision) -> SubmissionForm:

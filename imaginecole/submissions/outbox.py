@@ -135,14 +135,14 @@ def export_package(country: str, out_path: Path) -> ExportReport:
             path=str(out_path), submission_count=report.submissions, revision_count=report.revisions
         )
     )
-    db.session.commit()
+    db.session.flush()
     return report
 
 
 def apply_statuses(statuses) -> int:
     """Record what the national server says of this school's submissions; return how many changed.
 
-    Not committed: it runs inside the bundle import's transaction.
+    It runs inside the bundle import's transaction.
     """
     changed = 0
     for status in statuses:

@@ -134,6 +134,8 @@ def _editor(form, submission=None, problems=None, preview=None, refused=None, st
 def _handle(submission=None):
     form = _form_from_request()
     refused = _store_new_files(form)
+    # The files are kept even when the form comes back with problems: it lists them by id.
+    db.session.commit()
     action = request.form.get("action", "save")
     if action == "preview" or refused:
         return _editor(
@@ -152,9 +154,11 @@ def _handle(submission=None):
         return _editor(form, submission, problems=error.problems, status=400)
     if action == "submit":
         service.submit(submission)
-        flash(_("Your resource is ready to go to the national team with the next export."), "info")
+        message = _("Your resource is ready to go to the national team with the next export.")
     else:
-        flash(_("Draft saved."), "info")
+        message = _("Draft saved.")
+    db.session.commit()
+    flash(message, "info")
     return redirect(url_for("submissions.detail", uid=submission.uid))
 
 
@@ -217,6 +221,7 @@ def edit(uid: str):
 @role_required("teacher")
 def withdraw(uid: str):
     service.withdraw(_own(uid))
+    db.session.commit()
     flash(_("The resource was withdrawn."), "info")
     return redirect(url_for("submissions.detail", uid=uid))
 
@@ -233,6 +238,7 @@ def outbox():
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / f"submissions-{country}-{datetime.now(UTC):%Y%m%d-%H%M%S}{PACKAGE_SUFFIX}"
         report = export_package(country, path)
+        db.session.commit()
         if report.path is None:
             flash(_("Nothing to send: every submission has reached the national team."), "info")
             return redirect(url_for("submissions.outbox"))

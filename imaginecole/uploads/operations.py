@@ -10,6 +10,9 @@ tree of countries, a ``modules/`` folder, module folders or one module folder; m
 a curriculum are read against the country's loaded one. A Markdown course folder (MkDocs
 style): read by ``sync.course`` with the level and subject chosen in the form. Validation
 reads everything and loads nothing; ``publish_upload`` loads the valid modules.
+
+Receiving and checking flush and leave the commit to the caller, except the "checking" row,
+committed before the long check. Publishing commits itself: see ``publish_upload``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from imaginecole.content.operations import LoadReport, load_tree
 from imaginecole.curriculum.queries import curriculum_of
 from imaginecole.datadir import data_path
 from imaginecole.extensions import db
+from imaginecole.search.indexing import sync_index
 from imaginecole.uploads.chunks import Partial, expire_partials, finish_partial
 from imaginecole.uploads.models import ContentUpload
 from sync import content as fmt
@@ -124,7 +128,7 @@ def receive_upload(
     """Record an upload, put its ZIP in a fresh staging folder, then unpack and check it.
 
     ``source`` is a stream (read up to the size limit) or a complete file on the same disk,
-    which is moved rather than copied.
+    which is moved rather than copied. The result of the check is flushed, not committed.
     """
     cleanup_uploads()
     upload = ContentUpload(
@@ -136,6 +140,8 @@ def receive_upload(
         report={},
     )
     db.session.add(upload)
+    # Committed before the long check: a check whose worker dies stays "checking" for everyone
+    # to see, and cleanup_uploads (in any worker) ends it and drops its folder.
     db.session.commit()
     folder = staging_dir(upload.id)
     # A folder left by a database that was reset would mix its files with these.
@@ -159,11 +165,16 @@ def receive_upload(
 def receive_partial(
     partial: Partial, editor: User, options: dict | None = None
 ) -> ContentUpload | None:
-    """Check a file sent in pieces once every piece is in; a second call returns the same upload."""
-    upload_id = finish_partial(
-        partial,
-        lambda path: receive_upload(partial.country, editor, partial.name, path, options).id,
-    )
+    """Check and commit a file sent in pieces once complete; a second call returns the same one."""
+
+    def receive(path: Path) -> int:
+        upload = receive_upload(partial.country, editor, partial.name, path, options)
+        # Committed under the partial's lock: a "finish" sent again meanwhile waits for it,
+        # then must find the check's result, not the "checking" row.
+        db.session.commit()
+        return upload.id
+
+    upload_id = finish_partial(partial, receive)
     return db.session.get(ContentUpload, upload_id)
 
 
@@ -204,7 +215,7 @@ def _refuse(upload: ContentUpload, refusal: ZipRefused) -> None:
     shutil.rmtree(staging_dir(upload.id), ignore_errors=True)
     upload.status = "refused"
     upload.report = {"error": refusal.code, "detail": refusal.detail[:300]}
-    db.session.commit()
+    db.session.flush()
 
 
 # ---------------------------------------------------------------------------- unpacking
@@ -529,7 +540,7 @@ def check_upload(upload: ContentUpload) -> ContentUpload:
         "curriculum": curriculum,
     }
     upload.status = "problems" if problems else "valid"
-    db.session.commit()
+    db.session.flush()
     return upload
 
 
@@ -577,6 +588,11 @@ def publish_upload(upload: ContentUpload, editor: User, valid_only: bool) -> Loa
 
     The staged files are dropped afterwards: what was loaded is in the database and the blob
     store, and the rest has to be fixed and sent again anyway.
+
+    Commits itself, as a protocol between workers: the claim ("publishing") is committed so no
+    other worker publishes the same upload, a failure commits its release, and the staged
+    files are dropped only once what was loaded from them is committed. Then the search
+    index follows. Anything the caller had pending in the session is committed with the claim.
     """
     if not upload.publishable:
         raise PublishRefused("not_publishable")
@@ -631,6 +647,8 @@ def publish_upload(upload: ContentUpload, editor: User, valid_only: bool) -> Loa
     }
     db.session.commit()
     shutil.rmtree(staging_dir(upload.id) / "files", ignore_errors=True)
+    if report.changed:
+        sync_index()  # after the commit: the index follows the database
     return report
 
 
@@ -683,5 +701,5 @@ def cleanup_uploads(now: datetime | None = None) -> int:
             continue
         shutil.rmtree(staging_dir(upload.id), ignore_errors=True)
         count += 1
-    db.session.commit()
+    db.session.flush()
     return count

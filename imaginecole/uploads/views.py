@@ -262,6 +262,7 @@ def upload(country: str):
         record = service.receive_upload(
             team.code, current_user(), storage.filename, storage.stream, _course_options(team)
         )
+        db.session.commit()
         return redirect(url_for("uploads.upload_report", country=team.code, upload_id=record.id))
     return _upload_page(team)
 
@@ -423,4 +424,6 @@ def upload_recheck(country: str, upload_id: int):
         service.recheck_course(record, _course_options(team))
     except service.PublishRefused as refusal:
         flash(str(PUBLISH_REFUSALS[refusal.code]), "error")
+    else:
+        db.session.commit()
     return redirect(url_for("uploads.upload_report", country=team.code, upload_id=record.id))

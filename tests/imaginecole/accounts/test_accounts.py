@@ -22,6 +22,8 @@ from imaginecole.accounts.operations import (
     MAX_FAILURES_PER_ADDRESS,
     authenticate,
     create_user,
+    set_disabled,
+    set_role,
 )
 from imaginecole.extensions import db
 from tests.conftest import load_content, make_app
@@ -131,6 +133,20 @@ def test_users_create_stores_a_hashed_password_and_says_what_it_made(site):
     # Two accounts with the same password do not share a hash (each has its own salt).
     assert user.password_hash != user_row(site, TEACHER).password_hash
     assert login(site.test_client(), "FATOU@ecole-b.zz").status_code == 302
+
+
+def test_account_changes_leave_the_commit_to_the_caller(site):
+    with site.app_context():
+        create_user("fatou@ecole-b.zz", "Fatou Sow", PASSWORD, "teacher", "zz")
+        set_role(TEACHER, "editor", "zz")
+        set_disabled(EDITOR)
+        assert db.session.scalar(select(User.id).filter_by(email="fatou@ecole-b.zz"))
+        db.session.rollback()
+
+    with site.app_context():
+        assert db.session.scalar(select(User.id).filter_by(email="fatou@ecole-b.zz")) is None
+    assert user_row(site, TEACHER).role == "teacher"
+    assert not user_row(site, EDITOR).disabled
 
 
 def test_an_admin_needs_no_country(site):
@@ -538,7 +554,9 @@ def a_draft(app) -> str:
             licence="CC-BY-4.0",
             markdown="Un demi.",
         )
-        return create_submission(teacher, form).uid
+        uid = create_submission(teacher, form).uid
+        db.session.commit()
+        return uid
 
 
 def statuses(app) -> list[str]:

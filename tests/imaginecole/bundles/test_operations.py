@@ -309,6 +309,7 @@ class Built:
 def build(app, since: int | None = None) -> Built:
     with app.app_context():
         row = build_country_bundle("zz", since=since)
+        db.session.commit()
         return Built(
             Path(row.path),
             row.version,

@@ -21,6 +21,8 @@ from imaginecole.content.operations import (
     ModuleNotApplied,
     apply_modules,
     load_curriculum,
+    load_module,
+    load_tree,
 )
 from imaginecole.media.operations import blob_store
 from sync.content import read_content
@@ -196,6 +198,37 @@ def test_a_module_that_became_invalid_keeps_its_loaded_version(app, content_copy
     assert app.test_client().get(LESSON_URL).status_code == 200
 
 
+def test_loading_leaves_the_commit_to_the_caller(app):
+    tree = read_content(TEST_CONTENT)
+
+    with app.app_context():
+        report = load_tree(tree)
+        assert report.modules_added == len(tree.modules)
+        assert db.session.scalar(select(func.count(Module.id))) == len(tree.modules)  # flushed
+        db.session.rollback()
+
+        assert db.session.scalar(select(func.count(Module.id))) == 0
+        assert db.session.scalar(select(func.count(LessonText.id))) == 0
+        assert db.session.get(Country, "zz") is None
+
+
+def test_loading_one_module_leaves_the_commit_to_the_caller(app):
+    tree = read_content(TEST_CONTENT)
+    load_content(app)
+    source = next(m for m in tree.modules if m.id == "zz-sciences-eau")
+    source.title = {**source.title, "fr": "Titre changé"}
+
+    with app.app_context():
+        report = LoadReport()
+        assert load_module(source, report, auto_version=True) is not None
+        assert report.modules_updated == 1
+        db.session.rollback()
+
+    module = module_row(app)
+    assert module.version == 1
+    assert module.title["fr"] != "Titre changé"
+
+
 # ---------------------------------------------------------------------------- broken images
 
 
@@ -339,7 +372,7 @@ def test_modules_applied_together_share_a_new_picture_in_one_row(app, content_co
     report = LoadReport()
 
     with app.app_context():
-        load_curriculum(tree.curricula["zz"], report, commit=False)
+        load_curriculum(tree.curricula["zz"], report)
         applied = apply_modules(tree.modules, report)
         db.session.commit()
 
@@ -357,7 +390,7 @@ def test_a_module_that_cannot_be_applied_with_others_is_named(app, content_copy)
     tree = read_content(content_copy)
 
     with app.app_context(), pytest.raises(ModuleNotApplied) as caught:
-        load_curriculum(tree.curricula["zz"], LoadReport(), commit=False)
+        load_curriculum(tree.curricula["zz"], LoadReport())
         apply_modules(tree.modules, LoadReport())
     assert str(caught.value).startswith("Module zz-sciences-eau could not be applied: ")
     assert "casse.png" in str(caught.value)

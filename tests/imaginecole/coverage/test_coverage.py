@@ -60,6 +60,7 @@ def add_users(app) -> None:
         create_user("editor-zz@example.org", "Editor ZZ", PASSWORD, "editor", "zz")
         create_user("editor-yy@example.org", "Editor YY", PASSWORD, "editor", "yy")
         create_user("teacher-zz@example.org", "Teacher ZZ", PASSWORD, "teacher", "zz")
+        db.session.commit()
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +110,7 @@ def changed(app):
         )
         db.session.commit()
         create_user("admin@example.org", "Admin", PASSWORD, "admin")
+        db.session.commit()
     return app
 
 

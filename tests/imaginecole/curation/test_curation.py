@@ -23,6 +23,7 @@ from imaginecole.curation import operations as curation
 from imaginecole.curation.models import ModuleVersion
 from imaginecole.extensions import db
 from imaginecole.media.operations import blob_store
+from imaginecole.search.indexing import sync_index
 from tests.conftest import load_content
 from tests.imaginecole.national_helpers import (
     YY_CURRICULUM,
@@ -204,11 +205,14 @@ def search_modules(client, text: str) -> set[str]:
 
 
 def change(server: Server, **changes) -> bool:
-    """Apply metadata ``changes`` as the zz editor, through the service."""
+    """Apply metadata ``changes`` as the zz editor, through the service, and commit."""
     with server.app.app_context():
         module = server.module()
         form = dataclasses.replace(curation.MetadataForm.from_module(module), **changes)
-        return curation.update_metadata(module, server.user("editor-zz"), form)
+        changed = curation.update_metadata(module, server.user("editor-zz"), form)
+        db.session.commit()
+        sync_index()
+        return changed
 
 
 # ---------------------------------------------------------------------------- versions
@@ -295,6 +299,34 @@ def test_reordering_and_publishing_raise_the_version_and_same_again_does_nothing
         with pytest.raises(curation.CurationError) as refused:
             curation.reorder_lessons(module, editor, [FIRST])
         assert refused.value.problems["lessons"].code == "invalid_order"
+
+
+def test_a_change_leaves_the_commit_to_the_caller(server):
+    before = server.state()
+    with server.app.app_context():
+        module, editor = server.module(), server.user("editor-zz")
+        form = dataclasses.replace(curation.MetadataForm.from_module(module), levels=["7e année"])
+        assert curation.update_metadata(module, editor, form) is True
+        assert curation.reorder_lessons(module, editor, [SECOND, FIRST]) is True
+        assert curation.set_published(module, editor, False) is True
+        assert module.version == 4
+        db.session.rollback()
+    assert server.state() == before
+
+
+def test_a_save_that_fails_midway_leaves_nothing_written(server, monkeypatch):
+    client = server.client("editor-zz")
+    before = server.state()
+    fields = edit_form(client)
+    fields.setlist("levels", ["CM1", "7e année"])
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the disk is gone")
+
+    # After the history row and the new version are flushed, before anything is committed.
+    monkeypatch.setattr(curation, "changes_between", fail)
+    assert post(client, EDIT, fields).status_code == 500
+    assert server.state() == before
 
 
 def test_the_history_page_lists_each_version_and_what_changed(server):
@@ -556,16 +588,19 @@ def test_the_dashboard_links_to_the_curation_page(server):
 def test_the_next_bundle_carries_each_change(server):
     with server.app.app_context():
         full = build_country_bundle("zz")
+        db.session.commit()
         assert full.version == 1
     change(server, levels=["CM1", "7e année"])
     with server.app.app_context():
         delta = json.loads(build_country_bundle("zz", since=1).manifest)
+        db.session.commit()
     assert [(m["id"], m["version"]) for m in delta["modules"]] == [(UID, 2)]
     assert delta["modules"][0]["levels"] == ["CM1", "7e année"]
     assert delta["index"][UID]["version"] == 2
 
     with server.app.app_context():
         curation.set_published(server.module(), server.user("editor-zz"), False)
+        db.session.commit()
         removal = json.loads(build_country_bundle("zz", since=2).manifest)
     assert removal["tombstones"] == [UID] and removal["modules"] == []
 
@@ -585,6 +620,7 @@ def test_a_newer_file_replaces_the_curated_metadata_but_not_its_history_or_publi
     change(server, levels=["CM1", "7e année"])
     with server.app.app_context():
         curation.set_published(server.module(), server.user("editor-zz"), False)
+        db.session.commit()
     toml = server.content / "zz" / "modules" / UID / "module.toml"
     toml.write_text(
         toml.read_text(encoding="utf-8").replace("version = 1", "version = 4"), encoding="utf-8"

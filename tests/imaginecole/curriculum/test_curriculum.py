@@ -60,6 +60,7 @@ def prepared(tmp_path_factory) -> Path:
         create_user(OTHER_EDITOR, "Awa Ndiaye", PASSWORD, "editor", "sn")
         create_user(TEACHER, "Fatou Sow", PASSWORD, "teacher", "zz", "École A")
         create_user(ADMIN, "Admin", PASSWORD, "admin")
+        db.session.commit()
         db.engine.dispose()  # closes the database so its files can be copied whole
     return folder
 
@@ -319,6 +320,7 @@ def test_removing_a_level_used_by_modules_without_confirmation_is_refused(site, 
 def test_with_confirmation_it_applies_exactly_as_the_page_said(site, editor):
     with site.app_context():
         first = build_country_bundle("zz").version
+        db.session.commit()
     text = without_seventh_year(export(editor))
     preview = post(editor, f"{BASE}/edit", {"toml": text, "action": "preview"})
 
@@ -519,6 +521,41 @@ def test_the_service_checks_a_curriculum_built_in_code_like_a_file(site):
         assert [p.message for p in result.problems] == ['no competency has the code "ZZ-NOWHERE"']
         assert result.problems[0].line is not None
         assert service.history("zz") == []
+
+
+def test_applying_leaves_the_commit_to_the_caller(site):
+    before = state(site)
+    with site.app_context():
+        new = copy.deepcopy(curriculum_of("zz"))
+        new.levels = [level for level in new.levels if level.code != "7e année"]
+        for competency in new.competencies:
+            competency.levels = [code for code in competency.levels if code != "7e année"]
+        result = service.apply_curriculum("zz", new, None, confirm_orphans=True)
+        assert result.status == "applied", result.problems
+        assert curriculum_of("zz").level_codes() == ["CM1"]
+        db.session.rollback()
+    assert state(site) == before
+
+
+def test_an_apply_that_fails_midway_leaves_nothing_written(site, editor, monkeypatch):
+    before = state(site)
+    text = without_seventh_year(export(editor))
+    preview = post(editor, f"{BASE}/edit", {"toml": text, "action": "preview"})
+
+    add_version = service._add_version
+
+    def fail_at_the_new_version(country, new, source, *args):
+        if source != "start":
+            raise RuntimeError("the disk is gone")
+        return add_version(country, new, source, *args)
+
+    # After the earlier state, the modules and the curriculum are flushed, before the new
+    # version is recorded.
+    monkeypatch.setattr(service, "_add_version", fail_at_the_new_version)
+    response = post(editor, f"{BASE}/edit", {"toml": text, "action": "apply", "confirm": "yes",
+                                            "token": preview_token(preview.get_data(as_text=True))})  # fmt: skip
+    assert response.status_code == 500
+    assert state(site) == before
 
 
 def test_impact_lists_published_and_unpublished_modules(site):

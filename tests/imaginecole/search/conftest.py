@@ -39,6 +39,8 @@ def corpus(tmp_path_factory):
     """An app with the France curriculum and the four course sites; page path -> (uid, slug)."""
     from imaginecole.content.operations import load_tree
     from imaginecole.curriculum.queries import curriculum_of
+    from imaginecole.extensions import db
+    from imaginecole.search.indexing import sync_index
     from sync.content import ContentTree, read_content
     from sync.course import CourseOptions, read_course
 
@@ -56,8 +58,10 @@ def corpus(tmp_path_factory):
             assert tree.modules and not tree.problems, (folder, tree.problems)
             report = load_tree(tree)
             assert not report.problems, (folder, report.problems)
+            db.session.commit()
             for (uid, slug), path in tree.sources.items():
                 pages[Path(path).resolve().relative_to(CORPUS).as_posix()] = (uid, slug)
+        sync_index()
     return app, pages
 
 

@@ -20,12 +20,14 @@ from werkzeug.security import generate_password_hash
 from imaginecole.accounts.models import User
 from imaginecole.accounts.operations import create_user
 from imaginecole.extensions import db
+from imaginecole.submissions import operations as service
 from imaginecole.submissions.models import Revision, Submission, Upload
 from imaginecole.submissions.operations import (
     SubmissionError,
     SubmissionForm,
     create_submission,
     save_revision,
+    submit,
 )
 from tests.conftest import load_content, make_app
 
@@ -82,6 +84,7 @@ def new_server(folder: Path, accounts=()):
     with app.app_context():
         for email, name, role, country, school in accounts:
             create_user(email, name, PASSWORD, role, country, school)
+        db.session.commit()
     fast_passwords(app)
     with app.app_context():
         db.engine.dispose()  # so that the folder can be copied as it is
@@ -398,6 +401,32 @@ def test_saving_makes_a_draft_with_one_revision(school, teacher):
     assert page.status_code == 200
     text = text_of(page.get_data(as_text=True))
     assert "Draft saved." in text and "Status: Draft" in text
+
+
+def test_saving_leaves_the_commit_to_the_caller(school):
+    with school.app_context():
+        teacher = db.session.scalar(select(User).filter_by(email=TEACHER))
+        fields = lesson()
+        fields.pop("action")
+        submission = create_submission(teacher, SubmissionForm(**fields))
+        assert save_revision(submission, teacher, SubmissionForm(**{**fields, "title": "Autre"}))
+        submit(submission)
+        assert len(submission.revisions) == 2
+        db.session.rollback()
+    assert count(school, Submission) == 0
+    assert count(school, Revision) == 0
+
+
+def test_a_save_that_fails_midway_leaves_nothing_written(school, teacher, monkeypatch):
+    def fail(submission):
+        raise RuntimeError("the disk is gone")
+
+    # After the draft and its revision are flushed, before anything is committed.
+    monkeypatch.setattr(service, "submit", fail)
+    response = post_form(teacher, NEW, lesson(action="submit"))
+    assert response.status_code == 500
+    assert count(school, Submission) == 0
+    assert count(school, Revision) == 0
 
 
 def test_saving_again_without_a_change_adds_no_revision(school, teacher):

@@ -496,6 +496,7 @@ def test_an_editor_of_another_country_cannot_merge_a_package(world):
     assert not load_content(world.national, content_with_two_countries(world.root)).problems
     with world.national.app_context():
         create_user("aya@education.yy", "Aya", "correct horse battery", "editor", "yy")
+        db.session.commit()
     fast_passwords(world.national)
     before = rows(world.national), store_files(world.national)
 

@@ -129,6 +129,7 @@ def stored(app, name: str, data: bytes) -> tuple[Stored, bytes]:
     with app.app_context():
         user = db.session.scalar(select(User).filter_by(email=TEACHER))
         upload = store_upload(user, name, data)
+        db.session.commit()
         kept = blob_store().path(upload.sha256).read_bytes()
         return Stored(upload.name, upload.media_type, upload.sha256, upload.size), kept
 

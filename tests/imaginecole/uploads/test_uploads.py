@@ -608,6 +608,7 @@ def test_abandoned_checked_uploads_expire(server, tmp_path):
         record.created_at = datetime.now(UTC) - timedelta(days=15)
         db.session.commit()
         assert upload_zip.cleanup_uploads() == 1
+        db.session.commit()
     assert server.upload(upload_id).status == "expired"
     assert not folder.exists()
     post(client, f"/en/national/zz/uploads/{upload_id}/publish")
@@ -626,6 +627,7 @@ def test_a_publication_whose_worker_died_can_be_run_again(server, tmp_path):
         record.published_at = datetime.now(UTC) - timedelta(hours=2)
         db.session.commit()
         assert upload_zip.cleanup_uploads() == 1
+        db.session.commit()
     assert server.upload(upload_id).status == "valid"
     post(client, f"/en/national/zz/uploads/{upload_id}/publish")
     assert server.upload(upload_id).status == "published"
