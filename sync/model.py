@@ -149,9 +149,12 @@ class Author:
     role: str = "author"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ModuleInfo:
-    """What describes a module: everything but its lessons and files."""
+    """What describes a module: everything but its lessons and files.
+
+    Fields with a default are optional in every format; the others each reader must find.
+    """
 
     id: str
     country: str
@@ -159,16 +162,16 @@ class ModuleInfo:
     language: str
     levels: list[str]
     subject: str
-    competencies: list[str]
-    assesses: list[str]
+    competencies: list[str] = field(default_factory=list)
+    assesses: list[str] = field(default_factory=list)
     resource_type: str
     licence: str
-    keywords: list[str]
-    derived_from: list[str]
-    attribution: str
+    keywords: list[str] = field(default_factory=list)
+    derived_from: list[str] = field(default_factory=list)
+    attribution: str = ""
     title: Localized
     summary: Localized
-    authors: list[Author]
+    authors: list[Author] = field(default_factory=list)
 
 
 def module_info(source: ModuleInfo) -> dict[str, object]:
@@ -176,7 +179,7 @@ def module_info(source: ModuleInfo) -> dict[str, object]:
     return {f.name: copy.deepcopy(getattr(source, f.name)) for f in fields(ModuleInfo)}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Module(ModuleInfo):
     """A module with its lessons, and its media files where they are now."""
 

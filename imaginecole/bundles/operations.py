@@ -119,21 +119,13 @@ def module_sources(
 def to_source(module: Module, store) -> fmt.Module:
     """Turn a module of the database back into the plain data it was loaded from."""
     return fmt.Module(
+        **module.plain_fields(),
         id=module.uid,
         country=module.country_code,
-        version=module.version,
-        language=module.language,
         levels=[level.code for level in module.levels],
         subject=module.subject.slug,
         competencies=[c.code for c in module.competencies("teaches")],
         assesses=[c.code for c in module.competencies("assesses")],
-        resource_type=module.resource_type,
-        licence=module.licence,
-        keywords=list(module.keywords),
-        derived_from=list(module.derived_from),
-        attribution=module.attribution,
-        title=dict(module.title),
-        summary=dict(module.summary),
         authors=[fmt.Author(name=a["name"], role=a.get("role", "author")) for a in module.authors],
         lessons=[
             fmt.Lesson(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -12,8 +13,24 @@ from imaginecole.extensions import db
 from imaginecole.curriculum.models import Competency, Country, Level, Subject
 from imaginecole.localized import Shown, pick
 from imaginecole.media.models import Asset
+from sync.model import ModuleInfo
 
 LESSON_TITLE_CHARS = 300  # a longer title is cut when loaded
+
+# The fields of ``sync.model.ModuleInfo`` kept as they are, each in the column of the same name.
+# The others are mapped by the loader: id (``uid``), country (``country_code``), levels, subject,
+# competencies and assesses (rows of the country's curriculum) and authors (dicts).
+PLAIN_FIELDS = (
+    "version",
+    "language",
+    "resource_type",
+    "licence",
+    "title",
+    "summary",
+    "keywords",
+    "derived_from",
+    "attribution",
+)
 
 module_levels = db.Table(
     "module_levels",
@@ -62,6 +79,15 @@ class Module(db.Model):
         order_by="Lesson.position", cascade="all, delete-orphan", back_populates="module"
     )
     assets: Mapped[list[Asset]] = relationship(secondary=module_assets)
+
+    def plain_fields(self) -> dict[str, object]:
+        """Return a copy of the ``PLAIN_FIELDS`` of this module, to build its plain data with."""
+        return {name: copy.deepcopy(getattr(self, name)) for name in PLAIN_FIELDS}
+
+    def set_plain_fields(self, source: ModuleInfo) -> None:
+        """Copy the ``PLAIN_FIELDS`` of ``source`` into this module's columns."""
+        for name in PLAIN_FIELDS:
+            setattr(self, name, getattr(source, name))
 
     def shown_title(self, lang: str) -> Shown:
         return pick(self.title, lang, self.language)

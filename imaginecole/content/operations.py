@@ -406,17 +406,9 @@ def _write_module(
     if module is None:
         module = Module(uid=source.id, country_code=source.country)
         db.session.add(module)
+    module.set_plain_fields(source)
     module.subject = subjects.get(source.subject)
-    module.version = source.version
-    module.language = source.language
-    module.resource_type = source.resource_type
-    module.licence = source.licence
-    module.title = source.title
-    module.summary = source.summary
-    module.keywords = source.keywords
-    module.derived_from = source.derived_from
     module.authors = [{"name": a.name, "role": a.role} for a in source.authors]
-    module.attribution = source.attribution
     module.fingerprint = fingerprint
     module.levels = [levels[code] for code in source.levels]
     module.competency_links = [

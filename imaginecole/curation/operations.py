@@ -26,6 +26,7 @@ from imaginecole.extensions import db
 from imaginecole.media.operations import blob_store
 from sync import model as fmt
 from sync.content import LANGUAGES, OPEN_LICENCES, RESOURCE_TYPES
+from sync.model import module_info
 from sync.submissions import InvalidText, validate_text
 
 EDITING_ROLES = ("editor", "admin")
@@ -192,22 +193,12 @@ def competency_groups(country_code: str) -> list[tuple[Subject, list[Competency]
 def snapshot(module: Module, source: fmt.Module | None = None) -> dict:
     """Return what a version of ``module`` was: metadata, lesson order, each lesson's fingerprint."""
     source = source or to_source(module, blob_store())
+    info = module_info(source)
     return {
         "version": module.version,
         "fingerprint": module.fingerprint,
         "published": module.published,
-        "language": source.language,
-        "title": source.title,
-        "summary": source.summary,
-        "levels": source.levels,
-        "subject": source.subject,
-        "competencies": source.competencies,
-        "assesses": source.assesses,
-        "resource_type": source.resource_type,
-        "licence": source.licence,
-        "attribution": source.attribution,
-        "keywords": source.keywords,
-        "derived_from": source.derived_from,
+        **{name: info[name] for name in SNAPSHOT_FIELDS},
         "authors": [asdict(author) for author in source.authors],
         "lessons": [
             {

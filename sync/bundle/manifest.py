@@ -120,7 +120,7 @@ class LessonEntry:
     texts: dict[str, LessonTextEntry]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ModuleEntry(ModuleInfo):
     """A module as shipped: ``sync.model.Module`` without paths, Markdown replaced by hashes."""
 
