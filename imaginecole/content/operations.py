@@ -65,8 +65,8 @@ def load_tree(
 ) -> LoadReport:
     """Load every valid curriculum and module of ``tree``; invalid ones are reported, not loaded.
 
-    A module whose media are rejected is reported and leaves no trace; the others are loaded.
-    Any other error propagates. ``auto_version`` raises the version of each changed module
+    A module whose media are rejected, or cannot be stored (a full disk), is reported and
+    leaves no row behind; the others are loaded. Any other error propagates. ``auto_version`` raises the version of each changed module
     itself: imported courses carry no version of their own, yet every change must reach
     schools in the next bundle.
     """
@@ -74,10 +74,19 @@ def load_tree(
     for curriculum in tree.curricula.values():
         load_curriculum(curriculum, report)
     for module in tree.modules:
+        pending_before = set(db.session.new)
         try:
             load_module(module, report, auto_version=auto_version)
         except ImageRejected as error:
             report.problems.add(module.id, None, "media", str(error))
+        except OSError as error:
+            # Its files are stored before any of its rows change, so only the rows of the
+            # files stored so far are pending: drop them. Those files stay in the store
+            # unreferenced, ready for the next try.
+            for row in set(db.session.new) - pending_before:
+                if row in db.session:  # an asset takes its variants with it
+                    db.session.expunge(row)
+            report.problems.add(module.id, None, "", f"could not be saved: {error}")
         if progress:
             progress(module.id)
     return report

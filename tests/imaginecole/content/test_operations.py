@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import re
 import struct
@@ -26,6 +27,7 @@ from imaginecole.content.operations import (
 )
 from imaginecole.media.operations import blob_store
 from sync.content import read_content
+from sync.storage import BlobStore
 from tests.conftest import TEST_CONTENT, load_content, make_app
 
 DISC_PNG = TEST_CONTENT / "zz" / "modules" / "zz-maths-fractions" / "media" / "disque.png"
@@ -59,6 +61,12 @@ def add_picture_lesson(root: Path, filename: str, data: bytes, alt: str = "Un nu
     (module_dir(root) / "02-pluie.md").write_text(
         f"# La pluie\n\n![{alt}](media/{filename})\n", encoding="utf-8"
     )
+
+
+def png_of(size: tuple[int, int], colour: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, "PNG")
+    return out.getvalue()
 
 
 def module_row(app, uid: str = "zz-sciences-eau") -> Module | None:
@@ -227,6 +235,41 @@ def test_loading_one_module_leaves_the_commit_to_the_caller(app):
     module = module_row(app)
     assert module.version == 1
     assert module.title["fr"] != "Titre changé"
+
+
+def test_a_module_whose_files_cannot_be_stored_is_reported_and_leaves_no_row(
+    app, content_copy, monkeypatch
+):
+    add_picture_lesson(content_copy, "nuage.png", png_of((80, 60), "white"))
+    (module_dir(content_copy) / "03-orage.md").write_text(
+        "# L'orage\n\n![Un éclair](media/orage.png)\n", encoding="utf-8"
+    )
+    (module_dir(content_copy) / "media" / "orage.png").write_bytes(png_of((60, 80), "grey"))
+    stored_here: list[Path] = []
+    put_file = BlobStore.put_file
+
+    def disk_full_on_the_second_file(store, source: Path, sha256: str) -> bool:
+        if module_dir(content_copy) in source.parents:
+            stored_here.append(source)
+            if len(stored_here) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return put_file(store, source, sha256)
+
+    monkeypatch.setattr(BlobStore, "put_file", disk_full_on_the_second_file)
+    report = load_content(app, content_copy)
+
+    [problem] = report.problems
+    assert problem.path == "zz-sciences-eau"
+    assert "could not be saved" in problem.message
+    assert "No space left on device" in problem.message
+    assert report.modules_added == 2  # the other modules are loaded
+    assert module_row(app) is None
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Asset.sha256))) == 1  # the disc only
+
+    monkeypatch.setattr(BlobStore, "put_file", put_file)  # room again: the next load finishes
+    assert load_content(app, content_copy).modules_added == 1
+    assert module_row(app) is not None
 
 
 # ---------------------------------------------------------------------------- broken images
