@@ -48,7 +48,7 @@ def db_group() -> None:
 @db_group.command("init", help="Create the database tables that are missing.")
 @with_appcontext
 def db_init() -> None:
-    from imaginecole.app import ensure_schema
+    from imaginecole.models import ensure_schema
 
     ensure_schema(current_app)
     click.echo(f"Database ready in {current_app.config['DATA_DIR']}")
@@ -94,7 +94,7 @@ def content_check(directory: Path | None) -> None:
 @click.option("--country", "countries", multiple=True, help="Load only this country (repeatable).")
 @with_appcontext
 def content_load(directory: Path | None, countries: tuple[str, ...]) -> None:
-    from imaginecole.app import ensure_schema
+    from imaginecole.models import ensure_schema
     from sync.content import read_content
 
     ensure_schema(current_app)
@@ -169,8 +169,8 @@ def content_import_course(
     attribution: str,
     id_prefix: str,
 ) -> None:
-    from imaginecole.app import ensure_schema
     from imaginecole.curriculum.queries import curriculum_of
+    from imaginecole.models import ensure_schema
     from sync.course import CourseOptions, read_course
 
     ensure_schema(current_app)
@@ -281,8 +281,8 @@ def _bytes_progress(label: str):
 )
 @with_appcontext
 def bundle_build(country, since, channel, levels, subjects, out_dir) -> None:
-    from imaginecole.app import ensure_schema
     from imaginecole.bundles.operations import build_country_bundle
+    from imaginecole.models import ensure_schema
     from sync.bundle import BundleError
 
     ensure_schema(current_app)
@@ -308,8 +308,8 @@ def bundle_build(country, since, channel, levels, subjects, out_dir) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @with_appcontext
 def bundle_import(path: Path) -> None:
-    from imaginecole.app import ensure_schema
     from imaginecole.bundles.operations import import_bundle
+    from imaginecole.models import ensure_schema
     from sync.bundle import BundleError
 
     ensure_schema(current_app)
@@ -335,8 +335,8 @@ def bundle_import(path: Path) -> None:
 @bundle_group.command("list", help="List the bundles installed here and those built here.")
 @with_appcontext
 def bundle_list() -> None:
-    from imaginecole.app import ensure_schema
     from imaginecole.bundles.operations import built_bundles, installed_bundles
+    from imaginecole.models import ensure_schema
 
     ensure_schema(current_app)
     installed, built = installed_bundles(), built_bundles()
@@ -360,8 +360,8 @@ def bundle_list() -> None:
 @click.confirmation_option(prompt="Remove every module this channel installed?")
 @with_appcontext
 def bundle_remove(country: str, channel: str) -> None:
-    from imaginecole.app import ensure_schema
     from imaginecole.bundles.operations import remove_channel
+    from imaginecole.models import ensure_schema
     from sync.bundle import BundleError
 
     ensure_schema(current_app)
@@ -405,7 +405,7 @@ def submissions_key(country: str, name: str) -> None:
 )
 @with_appcontext
 def submissions_export(out_path: Path, country: str | None) -> None:
-    from imaginecole.app import ensure_schema
+    from imaginecole.models import ensure_schema
     from imaginecole.submissions.outbox import countries_with_pending, export_package
     from sync.bundle import BundleError
 
@@ -435,7 +435,7 @@ def submissions_export(out_path: Path, country: str | None) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @with_appcontext
 def submissions_import(path: Path) -> None:
-    from imaginecole.app import ensure_schema
+    from imaginecole.models import ensure_schema
     from imaginecole.review.operations import import_package
     from sync.bundle import BundleError
 
@@ -456,7 +456,7 @@ def submissions_import(path: Path) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @with_appcontext
 def submissions_enroll(path: Path) -> None:
-    from imaginecole.app import ensure_schema
+    from imaginecole.models import ensure_schema
     from imaginecole.review.operations import enroll_schools
     from sync.bundle import BundleError
 
@@ -498,7 +498,7 @@ def users_create(
     email: str, name: str, role: str, country: str | None, school: str, password: str
 ) -> None:
     from imaginecole.accounts.operations import create_user
-    from imaginecole.app import ensure_schema
+    from imaginecole.models import ensure_schema
 
     ensure_schema(current_app)
     user = _account_call(create_user, email, name, password, role, country, school)
@@ -558,9 +558,9 @@ def search_group() -> None:
 def search_reindex() -> None:
     from sqlalchemy import func, select
 
-    from imaginecole.app import ensure_schema
     from imaginecole.content.models import Module
     from imaginecole.extensions import db
+    from imaginecole.models import ensure_schema
     from imaginecole.search.indexing import rebuild_index
 
     ensure_schema(current_app)
@@ -601,8 +601,7 @@ def search_reindex() -> None:
 )
 @with_appcontext
 def serve(host: str, port: int, workers: int | None, threads: int | None) -> None:
-    from imaginecole.app import prepare
-    from imaginecole.serving import ServingError, plan
+    from imaginecole.serving import ServingError, plan, prepare
     from imaginecole.serving import serve as run_server
 
     app = current_app._get_current_object()

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from imaginecole.app import create_app, ensure_schema
+from imaginecole.app import create_app
 from imaginecole.config import SETTINGS
 from imaginecole.extensions import db
+from imaginecole.models import ensure_schema
 from tests.conftest import TEST_CONTENT, load_content, make_app
 
 
