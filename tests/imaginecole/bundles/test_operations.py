@@ -890,7 +890,7 @@ CRASHER = textwrap.dedent(
     """
     import os, signal, sys
 
-    import imaginecole.cli as cli
+    import imaginecole.__main__ as entry
     import imaginecole.bundles.operations as bundles
     import sync.bundle.container as container
 
@@ -979,7 +979,7 @@ CRASHER = textwrap.dedent(
     else:
         raise SystemExit(f"unknown point {point}")
     sys.argv = ["imaginecole", "bundle", "import", bundle]
-    cli.main()
+    entry.main()
     """
 )
 BEFORE_COMMIT = ("copying", "copying in the background", "indexed ahead", "staged", "applying")
