@@ -75,17 +75,18 @@ class ImaginecoleGroup(FlaskGroup):
 
     def listed(self, ctx: click.Context, paths: Iterable[str]) -> list[tuple[str, click.Command]]:
         """Return each path that names a command to show, with that command."""
-        found = [(path, self.find(ctx, path)) for path in paths]
+        found = [(path, find_command(self, ctx, path)) for path in paths]
         return [(path, command) for path, command in found if command and not command.hidden]
 
-    def find(self, ctx: click.Context, path: str) -> click.Command | None:
-        """Return the command a path such as ``bundle import`` names, or None."""
-        command: click.Command | None = self
-        for name in path.split():
-            if not isinstance(command, click.Group):
-                return None
-            command = command.get_command(ctx, name)
-        return command
+
+def find_command(group: click.Group, ctx: click.Context, path: str) -> click.Command | None:
+    """Return the command a path such as ``bundle import`` names in ``group``, or None."""
+    command: click.Command | None = group
+    for name in path.split():
+        if not isinstance(command, click.Group):
+            return None
+        command = command.get_command(ctx, name)
+    return command
 
 
 def register_commands(app: Flask) -> None:
