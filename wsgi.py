@@ -4,7 +4,8 @@ Each worker makes sure the tables exist and the search index has caught up with 
 (after a crash, say) before it serves; both steps are idempotent and cheap when nothing is due.
 """
 
-from imaginecole.app import create_app, prepare
+from imaginecole.app import create_app
+from imaginecole.serving import prepare
 
 app = create_app()
 prepare(app)

@@ -136,9 +136,10 @@ def load_content(data_dir: Path, content: Path) -> dict:
     for name in [name for name in os.environ if name.startswith("IMAGINECOLE_")]:
         del os.environ[name]  # a DATABASE_URL of this machine must never be written to
     os.environ["IMAGINECOLE_DATA_DIR"] = str(data_dir)
-    from imaginecole.app import create_app, ensure_schema
+    from imaginecole.app import create_app
     from imaginecole.content.operations import load_tree
     from imaginecole.extensions import db
+    from imaginecole.models import ensure_schema
     from imaginecole.search.indexing import sync_index
     from sync.content import read_content
 

@@ -8,9 +8,8 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 
-import imaginecole.models  # noqa: F401  (every table, for create_all)
+import imaginecole.models  # noqa: F401  (every table, so relationships across domains resolve)
 from imaginecole import errors, i18n, security, templating
 from imaginecole.accounts import auth
 from imaginecole.accounts.views import bp as accounts_bp
@@ -26,7 +25,6 @@ from imaginecole.extensions import babel, db
 from imaginecole.media.views import bp as media_bp
 from imaginecole.national.views import bp as national_bp
 from imaginecole.review.views import bp as review_bp
-from imaginecole.search.indexing import sync_index
 from imaginecole.search.views import bp as search_bp
 from imaginecole.submissions.views import bp as submissions_bp
 from imaginecole.uploads.views import bp as uploads_bp
@@ -103,24 +101,3 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
-
-
-def ensure_schema(app: Flask) -> None:
-    """Create missing tables (a fresh data directory needs no separate step)."""
-    with app.app_context():
-        db.create_all()
-
-
-def prepare(app: Flask) -> None:
-    """Create missing tables and bring the search index up to date, before serving."""
-    try:
-        ensure_schema(app)
-    except OperationalError:
-        # Another worker created the same tables at the same moment; theirs are as good.
-        ensure_schema(app)
-    with app.app_context():
-        report = sync_index()
-    if report.updated or report.removed:
-        app.logger.info(
-            "Search index: %s modules indexed, %s removed", report.updated, report.removed
-        )

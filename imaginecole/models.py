@@ -4,14 +4,25 @@ Each domain keeps its tables in its own ``models.py``; importing them all here l
 ``create_all`` (and relationships named by string across domains) see every one.
 """
 
+from __future__ import annotations
+
+from flask import Flask
+
 from imaginecole.accounts import models as accounts
 from imaginecole.bundles import models as bundles
 from imaginecole.content import models as content
 from imaginecole.curation import models as curation
 from imaginecole.curriculum import models as curriculum
+from imaginecole.extensions import db
 from imaginecole.media import models as media
 from imaginecole.review import models as review
 from imaginecole.submissions import models as submissions
 from imaginecole.uploads import models as uploads
 
 DOMAIN_MODELS = (accounts, bundles, content, curation, curriculum, media, review, submissions, uploads)
+
+
+def ensure_schema(app: Flask) -> None:
+    """Create missing tables (a fresh data directory needs no separate step)."""
+    with app.app_context():
+        db.create_all()

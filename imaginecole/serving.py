@@ -15,9 +15,12 @@ import os
 from dataclasses import dataclass
 
 from flask import Flask
+from sqlalchemy.exc import OperationalError
 
 from imaginecole.extensions import db
+from imaginecole.models import ensure_schema
 from imaginecole.search import search_index
+from imaginecole.search.indexing import sync_index
 
 MAX_DEFAULT_WORKERS = 4  # each worker holds its own copy of the app: memory is short on small boxes
 
@@ -63,6 +66,21 @@ def _count_setting(app: Flask, name: str, minimum: int) -> int:
 
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+
+
+def prepare(app: Flask) -> None:
+    """Create missing tables and bring the search index up to date, before serving."""
+    try:
+        ensure_schema(app)
+    except OperationalError:
+        # Another worker created the same tables at the same moment; theirs are as good.
+        ensure_schema(app)
+    with app.app_context():
+        report = sync_index()
+    if report.updated or report.removed:
+        app.logger.info(
+            "Search index: %s modules indexed, %s removed", report.updated, report.removed
+        )
 
 
 def serve(app: Flask, how: ServerPlan) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from imaginecole.app import create_app, ensure_schema
+from imaginecole.app import create_app
+from imaginecole.models import ensure_schema
 
 TESTS_DIR = Path(__file__).resolve().parent
 TEST_CONTENT = TESTS_DIR / "data" / "content"

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
-from flask.cli import with_appcontext
 
-
-def register(app: Flask) -> None:
-    app.cli.add_command(report_group)
+from imaginecole.commands import database_command
+from imaginecole.coverage import queries as coverage
 
 
 @click.group("report", help="Print reports on the content of this instance.")
@@ -23,10 +20,8 @@ def report_group() -> None:
 @click.option("--csv", "as_csv", is_flag=True, help="Print the grid as CSV, one row per cell.")
 @click.option("--level", help="With --subject: the competencies of one level (code or slug).")
 @click.option("--subject", help="With --level: the competencies of one subject (slug).")
-@with_appcontext
+@database_command
 def report_coverage(country: str, as_csv: bool, level: str | None, subject: str | None) -> None:
-    from imaginecole.coverage import queries as coverage
-
     if (level is None) != (subject is None):
         raise click.UsageError("--level and --subject go together.")
     if as_csv and level:
@@ -50,7 +45,7 @@ def _modules(count: int) -> str:
     return f"{count} published module{'' if count == 1 else 's'}"
 
 
-def _cell_text(cell) -> str:
+def _cell_text(cell: coverage.Cell) -> str:
     if not cell.in_curriculum:
         return "–"
     return "0!" if cell.gap else str(cell.modules)
@@ -67,7 +62,7 @@ def _print_table(rows: list[list[str]]) -> None:
         click.echo("  ".join(cells).rstrip())
 
 
-def _print_grid(grid) -> None:
+def _print_grid(grid: coverage.Grid) -> None:
     click.echo(f"Coverage of {grid.country_code} ({grid.shown('fr')}): published modules")
     rows = [["Level", *(subject.slug for subject in grid.subjects), "Total"]]
     for row in grid.rows:
@@ -82,15 +77,15 @@ def _print_grid(grid) -> None:
     click.echo("A module taught at several levels counts at each of them; totals count it once.")
 
 
-def _print_competencies(grid, row, subject) -> None:
-    from imaginecole.coverage.queries import competency_coverage
-
+def _print_competencies(
+    grid: coverage.Grid, row: coverage.LevelRow, subject: coverage.SubjectColumn
+) -> None:
     cell = grid.cell(row.slug, subject.slug)
     click.echo(
         f"{row.code} × {subject.slug} ({subject.shown('fr')}): {_modules(cell.modules)}"
         + ("" if cell.in_curriculum else ", not in the curriculum")
     )
-    items = competency_coverage(grid.country_code, row.slug, subject.slug)
+    items = coverage.competency_coverage(grid.country_code, row.slug, subject.slug)
     if not items:
         click.echo("The curriculum lists no competency of this subject at this level.")
         return

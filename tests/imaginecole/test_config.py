@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from imaginecole.app import create_app, ensure_schema
+from imaginecole.app import create_app
 from imaginecole.config import SETTINGS
 from imaginecole.extensions import db
+from imaginecole.models import ensure_schema
 from tests.conftest import TEST_CONTENT, load_content, make_app
 
 
@@ -19,28 +20,6 @@ def test_every_setting_has_a_help_line(setting):
     help_text = setting.help.strip()
     assert len(help_text) >= 15 and "\n" not in help_text
     assert help_text[0].isupper()
-
-
-def test_the_settings_command_lists_and_explains_every_setting(runner, app):
-    result = runner.invoke(args=["settings"])
-
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    for setting in SETTINGS:
-        [index] = [
-            i for i, line in enumerate(lines) if line.startswith(f"IMAGINECOLE_{setting.name} = ")
-        ]
-        assert lines[index + 1].strip() == setting.help
-    assert f"IMAGINECOLE_DATA_DIR = {app.config['DATA_DIR']!r}" in lines
-
-
-def test_the_secret_key_is_never_printed(tmp_path):
-    app = make_app(tmp_path / "data", SECRET_KEY="do-not-show-me-1234")
-
-    output = app.test_cli_runner().invoke(args=["settings"]).output
-
-    assert "do-not-show-me-1234" not in output
-    assert "IMAGINECOLE_SECRET_KEY = '(set)'" in output
 
 
 def test_data_dir_from_the_environment_holds_database_and_blobs(tmp_path, monkeypatch):

@@ -34,24 +34,6 @@ def test_the_server_runs_several_processes_where_the_system_allows(tmp_path):
     assert how.server == ("gunicorn" if os.name == "posix" else "waitress")
 
 
-def test_serve_refuses_a_number_of_workers_below_one(tmp_path):
-    app = make_app(tmp_path)
-    result = app.test_cli_runner().invoke(args=["serve", "--workers", "0"])
-    assert result.exit_code != 0
-    assert "--workers" in result.output
-
-
-@pytest.mark.parametrize(
-    "setting, value", [("SERVER_WORKERS", "abc"), ("SERVER_WORKERS", -1), ("SERVER_THREADS", 0)]
-)
-def test_serve_names_a_bad_setting_without_a_traceback(tmp_path, setting, value):
-    app = make_app(tmp_path, **{setting: value})
-    result = app.test_cli_runner().invoke(args=["serve"])
-    assert result.exit_code == 1
-    assert f"The setting {setting} is {value!r}" in result.output
-    assert "Traceback" not in result.output and not isinstance(result.exception, ValueError)
-
-
 def search_total(port: int, query: str) -> int:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:

@@ -217,8 +217,8 @@ def test_the_command_line_prints_a_refusal_without_a_traceback(national, school,
     run = subprocess.run(
         [
             sys.executable,
-            "-c",
-            "from imaginecole.cli import main; main()",
+            "-m",
+            "imaginecole",
             "bundle",
             "import",
             str(bad),

@@ -902,7 +902,7 @@ CRASHER = textwrap.dedent(
     """
     import os, signal, sys
 
-    import imaginecole.cli as cli
+    import imaginecole.__main__ as entry
     import imaginecole.bundles.operations as bundles
     import sync.container.staging as staging
 
@@ -995,7 +995,7 @@ CRASHER = textwrap.dedent(
     else:
         raise SystemExit(f"unknown point {point}")
     sys.argv = ["imaginecole", "bundle", "import", bundle]
-    cli.main()
+    entry.main()
     """
 )
 BEFORE_COMMIT = ("copying", "copying in the background", "indexed ahead", "staged", "applying")

@@ -1,4 +1,4 @@
-"""The coverage map: figures counted by hand on the zz test content, pages, CSV and command.
+"""The coverage map: figures counted by hand on the zz test content, pages and CSV.
 
 What zz holds (tests/data/content/zz):
 
@@ -16,21 +16,16 @@ So mathematiques at 7e année and histoire at CM1 are not in the curriculum, and
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event
 
-from imaginecole.accounts.operations import create_user
-from imaginecole.content.models import Module, ModuleCompetency
-from imaginecole.coverage.commands import report_group
 from imaginecole.coverage.queries import (
     CoverageNotFound,
     competency_coverage,
     coverage_csv,
     coverage_grid,
 )
-from imaginecole.curriculum.models import Competency, Country, Level, Subject
 from imaginecole.extensions import db
-from tests.conftest import load_content, make_app
-from tests.imaginecole.national_helpers import PASSWORD, signed_in
+from tests.imaginecole.national_helpers import signed_in
 
 SUBJECTS = ["mathematiques", "sciences", "histoire"]
 
@@ -41,77 +36,6 @@ def cells(grid) -> dict[str, list[tuple[int, str]]]:
 
 def tree(rows) -> list[tuple[str, int, int, int, bool]]:
     return [(row.code, row.depth, row.direct, row.subtree, row.gap) for row in rows]
-
-
-def add_users(app) -> None:
-    with app.app_context():
-        db.session.add(
-            Country(
-                code="yy",
-                name={"fr": "Ypsiland"},
-                languages=["fr"],
-                framework_id="yy-test",
-                framework_version="1",
-                framework_title={"fr": "Programme"},
-            )
-        )
-        db.session.commit()
-        create_user("admin@example.org", "Admin", PASSWORD, "admin")
-        create_user("editor-zz@example.org", "Editor ZZ", PASSWORD, "editor", "zz")
-        create_user("editor-yy@example.org", "Editor YY", PASSWORD, "editor", "yy")
-        create_user("teacher-zz@example.org", "Teacher ZZ", PASSWORD, "teacher", "zz")
-        db.session.commit()
-
-
-@pytest.fixture(scope="module")
-def national(tmp_path_factory):
-    """The zz content as loaded, a second country yy, and one account of each kind."""
-    app = make_app(tmp_path_factory.mktemp("coverage"))
-    assert not load_content(app).problems
-    add_users(app)
-    app.cli.add_command(report_group)
-    return app
-
-
-@pytest.fixture
-def changed(app):
-    """The zz content, then changed by hand (see the comments) to make gaps and edge cases."""
-    assert not load_content(app).problems
-    with app.app_context():
-        by_uid = {m.uid: m for m in db.session.scalars(select(Module))}
-        comp = {c.code: c for c in db.session.scalars(select(Competency))}
-        math, hist = (
-            db.session.scalar(select(Subject).filter_by(country_code="zz", slug=slug))
-            for slug in ("mathematiques", "histoire")
-        )
-        seventh = db.session.scalar(select(Level).filter_by(country_code="zz", slug="7e-annee"))
-        # Unpublished, and now also filed at 7e année: that pair enters the curriculum as a gap.
-        fractions = by_uid["zz-maths-fractions"]
-        fractions.published = False
-        fractions.levels.append(seventh)
-        # A history module (7e année) that also teaches a science competency.
-        by_uid["zz-histoire-royaume"].competency_links.append(
-            ModuleCompetency(competency=comp["ZZ-SCI-1"], relation="teaches")
-        )
-        # A child without levels follows its parent (CM1); a root without levels shows at every
-        # level in the drill-down but places histoire at no level on the map.
-        child = Competency(
-            country_code="zz", subject=math, parent=comp["ZZ-MATH-1"], code="ZZ-MATH-1-2",
-            type="palier", label={"fr": "Comparer deux fractions"}, position=10,
-        )  # fmt: skip
-        root = Competency(
-            country_code="zz", subject=hist, code="ZZ-HIST-1", type="competence",
-            label={"fr": "Situer des faits dans le temps"}, position=11,
-        )  # fmt: skip
-        db.session.add_all([child, root])
-        # The science module (CM1) also teaches that maths child.
-        by_uid["zz-sciences-eau"].competency_links.append(
-            ModuleCompetency(competency=child, relation="teaches")
-        )
-        db.session.commit()
-        create_user("admin@example.org", "Admin", PASSWORD, "admin")
-        db.session.commit()
-    return app
 
 
 # ---------------------------------------------------------------------------- figures
@@ -323,52 +247,3 @@ def test_the_csv_download(national):
     with national.app_context():
         assert response.data.decode("utf-8-sig") == coverage_csv("zz")
     assert "Mathématiques".encode() in response.data
-
-
-# ---------------------------------------------------------------------------- command
-
-
-def report(app, *args: str):
-    return app.test_cli_runner().invoke(args=["report", "coverage", *args])
-
-
-def test_the_command_prints_the_grid(national):
-    result = report(national, "--country", "zz")
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    assert lines[1:5] == [
-        "Level     mathematiques  sciences  histoire  Total",
-        "CM1                   1         1         –      2",
-        "7e année              –         1         1      2",
-        "Total                 1         1         1      3",
-    ]
-    assert "3 published modules; 0 gaps (0!) among 4 level × subject pairs" in result.output
-
-
-def test_the_command_marks_gaps(changed):
-    changed.cli.add_command(report_group)
-    result = report(changed, "--country", "zz")
-    assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[2:4] == [
-        "CM1                  0!         1         –      1",
-        "7e année             0!         1         1      2",
-    ]
-    result = report(changed, "--country", "zz", "--level", "CM1", "--subject", "mathematiques")
-    assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[1:5] == [
-        "Directly  Subtree  Competency",
-        "       0        1  ZZ-MATH-1  Résoudre des problèmes avec les fractions",
-        "       0       0!    ZZ-MATH-1-1  Lire et écrire une fraction simple",
-        "       1        1    ZZ-MATH-1-2  Comparer deux fractions",
-    ]
-
-
-def test_the_command_prints_csv_and_refuses_what_it_cannot_find(national):
-    result = report(national, "--country", "zz", "--csv")
-    assert result.exit_code == 0
-    with national.app_context():
-        # The test runner turns CRLF into LF.
-        assert result.output.splitlines() == coverage_csv("zz").splitlines()
-    assert report(national, "--country", "xx").exit_code == 1
-    assert report(national, "--country", "zz", "--level", "CM9", "--subject", "x").exit_code == 1
-    assert report(national, "--country", "zz", "--level", "CM1").exit_code == 2

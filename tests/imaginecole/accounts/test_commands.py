@@ -1,0 +1,158 @@
+"""The ``imaginecole users …`` commands."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash
+
+from imaginecole.accounts.models import User
+from imaginecole.extensions import db
+from tests.imaginecole.accounts.conftest import ADMIN, EDITOR, PASSWORD, TEACHER
+from tests.imaginecole.accounts.test_accounts import (
+    is_signed_in,
+    login,
+    session_cookie,
+    signed_in,
+    user_row,
+    users,
+)
+
+
+def test_users_create_stores_a_hashed_password_and_says_what_it_made(site):
+    result = users(
+        site,
+        "create",
+        "--email",
+        " Fatou@Ecole-B.zz ",
+        "--name",
+        "Fatou Sow",
+        "--role",
+        "teacher",
+        "--country",
+        "zz",
+        "--school",
+        "École B",
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "Created teacher fatou@ecole-b.zz for zz" in result.output
+    assert PASSWORD not in result.output  # the prompt does not echo it
+    user = user_row(site, "fatou@ecole-b.zz")
+    assert (user.role, user.country_code, user.school) == ("teacher", "zz", "École B")
+    assert PASSWORD not in user.password_hash
+    assert user.password_hash.startswith(("scrypt:", "pbkdf2:"))
+    assert check_password_hash(user.password_hash, PASSWORD)
+    # Two accounts with the same password do not share a hash (each has its own salt).
+    assert user.password_hash != user_row(site, TEACHER).password_hash
+    assert login(site.test_client(), "FATOU@ecole-b.zz").status_code == 302
+
+
+def test_an_admin_needs_no_country(site):
+    result = users(
+        site, "create", "--email", "a2@x.zz", "--name", "A", "--role", "admin",
+        "--password", PASSWORD,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert user_row(site, "a2@x.zz").country_code is None
+
+
+CREATE_REFUSALS = {
+    "bad e-mail": (["--email", "not-an-address", "--role", "teacher", "--country", "zz"],
+                   PASSWORD, "is not an e-mail address"),
+    "short password": (["--email", "x@y.zz", "--role", "teacher", "--country", "zz"],
+                       "short", "at least 10 characters"),
+    "editor without a country": (["--email", "x@y.zz", "--role", "editor"],
+                                 PASSWORD, "an editor acts for one country"),
+    "teacher without a country": (["--email", "x@y.zz", "--role", "teacher"],
+                                  PASSWORD, "a teacher acts for one country"),
+    "unknown country": (["--email", "x@y.zz", "--role", "editor", "--country", "qq"],
+                        PASSWORD, 'country "qq" is not loaded'),
+    "existing account": (["--email", TEACHER.upper(), "--role", "teacher", "--country", "zz"],
+                         PASSWORD, "an account already exists"),
+    "blank name": (["--email", "x@y.zz", "--role", "teacher", "--country", "zz", "--name", " "],
+                   PASSWORD, "a name is required"),
+    "unknown role": (["--email", "x@y.zz", "--role", "pupil"], PASSWORD, "pupil"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CREATE_REFUSALS, ids=list(CREATE_REFUSALS))
+def test_users_create_refuses_bad_values_with_a_clear_message(site, case):
+    options, password, message = CREATE_REFUSALS[case]
+    if "--name" not in options:
+        options = [*options, "--name", "Someone"]
+    with site.app_context():
+        before = db.session.scalar(select(func.count(User.id)))
+
+    result = users(site, "create", *options, "--password", password)
+
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+    with site.app_context():
+        assert db.session.scalar(select(func.count(User.id))) == before
+
+
+def test_set_role_changes_role_and_country_and_ends_open_sessions(site):
+    client = signed_in(site, TEACHER)
+    assert is_signed_in(client)
+
+    result = users(site, "set-role", TEACHER, "editor", "--country", "zz")
+
+    assert result.exit_code == 0, result.output
+    assert f"{TEACHER} is now editor for zz" in result.output
+    user = user_row(site, TEACHER)
+    assert (user.role, user.country_code) == ("editor", "zz")
+    # The session opened as a teacher is over: the new role applies from the next login.
+    response = client.get("/en/review/")
+    assert response.status_code == 302 and "/en/login" in response.headers["Location"]
+    client = signed_in(site, TEACHER)
+    assert client.get("/en/review/").status_code == 200
+    assert client.get("/en/my/submissions").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["set-role", "nobody@x.zz", "teacher", "--country", "zz"], "no account for nobody@x.zz"),
+        (["set-role", TEACHER, "editor"], "an editor acts for one country"),
+        (["set-role", TEACHER, "teacher", "--country", "qq"], 'country "qq" is not loaded'),
+        (["set-role", TEACHER, "pupil"], "pupil"),
+        (["disable", "nobody@x.zz"], "no account for nobody@x.zz"),
+    ],
+)
+def test_set_role_and_disable_refuse_with_a_message(site, args, message):
+    result = users(site, *args)
+
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+    user = user_row(site, TEACHER)
+    assert (user.role, user.country_code, user.disabled) == ("teacher", "zz", False)
+
+
+def test_a_disabled_account_cannot_sign_in_and_its_open_session_ends(site):
+    client = signed_in(site, TEACHER)
+
+    result = users(site, "disable", TEACHER)
+
+    assert result.exit_code == 0 and f"{TEACHER} is disabled" in result.output
+    assert not is_signed_in(client)
+    response = login(site.test_client(), TEACHER)
+    assert response.status_code == 400
+    assert "Wrong e-mail address or password." in response.get_data(as_text=True)
+    assert session_cookie(site.test_client()) is None
+
+    assert users(site, "disable", TEACHER, "--enable").exit_code == 0
+    assert login(site.test_client(), TEACHER).status_code == 302
+
+
+def test_users_list_shows_role_and_country(site):
+    users(site, "disable", EDITOR)
+    result = users(site, "list")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert f"{TEACHER}\tteacher\tzz\tAwa Diop" in lines
+    assert f"{EDITOR}\teditor\tzz\tMoussa Ba (disabled)" in lines
+    assert f"{ADMIN}\tadmin\t*\tAdmin" in lines
