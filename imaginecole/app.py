@@ -46,7 +46,6 @@ BLUEPRINTS = (
 )
 
 
-
 def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the application."""
     # The data directory must be known before Flask is created: it is the instance path.

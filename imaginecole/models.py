@@ -19,7 +19,17 @@ from imaginecole.review import models as review
 from imaginecole.submissions import models as submissions
 from imaginecole.uploads import models as uploads
 
-DOMAIN_MODELS = (accounts, bundles, content, curation, curriculum, media, review, submissions, uploads)
+DOMAIN_MODELS = (
+    accounts,
+    bundles,
+    content,
+    curation,
+    curriculum,
+    media,
+    review,
+    submissions,
+    uploads,
+)
 
 
 def ensure_schema(app: Flask) -> None:

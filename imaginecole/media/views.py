@@ -10,7 +10,7 @@ from sqlalchemy import String, cast, select
 from imaginecole.extensions import db
 from imaginecole.media.models import Asset, ImageVariant
 from imaginecole.media.operations import blob_store
-from imaginecole.submissions.models import Revision, Upload
+from imaginecole.submissions.models import Revision, TeacherFile
 from sync.media import EXTENSION_FOR_TYPE
 
 bp = Blueprint("media", __name__)
@@ -42,7 +42,7 @@ def blob(name: str):
 
 def _media_type(sha256: str) -> str | None:
     """Return the type of a blob this server knows, or None (then it is not served)."""
-    for column in (ImageVariant.media_type, Asset.media_type, Upload.media_type):
+    for column in (ImageVariant.media_type, Asset.media_type, TeacherFile.media_type):
         found = db.session.scalar(select(column).filter_by(sha256=sha256).limit(1))
         if found:
             return found

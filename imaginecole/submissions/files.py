@@ -15,7 +15,7 @@ from imaginecole.extensions import db
 from imaginecole.media.operations import blob_store, media_url
 from imaginecole.rendering.images import ImageRejected, rebuild_image
 from imaginecole.rendering.markdown import ImageInfo, MediaLink, render_markdown
-from imaginecole.submissions.models import Upload
+from imaginecole.submissions.models import TeacherFile
 from sync.media import EXTENSION_FOR_TYPE, IMAGE_TYPES, sniff_media_type
 
 ALLOWED_TYPES = IMAGE_TYPES | {
@@ -31,7 +31,7 @@ _DEVICE_NAME = re.compile(r"^(?:con|prn|aux|nul|com\d|lpt\d)$")
 _MARKUP = re.compile(rb"<\s*(?:!doctype|html|svg|script|iframe|body|head|\?xml)", re.IGNORECASE)
 
 
-class UploadRefused(ValueError):
+class TeacherFileRefused(ValueError):
     """The file cannot be accepted; ``reason`` is a code the page turns into a sentence."""
 
     def __init__(self, reason: str, detail: str = ""):
@@ -46,30 +46,30 @@ class Checked:
 
 
 def check_upload(data: bytes) -> Checked:
-    """Return the bytes to keep for an uploaded file, or raise UploadRefused."""
+    """Return the bytes to keep for an uploaded file, or raise TeacherFileRefused."""
     limit = int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
     if not data:
-        raise UploadRefused("empty")
+        raise TeacherFileRefused("empty")
     if len(data) > limit:
-        raise UploadRefused("too_big")
+        raise TeacherFileRefused("too_big")
     media_type = sniff_media_type(data[:64])
     if media_type is None:
         head = data[:1024].lstrip()
         if _MARKUP.search(head):
-            raise UploadRefused("markup")
-        raise UploadRefused("unknown_type")
+            raise TeacherFileRefused("markup")
+        raise TeacherFileRefused("unknown_type")
     if media_type not in ALLOWED_TYPES:
-        raise UploadRefused("unknown_type")
+        raise TeacherFileRefused("unknown_type")
     if media_type in IMAGE_TYPES:
         try:
             rebuilt = rebuild_image(data, int(current_app.config["MAX_IMAGE_PIXELS"]))
         except ImageRejected as error:
-            raise UploadRefused("bad_image", str(error)) from error
+            raise TeacherFileRefused("bad_image", str(error)) from error
         return Checked(rebuilt.data, rebuilt.media_type)
     # Other types are kept as sent; they are served with their real type, nosniff and a CSP that
     # runs nothing, so markup hidden inside (a PDF/HTML polyglot) is never interpreted.
     if _MARKUP.search(data[:1024]):
-        raise UploadRefused("markup")
+        raise TeacherFileRefused("markup")
     return Checked(data, media_type)
 
 
@@ -84,11 +84,11 @@ def safe_name(name: str, media_type: str) -> str:
     return stem + EXTENSION_FOR_TYPE.get(media_type, "")
 
 
-def store_upload(user: User, name: str, data: bytes) -> Upload:
+def store_teacher_file(user: User, name: str, data: bytes) -> TeacherFile:
     """Check, store and record one uploaded file for ``user``."""
     checked = check_upload(data)
     sha256 = blob_store().put_bytes(checked.data)
-    upload = Upload(
+    upload = TeacherFile(
         user_id=user.id,
         sha256=sha256,
         name=safe_name(name, checked.media_type),
@@ -103,7 +103,7 @@ def store_upload(user: User, name: str, data: bytes) -> Upload:
 def render_with_files(markdown: str, files) -> str:
     """Render a teacher's Markdown, resolving ![…](name) to the uploaded file of that name.
 
-    ``files`` are ``Upload`` rows or a revision's file dicts (name, sha256, media_type).
+    ``files`` are ``TeacherFile`` rows or a revision's file dicts (name, sha256, media_type).
     """
     by_name = {f.name if hasattr(f, "name") else f["name"]: f for f in files}
 

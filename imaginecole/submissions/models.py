@@ -106,8 +106,10 @@ class Revision(db.Model):
     submission: Mapped[Submission] = relationship(back_populates="revisions")
 
 
-class Upload(db.Model):
+class TeacherFile(db.Model):
     """A file a teacher uploaded, already checked and rebuilt; stored in the blob store."""
+
+    __tablename__ = "upload"  # its name before national uploads (``ContentUpload``) came
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)

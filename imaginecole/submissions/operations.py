@@ -15,7 +15,12 @@ from imaginecole.accounts.models import User
 from imaginecole.curriculum.models import Competency, Level, Subject
 from imaginecole.extensions import db
 from imaginecole.form_errors import FormProblems
-from imaginecole.submissions.models import OPEN_LICENCES_FOR_TEACHERS, Revision, Submission, Upload
+from imaginecole.submissions.models import (
+    OPEN_LICENCES_FOR_TEACHERS,
+    Revision,
+    Submission,
+    TeacherFile,
+)
 from sync.content import LANGUAGES
 from sync.submissions import (
     FileRef,
@@ -54,7 +59,7 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def validate(form: SubmissionForm, user: User) -> tuple[dict[str, str], list[Upload]]:
+def validate(form: SubmissionForm, user: User) -> tuple[dict[str, str], list[TeacherFile]]:
     """Return the problems of ``form`` (field -> code) and the uploads it refers to."""
     problems: dict[str, str] = {}
     country = user.country_code
@@ -85,7 +90,9 @@ def validate(form: SubmissionForm, user: User) -> tuple[dict[str, str], list[Upl
         problems["licence"] = "required"  # no licence, no submission
     uploads = list(
         db.session.scalars(
-            select(Upload).where(Upload.id.in_(form.upload_ids), Upload.user_id == user.id)
+            select(TeacherFile).where(
+                TeacherFile.id.in_(form.upload_ids), TeacherFile.user_id == user.id
+            )
         )
     )
     if len(uploads) != len(set(form.upload_ids)):
@@ -94,7 +101,7 @@ def validate(form: SubmissionForm, user: User) -> tuple[dict[str, str], list[Upl
 
 
 def _revision_data(
-    submission_uid: str, form: SubmissionForm, uploads: list[Upload], parent_uid: str | None
+    submission_uid: str, form: SubmissionForm, uploads: list[TeacherFile], parent_uid: str | None
 ) -> RevisionData:
     unique = {u.sha256: u for u in uploads}.values()  # the same file attached twice counts once
     files = [

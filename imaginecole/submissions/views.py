@@ -25,8 +25,8 @@ from imaginecole.datadir import data_path
 from imaginecole.extensions import db
 from imaginecole.form_errors import PROBLEM_TEXTS
 from imaginecole.submissions import operations as service
-from imaginecole.submissions.files import UploadRefused, render_with_files, store_upload
-from imaginecole.submissions.models import OPEN_LICENCES_FOR_TEACHERS, Upload
+from imaginecole.submissions.files import TeacherFileRefused, render_with_files, store_teacher_file
+from imaginecole.submissions.models import OPEN_LICENCES_FOR_TEACHERS, TeacherFile
 from imaginecole.submissions.outbox import (
     countries_with_pending,
     export_package,
@@ -88,8 +88,8 @@ def _store_new_files(form: service.SubmissionForm) -> list[str]:
         if not storage or not storage.filename:
             continue
         try:
-            upload = store_upload(current_user(), storage.filename, storage.read())
-        except UploadRefused as error:
+            upload = store_teacher_file(current_user(), storage.filename, storage.read())
+        except TeacherFileRefused as error:
             refused.append(
                 _(
                     "%(name)s: %(reason)s",
@@ -104,7 +104,9 @@ def _store_new_files(form: service.SubmissionForm) -> list[str]:
 
 def _preview(form: service.SubmissionForm) -> str:
     uploads = db.session.scalars(
-        select(Upload).where(Upload.id.in_(form.upload_ids), Upload.user_id == current_user().id)
+        select(TeacherFile).where(
+            TeacherFile.id.in_(form.upload_ids), TeacherFile.user_id == current_user().id
+        )
     ).all()
     return render_with_files(form.markdown, uploads)
 
@@ -113,7 +115,9 @@ def _editor(form, submission=None, problems=None, preview=None, refused=None, st
     user = current_user()
     country = db.session.get(Country, user.country_code)
     uploads = db.session.scalars(
-        select(Upload).where(Upload.id.in_(form.upload_ids), Upload.user_id == user.id)
+        select(TeacherFile).where(
+            TeacherFile.id.in_(form.upload_ids), TeacherFile.user_id == user.id
+        )
     ).all()
     return (
         render_template(
@@ -211,7 +215,9 @@ def edit(uid: str):
     shas = [f["sha256"] for f in submission.latest.files]
     form.upload_ids = list(
         db.session.scalars(
-            select(Upload.id).where(Upload.user_id == current_user().id, Upload.sha256.in_(shas))
+            select(TeacherFile.id).where(
+                TeacherFile.user_id == current_user().id, TeacherFile.sha256.in_(shas)
+            )
         )
     )
     return _editor(form, submission)

@@ -31,7 +31,7 @@ UPLOAD_KINDS = ("content", "course")
 class ContentUpload(db.Model):
     """A ZIP a national editor uploaded: how it was read, what is wrong, what was published.
 
-    Named apart from ``Upload`` (a teacher's file) so both can live in one schema.
+    Not to be confused with ``TeacherFile``, a file a teacher attaches to a submission.
     """
 
     __tablename__ = "content_upload"

@@ -100,4 +100,3 @@ def test_a_disk_or_database_error_is_one_clear_line_and_changes_nothing(app, the
     assert "INSERT" not in result.output  # no statement, so no parameters, are shown
     assert not isinstance(result.exception, OSError | RuntimeError)
     assert countries(app) == 0
-

@@ -81,7 +81,6 @@ def test_account_changes_leave_the_commit_to_the_caller(site):
     assert not user_row(site, EDITOR).disabled
 
 
-
 # ---------------------------------------------------------------------------- sessions
 
 

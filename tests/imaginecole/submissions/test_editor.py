@@ -21,7 +21,7 @@ from imaginecole.accounts.models import User
 from imaginecole.accounts.operations import create_user
 from imaginecole.extensions import db
 from imaginecole.submissions import operations as service
-from imaginecole.submissions.models import Revision, Submission, Upload
+from imaginecole.submissions.models import Revision, Submission, TeacherFile
 from imaginecole.submissions.operations import (
     SubmissionError,
     SubmissionForm,
@@ -339,7 +339,7 @@ def test_preview_renders_markdown_with_mathml_and_the_image_and_saves_nothing(sc
     assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">' in preview
     assert "<mfrac>" in preview and 'display="block"' in preview
     with school.app_context():
-        upload = db.session.scalar(select(Upload))
+        upload = db.session.scalar(select(TeacherFile))
     image = f'<img src="/media/{upload.sha256}.jpg" alt="Une galette en quatre"'
     assert image in preview
     assert "<script>" not in preview  # HTML in the lesson text is shown, never run
@@ -492,7 +492,7 @@ def test_another_teachers_upload_cannot_be_attached_by_its_id(school, teacher):
     colleague = sign_in(school, COLLEAGUE)
     post_form(colleague, NEW, lesson(action="preview"), files=[(image_bytes(), "secret.jpg")])
     with school.app_context():
-        theirs = db.session.scalar(select(Upload.id))
+        theirs = db.session.scalar(select(TeacherFile.id))
 
     response = post_form(teacher, NEW, {**lesson(), "keep_file": [str(theirs)]})
 

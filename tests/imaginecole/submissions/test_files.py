@@ -1,6 +1,6 @@
 """Files teachers upload: recognised by their content, images redrawn, names never trusted.
 
-Each attack is tried twice: through ``check_upload``/``store_upload`` and through the editor
+Each attack is tried twice: through ``check_upload``/``store_teacher_file`` and through the editor
 form, where a refused file is named in a message and nothing is saved.
 """
 
@@ -19,8 +19,13 @@ from sqlalchemy import select
 from imaginecole.accounts.models import User
 from imaginecole.extensions import db
 from imaginecole.media.operations import blob_store
-from imaginecole.submissions.files import UploadRefused, check_upload, safe_name, store_upload
-from imaginecole.submissions.models import Submission, Upload
+from imaginecole.submissions.files import (
+    TeacherFileRefused,
+    check_upload,
+    safe_name,
+    store_teacher_file,
+)
+from imaginecole.submissions.models import Submission, TeacherFile
 from tests.imaginecole.submissions.test_editor import (
     ACCOUNTS,
     NEW,
@@ -110,8 +115,8 @@ def declared_png(width: int, height: int) -> bytes:
     )
 
 
-def refused(app, data: bytes) -> UploadRefused:
-    with app.app_context(), pytest.raises(UploadRefused) as caught:
+def refused(app, data: bytes) -> TeacherFileRefused:
+    with app.app_context(), pytest.raises(TeacherFileRefused) as caught:
         check_upload(data)
     return caught.value
 
@@ -128,7 +133,7 @@ def stored(app, name: str, data: bytes) -> tuple[Stored, bytes]:
     """Store ``data`` as the teacher's upload; return its record and the bytes kept."""
     with app.app_context():
         user = db.session.scalar(select(User).filter_by(email=TEACHER))
-        upload = store_upload(user, name, data)
+        upload = store_teacher_file(user, name, data)
         db.session.commit()
         kept = blob_store().path(upload.sha256).read_bytes()
         return Stored(upload.name, upload.media_type, upload.sha256, upload.size), kept
@@ -136,7 +141,7 @@ def stored(app, name: str, data: bytes) -> tuple[Stored, bytes]:
 
 def uploads(app) -> list[tuple[str, str]]:
     with app.app_context():
-        return [(u.name, u.media_type) for u in db.session.scalars(select(Upload))]
+        return [(u.name, u.media_type) for u in db.session.scalars(select(TeacherFile))]
 
 
 def refusal_messages(response) -> list[str]:
@@ -165,7 +170,7 @@ def test_a_photo_through_the_form_is_stored_without_exif(school, teacher):
 
     assert response.status_code == 302
     with school.app_context():
-        upload = db.session.scalar(select(Upload))
+        upload = db.session.scalar(select(TeacherFile))
         data = blob_store().path(upload.sha256).read_bytes()
         files = db.session.scalar(select(Submission)).latest.files
     assert dict(Image.open(io.BytesIO(data)).getexif()) == {}
@@ -304,7 +309,7 @@ def test_svg_and_web_pages_are_refused_through_the_form_whatever_their_name(scho
     assert refusal_messages(response) == [
         f"{name}: web pages and SVG drawings cannot be uploaded; export a PNG image or a PDF"
     ]
-    assert count(school, Upload) == 0 and count(school, Submission) == 0
+    assert count(school, TeacherFile) == 0 and count(school, Submission) == 0
     page = response.get_data(as_text=True)
     assert 'value="Les fractions au marché"' in page  # what was typed is kept
 
@@ -341,7 +346,7 @@ def test_a_polyglot_through_the_form(school, teacher):
 
     assert response.status_code == 302
     with school.app_context():
-        upload = db.session.scalar(select(Upload))
+        upload = db.session.scalar(select(TeacherFile))
         assert b"<script" not in blob_store().path(upload.sha256).read_bytes()
 
 
@@ -382,7 +387,7 @@ def test_a_giant_picture_through_the_form(school, teacher):
 
     assert response.status_code == 400
     assert refusal_messages(response) == ["big.png: the image cannot be read or is too large"]
-    assert count(school, Upload) == 0
+    assert count(school, TeacherFile) == 0
 
 
 @pytest.fixture
@@ -403,7 +408,7 @@ def test_a_file_over_the_upload_limit_is_refused(small_limits):
 
     assert response.status_code == 400
     assert refusal_messages(response) == ["atlas.pdf: the file is too big"]
-    assert count(small_limits, Upload) == 0 and count(small_limits, Submission) == 0
+    assert count(small_limits, TeacherFile) == 0 and count(small_limits, Submission) == 0
 
 
 @pytest.mark.parametrize("lang", ["fr", "en", "ar"])
@@ -422,7 +427,7 @@ def test_a_request_beyond_the_content_limit_gets_a_friendly_413_page(small_limit
         assert "Le serveur n'a pas pu traiter cette requête (erreur 413)." in page
     if lang != "en":
         assert "Request not handled" not in page  # translated
-    assert count(small_limits, Upload) == 0 and count(small_limits, Submission) == 0
+    assert count(small_limits, TeacherFile) == 0 and count(small_limits, Submission) == 0
 
 
 # ---------------------------------------------------------------------------- not files at all
@@ -454,7 +459,7 @@ def test_an_empty_file_and_random_bytes_through_the_form(school, teacher):
         "vide.pdf: the file is empty",
         "donnees.jpg: this kind of file is not accepted (images, PDF, MP3, OGG, MP4 and WebM are)",
     ]
-    assert count(school, Upload) == 0 and count(school, Submission) == 0
+    assert count(school, TeacherFile) == 0 and count(school, Submission) == 0
 
 
 def test_one_refused_file_keeps_the_others_for_the_next_try(school, teacher):
