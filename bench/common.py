@@ -98,7 +98,7 @@ def open_app(data_dir: Path):
     """The app on ``data_dir``, in this process, with its database schema in place."""
     clean_environment(data_dir)
     from imaginecole.app import create_app
-    from imaginecole.models import ensure_schema
+    from imaginecole.schema import ensure_schema
 
     app = create_app({"DATA_DIR": str(data_dir)})
     ensure_schema(app)

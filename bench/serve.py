@@ -139,7 +139,7 @@ def load_content(data_dir: Path, content: Path) -> dict:
     from imaginecole.app import create_app
     from imaginecole.content.operations import load_tree
     from imaginecole.extensions import db
-    from imaginecole.models import ensure_schema
+    from imaginecole.schema import ensure_schema
     from imaginecole.search.indexing import sync_index
     from sync.content import read_content
 

@@ -21,7 +21,7 @@ from imaginecole.coverage.views import bp as coverage_bp
 from imaginecole.curation.views import bp as curation_bp
 from imaginecole.curriculum.views import bp as curriculum_bp
 from imaginecole.datadir import secret_key
-from imaginecole.extensions import babel, db
+from imaginecole.extensions import babel, db, migrate
 from imaginecole.media.views import bp as media_bp
 from imaginecole.national.views import bp as national_bp
 from imaginecole.review.views import bp as review_bp
@@ -77,6 +77,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     i18n.compile_catalogs_if_stale(TRANSLATIONS_DIR)
     db.init_app(app)
+    # Flask-Migrate adds its own `db` commands; register_commands replaces them with ours,
+    # which take the upgrade lock and refuse a database upgraded by a newer version.
+    migrate.init_app(app)
     babel.init_app(app, locale_selector=i18n.current_language)
 
     for blueprint in BLUEPRINTS:

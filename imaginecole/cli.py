@@ -12,7 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from imaginecole import translations_tools
+from imaginecole import schema, translations_tools
 from imaginecole.accounts.commands import users_group
 from imaginecole.bundles.commands import bundle_group
 from imaginecole.commands import database_command
@@ -33,8 +33,21 @@ SECTIONS = (
         "National server",
         ("content", "bundle build", "submissions enroll", "submissions import", "report"),
     ),
-    ("Both", ("serve", "bundle list", "users", "search", "db", "settings")),
-    ("Development", ("demo", "translations")),
+    (
+        "Both",
+        (
+            "serve",
+            "bundle list",
+            "users",
+            "search",
+            "db upgrade",
+            "db current",
+            "db check",
+            "db init",
+            "settings",
+        ),
+    ),
+    ("Development", ("demo", "db migrate", "translations")),
 )
 # Flask's own commands stay callable but are not listed: a server is run with ``serve``.
 FLASK_COMMANDS = ("run", "shell", "routes")
@@ -99,10 +112,58 @@ def db_group() -> None:
     pass
 
 
-@db_group.command("init", help="Create the database tables that are missing.")
+@db_group.command(
+    "upgrade", help="Upgrade the database to this version's schema, keeping every row."
+)
 @database_command
-def db_init() -> None:
-    click.echo(f"Database ready in {current_app.config['DATA_DIR']}")
+def db_upgrade() -> None:
+    app = current_app._get_current_object()
+    click.echo(f"Database ready: {schema.where(app)} (revision {schema.database_state(app).head})")
+
+
+@db_group.command("init", help="The same as `db upgrade` (the name older scripts use).")
+@click.pass_context
+def db_init(ctx: click.Context) -> None:
+    ctx.invoke(db_upgrade)
+
+
+@db_group.command(
+    "current", help="Show the database's schema revision and whether it is the newest."
+)
+@with_appcontext
+def db_current() -> None:
+    app = current_app._get_current_object()
+    click.echo(f"{schema.where(app)}: {schema.database_state(app).describe()}")
+
+
+@db_group.command(
+    "check", help="Compare the models with the database's tables; exit 1 when they differ."
+)
+@with_appcontext
+def db_check() -> None:
+    app = current_app._get_current_object()
+    state = schema.database_state(app)
+    if not state.current:
+        raise click.ClickException(state.describe())
+    differences = schema.model_differences(app)
+    if differences:
+        raise click.ClickException(
+            "The models differ from the tables the migrations made:\n  "
+            + "\n  ".join(differences)
+            + "\nWrite a migration for them: imaginecole db migrate -m 'What changed'"
+        )
+    click.echo(f"The models and the migrations agree (revision {state.head}).")
+
+
+@db_group.command("migrate", help="Write a migration from the models' changes (for developers).")
+@click.option("-m", "--message", required=True, help="What the migration changes, in a few words.")
+@database_command
+def db_migrate(message: str) -> None:
+    path = schema.write_migration(current_app._get_current_object(), message)
+    if path is None:
+        click.echo("The models and the migrations agree: no migration written.")
+    else:
+        click.echo(f"Wrote {path}; read it and adjust it before committing.")
 
 
 @click.group("translations", help="Extract, update and compile the interface translations.")
@@ -160,7 +221,10 @@ def serve(host: str, port: int, workers: int | None, threads: int | None) -> Non
         how = plan(app, host, port, workers, threads)
     except ServingError as error:
         raise click.ClickException(str(error)) from None
-    prepare(app)
+    try:
+        prepare(app)
+    except schema.SchemaError as error:
+        raise click.ClickException(str(error)) from error
     click.echo(f"Serving on http://{host}:{port}/ with {how.describe()} (Ctrl+C to stop)")
     run_server(app, how)
 

@@ -12,14 +12,14 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from imaginecole.extensions import db
-from imaginecole.models import ensure_schema
+from imaginecole.schema import SchemaError, ensure_schema
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def database_command(function: Callable[P, R]) -> Callable[P, R]:
-    """Run a command in the app context, on a whole schema, in one transaction.
+    """Run a command in the app context, on a database at this code's schema, in one transaction.
 
     The transaction is committed when the command ends, also by ``sys.exit`` after it has
     reported what it did (``content load`` keeps the good modules and exits 1 for the others);
@@ -29,7 +29,10 @@ def database_command(function: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(function)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        ensure_schema(current_app)
+        try:
+            ensure_schema(current_app)
+        except SchemaError as error:
+            raise click.ClickException(str(error)) from error
         try:
             result = function(*args, **kwargs)
         except SystemExit:

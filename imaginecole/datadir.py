@@ -80,3 +80,20 @@ def import_lock() -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def schema_lock() -> Iterator[None]:
+    """Hold this server's schema lock, waiting for another process that holds it.
+
+    Workers starting together take turns: the first upgrades the database, the others then find
+    it up to date.
+    """
+    path = data_path("schema.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,19 +1,16 @@
 """Every table of the app, imported in one place so that the schema is always whole.
 
-Each domain keeps its tables in its own ``models.py``; importing them all here lets
-``create_all`` (and relationships named by string across domains) see every one.
+Each domain keeps its tables in its own ``models.py``; importing them all here lets the
+migrations' check (and relationships named by string across domains) see every one.
 """
 
 from __future__ import annotations
-
-from flask import Flask
 
 from imaginecole.accounts import models as accounts
 from imaginecole.bundles import models as bundles
 from imaginecole.content import models as content
 from imaginecole.curation import models as curation
 from imaginecole.curriculum import models as curriculum
-from imaginecole.extensions import db
 from imaginecole.media import models as media
 from imaginecole.review import models as review
 from imaginecole.submissions import models as submissions
@@ -30,9 +27,3 @@ DOMAIN_MODELS = (
     submissions,
     uploads,
 )
-
-
-def ensure_schema(app: Flask) -> None:
-    """Create missing tables (a fresh data directory needs no separate step)."""
-    with app.app_context():
-        db.create_all()

@@ -5,8 +5,8 @@ every other core of the school's machine idle. On Linux and macOS the app is ser
 with one worker process per CPU (a few threads each); on Windows, where gunicorn does not run,
 by waitress in one process.
 
-The tables and the search index are brought up to date once, before the workers start; every
-worker then opens its own database connections and index readers.
+The database schema and the search index are brought up to date once, before the workers start;
+every worker then opens its own database connections and index readers.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ import os
 from dataclasses import dataclass
 
 from flask import Flask
-from sqlalchemy.exc import OperationalError
 
 from imaginecole.extensions import db
-from imaginecole.models import ensure_schema
+from imaginecole.schema import ensure_schema
 from imaginecole.search import search_index
 from imaginecole.search.indexing import sync_index
 
@@ -69,12 +68,11 @@ def default_workers() -> int:
 
 
 def prepare(app: Flask) -> None:
-    """Create missing tables and bring the search index up to date, before serving."""
-    try:
-        ensure_schema(app)
-    except OperationalError:
-        # Another worker created the same tables at the same moment; theirs are as good.
-        ensure_schema(app)
+    """Upgrade the database and bring the search index up to date, before serving.
+
+    Raise SchemaError when the database was upgraded by a newer version.
+    """
+    ensure_schema(app)
     with app.app_context():
         report = sync_index()
     if report.updated or report.removed:

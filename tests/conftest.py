@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from imaginecole.app import create_app
-from imaginecole.models import ensure_schema
+from imaginecole.extensions import db
+from imaginecole.schema import ensure_schema
 
 TESTS_DIR = Path(__file__).resolve().parent
 TEST_CONTENT = TESTS_DIR / "data" / "content"
@@ -20,9 +22,36 @@ for _name in [name for name in os.environ if name.startswith("IMAGINECOLE_")]:
     del os.environ[_name]
 
 
-def make_app(data_dir: Path, **config):
-    app = create_app({"DATA_DIR": str(data_dir), "TESTING": True, **config})
+DATABASE_FILE = "imaginecole.sqlite3"
+# A database the migrations brought to head, made once per run: running every migration for each
+# of the suite's many apps would be slow. Each new data directory starts from a copy of it.
+_migrated_database: Path | None = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_database(tmp_path_factory) -> Path:
+    global _migrated_database
+    data_dir = tmp_path_factory.mktemp("migrated")
+    app = create_app({"DATA_DIR": str(data_dir), "TESTING": True})
     ensure_schema(app)
+    with app.app_context():
+        db.engine.dispose()  # the last connection to close folds the WAL into the file
+    _migrated_database = data_dir / DATABASE_FILE
+    return _migrated_database
+
+
+def make_app(data_dir: Path, **config):
+    """An app on ``data_dir``, its database at the newest schema revision."""
+    database = Path(data_dir) / DATABASE_FILE
+    if (
+        _migrated_database
+        and not database.exists()
+        and not config.keys() & {"DATABASE_URL", "SQLALCHEMY_DATABASE_URI"}
+    ):
+        database.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_migrated_database, database)
+    app = create_app({"DATA_DIR": str(data_dir), "TESTING": True, **config})
+    ensure_schema(app)  # a no-op on the copy, as on any server already up to date
     return app
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from imaginecole.app import create_app
 from imaginecole.config import SETTINGS
 from imaginecole.extensions import db
-from imaginecole.models import ensure_schema
+from imaginecole.schema import ensure_schema
 from tests.conftest import TEST_CONTENT, load_content, make_app
 
 
