@@ -96,10 +96,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     # WAL lets pupils read while content is loading; foreign keys are off by default in SQLite.
+    # FULL waits for the disk at each commit, so a power cut loses nothing committed
+    # (docs/decisions.md, 16).
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()

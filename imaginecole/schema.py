@@ -21,7 +21,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import MetaData, create_engine, inspect, text
 from sqlalchemy.engine import Connection
 
 import imaginecole.models  # noqa: F401  (every table, for comparing the models with the database)
@@ -128,9 +128,11 @@ def model_differences(app: Flask) -> list[str]:
         return differences(connection)
 
 
-def differences(connection: Connection) -> list[str]:
+def differences(connection: Connection, metadata: MetaData | None = None) -> list[str]:
+    """Return how ``metadata`` (by default the models') differs from the database's tables."""
     context = MigrationContext.configure(connection, opts=migrate.alembic_ctx_kwargs)
-    return [repr(difference) for difference in compare_metadata(context, db.metadata)]
+    found = compare_metadata(context, db.metadata if metadata is None else metadata)
+    return [repr(difference) for difference in found]
 
 
 def write_migration(app: Flask, message: str) -> Path | None:
