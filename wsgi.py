@@ -1,7 +1,9 @@
 """WSGI entry point for production servers: `gunicorn wsgi:app` or `waitress-serve wsgi:app`.
 
-Each worker makes sure the tables exist and the search index has caught up with the database
-(after a crash, say) before it serves; both steps are idempotent and cheap when nothing is due.
+Each worker brings the database to this version's schema (under a lock: workers starting
+together upgrade it once; a database upgraded by a newer version is refused) and the search
+index up to date with the database (after a crash, say) before it serves; both steps are cheap
+when nothing is due. See docs/decisions.md, 11.
 """
 
 from imaginecole.app import create_app
