@@ -10,7 +10,7 @@ first migration and marked as being at it, then upgraded like any other.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,17 +148,14 @@ def check_made_before_migrations(connection: Connection) -> None:
     """Make sure tables made without migrations are those the first migration creates."""
     expected = baseline_columns()
     found = table_columns(connection, expected)
-    problems = [
-        f"table {table}: "
-        + ", ".join(
-            [f"missing column {name}" for name in sorted(columns - found.get(table, set()))]
-            + [f"unexpected column {name}" for name in sorted(found.get(table, set()) - columns)]
-        )
-        if table in found
-        else f"table {table} is missing"
-        for table, columns in sorted(expected.items())
-        if found.get(table) != columns
-    ]
+    problems = []
+    for table, columns in sorted(expected.items()):
+        if table not in found:
+            problems.append(f"table {table} is missing")
+        elif found[table] != columns:
+            missing = [f"missing column {name}" for name in sorted(columns - found[table])]
+            extra = [f"unexpected column {name}" for name in sorted(found[table] - columns)]
+            problems.append(f"table {table}: " + ", ".join(missing + extra))
     if problems:
         raise SchemaError(
             "This database was made before migrations, but its tables are not those of the "
@@ -181,7 +178,7 @@ def baseline_columns() -> dict[str, set[str]]:
         engine.dispose()
 
 
-def table_columns(connection: Connection, tables) -> dict[str, set[str]]:
+def table_columns(connection: Connection, tables: Iterable[str]) -> dict[str, set[str]]:
     inspector = inspect(connection)
     present = set(inspector.get_table_names())
     return {
@@ -195,7 +192,10 @@ def model_tables() -> set[str]:
     return set(db.metadata.tables)
 
 
-def run_alembic(connection: Connection, alembic_command, revision: str) -> None:
+def run_alembic(
+    connection: Connection, alembic_command: Callable[[Config, str], object], revision: str
+) -> None:
+    """Run an Alembic command (upgrade, stamp) on ``connection``, which env.py then uses."""
     config = alembic_config()
     config.attributes["connection"] = connection
     alembic_command(config, revision)
