@@ -6,7 +6,7 @@ and imports that server's full bundle of one country into a fresh school folder,
 setting (in turn, so that a slower moment of the disk falls on both); the medians are printed.
 The setting is changed by one more ``connect`` listener, run after the app's own.
 
-    .venv/bin/python bench/durability.py --rounds 3 --country fr
+    .venv/bin/python bench/durability.py --rounds 3 --country sn
 
 Everything is written under one temporary folder, removed at the end.
 """
@@ -75,7 +75,7 @@ def bundle_import(data_dir: Path, bundle: Path, national_dir: Path, country: str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--country", default="fr", help="the country whose bundle is imported")
+    parser.add_argument("--country", default="sn", help="the country whose bundle is imported")
     parser.add_argument("--content", type=Path, default=REPO_ROOT / "content")
     options = parser.parse_args()
     machine = this_machine()
