@@ -1,0 +1,5 @@
+"""WSGI entry point from a checkout (`gunicorn wsgi:app`); installed, use `imaginecole.wsgi:app`."""
+
+from imaginecole.wsgi import app
+
+__all__ = ["app"]
