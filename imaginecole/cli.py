@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from imaginecole import translations_tools
 from imaginecole.accounts.commands import users_group
+from imaginecole.backups.commands import backup_command, restore_command
 from imaginecole.bundles.commands import bundle_group
 from imaginecole.commands import database_command
 from imaginecole.config import SETTINGS
@@ -33,7 +34,10 @@ SECTIONS = (
         "National server",
         ("content", "bundle build", "submissions enroll", "submissions import", "report"),
     ),
-    ("Both", ("serve", "bundle list", "users", "search", "db", "settings")),
+    (
+        "Both",
+        ("serve", "bundle list", "users", "search", "db", "backup", "restore", "settings"),
+    ),
     ("Development", ("demo", "translations")),
 )
 # Flask's own commands stay callable but are not listed: a server is run with ``serve``.
@@ -200,6 +204,8 @@ COMMANDS = (
     submissions_group,
     report_group,
     serve,
+    backup_command,
+    restore_command,
     demo,
     settings,
 )
