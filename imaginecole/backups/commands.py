@@ -43,7 +43,8 @@ def restore_command(path: Path, force: bool) -> None:
     keys = ", ".join(report.restored) or "no keys nor trust file"
     click.echo(
         f"Restored the {report.database} database backed up on {report.created} "
-        f"(Imaginecole {report.app_version}), {report.blobs} media files, and {keys}. "
+        f"(Imaginecole {report.app_version}): {report.accounts} accounts, {report.modules} "
+        f"modules, {report.blobs} media files, and {keys}. "
         "The search index was rebuilt; people need to sign in again."
     )
     for name, value in report.settings.items():

@@ -30,13 +30,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from typing import BinaryIO
 
 from flask import current_app
-from sqlalchemy import inspect, literal, select, text
+from sqlalchemy import func, inspect, literal, select, text
 from sqlalchemy.engine import URL
 
+from imaginecole.accounts.models import User
 from imaginecole.config import SETTINGS
+from imaginecole.content.models import Module
 from imaginecole.datadir import school_key_path, signing_key_path, trust_file_path
 from imaginecole.extensions import db
 from imaginecole.models import ensure_schema
@@ -71,6 +74,8 @@ class RestoreReport:
     created: str
     app_version: str
     blobs: int
+    accounts: int = 0
+    modules: int = 0
     restored: list[str] = field(default_factory=list)  # keys and trust file, by archive name
     settings: dict[str, object] = field(default_factory=dict)  # those that differ from here
 
@@ -87,31 +92,41 @@ def backup(path: Path) -> BackupReport:
     # The archive holds private keys: only its owner may read it, from the first byte on.
     fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     try:
-        with os.fdopen(fd, "wb") as out, tarfile.open(fileobj=out, mode="w") as archive:
-            files: dict[str, dict] = {}
-            with tempfile.TemporaryDirectory(dir=path.parent, prefix=".backup-") as scratch:
-                snapshot = Path(scratch, "database")
-                member = _snapshot_database(kind, snapshot)
-                files[member] = _add_file(archive, member, snapshot)
-            for member, source in _data_files():
-                files[member] = _add_file(archive, member, source)
-            files[SETTINGS_MEMBER] = _add_bytes(archive, SETTINGS_MEMBER, _json(_settings()))
-            manifest = {
-                "format": FORMAT,
-                "app_version": app_version(),
-                "database": kind,
-                "schema_revision": schema_revision(),
-                "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "files": files,
-            }
-            _add_bytes(archive, MANIFEST, _json(manifest))
+        with os.fdopen(fd, "wb") as out:
+            manifest = _write_archive(out, kind, path.parent)
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, path)
     except BaseException:
         Path(partial).unlink(missing_ok=True)
         raise
-    return BackupReport(path, kind, len(files), path.stat().st_size)
+    return BackupReport(path, kind, len(manifest["files"]), path.stat().st_size)
+
+
+def _write_archive(out: BinaryIO, kind: str, folder: Path) -> dict:
+    """Write every member, then the manifest, into ``out``; return the manifest.
+
+    The database snapshot is made in ``folder`` first (the archive's folder, which has room).
+    """
+    with tarfile.open(fileobj=out, mode="w") as archive:
+        files: dict[str, dict] = {}
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".backup-") as scratch:
+            snapshot = Path(scratch, "database")
+            member = _snapshot_database(kind, snapshot)
+            files[member] = _add_file(archive, member, snapshot)
+        for member, source in _data_files():
+            files[member] = _add_file(archive, member, source)
+        files[SETTINGS_MEMBER] = _add_bytes(archive, SETTINGS_MEMBER, _json(_settings()))
+        manifest = {
+            "format": FORMAT,
+            "app_version": app_version(),
+            "database": kind,
+            "schema_revision": schema_revision(),
+            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "files": files,
+        }
+        _add_bytes(archive, MANIFEST, _json(manifest))
+    return manifest
 
 
 def database_kind() -> str:
@@ -144,7 +159,7 @@ def _snapshot_database(kind: str, target: Path) -> str:
             connection.connection.dbapi_connection.backup(copy)
         copy.close()
         return SQLITE_MEMBER
-    _run_postgresql("pg_dump", "--format=custom", "--no-owner", f"--file={target}")
+    _run_postgresql("pg_dump", "--format=custom", f"--file={target}")
     return POSTGRESQL_MEMBER
 
 
@@ -266,6 +281,8 @@ def restore(path: Path, force: bool = False) -> RestoreReport:
         report.restored = sorted(name for name in _key_files() if name in staged)
     ensure_schema(current_app)
     sync_index()
+    report.accounts = db.session.scalar(select(func.count()).select_from(User))
+    report.modules = db.session.scalar(select(func.count()).select_from(Module))
     return report
 
 
@@ -315,7 +332,7 @@ def _extract_checked(
     staged: dict[str, Path] = {}
     for number, (name, expected) in enumerate(sorted(files.items())):
         member = members.get(name)
-        if member is None or not member.isfile() or not _safe(name):
+        if member is None or not member.isfile() or not _expected_name(name, expected):
             raise BackupError(f"{path} is damaged: {name} is missing or not a plain file.")
         target = scratch / str(number)
         digest = hashlib.sha256()
@@ -334,9 +351,12 @@ def _extract_checked(
     raise BackupError(f"{path} is damaged: it holds no database.")
 
 
-def _safe(name: str) -> bool:
-    parts = PurePosixPath(name).parts
-    return bool(parts) and not name.startswith("/") and ".." not in parts
+def _expected_name(name: str, expected: dict) -> bool:
+    """Tell whether ``name`` is one a backup writes: a blob is named by its own hash."""
+    if name.startswith(f"{BLOBS}/"):
+        sha256 = str(expected.get("sha256"))
+        return name == f"{BLOBS}/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+    return name in (SQLITE_MEMBER, POSTGRESQL_MEMBER, SETTINGS_MEMBER, *_key_files())
 
 
 def _differing_settings(settings_file: Path | None) -> dict[str, object]:

@@ -98,7 +98,9 @@ def test_restore_on_a_new_machine_brings_everything_back(server, archive, new_se
 
     assert result.exit_code == 0, result.output
     assert "Restored the" in result.output and "keys/school.key" in result.output
-    assert counts(new_server) == counts(server)
+    restored = counts(new_server)
+    assert restored == counts(server)
+    assert f"{restored['User']} accounts, {restored['Module']} modules" in result.output
     with new_server.app_context():
         assert authenticate("awa@example.org", PASSWORD, "127.0.0.1").user is not None
         assert db.session.scalar(select(Submission.teacher_name)) == "Awa Diop"
