@@ -16,7 +16,7 @@ from imaginecole.accounts.views import bp as accounts_bp
 from imaginecole.bundles.views import bp as bundles_bp
 from imaginecole.catalog.views import bp as catalog_bp
 from imaginecole.cli import register_commands
-from imaginecole.config import DEFAULTS, TRANSLATIONS_DIR
+from imaginecole.config import DEFAULTS
 from imaginecole.coverage.views import bp as coverage_bp
 from imaginecole.curation.views import bp as curation_bp
 from imaginecole.curriculum.views import bp as curriculum_bp
@@ -70,12 +70,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or secret_key(data_dir)
     app.config["BABEL_DEFAULT_LOCALE"] = "fr"
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(i18n.catalogs_directory())
     app.config["JSON_AS_ASCII"] = False
     # A whole form (text and the files sent with it) may be a little more than one file's limit.
     app.config["MAX_CONTENT_LENGTH"] = (int(app.config["MAX_UPLOAD_MB"]) + 2) * 1024 * 1024
 
-    i18n.compile_catalogs_if_stale(TRANSLATIONS_DIR)
     db.init_app(app)
     # Flask-Migrate adds its own `db` commands; register_commands replaces them with ours,
     # which take the upgrade lock and refuse a database upgraded by a newer version.

@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from imaginecole import schema, translations_tools
 from imaginecole.accounts.commands import users_group
+from imaginecole.backups.commands import backup_command, restore_command
 from imaginecole.bundles.commands import bundle_group
 from imaginecole.commands import database_command
 from imaginecole.config import SETTINGS
@@ -44,6 +45,8 @@ SECTIONS = (
             "db current",
             "db check",
             "db init",
+            "backup",
+            "restore",
             "settings",
         ),
     ),
@@ -264,6 +267,8 @@ COMMANDS = (
     submissions_group,
     report_group,
     serve,
+    backup_command,
+    restore_command,
     demo,
     settings,
 )

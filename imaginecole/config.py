@@ -10,7 +10,10 @@ from collections import namedtuple
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Where translators work, in a checkout; an installed wheel carries the compiled catalogs in the
+# package instead (.ci/build_backend.py puts them there).
 TRANSLATIONS_DIR = PROJECT_ROOT / "translations"
+PACKAGED_TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
 
 Setting = namedtuple("Setting", "name default help")
 

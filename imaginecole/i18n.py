@@ -10,7 +10,12 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Blueprint, Flask, abort, current_app, g, redirect, request, url_for
 
-from imaginecole.config import LANGUAGES, RTL_LANGUAGES
+from imaginecole.config import (
+    LANGUAGES,
+    PACKAGED_TRANSLATIONS_DIR,
+    RTL_LANGUAGES,
+    TRANSLATIONS_DIR,
+)
 
 bp = Blueprint("i18n", __name__)
 
@@ -84,6 +89,18 @@ def _language_links() -> list[tuple[str, str, str]]:
             url = url_for("catalog.home", lang=code)
         links.append((code, LANGUAGE_NAMES[code], url))
     return links
+
+
+def catalogs_directory() -> Path:
+    """Return the folder of compiled catalogs, compiling a checkout's stale ones first.
+
+    A checkout has the translators' ``translations/``; an installed app has its catalogs compiled
+    inside the package, in a folder that may be read-only and is never written to.
+    """
+    if any(TRANSLATIONS_DIR.glob("*/LC_MESSAGES/messages.po")):
+        compile_catalogs_if_stale(TRANSLATIONS_DIR)
+        return TRANSLATIONS_DIR
+    return PACKAGED_TRANSLATIONS_DIR
 
 
 def compile_catalogs_if_stale(translations_dir: Path) -> None:

@@ -57,14 +57,22 @@ def _answers(port: int) -> bool:
         connection.close()
 
 
-def start_server(data_dir: Path, log: Path, extra_args: tuple[str, ...] = ()) -> LiveServer:
-    """Start ``imaginecole serve`` on a free port of 127.0.0.1 and wait until it answers."""
+def start_server(
+    data_dir: Path,
+    log: Path,
+    extra_args: tuple[str, ...] = (),
+    command: Path | None = None,
+) -> LiveServer:
+    """Start ``imaginecole serve`` on a free port of 127.0.0.1 and wait until it answers.
+
+    ``command`` is the ``imaginecole`` script to run, by default the one of this checkout.
+    """
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("IMAGINECOLE_")}
     env["IMAGINECOLE_DATA_DIR"] = str(data_dir)
     env["PYTHONUNBUFFERED"] = "1"  # the log is complete when shown after a failure
-    command = [
-        str(console_script("imaginecole")),
+    arguments = [
+        str(command or console_script("imaginecole")),
         "serve",
         "--host",
         "127.0.0.1",
@@ -74,7 +82,7 @@ def start_server(data_dir: Path, log: Path, extra_args: tuple[str, ...] = ()) ->
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, cwd=data_dir, env=env, stdout=out, stderr=subprocess.STDOUT
+            arguments, cwd=data_dir, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     server = LiveServer(f"http://127.0.0.1:{port}", port, data_dir, log, process)
     deadline = time.monotonic() + SERVER_START_TIMEOUT
