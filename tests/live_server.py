@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import database_env
+
 SERVER_START_TIMEOUT = 20.0  # seconds
 
 
@@ -61,7 +63,7 @@ def start_server(data_dir: Path, log: Path, extra_args: tuple[str, ...] = ()) ->
     """Start ``imaginecole serve`` on a free port of 127.0.0.1 and wait until it answers."""
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("IMAGINECOLE_")}
-    env["IMAGINECOLE_DATA_DIR"] = str(data_dir)
+    env.update(database_env(data_dir))
     env["PYTHONUNBUFFERED"] = "1"  # the log is complete when shown after a failure
     command = [
         str(console_script("imaginecole")),

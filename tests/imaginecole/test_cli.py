@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from imaginecole import __main__ as entry
 from imaginecole.cli import FLASK_COMMANDS, SECTIONS, find_command
 from imaginecole.config import SETTINGS
-from tests.conftest import REPO_ROOT, make_app
+from tests.conftest import REPO_ROOT, database_env, make_app
 
 HEADINGS = ["School server", "National server", "Both", "Development"]
 
@@ -21,7 +21,7 @@ HEADINGS = ["School server", "National server", "Both", "Development"]
 def imaginecole(data_dir, *args: str):
     """Run the installed command's group, as a person would, on ``data_dir``."""
     return CliRunner().invoke(
-        entry.cli, list(args), prog_name="imaginecole", env={"IMAGINECOLE_DATA_DIR": str(data_dir)}
+        entry.cli, list(args), prog_name="imaginecole", env=database_env(data_dir)
     )
 
 

@@ -13,6 +13,7 @@ from imaginecole.app import create_app
 from imaginecole.commands import database_command
 from imaginecole.curriculum.models import Country
 from imaginecole.extensions import db
+from tests.conftest import database_config
 
 
 def add_country() -> None:
@@ -76,7 +77,13 @@ def test_the_work_is_committed_unless_the_command_fails(app, then, exit_code, ke
 
 
 def test_the_tables_are_created_first_on_a_fresh_server(tmp_path):
-    fresh = create_app({"DATA_DIR": str(tmp_path / "fresh"), "TESTING": True})
+    fresh = create_app(
+        {
+            "DATA_DIR": str(tmp_path / "fresh"),
+            "TESTING": True,
+            **database_config(tmp_path / "fresh", schema=False),
+        }
+    )
 
     result = fresh.test_cli_runner().invoke(add_country_command)
 

@@ -17,7 +17,7 @@ from imaginecole.app import create_app
 from imaginecole.bundles.models import BuiltBundle
 from imaginecole.extensions import db
 from sync.bundle import load_public_key
-from tests.conftest import REPO_ROOT, TEST_CONTENT, load_content, make_app
+from tests.conftest import REPO_ROOT, TEST_CONTENT, database_config, load_content, make_app
 from tests.imaginecole.bundles.test_operations import (
     Snapshot,
     history,
@@ -286,7 +286,13 @@ def test_remove_asks_first_then_removes_the_channel_and_its_history(national, sc
 
 
 def test_remove_works_on_a_server_that_has_no_tables_yet(tmp_path):
-    fresh = create_app({"DATA_DIR": str(tmp_path / "fresh"), "TESTING": True})
+    fresh = create_app(
+        {
+            "DATA_DIR": str(tmp_path / "fresh"),
+            "TESTING": True,
+            **database_config(tmp_path / "fresh", schema=False),
+        }
+    )
     result = invoke(fresh, "remove", "--country", "zz", "--yes")
     assert result.exit_code == 0, repr(result.exception)
     assert "Removed 0 modules of zz (main)." in result.output
