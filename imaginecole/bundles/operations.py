@@ -30,9 +30,11 @@ from imaginecole.content.operations import (
     remove_module,
     render_lessons,
 )
+from imaginecole.curriculum.models import Country
 from imaginecole.curriculum.queries import curriculum_of
 from imaginecole.datadir import data_path, import_lock, signing_key_path, trust_file_path
 from imaginecole.extensions import db
+from imaginecole.locks import lock_row
 from imaginecole.media.operations import blob_store
 from imaginecole.review.operations import submission_statuses
 from imaginecole.search.indexing import IndexAhead, index_ahead, sync_index
@@ -183,7 +185,12 @@ def build_country_bundle(
     out_dir: Path | None = None,
     progress: Progress | None = None,
 ) -> BuiltBundle:
-    """Build and sign the next bundle of a country (a delta when ``since`` names a built one)."""
+    """Build and sign the next bundle of a country (a delta when ``since`` names a built one).
+
+    Two builds of one country at once take turns: the second waits for the first to commit,
+    then numbers its bundle after it.
+    """
+    lock_row(Country, country)
     curriculum = curriculum_of(country)
     if curriculum is None:
         raise BundleSetupError(f'Country "{country}" is not loaded on this server.')
