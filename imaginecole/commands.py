@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from imaginecole.extensions import db
+from imaginecole.limits import TextDoesNotFit
 from imaginecole.models import ensure_schema
 
 P = ParamSpec("P")
@@ -40,6 +41,9 @@ def database_command(function: Callable[P, R]) -> Callable[P, R]:
             raise click.ClickException(
                 f"The database refused the change: {_first_line(error)}. Nothing was changed."
             ) from error
+        except TextDoesNotFit as error:
+            db.session.rollback()
+            raise click.ClickException(f"{error}. Nothing was changed.") from None
         except OSError as error:
             db.session.rollback()
             raise click.ClickException(
