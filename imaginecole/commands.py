@@ -9,7 +9,7 @@ from typing import ParamSpec, TypeVar
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from imaginecole.extensions import db
 from imaginecole.limits import TextDoesNotFit
@@ -30,7 +30,10 @@ def database_command(function: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(function)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        ensure_schema(current_app)
+        try:
+            ensure_schema(current_app)
+        except OperationalError as error:
+            raise unreachable_database(error) from None
         try:
             result = function(*args, **kwargs)
         except SystemExit:
@@ -56,6 +59,14 @@ def database_command(function: Callable[P, R]) -> Callable[P, R]:
         return result
 
     return with_appcontext(run)
+
+
+def unreachable_database(error: OperationalError) -> click.ClickException:
+    """Return the one-line message of a database that refuses the connection (no password)."""
+    return click.ClickException(
+        f"The database cannot be reached: {_first_line(error)}. "
+        "Check the setting IMAGINECOLE_DATABASE_URL (imaginecole settings shows it)."
+    )
 
 
 def _first_line(error: SQLAlchemyError) -> str:
