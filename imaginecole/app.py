@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 import imaginecole.models  # noqa: F401  (every table, so relationships across domains resolve)
 from imaginecole import errors, i18n, security, templating
@@ -22,6 +23,7 @@ from imaginecole.curation.views import bp as curation_bp
 from imaginecole.curriculum.views import bp as curriculum_bp
 from imaginecole.datadir import secret_key
 from imaginecole.extensions import babel, db, migrate
+from imaginecole.limits import refuse_texts_that_do_not_fit
 from imaginecole.media.views import bp as media_bp
 from imaginecole.national.views import bp as national_bp
 from imaginecole.review.views import bp as review_bp
@@ -90,6 +92,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     templating.register(app)
     register_commands(app)
     return app
+
+
+# The last guard before the database: PostgreSQL would refuse such a text with an error
+# that carries the statement's values.
+event.listen(Session, "before_flush", refuse_texts_that_do_not_fit)
 
 
 @event.listens_for(Engine, "connect")

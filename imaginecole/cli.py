@@ -11,13 +11,14 @@ from collections.abc import Iterable
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.exc import OperationalError
 
 from imaginecole import schema, translations_tools
 from imaginecole.accounts.commands import users_group
 from imaginecole.backups.commands import backup_command, restore_command
 from imaginecole.bundles.commands import bundle_group
-from imaginecole.commands import database_command
-from imaginecole.config import SETTINGS
+from imaginecole.commands import database_command, unreachable_database
+from imaginecole.config import SETTINGS, without_password
 from imaginecole.content.commands import content_group, content_load
 from imaginecole.coverage.commands import report_group
 from imaginecole.review.commands import submissions_enroll, submissions_import
@@ -228,6 +229,8 @@ def serve(host: str, port: int, workers: int | None, threads: int | None) -> Non
         prepare(app)
     except schema.SchemaError as error:
         raise click.ClickException(str(error)) from error
+    except OperationalError as error:
+        raise unreachable_database(error) from None
     click.echo(f"Serving on http://{host}:{port}/ with {how.describe()} (Ctrl+C to stop)")
     run_server(app, how)
 
@@ -245,8 +248,11 @@ def demo(ctx: click.Context, port: int) -> None:
 def settings() -> None:
     for setting in SETTINGS:
         value = current_app.config.get(setting.name)
-        shown = "(set)" if setting.name == "SECRET_KEY" and value else value
-        click.echo(f"IMAGINECOLE_{setting.name} = {shown!r}\n    {setting.help}")
+        if setting.name == "SECRET_KEY" and value:
+            value = "(set)"
+        elif setting.name == "DATABASE_URL" and value:
+            value = without_password(value)
+        click.echo(f"IMAGINECOLE_{setting.name} = {value!r}\n    {setting.help}")
 
 
 # A school server makes its package and its enrolment entry; the national server enrols the

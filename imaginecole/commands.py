@@ -9,9 +9,10 @@ from typing import ParamSpec, TypeVar
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from imaginecole.extensions import db
+from imaginecole.limits import TextDoesNotFit
 from imaginecole.schema import SchemaError, ensure_schema
 
 P = ParamSpec("P")
@@ -33,6 +34,8 @@ def database_command(function: Callable[P, R]) -> Callable[P, R]:
             ensure_schema(current_app)
         except SchemaError as error:
             raise click.ClickException(str(error)) from error
+        except OperationalError as error:
+            raise unreachable_database(error) from None
         try:
             result = function(*args, **kwargs)
         except SystemExit:
@@ -43,6 +46,9 @@ def database_command(function: Callable[P, R]) -> Callable[P, R]:
             raise click.ClickException(
                 f"The database refused the change: {_first_line(error)}. Nothing was changed."
             ) from error
+        except TextDoesNotFit as error:
+            db.session.rollback()
+            raise click.ClickException(f"{error}. Nothing was changed.") from None
         except OSError as error:
             db.session.rollback()
             raise click.ClickException(
@@ -55,6 +61,14 @@ def database_command(function: Callable[P, R]) -> Callable[P, R]:
         return result
 
     return with_appcontext(run)
+
+
+def unreachable_database(error: OperationalError) -> click.ClickException:
+    """Return the one-line message of a database that refuses the connection (no password)."""
+    return click.ClickException(
+        f"The database cannot be reached: {_first_line(error)}. "
+        "Check the setting IMAGINECOLE_DATABASE_URL (imaginecole settings shows it)."
+    )
 
 
 def _first_line(error: SQLAlchemyError) -> str:

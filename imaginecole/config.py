@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections import namedtuple
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Where translators work, in a checkout; an installed wheel carries the compiled catalogs in the
 # package instead (.ci/build_backend.py puts them there).
@@ -65,5 +68,15 @@ SETTINGS = (
 )
 
 DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
+
+
+def without_password(url: str) -> str:
+    """Return a database URL fit to show: its password, if any, replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a database URL)"
+
+
 LANGUAGES = ("fr", "en", "ar")
 RTL_LANGUAGES = ("ar",)

@@ -66,20 +66,10 @@ def secret_key(data_dir: Path) -> str:
 def import_lock() -> Iterator[None]:
     """Hold this server's import lock; raise ImportBusy when another import holds it.
 
-    Bundle imports and submission merges both take it. An OS file lock is released by the kernel
-    when its process dies, so a killed import never leaves a stale lock behind.
+    Bundle imports and submission merges both take it.
     """
-    path = data_path("import.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ImportBusy() from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with _file_lock("import.lock", wait=False):
+        yield
 
 
 @contextmanager
@@ -89,10 +79,32 @@ def schema_lock() -> Iterator[None]:
     Workers starting together take turns: the first upgrades the database, the others then find
     it up to date.
     """
-    path = data_path("schema.lock")
+    with _file_lock("schema.lock", wait=True):
+        yield
+
+
+@contextmanager
+def build_lock(country: str, channel: str) -> Iterator[None]:
+    """Hold the lock on building a channel's bundles here, waiting for a build that holds it.
+
+    Two builds at once would both take the next version and write the same file; the second
+    waits, then numbers its bundle after the first.
+    """
+    with _file_lock(f"build-{country}-{channel}.lock", wait=True):
+        yield
+
+
+@contextmanager
+def _file_lock(name: str, wait: bool) -> Iterator[None]:
+    # An OS file lock is released by the kernel when its process dies, so a killed process never
+    # leaves a stale lock behind.
+    path = data_path(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ImportBusy() from None
         try:
             yield
         finally:

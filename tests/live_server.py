@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import database_env
+
 SERVER_START_TIMEOUT = 20.0  # seconds
 
 
@@ -69,7 +71,7 @@ def start_server(
     """
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("IMAGINECOLE_")}
-    env["IMAGINECOLE_DATA_DIR"] = str(data_dir)
+    env.update(database_env(data_dir))
     env["PYTHONUNBUFFERED"] = "1"  # the log is complete when shown after a failure
     arguments = [
         str(command or console_script("imaginecole")),

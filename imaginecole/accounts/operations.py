@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from imaginecole.accounts.models import ROLES, LoginFailure, User
 from imaginecole.curriculum.models import Country
 from imaginecole.extensions import db
+from imaginecole.limits import text_problem
 
 MIN_PASSWORD_LENGTH = 10
 FAILURE_WINDOW = timedelta(minutes=15)
@@ -47,6 +49,7 @@ def create_user(
     email = normalize_email(email)
     if not EMAIL.match(email):
         raise AccountError(f'"{email}" is not an e-mail address')
+    _check_texts(email=(User.email, email), name=(User.name, name), school=(User.school, school))
     if db.session.scalar(select(User.id).filter_by(email=email)):
         raise AccountError(f"an account already exists for {email}")
     if not name.strip():
@@ -64,6 +67,13 @@ def create_user(
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def _check_texts(**fields: tuple[InstrumentedAttribute, str]) -> None:
+    for field, (column, value) in fields.items():
+        problem = text_problem(column, value.strip())
+        if problem:
+            raise AccountError(f"the {field} {problem}")
 
 
 def set_role(email: str, role: str, country_code: str | None = None) -> User:

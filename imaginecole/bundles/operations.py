@@ -4,9 +4,9 @@
 bundle to the database in one transaction and keeps the history. The search index follows
 after the commit.
 
-A build flushes its record and leaves the commit to the caller. An import and a channel's
-removal commit themselves, before they release the import lock (the next import must find
-their rows), and only then bring the search index up to date.
+A build, an import and a channel's removal commit themselves, before they release their lock:
+the next build must find the version this one took, the next import the rows this one wrote.
+An import then brings the search index up to date.
 """
 
 from __future__ import annotations
@@ -30,9 +30,17 @@ from imaginecole.content.operations import (
     remove_module,
     render_lessons,
 )
+from imaginecole.curriculum.models import Country
 from imaginecole.curriculum.queries import curriculum_of
-from imaginecole.datadir import data_path, import_lock, signing_key_path, trust_file_path
+from imaginecole.datadir import (
+    build_lock,
+    data_path,
+    import_lock,
+    signing_key_path,
+    trust_file_path,
+)
 from imaginecole.extensions import db
+from imaginecole.locks import lock_row
 from imaginecole.media.operations import blob_store
 from imaginecole.review.operations import submission_statuses
 from imaginecole.search.indexing import IndexAhead, index_ahead, sync_index
@@ -183,54 +191,63 @@ def build_country_bundle(
     out_dir: Path | None = None,
     progress: Progress | None = None,
 ) -> BuiltBundle:
-    """Build and sign the next bundle of a country (a delta when ``since`` names a built one)."""
-    curriculum = curriculum_of(country)
-    if curriculum is None:
-        raise BundleSetupError(f'Country "{country}" is not loaded on this server.')
-    base_manifest: Manifest | None = None
-    if since is not None:
-        base = db.session.scalar(
-            select(BuiltBundle).filter_by(country_code=country, channel=channel, version=since)
-        )
-        if base is None:
-            raise BundleSetupError(
-                f"No bundle version {since} of {country} ({channel}) was built here; a delta needs it."
+    """Build and sign the next bundle of a country (a delta when ``since`` names a built one).
+
+    Commits itself. Two builds of one channel at once take turns (a lock on this server, and
+    the country's row on PostgreSQL, for builds on several hosts): the second waits for the
+    first to commit, then numbers its bundle after it.
+    """
+    with build_lock(country, channel):
+        lock_row(Country, country)
+        curriculum = curriculum_of(country)
+        if curriculum is None:
+            raise BundleSetupError(f'Country "{country}" is not loaded on this server.')
+        base_manifest: Manifest | None = None
+        if since is not None:
+            base = db.session.scalar(
+                select(BuiltBundle).filter_by(country_code=country, channel=channel, version=since)
             )
-        base_manifest = parse_manifest(base.manifest.encode())
-    version = next_version(country, channel)
-    out_dir = out_dir or data_path("bundles")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out_path = out_dir / f"{country}-{channel}-v{version}.icb"
-    key = load_private_key(ensure_signing_key())
-    manifest = build_bundle(
-        module_sources(country),
-        curriculum,
-        country,
-        version,
-        out_path,
-        key,
-        base_manifest=base_manifest,
-        levels=levels,
-        subjects=subjects,
-        channel=channel,
-        created=_newest_change(country),
-        progress=progress,
-        submission_statuses=submission_statuses(country),
-    )
-    parts = sorted(out_dir.glob(out_path.name + "*"))
-    built = BuiltBundle(
-        country_code=country,
-        channel=channel,
-        version=version,
-        base_version=since,
-        path=str(out_path if out_path.exists() else parts[0]),
-        size=sum(p.stat().st_size for p in parts),
-        manifest=manifest.to_json_bytes().decode(),
-        module_count=len(manifest.modules),
-        publisher_key_id=key.key_id,
-    )
-    db.session.add(built)
-    db.session.flush()
+            if base is None:
+                raise BundleSetupError(
+                    f"No bundle version {since} of {country} ({channel}) was built here; a delta needs it."
+                )
+            base_manifest = parse_manifest(base.manifest.encode())
+        version = next_version(country, channel)
+        out_dir = out_dir or data_path("bundles")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        out_path = out_dir / f"{country}-{channel}-v{version}.icb"
+        key = load_private_key(ensure_signing_key())
+        manifest = build_bundle(
+            module_sources(country),
+            curriculum,
+            country,
+            version,
+            out_path,
+            key,
+            base_manifest=base_manifest,
+            levels=levels,
+            subjects=subjects,
+            channel=channel,
+            created=_newest_change(country),
+            progress=progress,
+            submission_statuses=submission_statuses(country),
+        )
+        parts = sorted(out_dir.glob(out_path.name + "*"))
+        built = BuiltBundle(
+            country_code=country,
+            channel=channel,
+            version=version,
+            base_version=since,
+            path=str(out_path if out_path.exists() else parts[0]),
+            size=sum(p.stat().st_size for p in parts),
+            manifest=manifest.to_json_bytes().decode(),
+            module_count=len(manifest.modules),
+            publisher_key_id=key.key_id,
+        )
+        db.session.add(built)
+        # Committed here, as a protocol between builds: the version this one took is recorded
+        # before the next build of the channel reads the next number.
+        db.session.commit()
     return built
 
 

@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from imaginecole.accounts.models import User
 from imaginecole.content.operations import LoadReport, load_module
@@ -64,14 +65,31 @@ def enroll_schools(toml_text: str) -> list[EnrolledSchool]:
     parsed = parse_enrolled(tomllib.loads(toml_text))
     rows = []
     for school in parsed.schools.values():
-        row = db.session.get(EnrolledSchool, school.key_id) or EnrolledSchool(key_id=school.key_id)
-        row.public_key = school.public_key.to_base64()
-        row.name = school.name
-        row.country_code = school.country
-        db.session.add(row)
+        values = {
+            "public_key": school.public_key.to_base64(),
+            "name": school.name,
+            "country_code": school.country,
+        }
+        row = db.session.get(EnrolledSchool, school.key_id) or _insert_enrolment(
+            school.key_id, values
+        )
+        for name, value in values.items():
+            setattr(row, name, value)
         rows.append(row)
     db.session.flush()
     return rows
+
+
+def _insert_enrolment(key_id: str, values: dict[str, str]) -> EnrolledSchool:
+    """Insert a school's row; when another process enrolled it meanwhile, return that row."""
+    try:
+        with db.session.begin_nested():
+            row = EnrolledSchool(key_id=key_id, **values)
+            db.session.add(row)
+        return row
+    except IntegrityError:
+        # Two enrolments of one file at once: theirs is committed now, and updated like ours.
+        return db.session.get(EnrolledSchool, key_id, populate_existing=True)
 
 
 def enrolled_keys() -> EnrolledKeys:

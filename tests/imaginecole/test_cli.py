@@ -9,11 +9,13 @@ from importlib import metadata
 import click
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.engine import make_url
 
 from imaginecole import __main__ as entry
+from imaginecole.app import create_app
 from imaginecole.cli import FLASK_COMMANDS, SECTIONS, find_command
 from imaginecole.config import SETTINGS
-from tests.conftest import REPO_ROOT, make_app
+from tests.conftest import REPO_ROOT, database_env, make_app, on_postgresql
 
 HEADINGS = ["School server", "National server", "Both", "Development"]
 
@@ -21,7 +23,7 @@ HEADINGS = ["School server", "National server", "Both", "Development"]
 def imaginecole(data_dir, *args: str):
     """Run the installed command's group, as a person would, on ``data_dir``."""
     return CliRunner().invoke(
-        entry.cli, list(args), prog_name="imaginecole", env={"IMAGINECOLE_DATA_DIR": str(data_dir)}
+        entry.cli, list(args), prog_name="imaginecole", env=database_env(data_dir)
     )
 
 
@@ -165,3 +167,60 @@ def test_serve_names_a_bad_setting_without_a_traceback(tmp_path, setting, value)
     assert result.exit_code == 1
     assert f"The setting {setting} is {value!r}" in result.output
     assert "Traceback" not in result.output and not isinstance(result.exception, ValueError)
+
+
+# ---------------------------------------------------------------------------- database secrets
+
+PASSWORD_IN_URL = "s3cret-Pw-9"
+# No server listens on a socket in a folder that does not exist: the connection always fails.
+UNREACHABLE_URL = f"postgresql+psycopg://intruder:{PASSWORD_IN_URL}@/imaginecole?host=/nonexistent"
+
+
+def app_on(tmp_path, url: str):
+    """An app on the database ``url``, its schema not created (that would connect)."""
+    return create_app({"DATA_DIR": str(tmp_path / "data"), "TESTING": True, "DATABASE_URL": url})
+
+
+def test_settings_show_the_database_url_without_its_password(tmp_path):
+    url = f"postgresql+psycopg://imaginecole:{PASSWORD_IN_URL}@db.example.org:5433/imaginecole"
+
+    output = app_on(tmp_path, url).test_cli_runner().invoke(args=["settings"]).output
+
+    assert PASSWORD_IN_URL not in output
+    expected = "postgresql+psycopg://imaginecole:***@db.example.org:5433/imaginecole"
+    assert f"IMAGINECOLE_DATABASE_URL = {expected!r}" in output
+
+
+@pytest.mark.parametrize("command", [["users", "list"], ["bundle", "list"], ["serve"]])
+def test_an_unreachable_database_is_one_line_without_the_password(tmp_path, command):
+    result = app_on(tmp_path, UNREACHABLE_URL).test_cli_runner().invoke(args=command)
+
+    assert result.exit_code == 1
+    assert "Error: The database cannot be reached: " in result.output
+    assert "IMAGINECOLE_DATABASE_URL" in result.output
+    assert PASSWORD_IN_URL not in result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+
+
+def test_a_page_on_an_unreachable_database_logs_no_password(tmp_path, caplog):
+    client = app_on(tmp_path, UNREACHABLE_URL).test_client()
+
+    response = client.get("/fr/zz/")
+
+    assert response.status_code == 500
+    assert "Unhandled error" in caplog.text
+    assert PASSWORD_IN_URL not in caplog.text and PASSWORD_IN_URL not in response.text
+
+
+def test_a_role_the_server_does_not_know_is_one_line_without_the_password(tmp_path):
+    if not on_postgresql():
+        pytest.skip("a database role exists on PostgreSQL only")
+    url = make_url(database_env(tmp_path / "data")["IMAGINECOLE_DATABASE_URL"])
+    wrong = url.set(username="nobody_here", password=PASSWORD_IN_URL)
+
+    app = app_on(tmp_path, wrong.render_as_string(hide_password=False))
+    result = app.test_cli_runner().invoke(args=["users", "list"])
+
+    assert result.exit_code == 1
+    assert 'role "nobody_here" does not exist' in result.output
+    assert PASSWORD_IN_URL not in result.output and "Traceback" not in result.output

@@ -13,12 +13,13 @@ from imaginecole.app import create_app
 from imaginecole.commands import database_command
 from imaginecole.curriculum.models import Country
 from imaginecole.extensions import db
+from tests.conftest import database_config
 
 
-def add_country() -> None:
+def add_country(code: str = "yy") -> None:
     db.session.add(
         Country(
-            code="yy",
+            code=code,
             name={"fr": "Ypsiland"},
             languages=["fr"],
             framework_id="yy-test",
@@ -32,7 +33,7 @@ def add_country() -> None:
 @click.command("add-country")
 @click.option(
     "--then",
-    type=click.Choice(["end", "refuse", "exit", "fail", "disk-full", "duplicate"]),
+    type=click.Choice(["end", "refuse", "exit", "fail", "disk-full", "duplicate", "too-long"]),
     default="end",
 )
 @database_command
@@ -48,6 +49,8 @@ def add_country_command(then: str) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", "/srv/data/blobs/ab")
     if then == "duplicate":
         add_country()  # the same code again: the database refuses it
+    if then == "too-long":
+        add_country("yyy")  # PostgreSQL would refuse it, SQLite store it
 
 
 def countries(app) -> int:
@@ -76,7 +79,13 @@ def test_the_work_is_committed_unless_the_command_fails(app, then, exit_code, ke
 
 
 def test_the_tables_are_created_first_on_a_fresh_server(tmp_path):
-    fresh = create_app({"DATA_DIR": str(tmp_path / "fresh"), "TESTING": True})
+    fresh = create_app(
+        {
+            "DATA_DIR": str(tmp_path / "fresh"),
+            "TESTING": True,
+            **database_config(tmp_path / "fresh", schema=False),
+        }
+    )
 
     result = fresh.test_cli_runner().invoke(add_country_command)
 
@@ -88,7 +97,9 @@ def test_the_tables_are_created_first_on_a_fresh_server(tmp_path):
     "then, message",
     [
         ("disk-full", "A file could not be written or read: [Errno 28] No space left on device"),
-        ("duplicate", "The database refused the change: UNIQUE constraint failed: country.code"),
+        # SQLite: "UNIQUE constraint failed: country.code"; PostgreSQL names the constraint.
+        ("duplicate", "The database refused the change: "),
+        ("too-long", "The code of a country is 3 characters long; at most 2 fit."),
     ],
 )
 def test_a_disk_or_database_error_is_one_clear_line_and_changes_nothing(app, then, message):
@@ -97,6 +108,7 @@ def test_a_disk_or_database_error_is_one_clear_line_and_changes_nothing(app, the
     assert result.exit_code == 1
     assert f"Error: {message}" in result.output
     assert "Nothing was changed." in result.output
+    assert then != "duplicate" or "country" in result.output.lower()
     assert "INSERT" not in result.output  # no statement, so no parameters, are shown
     assert not isinstance(result.exception, OSError | RuntimeError)
     assert countries(app) == 0

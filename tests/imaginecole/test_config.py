@@ -61,7 +61,10 @@ def test_the_secret_key_is_kept_between_starts(tmp_path):
     assert len(first.config["SECRET_KEY"]) >= 32
 
 
-def test_sqlite_runs_with_wal_and_foreign_keys(app):
+def test_sqlite_runs_with_wal_and_foreign_keys(tmp_path):
+    # The default database, SQLite in the data directory, on PostgreSQL test runs too.
+    app = create_app({"DATA_DIR": str(tmp_path), "TESTING": True})
+    ensure_schema(app)
     with app.app_context():
         assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from werkzeug.security import generate_password_hash
 from imaginecole.accounts.models import User
 from imaginecole.accounts.operations import create_user
 from imaginecole.extensions import db
-from tests.conftest import load_content, make_app
+from tests.conftest import copy_data_dir, load_content, make_app
 
 PASSWORD = "correct horse battery"
 ORIGIN = {"Origin": "http://localhost"}
@@ -44,5 +43,5 @@ def template(tmp_path_factory) -> Path:
 @pytest.fixture
 def site(template, tmp_path):
     """A fresh app of its own (a copy of the template's data), for a test that writes."""
-    shutil.copytree(template, tmp_path / "data")
+    copy_data_dir(template, tmp_path / "data")
     return make_app(tmp_path / "data")

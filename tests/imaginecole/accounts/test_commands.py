@@ -74,6 +74,12 @@ CREATE_REFUSALS = {
     "blank name": (["--email", "x@y.zz", "--role", "teacher", "--country", "zz", "--name", " "],
                    PASSWORD, "a name is required"),
     "unknown role": (["--email", "x@y.zz", "--role", "pupil"], PASSWORD, "pupil"),
+    "long name": (["--email", "x@y.zz", "--role", "teacher", "--country", "zz", "--name", "N" * 300],
+                  PASSWORD, "the name is 300 characters long; at most 200 fit"),
+    "long school": (["--email", "x@y.zz", "--role", "teacher", "--country", "zz", "--school", "S" * 201],
+                    PASSWORD, "the school is 201 characters long; at most 200 fit"),
+    "NUL in the name": (["--email", "x@y.zz", "--role", "teacher", "--country", "zz", "--name", "A\x00B"],
+                        PASSWORD, "the name contains a NUL character"),
 }  # fmt: skip
 
 
@@ -90,6 +96,7 @@ def test_users_create_refuses_bad_values_with_a_clear_message(site, case):
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
+    assert "scrypt:" not in result.output and "pbkdf2:" not in result.output  # no password hash
     with site.app_context():
         assert db.session.scalar(select(func.count(User.id))) == before
 

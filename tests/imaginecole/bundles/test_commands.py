@@ -15,9 +15,10 @@ import pytest
 
 from imaginecole.app import create_app
 from imaginecole.bundles.models import BuiltBundle
+from imaginecole.bundles.operations import ensure_signing_key
 from imaginecole.extensions import db
 from sync.bundle import load_public_key
-from tests.conftest import REPO_ROOT, TEST_CONTENT, load_content, make_app
+from tests.conftest import REPO_ROOT, TEST_CONTENT, database_config, load_content, make_app
 from tests.imaginecole.bundles.test_operations import (
     Snapshot,
     history,
@@ -286,7 +287,42 @@ def test_remove_asks_first_then_removes_the_channel_and_its_history(national, sc
 
 
 def test_remove_works_on_a_server_that_has_no_tables_yet(tmp_path):
-    fresh = create_app({"DATA_DIR": str(tmp_path / "fresh"), "TESTING": True})
+    fresh = create_app(
+        {
+            "DATA_DIR": str(tmp_path / "fresh"),
+            "TESTING": True,
+            **database_config(tmp_path / "fresh", schema=False),
+        }
+    )
     result = invoke(fresh, "remove", "--country", "zz", "--yes")
     assert result.exit_code == 0, repr(result.exception)
     assert "Removed 0 modules of zz (main)." in result.output
+
+
+def test_builds_started_at_once_each_get_their_own_version(tmp_path):
+    app = make_app(tmp_path / "data")
+    assert not load_content(app).problems
+    with app.app_context():
+        ensure_signing_key()  # the key exists before: this is about versions, not keys
+        db.engine.dispose()  # the commands below open the database on their own
+    command = [sys.executable, "-m", "imaginecole", "bundle", "build", "--country", "zz"]
+    builds = [
+        subprocess.Popen(
+            command,
+            env=subprocess_env(app),
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [build.communicate(timeout=300) for build in builds]
+
+    for build, (out, err) in zip(builds, outputs, strict=True):
+        assert build.returncode == 0, err
+        assert "Traceback" not in out + err
+    versions = sorted(int(BUILT.search(out)["version"]) for out, _err in outputs)
+    assert versions == [1, 2, 3]
+    with app.app_context():
+        assert sorted(db.session.scalars(db.select(BuiltBundle.version))) == [1, 2, 3]

@@ -59,7 +59,7 @@ from sync.bundle import (
     load_public_key,
     trust_entry_toml,
 )
-from tests.conftest import REPO_ROOT, TEST_CONTENT, load_content, make_app
+from tests.conftest import REPO_ROOT, TEST_CONTENT, database_env, load_content, make_app
 
 LANGS = ("fr", "en", "ar")
 BIG_BLOB = 2_500_000  # bytes: more than one read chunk (1 MiB), so a copy can be cut inside one
@@ -856,7 +856,7 @@ LOCK_HOLDER = textwrap.dedent(
 
 def subprocess_env(app) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("IMAGINECOLE_")}
-    env["IMAGINECOLE_DATA_DIR"] = app.config["DATA_DIR"]
+    env.update(database_env(app.config["DATA_DIR"]))
     env["PYTHONPATH"] = str(REPO_ROOT)
     return env
 

@@ -11,7 +11,6 @@ import html as htmllib
 import io
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,7 @@ from imaginecole.media.operations import blob_store
 from sync.content import read_curriculum
 from sync.curriculum_file import dump_curriculum
 from sync.problems import ProblemList
-from tests.conftest import REPO_ROOT, TEST_CONTENT, load_content, make_app
+from tests.conftest import REPO_ROOT, TEST_CONTENT, copy_data_dir, load_content, make_app
 from tests.imaginecole.national_helpers import PASSWORD
 
 EDITOR = "moussa@education.zz"
@@ -68,7 +67,7 @@ def prepared(tmp_path_factory) -> Path:
 @pytest.fixture
 def site(prepared, tmp_path):
     """A fresh copy of the prepared data folder, for a test that writes."""
-    shutil.copytree(prepared, tmp_path / "data")
+    copy_data_dir(prepared, tmp_path / "data")
     return make_app(tmp_path / "data")
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -29,7 +28,7 @@ from imaginecole.submissions.operations import (
     save_revision,
     submit,
 )
-from tests.conftest import load_content, make_app
+from tests.conftest import copy_data_dir, load_content, make_app
 
 PASSWORD = "correct horse battery"
 FAST_HASH = "scrypt:1024:8:1"  # the same check at login, with fewer rounds
@@ -93,7 +92,7 @@ def new_server(folder: Path, accounts=()):
 
 def copy_server(template: Path, folder: Path, **config):
     """A new app on a copy of ``template``'s data folder."""
-    shutil.copytree(template, folder)
+    copy_data_dir(template, folder)
     return make_app(folder, **config)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 import struct
+import subprocess
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +25,18 @@ from imaginecole.accounts.models import User
 from imaginecole.accounts.operations import create_user
 from imaginecole.bundles.operations import ensure_signing_key
 from imaginecole.extensions import db
-from imaginecole.review.models import ReceivedPackage
+from imaginecole.review.models import EnrolledSchool, ReceivedPackage
 from imaginecole.submissions.models import Submission
 from sync.bundle import load_public_key, trust_entry_toml
 from sync.content import MODULE_ID
 from sync.submissions import FileRef, make_revision
-from tests.conftest import load_content
-from tests.imaginecole.bundles.test_operations import MainText, database_rows, store_files
+from tests.conftest import REPO_ROOT, load_content
+from tests.imaginecole.bundles.test_operations import (
+    MainText,
+    database_rows,
+    store_files,
+    subprocess_env,
+)
 from tests.imaginecole.submissions.test_editor import (
     ADMIN,
     EDITOR,
@@ -877,3 +884,26 @@ def test_a_withdrawal_the_national_server_has_is_not_sent_again(world):
     install(world.school_a, build(world.national))
 
     assert NOTHING in export(world.school_a, world.package("3")).output
+
+
+def test_two_enrolments_of_the_same_schools_at_once_both_succeed(templates, tmp_path):
+    national = new_server(tmp_path / "national")
+    command = [sys.executable, "-m", "imaginecole", "submissions", "enroll"]
+    enrolments = [
+        subprocess.Popen(
+            [*command, str(templates / "enrolment.toml")],
+            env=subprocess_env(national),
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [enrolment.communicate(timeout=120) for enrolment in enrolments]
+
+    for enrolment, (out, err) in zip(enrolments, outputs, strict=True):
+        assert enrolment.returncode == 0, err
+        assert out.count("Enrolled ") == 2 and "Traceback" not in out + err
+    with national.app_context():
+        assert len(db.session.scalars(select(EnrolledSchool)).all()) == 2
