@@ -70,6 +70,28 @@ SETTINGS = (
 DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
 
 
+class SettingError(ValueError):
+    """A setting the app cannot start with; the message says which and what to do."""
+
+
+def check_database_url(url: str) -> None:
+    """Raise SettingError when ``url`` is not a database URL or its driver is not installed."""
+    try:
+        dialect = make_url(url).get_dialect()
+    except ArgumentError:
+        raise SettingError(
+            f"IMAGINECOLE_DATABASE_URL is not a database URL this app can use: "
+            f"{without_password(url)}"
+        ) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as error:
+        raise SettingError(
+            f"The driver for {dialect.name} databases ({error.name}) is not installed; "
+            "for PostgreSQL: pip install 'imaginecole[postgresql]'."
+        ) from None
+
+
 def without_password(url: str) -> str:
     """Return a database URL fit to show: its password, if any, replaced by ``***``."""
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, on_postgresql
 from tests.live_server import start_server, stop_server
 
 # What a wheel is built from; tests, content and the rest of a checkout stay out of it.
@@ -53,7 +53,8 @@ def test_an_installed_wheel_serves_french_and_has_its_wsgi_app(tmp_path):
     environment = tmp_path / "venv"
     venv.create(environment, with_pip=True)
     python = environment / "bin" / "python"
-    pip(python, "install", str(wheel))
+    # On PostgreSQL the server below needs the driver, which is an extra, as for any install.
+    pip(python, "install", f"{wheel}[postgresql]" if on_postgresql() else str(wheel))
     # Like site-packages owned by root: the app must not write there when it starts.
     package = Path(
         subprocess.check_output(

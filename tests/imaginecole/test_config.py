@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from imaginecole.__main__ import main
 from imaginecole.app import create_app
 from imaginecole.config import SETTINGS
 from imaginecole.extensions import db
@@ -83,3 +85,32 @@ def test_foreign_keys_are_enforced(app):
             )
             db.session.flush()
         db.session.rollback()
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("postgresql+nodriver://them:s3cret@db/imaginecole", "is not a database URL this app"),
+        ("not a url at all", "is not a database URL this app"),
+        (
+            "postgresql+psycopg://them:s3cret@db/imaginecole",
+            "pip install 'imaginecole[postgresql]'",
+        ),
+    ],
+    ids=["unknown driver", "not a URL", "driver not installed"],
+)
+def test_a_database_url_the_app_cannot_use_is_one_clear_line(
+    tmp_path, monkeypatch, capsys, url, message
+):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as where the extra is not installed
+    monkeypatch.setenv("IMAGINECOLE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("IMAGINECOLE_DATABASE_URL", url)
+    monkeypatch.setattr(sys, "argv", ["imaginecole", "settings"])
+
+    with pytest.raises(SystemExit) as exited:
+        main()
+
+    assert exited.value.code == 1
+    error = capsys.readouterr().err
+    assert error.startswith("Error: ") and message in error
+    assert "Traceback" not in error and "s3cret" not in error
