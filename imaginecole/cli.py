@@ -15,7 +15,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from imaginecole import schema, translations_tools
 from imaginecole.accounts.commands import users_group
 from imaginecole.backups.commands import backup_command, restore_command
-from imaginecole.bundles.commands import bundle_group
+from imaginecole.bundles.commands import bundle_group, keys_group, trust_group
 from imaginecole.commands import database_command
 from imaginecole.config import SETTINGS
 from imaginecole.content.commands import content_group, content_load
@@ -29,10 +29,13 @@ from imaginecole.submissions.commands import submissions_export, submissions_key
 # Where each command is run. A group stands for all its commands; a group whose commands are
 # run in different places is listed command by command.
 SECTIONS = (
-    ("School server", ("bundle import", "bundle remove", "submissions key", "submissions export")),
+    (
+        "School server",
+        ("bundle import", "bundle remove", "trust", "submissions key", "submissions export"),
+    ),
     (
         "National server",
-        ("content", "bundle build", "submissions enroll", "submissions import", "report"),
+        ("content", "bundle build", "keys", "submissions enroll", "submissions import", "report"),
     ),
     (
         "Both",
@@ -264,6 +267,8 @@ COMMANDS = (
     search_group,
     users_group,
     bundle_group,
+    keys_group,
+    trust_group,
     submissions_group,
     report_group,
     serve,

@@ -59,6 +59,8 @@ def national(tmp_path_factory) -> National:
     app = make_app(root / "data")
     assert not load_content(app, content).problems
     runner = app.test_cli_runner()
+    generated = runner.invoke(args=["keys", "generate"])
+    assert generated.exit_code == 0, generated.output
     outputs = {1: runner.invoke(args=["bundle", "build", "--country", "zz"])}
     lesson = module_dir(content, "zz-sciences-eau") / "01-evaporation.md"
     lesson.write_text(lesson.read_text("utf-8") + "\nLe brouillard se lève.\n", encoding="utf-8")
