@@ -30,6 +30,7 @@ from sync.bundle import (
     check_trust_update,
     generate_key_files,
     load_private_key,
+    load_public_key,
     load_trust,
     parse_trust_bytes,
 )
@@ -190,6 +191,9 @@ def rotate_signing_key(old_key_lost: bool = False) -> Rotation:
         # rotation undone.
         retired = path.with_name(f"{path.stem}-{old.key_id}.retired")
         os.replace(path, retired)
+    public = path.with_suffix(".pub")
+    if public.exists():
+        os.replace(public, public.with_name(f"{public.stem}-{old_public_id(public)}.pub.retired"))
     _new_key_file(path)
     new = load_private_key(path)
     old_id = old.key_id if old is not None else ""
@@ -200,6 +204,14 @@ def rotate_signing_key(old_key_lost: bool = False) -> Rotation:
         replaced = recorded_key(country)
         _record(country, new, replaced.key_id if replaced else old_id, endorsement)
     return Rotation(old_id, new, countries, endorsement, retired)
+
+
+def old_public_id(path: Path) -> str:
+    """Return the id of the public key file at ``path``, or "unknown" when it is not one."""
+    try:
+        return load_public_key(path).key_id
+    except KeyFileError:
+        return "unknown"
 
 
 # ---------------------------------------------------------------------------- trust file
