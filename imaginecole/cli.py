@@ -20,6 +20,7 @@ from imaginecole.commands import database_command
 from imaginecole.config import SETTINGS
 from imaginecole.content.commands import content_group, content_load
 from imaginecole.coverage.commands import report_group
+from imaginecole.maintenance.commands import check_command
 from imaginecole.review.commands import submissions_enroll, submissions_import
 from imaginecole.search.commands import search_group
 from imaginecole.serving import ServingError, plan, prepare
@@ -50,6 +51,7 @@ SECTIONS = (
             "db init",
             "backup",
             "restore",
+            "check",
             "settings",
         ),
     ),
@@ -274,6 +276,7 @@ COMMANDS = (
     serve,
     backup_command,
     restore_command,
+    check_command,
     demo,
     settings,
 )
