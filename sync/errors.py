@@ -217,7 +217,7 @@ class Rollback(BundleError):
             "is already installed; an older version is never imported. If that version was "
             "signed with a stolen key, the national team revokes the key in a new trust file: "
             "once it is installed here, their next bundle is accepted and no content goes "
-            "offline meanwhile (docs/bundle-format.md, Key compromise)"
+            "offline meanwhile (docs/bundle-format.md, Key rotation and compromise)"
         )
         self.version, self.installed = version, installed
 

@@ -110,7 +110,7 @@ def signing_key_for(country: str) -> PrivateKey:
             f"The signing key {path} is missing, and the bundles of {country} are signed with "
             f"key {recorded.key_id}: put that key file back from a backup. Only if it is lost "
             "for good: imaginecole keys rotate --old-key-lost, then ask the ministry for a "
-            "trust file that trusts the new key (docs/bundle-format.md, Key rotation)."
+            "trust file that trusts the new key (docs/bundle-format.md, Key rotation and compromise)."
         )
     key = load_private_key(path)
     if recorded is not None and recorded.key_id != key.key_id:
@@ -120,7 +120,7 @@ def signing_key_for(country: str) -> PrivateKey:
             "only and would refuse this bundle. Put the key file of "
             f"{recorded.key_id} back from a backup; or, if that key is lost or stolen, "
             "imaginecole keys rotate --old-key-lost, then ask the ministry for a trust file "
-            "that trusts the new key (docs/bundle-format.md, Key rotation)."
+            "that trusts the new key (docs/bundle-format.md, Key rotation and compromise)."
         )
     return key
 
