@@ -59,6 +59,7 @@ from sync.bundle import (
 )
 from sync.bundle.stage import withdraw
 from sync.container.staging import RESERVE_BYTES, free_space, is_disk_full
+from sync.storage import BlobStore
 
 Progress = Callable[[int, int], None]
 
@@ -403,13 +404,23 @@ def _import_locked(
         db.session.commit()
     except BaseException:
         db.session.rollback()
-        # Its blobs go back to staging: the store keeps no file of an import that failed, and
-        # the next attempt reuses them.
-        withdraw(staged, store, keep=referenced_blobs(set(staged.published)))
+        _withdraw_quietly(staged, store)
         raise
     report.modules_applied = len(staged.modules)
     report.modules_removed = len(removals)
     return report, written
+
+
+def _withdraw_quietly(staged: StagedBundle, store: BlobStore) -> None:
+    """Move a failed import's blobs back to staging, never hiding the import's own error.
+
+    The store then keeps no file of an import that did not commit, and the next attempt
+    reuses them; whatever cannot be moved is found by ``imaginecole check``.
+    """
+    try:
+        withdraw(staged, store, keep=referenced_blobs(set(staged.published)))
+    except Exception:  # the database or the disk that failed the import may fail this too
+        pass
 
 
 def _previous_install(staged: StagedBundle, trust: TrustStore) -> InstalledBundle | None:
