@@ -515,9 +515,14 @@ def build(national, country: str, out_dir: Path, since: int | None = None):
     """Build the next bundle of ``country``; return (BuiltBundle row, manifest, Build)."""
     import sync.bundle
     from imaginecole.bundles import operations as service
+    from imaginecole.bundles.keys import generate_signing_key
+    from imaginecole.datadir import signing_key_path
     from imaginecole.extensions import db
     from sync.bundle import SignedArchive, parse_manifest
 
+    with national.app_context():
+        if not signing_key_path().exists():
+            generate_signing_key()  # what `imaginecole keys generate` does on a real server
     os.sync()  # start from a clean disk: earlier writes are not flushed on this clock
     with (
         national.app_context(),

@@ -48,10 +48,14 @@ def content_load(data_dir: Path, content: Path) -> tuple[float, object]:
 
 
 def bundle_for(national, country: str) -> Path:
+    from imaginecole.bundles.keys import generate_signing_key
     from imaginecole.bundles.operations import build_country_bundle
+    from imaginecole.datadir import signing_key_path
     from imaginecole.extensions import db
 
     with national.app_context():
+        if not signing_key_path().exists():
+            generate_signing_key()  # what `imaginecole keys generate` does on a real server
         row = build_country_bundle(country)
         db.session.commit()
         return Path(row.path)

@@ -16,11 +16,12 @@ from sqlalchemy.exc import OperationalError
 from imaginecole import schema, translations_tools
 from imaginecole.accounts.commands import users_group
 from imaginecole.backups.commands import backup_command, restore_command
-from imaginecole.bundles.commands import bundle_group
+from imaginecole.bundles.commands import bundle_group, keys_group, trust_group
 from imaginecole.commands import database_command, unreachable_database
 from imaginecole.config import SETTINGS, without_password
 from imaginecole.content.commands import content_group, content_load
 from imaginecole.coverage.commands import report_group
+from imaginecole.maintenance.commands import check_command
 from imaginecole.review.commands import submissions_enroll, submissions_import
 from imaginecole.search.commands import search_group
 from imaginecole.serving import ServingError, plan, prepare
@@ -30,10 +31,13 @@ from imaginecole.submissions.commands import submissions_export, submissions_key
 # Where each command is run. A group stands for all its commands; a group whose commands are
 # run in different places is listed command by command.
 SECTIONS = (
-    ("School server", ("bundle import", "bundle remove", "submissions key", "submissions export")),
+    (
+        "School server",
+        ("bundle import", "bundle remove", "trust", "submissions key", "submissions export"),
+    ),
     (
         "National server",
-        ("content", "bundle build", "submissions enroll", "submissions import", "report"),
+        ("content", "bundle build", "keys", "submissions enroll", "submissions import", "report"),
     ),
     (
         "Both",
@@ -48,6 +52,7 @@ SECTIONS = (
             "db init",
             "backup",
             "restore",
+            "check",
             "settings",
         ),
     ),
@@ -270,11 +275,14 @@ COMMANDS = (
     search_group,
     users_group,
     bundle_group,
+    keys_group,
+    trust_group,
     submissions_group,
     report_group,
     serve,
     backup_command,
     restore_command,
+    check_command,
     demo,
     settings,
 )

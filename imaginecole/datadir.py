@@ -48,6 +48,11 @@ def trust_file_path() -> Path:
     return Path(current_app.config["TRUST_FILE"] or data_path("trust.toml"))
 
 
+def accepted_trust_path() -> Path:
+    """Return the copy of the trust file this server last accepted, kept to notice an older one."""
+    return data_path("trust-accepted.toml")
+
+
 def secret_key(data_dir: Path) -> str:
     """Return the instance's secret key, creating it on first start."""
     path = data_dir / "secret_key"

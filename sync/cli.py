@@ -23,12 +23,16 @@ from sync.bundle import (
     BuildError,
     BundleError,
     build_bundle,
+    check_trust_update,
     find_bundles,
     generate_key_files,
     inputs_time,
+    load_private_key,
     load_public_key,
     load_trust,
+    parse_trust_bytes,
     read_manifest,
+    sign_trust,
     trust_entry_toml,
     verify_bundle,
 )
@@ -106,6 +110,55 @@ def keys_show(path: Path, countries: tuple[str, ...]) -> None:
     click.echo(f"Key {public_key.key_id}")
     click.echo(f"  public key: {public_key.to_base64()}\n")
     click.echo(_trust_snippet(path, countries, path.stem))
+
+
+# ---------------------------------------------------------------------------- trust files
+
+
+@cli.group("trust", help="Sign and check the trust files school servers accept bundles by.")
+def trust_group() -> None:
+    pass
+
+
+@trust_group.command(
+    "sign", help="Add a root key's signature to a trust file (raise its version first)."
+)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@_friendly
+def trust_sign(path: Path, key_path: Path) -> None:
+    key = load_private_key(key_path)
+    signed = sign_trust(path.read_bytes(), key)
+    trust = parse_trust_bytes(signed, str(path))
+    if key.key_id not in trust.roots:
+        raise click.ClickException(f"key {key.key_id} is not among the root keys of {path}")
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_bytes(signed)
+    os.replace(temp, path)
+    valid = len(trust.signed_by(trust.roots))
+    click.echo(
+        f"Signed {path} (version {trust.version}) with root key {key.key_id}: "
+        f"{valid} of the {trust.root_threshold} signature(s) it needs from its own roots."
+    )
+
+
+@trust_group.command(
+    "check", help="Check a trust file, and with --previous whether it may replace that one."
+)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--previous", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The trust file schools have now.",
+)  # fmt: skip
+@_friendly
+def trust_check(path: Path, previous: Path | None) -> None:
+    trust = load_trust(path)
+    check_trust_update(trust, load_trust(previous) if previous else None, str(path))
+    click.echo(
+        f"{path}: version {trust.version}, {len(trust.keys)} key(s), {len(trust.roots)} root "
+        f"key(s), {len(trust.revoked)} revoked; "
+        + (f"may replace {previous}" if previous else "well formed")
+    )
 
 
 # ---------------------------------------------------------------------------- build

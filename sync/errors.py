@@ -214,9 +214,22 @@ class Rollback(BundleError):
     def __init__(self, country: str, channel: str, version: int, installed: int):
         super().__init__(
             f"{country}/{channel}: the bundle holds version {version} but version {installed} "
-            "is already installed; an older version is never imported"
+            "is already installed; an older version is never imported. If that version was "
+            "signed with a stolen key, the national team revokes the key in a new trust file: "
+            "once it is installed here, their next bundle is accepted and no content goes "
+            "offline meanwhile (docs/bundle-format.md, Key rotation and compromise)"
         )
         self.version, self.installed = version, installed
+
+
+class RevokedBase(BundleError):
+    def __init__(self, country: str, channel: str, key_id: str):
+        super().__init__(
+            f"{country}/{channel}: the content installed here was signed with key {key_id}, "
+            "which the trust file now revokes; an update cannot apply to it: import the next "
+            "full bundle of this channel"
+        )
+        self.key_id = key_id
 
 
 class BaseNotInstalled(BundleError):
@@ -236,6 +249,19 @@ class InsufficientSpace(BundleError):
             f"(with a safety margin) and only {human_size(free)} are free; nothing was copied"
         )
         self.needed, self.free = needed, free
+
+
+class DiskFull(InsufficientSpace):
+    resumable = True
+
+    def __init__(self, path: str, needed: int, free: int):
+        BundleError.__init__(
+            self,
+            f"the disk holding {path} is full: the import needs {human_size(needed)} free "
+            f"(with a safety margin) and {human_size(free)} are free. The installed content "
+            "is unchanged; free some space and import again (files already copied are kept)",
+        )
+        self.path, self.needed, self.free = path, needed, free
 
 
 class StoreWriteError(BundleError):
@@ -262,3 +288,18 @@ class KeyFileError(BundleError):
 
 class TrustFileError(BundleError):
     """The trust file is missing or malformed."""
+
+
+class TrustRollback(TrustFileError):
+    def __init__(self, source: str, version: int, accepted: int):
+        super().__init__(
+            f"{source} is version {version} of the trust file, older than version {accepted} "
+            "that this server accepted: an old copy was put back? It may trust keys revoked "
+            "since. Put the newest trust file back; to go back on purpose, run "
+            "imaginecole trust replace FILE"
+        )
+        self.version, self.accepted = version, accepted
+
+
+class TrustNotSigned(TrustFileError):
+    """A new trust file is not signed by enough of the root keys the server trusts."""

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from imaginecole.app import create_app
+from imaginecole.bundles.keys import generate_signing_key
 from imaginecole.extensions import db
 from imaginecole.schema import ensure_schema
 from tests import postgresql
@@ -199,6 +200,12 @@ def make_app(data_dir: Path, **config):
     app = create_app({"DATA_DIR": str(data_dir), "TESTING": True, **own_database, **config})
     ensure_schema(app)  # a no-op on the copy, as on any server already up to date
     return app
+
+
+def give_signing_key(app) -> None:
+    """Create a national server's signing key, on purpose, as ``imaginecole keys generate`` does."""
+    with app.app_context():
+        generate_signing_key()
 
 
 def load_content(app, directory: Path = TEST_CONTENT):

@@ -40,7 +40,12 @@ from sqlalchemy.engine import URL
 from imaginecole.accounts.models import User
 from imaginecole.config import SETTINGS
 from imaginecole.content.models import Module
-from imaginecole.datadir import school_key_path, signing_key_path, trust_file_path
+from imaginecole.datadir import (
+    accepted_trust_path,
+    school_key_path,
+    signing_key_path,
+    trust_file_path,
+)
 from imaginecole.extensions import db
 from imaginecole.schema import ensure_schema
 from imaginecole.search.indexing import sync_index
@@ -179,6 +184,9 @@ def _key_files() -> dict[str, Path]:
         "keys/publisher.key": signing_key_path(),
         "keys/school.key": school_key_path(),
         "trust.toml": trust_file_path(),
+        # The trust file this server last accepted: restored with it, an older trust file put
+        # back later is still refused.
+        "trust-accepted.toml": accepted_trust_path(),
     }
 
 

@@ -1,13 +1,21 @@
-"""The ``imaginecole bundle …`` commands: build, import, list and remove signed bundles."""
+"""The ``imaginecole bundle …``, ``keys …`` and ``trust …`` commands: bundles and who signs them."""
 
 from __future__ import annotations
 
+import base64
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from imaginecole.bundles.keys import (
+    current_trust,
+    generate_signing_key,
+    replace_trust,
+    rotate_signing_key,
+    update_trust,
+)
 from imaginecole.bundles.operations import (
     build_country_bundle,
     built_bundles,
@@ -16,7 +24,7 @@ from imaginecole.bundles.operations import (
     remove_channel,
 )
 from imaginecole.commands import database_command
-from sync.bundle import BundleError
+from sync.bundle import BundleError, TrustStore, trust_entry_toml
 
 
 @click.group("bundle", help="Build, import and list signed content bundles.")
@@ -113,6 +121,12 @@ def bundle_import(path: Path) -> None:
         f"{report.modules_removed} removed; {report.blobs_copied} files copied ({report.bytes_copied / 1e6:.1f} MB), "
         f"{report.blobs_reused} already present."
     )
+    if report.index_behind:
+        click.echo(
+            f"Warning: the search index could not be updated ({report.index_behind}); it catches "
+            "up at the next import or start, or with: imaginecole search reindex",
+            err=True,
+        )
 
 
 @bundle_group.command("list", help="List the bundles installed here and those built here.")
@@ -144,3 +158,121 @@ def bundle_remove(country: str, channel: str) -> None:
     except BundleError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Removed {count} modules of {country} ({channel}).")
+
+
+# ---------------------------------------------------------------------------- keys
+
+
+@click.group("keys", help="Create or replace the key this national server signs bundles with.")
+def keys_group() -> None:
+    pass
+
+
+@keys_group.command(
+    "generate", help="Create this server's signing key (once; it is never replaced silently)."
+)
+@click.option("--country", "countries", multiple=True, help="For the trust entry printed.")
+@database_command
+def keys_generate(countries: tuple[str, ...]) -> None:
+    try:
+        path, key = generate_signing_key()
+    except BundleError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Created signing key {key.key_id} in {path} (readable by this user only).")
+    click.echo(
+        "Back it up with `imaginecole backup`: a lost key means a new one, and a new trust "
+        "file for every school. Give the ministry this entry for the schools' trust file:\n"
+    )
+    click.echo(trust_entry_toml(key.public, list(countries) or ["xx"], "publisher"))
+
+
+@keys_group.command(
+    "rotate",
+    help="Replace the signing key by a new one, signed over by the old one; record it for "
+    "the countries of the old.",
+)
+@click.option(
+    "--old-key-lost",
+    is_flag=True,
+    help="The old key is lost or stolen: record the new one without its signature.",
+)
+@database_command
+def keys_rotate(old_key_lost: bool) -> None:
+    try:
+        rotation = rotate_signing_key(old_key_lost)
+    except BundleError as error:
+        raise click.ClickException(str(error)) from None
+    new = rotation.new_key
+    old = rotation.old_key_id or "(lost)"
+    click.echo(f"Key {new.key_id} replaces key {old} for: {', '.join(rotation.countries) or '-'}")
+    if rotation.retired_path is not None:
+        click.echo(f"  the old key file is kept as {rotation.retired_path}")
+    if rotation.endorsement:
+        signature = base64.b64encode(rotation.endorsement).decode("ascii")
+        click.echo(f"  signed by the old key: {signature}")
+    click.echo(
+        "\nBuild nothing until the ministry has sent schools a trust file that trusts the new "
+        "key (and, if the old one was stolen, revokes it). Its entry:\n"
+    )
+    click.echo(trust_entry_toml(new.public, rotation.countries or ["xx"], "publisher"))
+
+
+# ---------------------------------------------------------------------------- trust
+
+
+@click.group("trust", help="Show or install the trust file: whose bundles this server accepts.")
+def trust_group() -> None:
+    pass
+
+
+def _describe_trust(trust: TrustStore) -> None:
+    roots = f"{len(trust.roots)} root key(s), {trust.root_threshold} needed to sign the next"
+    click.echo(f"Trust file version {trust.version}: {roots}.")
+    for key in trust.keys.values():
+        click.echo(f"  key {key.key_id} {key.name or ''} for {', '.join(key.countries)}")
+    for key_id in sorted(trust.revoked):
+        click.echo(f"  revoked {key_id}")
+
+
+@trust_group.command("show", help="Check the trust file in use and list its keys.")
+@database_command
+def trust_show() -> None:
+    try:
+        trust = current_trust()
+    except BundleError as error:
+        raise click.ClickException(str(error)) from None
+    _describe_trust(trust)
+
+
+@trust_group.command(
+    "update",
+    help="Install newer trust files from the national team, each signed by the root keys the "
+    "one before names.",
+)
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@database_command
+def trust_update(paths: tuple[Path, ...]) -> None:
+    try:
+        trust = update_trust(list(paths))
+    except BundleError as error:
+        raise click.ClickException(f"Trust file refused, nothing was changed: {error}") from None
+    _describe_trust(trust)
+
+
+@trust_group.command(
+    "replace",
+    help="Install a trust file on purpose, whatever its version or signatures (lost root keys).",
+)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.confirmation_option(
+    prompt="Replace the trust file without checking its version and signatures?"
+)
+@database_command
+def trust_replace(path: Path) -> None:
+    try:
+        trust = replace_trust(path)
+    except BundleError as error:
+        raise click.ClickException(str(error)) from None
+    _describe_trust(trust)

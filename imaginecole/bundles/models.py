@@ -38,6 +38,23 @@ class BuiltBundle(db.Model):
     built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
+class SigningKey(db.Model):
+    """The key this server signs a country's bundles with; the newest row per country is in use.
+
+    The first build of a country records its key; ``keys rotate`` records the next one, with the
+    old key's signature over the change (``endorsement``) when the old key is still at hand.
+    A build refuses to sign with any other key: every school trusts this one only.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    country_code: Mapped[str] = mapped_column(String(2), index=True)
+    key_id: Mapped[str] = mapped_column(String(16))
+    public_key: Mapped[str] = mapped_column(String(64))  # raw key, base64
+    replaces_key_id: Mapped[str] = mapped_column(String(16), default="")
+    endorsement: Mapped[str] = mapped_column(Text, default="")  # base64, by the replaced key
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
 class InstalledBundle(db.Model):
     """One bundle imported on this server; the newest per country and channel is what is installed."""
 

@@ -11,14 +11,20 @@ An import then brings the search index up to date.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
+from imaginecole.bundles.keys import (
+    BundleSetupError,
+    current_trust,
+    record_first_key,
+    signing_key_for,
+)
 from imaginecole.bundles.models import BuiltBundle, InstalledBundle
 from imaginecole.content.models import Lesson, Module, ModuleCompetency
 from imaginecole.content.operations import (
@@ -36,36 +42,32 @@ from imaginecole.datadir import (
     build_lock,
     data_path,
     import_lock,
-    signing_key_path,
-    trust_file_path,
 )
 from imaginecole.extensions import db
 from imaginecole.locks import lock_row
 from imaginecole.media.operations import blob_store
+from imaginecole.media.queries import referenced_blobs
 from imaginecole.review.operations import submission_statuses
 from imaginecole.search.indexing import IndexAhead, index_ahead, sync_index
 from imaginecole.submissions.outbox import apply_statuses
 from sync import model as fmt
 from sync.bundle import (
     BundleError,
+    DiskFull,
     InstalledState,
     Manifest,
     StagedBundle,
     TrustStore,
     WhileCopying,
     build_bundle,
-    generate_key_files,
-    load_private_key,
-    load_trust,
     parse_manifest,
     stage_bundle,
 )
+from sync.bundle.stage import withdraw
+from sync.container.staging import RESERVE_BYTES, free_space, is_disk_full
+from sync.storage import BlobStore
 
 Progress = Callable[[int, int], None]
-
-
-class BundleSetupError(BundleError):
-    """The server is not set up to build or import bundles (no key, no trust file…)."""
 
 
 @dataclass
@@ -79,19 +81,7 @@ class ImportReport:
     blobs_copied: int = 0
     blobs_reused: int = 0
     bytes_copied: int = 0
-
-
-# ---------------------------------------------------------------------------- paths and keys
-
-
-def ensure_signing_key() -> Path:
-    """Return this server's signing key, creating one the first time."""
-    path = signing_key_path()
-    if not path.exists():
-        files = generate_key_files(path.parent, name=path.stem)
-        if files.private_path != path:
-            os.replace(files.private_path, path)
-    return path
+    index_behind: str = ""  # why the search index could not follow, when it could not
 
 
 # ---------------------------------------------------------------------------- building
@@ -216,7 +206,7 @@ def build_country_bundle(
         out_dir = out_dir or data_path("bundles")
         out_dir.mkdir(parents=True, exist_ok=True)
         out_path = out_dir / f"{country}-{channel}-v{version}.icb"
-        key = load_private_key(ensure_signing_key())
+        key = signing_key_for(country)
         manifest = build_bundle(
             module_sources(country),
             curriculum,
@@ -244,6 +234,7 @@ def build_country_bundle(
             module_count=len(manifest.modules),
             publisher_key_id=key.key_id,
         )
+        record_first_key(country, key)
         db.session.add(built)
         # Committed here, as a protocol between builds: the version this one took is recorded
         # before the next build of the channel reads the next number.
@@ -260,26 +251,34 @@ def _newest_change(country: str):
 # ---------------------------------------------------------------------------- importing
 
 
-def installed_state() -> InstalledState:
+def installed_state(trust: TrustStore) -> InstalledState:
+    """Return the versions installed here, those signed by keys ``trust`` revokes left out."""
     rows = db.session.execute(
         select(
-            InstalledBundle.country_code, InstalledBundle.channel, func.max(InstalledBundle.version)
-        ).group_by(InstalledBundle.country_code, InstalledBundle.channel)
+            InstalledBundle.country_code,
+            InstalledBundle.channel,
+            InstalledBundle.version,
+            InstalledBundle.publisher_key_id,
+        ).order_by(InstalledBundle.version)
     ).all()
-    return InstalledState(
-        versions={(country, channel): version for country, channel, version in rows}
-    )
+    state = InstalledState()
+    for country, channel, version, key_id in rows:  # by version: the newest comes last
+        if key_id in trust.revoked:
+            state.revoked[(country, channel)] = key_id
+        else:
+            state.versions[(country, channel)] = version
+            state.revoked.pop((country, channel), None)
+    return state
 
 
 def import_bundle(path: Path | str, progress: Progress | None = None) -> ImportReport:
-    """Check, stage and apply a bundle; on any refusal nothing changes (BundleError says why)."""
-    trust_path = trust_file_path()
-    if not trust_path.exists():
-        raise BundleSetupError(
-            f"No trust file at {trust_path}: this server does not yet know whose bundles to accept. "
-            "Copy the trust file from your national team there (see docs/bundle-format.md)."
-        )
-    trust = load_trust(trust_path)
+    """Check, stage and apply a bundle; on any refusal nothing changes (BundleError says why).
+
+    A full disk anywhere (copying, the database, the search index) is one ``DiskFull`` saying
+    how much space is needed. Once the import is committed, an index that cannot follow
+    (``ImportReport.index_behind``) catches up at the next import or start.
+    """
+    trust = current_trust()
     rendered: RenderedLessons = {}
     ahead: IndexAhead | None = None
 
@@ -298,13 +297,50 @@ def import_bundle(path: Path | str, progress: Progress | None = None) -> ImportR
             )
             if ahead is not None:
                 ahead.publish(written)
-    finally:
+    except BaseException as error:
         if ahead is not None:
-            ahead.discard()
+            _discard_quietly(ahead)
+        if isinstance(error, Exception) and not isinstance(error, DiskFull) and is_full(error):
+            raise DiskFull(str(data_path()), RESERVE_BYTES, free_space(data_path())) from error
+        raise
+    else:
+        if ahead is not None:
+            _discard_quietly(ahead)
     # Also an index left behind by an import killed after its commit catches up here, so
     # running the import again always completes it.
-    sync_index()
+    try:
+        sync_index()
+    except OSError as error:
+        # The import is committed and serving; only searches lag behind until the next
+        # import or start-up brings the index up to date.
+        report.index_behind = error.strerror or str(error)
     return report
+
+
+def _discard_quietly(ahead: IndexAhead) -> None:
+    """Drop an index update prepared ahead, never hiding the import's own error behind it."""
+    try:
+        ahead.discard()
+    except OSError:
+        pass  # its files are deleted by the next index write
+
+
+def is_full(error: BaseException) -> bool:
+    """Tell whether ``error``, or an error behind it, means the disk is full."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if is_disk_full(current):
+            return True
+        message = str(getattr(current, "orig", None) or current).lower()
+        # SQLite says "database or disk is full"; PostgreSQL "No space left on device".
+        if isinstance(current, SQLAlchemyError) and (
+            "disk is full" in message or "no space left" in message
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _import_locked(
@@ -318,8 +354,9 @@ def _import_locked(
 
     Also return the fingerprint of each module written and shown (what the index may hold).
     """
+    store = blob_store()
     staged = stage_bundle(
-        path, trust, blob_store(), installed_state(), progress=progress, while_copying=while_copying
+        path, trust, store, installed_state(trust), progress=progress, while_copying=while_copying
     )
     report = ImportReport(
         country=staged.country,
@@ -344,6 +381,7 @@ def _import_locked(
             )
         return report, {}
     try:
+        same_version = _previous_install(staged, trust)
         load_report = LoadReport()
         load_curriculum(staged.curriculum, load_report)
         try:
@@ -360,19 +398,20 @@ def _import_locked(
         for uid in removals:
             remove_module(uid)
         apply_statuses(staged.submission_statuses)
-        db.session.add(
-            InstalledBundle(
-                country_code=staged.country,
-                channel=staged.channel,
-                version=staged.version,
-                base_version=staged.manifest.base_version,
-                created=staged.manifest.created,
-                publisher_key_id=staged.manifest.publisher_key_id,
-                manifest_sha256=staged.manifest_sha256,
-                module_count=len(staged.modules),
-                removed_count=len(removals),
+        if same_version is None:
+            db.session.add(
+                InstalledBundle(
+                    country_code=staged.country,
+                    channel=staged.channel,
+                    version=staged.version,
+                    base_version=staged.manifest.base_version,
+                    created=staged.manifest.created,
+                    publisher_key_id=staged.manifest.publisher_key_id,
+                    manifest_sha256=staged.manifest_sha256,
+                    module_count=len(staged.modules),
+                    removed_count=len(removals),
+                )
             )
-        )
         # Read before the commit expires them: what the index may show of each module.
         written = {m.uid: m.fingerprint for m in applied if m.published}
         # The import's own commit, under the lock: the old state serves until this very
@@ -380,10 +419,51 @@ def _import_locked(
         db.session.commit()
     except BaseException:
         db.session.rollback()
+        _withdraw_quietly(staged, store)
         raise
     report.modules_applied = len(staged.modules)
     report.modules_removed = len(removals)
     return report, written
+
+
+def _withdraw_quietly(staged: StagedBundle, store: BlobStore) -> None:
+    """Move a failed import's blobs back to staging, never hiding the import's own error.
+
+    The store then keeps no file of an import that did not commit, and the next attempt
+    reuses them; whatever cannot be moved is found by ``imaginecole check``.
+    """
+    try:
+        withdraw(staged, store, keep=referenced_blobs(set(staged.published)))
+    except Exception:  # the database or the disk that failed the import may fail this too
+        pass
+
+
+def _previous_install(staged: StagedBundle, trust: TrustStore) -> InstalledBundle | None:
+    """Forget what a revoked key installed on the channel; return this version's row, if any.
+
+    Only for content a full bundle replaces after a key was revoked: the revoked key's rows
+    would otherwise keep its inflated versions. The real publisher's row of this very version
+    (the one installed before the theft) is kept and returned.
+    """
+    if not staged.replaces_revoked:
+        return None
+    rows = db.session.scalars(
+        select(InstalledBundle).filter_by(country_code=staged.country, channel=staged.channel)
+    )
+    same_version = None
+    for row in rows:
+        if row.publisher_key_id in trust.revoked:
+            db.session.delete(row)
+        elif row.version == staged.version:
+            if row.manifest_sha256 != staged.manifest_sha256:
+                raise BundleError(
+                    f"A different bundle numbered {staged.version} of {staged.country} "
+                    f"({staged.channel}) is already installed; ask the national team for a "
+                    "bundle with a higher version."
+                )
+            same_version = row
+    db.session.flush()
+    return same_version
 
 
 def remove_channel(country: str, channel: str = "main") -> int:

@@ -21,8 +21,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from imaginecole.accounts.models import User
+from imaginecole.bundles.keys import BundleSetupError
 from imaginecole.bundles.models import BuildJob, BuiltBundle
-from imaginecole.bundles.operations import BundleSetupError, build_country_bundle, module_sources
+from imaginecole.bundles.operations import build_country_bundle, module_sources
 from imaginecole.curriculum.queries import curriculum_of
 from imaginecole.extensions import db
 from imaginecole.review.operations import submission_statuses

@@ -24,6 +24,7 @@ from flask_babel import lazy_gettext as _l
 
 from imaginecole.accounts.auth import current_user, editable_country, role_required
 from imaginecole.bundles import operations, publishing
+from imaginecole.bundles.keys import BundleSetupError
 from imaginecole.datadir import ImportBusy
 from sync import bundle as sync_bundle
 
@@ -41,10 +42,25 @@ REFUSALS = {
         "The key that signed the bundle may not publish for this country."
     ),
     sync_bundle.Rollback: _l("This server already has a newer version of this content."),
+    sync_bundle.RevokedBase: _l(
+        "The content installed here was published with a key that has since been revoked. "
+        "It keeps working until a full bundle replaces it: import the next full bundle."
+    ),
+    sync_bundle.TrustRollback: _l(
+        "This server's trust file is older than the one it accepted before, and may trust "
+        "revoked keys. Put the newest trust file back."
+    ),
+    sync_bundle.TrustNotSigned: _l(
+        "The new trust file is not signed by the national root keys this server trusts."
+    ),
+    sync_bundle.TrustFileError: _l("This server's trust file cannot be used."),
     sync_bundle.BaseNotInstalled: _l(
         "This bundle only holds changes to a version this server does not have. Import the full bundle first."
     ),
-    sync_bundle.InsufficientSpace: _l("There is not enough free space on this server's disk."),
+    sync_bundle.InsufficientSpace: _l(
+        "There is not enough free space on this server's disk. Nothing was changed: free some "
+        "space (the details below say how much), then import again."
+    ),
     sync_bundle.UnsupportedFormat: _l(
         "The bundle was made by a newer version of Imaginecole. Update this server first."
     ),
@@ -63,7 +79,7 @@ REFUSALS = {
     ImportBusy: _l(
         "Another import is running on this server. Wait for it to finish, then try again."
     ),
-    operations.BundleSetupError: _l("This server is not set up to accept bundles yet."),
+    BundleSetupError: _l("This server is not set up to accept bundles yet."),
 }
 CORRUPT = _l(
     "The bundle is damaged or incomplete (a file is missing, changed, cut short or too big). Copy it again from the source."
@@ -150,6 +166,16 @@ def bundle_import():
             ),
             "info",
         )
+        if report.index_behind:
+            flash(
+                _(
+                    "The search could not be updated (%(reason)s): new lessons are shown but not "
+                    "yet found by searches. Free some disk space; the search catches up at the "
+                    "next import or when the server restarts.",
+                    reason=report.index_behind,
+                ),
+                "error",
+            )
     return redirect(url_for("bundles.bundle_list"))
 
 

@@ -43,6 +43,7 @@ from sync.container.staging import (
     remove_staging,
     stage_blobs,
     staging_dir,
+    unpublish,
 )
 from sync.container.writer import Progress
 from sync.errors import (
@@ -51,6 +52,7 @@ from sync.errors import (
     CorruptBlob,
     ManifestError,
     MissingBaseBlob,
+    RevokedBase,
     Rollback,
 )
 from sync.model import Curriculum, Module
@@ -63,12 +65,23 @@ def _not_copying() -> bool:
 
 @dataclass
 class InstalledState:
-    """What this server has installed, filled by the app from its database."""
+    """What this server has installed, filled by the app from its database.
+
+    ``versions`` counts only bundles signed by keys the trust file does not revoke: a stolen
+    key's inflated version must not block the real publisher. ``revoked`` names the channels
+    whose installed content came from a revoked key (with that key's id): that content keeps
+    serving until a full bundle replaces it, and no update may apply to it.
+    """
 
     versions: dict[tuple[str, str], int] = field(default_factory=dict)  # (country, channel)
+    revoked: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def version(self, country: str, channel: str = "main") -> int | None:
         return self.versions.get((country, channel))
+
+    def revoked_key(self, country: str, channel: str = "main") -> str | None:
+        """Return the revoked key that signed this channel's installed content, if one did."""
+        return self.revoked.get((country, channel))
 
 
 @dataclass
@@ -84,6 +97,8 @@ class StagedBundle:
     reused: int = 0  # blobs found in the store, or staged by an interrupted run
     bytes_copied: int = 0
     manifest_sha256: str = ""  # of the exact signed bytes: tells two bundles of one version apart
+    published: list[str] = field(default_factory=list)  # blobs this run put under real names
+    replaces_revoked: bool = False  # the installed content came from a key revoked since
     # Blobs still being copied while ``while_copying`` runs: in the store once stage_bundle returns.
     arriving: frozenset[str] = frozenset()
 
@@ -144,13 +159,16 @@ def stage_bundle(
         check_signer(manifest, signature, trusted)
 
         have = installed.version(manifest.country, manifest.channel)
+        revoked = installed.revoked_key(manifest.country, manifest.channel)
         if have is not None and manifest.version < have:
             raise Rollback(manifest.country, manifest.channel, manifest.version, have)
         digest = hashlib.sha256(manifest_bytes).hexdigest()
-        if have == manifest.version:
+        if have == manifest.version and revoked is None:
             return StagedBundle(
                 manifest, manifest.curriculum, [], [], noop=True, manifest_sha256=digest
             )
+        if manifest.is_delta and revoked is not None:
+            raise RevokedBase(manifest.country, manifest.channel, revoked)
         if manifest.is_delta and have != manifest.base_version:
             raise BaseNotInstalled(
                 manifest.country, manifest.channel, manifest.base_version or 0, have
@@ -164,7 +182,12 @@ def stage_bundle(
         to_copy, staged = blobs_to_stage(manifest.files, store, staging, reserve)
 
         result = StagedBundle(
-            manifest, manifest.curriculum, [], list(manifest.tombstones), manifest_sha256=digest
+            manifest,
+            manifest.curriculum,
+            [],
+            list(manifest.tombstones),
+            manifest_sha256=digest,
+            replaces_revoked=revoked is not None,
         )
         try:
             if while_copying is None:
@@ -189,8 +212,19 @@ def stage_bundle(
             if not error.resumable:
                 remove_staging(staging)
             raise
-        publish(to_copy, staging, store)
+        result.published = publish(to_copy, staging, store)
     return result
+
+
+def withdraw(staged: StagedBundle, store: BlobStore, keep: set[str]) -> int:
+    """Move the blobs an import published back to its staging folder, but those in ``keep``.
+
+    For an import whose database transaction failed (a full disk): its blobs are then not
+    lying unused in the store, and the next attempt with the same bundle reuses them.
+    Return how many were moved.
+    """
+    staging = _staging_dir(store, staged.manifest, staged.manifest_sha256)
+    return unpublish([sha for sha in staged.published if sha not in keep], staging, store)
 
 
 def _stage_while(

@@ -25,7 +25,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from sync.content import COUNTRY_CODE
-from sync.errors import BadSignature, KeyFileError, SignatureMissing, TrustFileError
+from sync.errors import (
+    BadSignature,
+    KeyFileError,
+    SignatureMissing,
+    TrustFileError,
+    TrustNotSigned,
+    TrustRollback,
+)
 
 ALGORITHM = "ed25519"
 KEY_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -111,7 +118,7 @@ def generate_key_files(out_dir: Path | str, name: str = "publisher") -> KeyFiles
     private_path, public_path = out / f"{name}.key", out / f"{name}.pub"
     for path in (private_path, public_path):
         if path.exists():
-            raise KeyFileError(f"{path} already exists; choose another --name or folder")
+            raise KeyFileError(f"{path} already exists; a key is never overwritten")
     pem = key.key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -245,9 +252,21 @@ class TrustedKey:
 
 @dataclass
 class TrustStore:
-    """The keys a school server accepts, each for some countries only."""
+    """The keys a school server accepts, each for some countries only.
+
+    A trust file also has a version (0 for files written before versions existed), the
+    national root keys that may sign its next version with how many of them must
+    (``root_threshold``), the keys revoked for ever, and the signatures of its root keys over
+    ``signed_bytes`` (the file above its signatures).
+    """
 
     keys: dict[str, TrustedKey] = field(default_factory=dict)
+    version: int = 0
+    roots: dict[str, TrustedKey] = field(default_factory=dict)
+    root_threshold: int = 1
+    revoked: frozenset[str] = frozenset()
+    signed_bytes: bytes = field(default=b"", compare=False, repr=False)
+    signatures: dict[str, bytes] = field(default_factory=dict)
 
     def get(self, key_id: str) -> TrustedKey | None:
         return self.keys.get(key_id)
@@ -257,13 +276,32 @@ class TrustStore:
         self.keys[trusted.key_id] = trusted
         return trusted
 
+    def signed_by(self, roots: dict[str, TrustedKey]) -> set[str]:
+        """Return the ids of the keys of ``roots`` whose signature over this file is valid."""
+        return {
+            key_id
+            for key_id, signature in self.signatures.items()
+            if key_id in roots and roots[key_id].public_key.verify(signature, self.signed_bytes)
+        }
+
     def to_toml(self) -> str:
         header = (
             "# Keys this server accepts bundles from (see docs/bundle-format.md).\nformat = 1\n"
         )
-        return header + "".join(
-            "\n" + trust_entry_toml(k.public_key, list(k.countries), k.name)
-            for k in self.keys.values()
+        if self.version:
+            header += f"version = {self.version}\n"
+        if self.roots:
+            header += f"root_threshold = {self.root_threshold}\n"
+        if self.revoked:
+            header += f"revoked = {json.dumps(sorted(self.revoked))}\n"
+        roots = "".join("\n" + root_entry_toml(k.public_key, k.name) for k in self.roots.values())
+        return (
+            header
+            + roots
+            + "".join(
+                "\n" + trust_entry_toml(k.public_key, list(k.countries), k.name)
+                for k in self.keys.values()
+            )
         )
 
 
@@ -278,6 +316,16 @@ def trust_entry_toml(public_key: PublicKey, countries: list[str], name: str = ""
     lines.append(f'key_id = "{public_key.key_id}"')
     lines.append(f'public_key = "{public_key.to_base64()}"')
     lines.append(f"countries = {json.dumps(countries)}")
+    return "\n".join(lines) + "\n"
+
+
+def root_entry_toml(public_key: PublicKey, name: str = "") -> str:
+    """Return a ``[[roots]]`` entry for a trust file."""
+    lines = ["[[roots]]"]
+    if name:
+        lines.append(f"name = {json.dumps(name, ensure_ascii=False)}")
+    lines.append(f'key_id = "{public_key.key_id}"')
+    lines.append(f'public_key = "{public_key.to_base64()}"')
     return "\n".join(lines) + "\n"
 
 
@@ -302,11 +350,16 @@ def key_entries(
     label: str,
     fields: tuple[str, ...],
     error: type[TrustFileError],
+    top_level: tuple[str, ...] = (),
 ) -> Iterator[tuple[str, dict, PublicKey]]:
-    """Yield each ``[[table]]`` entry of a key file as (where, entry, its checked public key)."""
-    unknown = sorted(set(data) - {"format", table})
+    """Yield each ``[[table]]`` entry of a key file as (where, entry, its checked public key).
+
+    ``top_level`` names the other fields the file may have, which the caller checks.
+    """
+    unknown = sorted(set(data) - {"format", table, *top_level})
     if unknown:
-        raise error(f"{source}: unknown field {unknown[0]!r} (expected format, {table})")
+        expected = ", ".join(("format", *top_level, table))
+        raise error(f"{source}: unknown field {unknown[0]!r} (expected {expected})")
     if data.get("format", 1) != 1:
         raise error(
             f"{source}: format {data.get('format')!r} is not understood; update Imaginecole"
@@ -338,16 +391,83 @@ def key_entries(
         yield where, entry, public_key
 
 
+# A trust file's signatures come last, under this line; they sign every byte above it, so the
+# file stays plain TOML that people can read, and its signed part is exactly what they read.
+SIGNATURES_LINE = b"# --- signatures: over every byte above this line ---\n"
+TRUST_FIELDS = ("version", "root_threshold", "revoked", "roots")
+ROOT_ENTRY_KEYS = ("key_id", "public_key", "name")
+SIGNATURE_ENTRY_KEYS = ("key_id", "signature")
+
+
 def load_trust(path: Path | str) -> TrustStore:
     """Read a trust file; raise ``TrustFileError`` naming the entry and field at fault."""
-    return parse_trust(read_toml_file(path, "trust file", TrustFileError), str(path))
+    try:
+        data = Path(path).read_bytes()
+    except OSError as problem:
+        raise TrustFileError(
+            f"trust file {path}: cannot be read ({problem.strerror or problem})"
+        ) from problem
+    return parse_trust_bytes(data, str(path))
+
+
+def split_signatures(data: bytes) -> tuple[bytes, bytes]:
+    """Return a trust file's signed part and its signatures part (empty when unsigned)."""
+    at = data.find(SIGNATURES_LINE)
+    while at > 0 and data[at - 1 : at] != b"\n":
+        at = data.find(SIGNATURES_LINE, at + 1)
+    if at < 0:
+        return data, b""
+    return data[:at], data[at:]
+
+
+def _toml(data: bytes, source: str) -> dict:
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as problem:
+        raise TrustFileError(f"trust file {source}: not UTF-8 text") from problem
+    except tomllib.TOMLDecodeError as problem:
+        raise TrustFileError(f"trust file {source}: not valid TOML: {problem}") from problem
+
+
+def parse_trust_bytes(data: bytes, source: str = "trust file") -> TrustStore:
+    """Build a trust store from a trust file's bytes, signatures included."""
+    body, tail = split_signatures(data)
+    store = parse_trust(_toml(body, source), source)
+    store.signed_bytes = body
+    if tail:
+        store.signatures = _parse_signatures(_toml(tail, source), source)
+    return store
+
+
+def _parse_signatures(data: dict, source: str) -> dict[str, bytes]:
+    if set(data) - {"signatures"}:
+        raise TrustFileError(f"{source}: only [[signatures]] may follow the signatures line")
+    entries = data.get("signatures", [])
+    if not isinstance(entries, list):
+        raise TrustFileError(f"{source}: signatures must be a list of [[signatures]] tables")
+    found: dict[str, bytes] = {}
+    for number, entry in enumerate(entries, start=1):
+        where = f"{source}: signature {number}"
+        if not isinstance(entry, dict) or set(entry) != set(SIGNATURE_ENTRY_KEYS):
+            raise TrustFileError(f"{where}: must have exactly key_id and signature")
+        key_id = entry["key_id"]
+        if not isinstance(key_id, str) or not KEY_ID.match(key_id):
+            raise TrustFileError(f"{where}: key_id must be 16 hex digits")
+        try:
+            signature = base64.b64decode(str(entry["signature"]).encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError) as problem:
+            raise TrustFileError(f"{where}: signature is not valid base64") from problem
+        if len(signature) != 64 or key_id in found:
+            raise TrustFileError(f"{where}: not one 64-byte signature per key")
+        found[key_id] = signature
+    return found
 
 
 def parse_trust(data: dict, source: str = "trust file") -> TrustStore:
-    """Build a trust store from parsed TOML data."""
+    """Build a trust store from parsed TOML data (a trust file's part above its signatures)."""
     store = TrustStore()
     for where, entry, public_key in key_entries(
-        data, source, "keys", "key", TRUST_ENTRY_KEYS, TrustFileError
+        data, source, "keys", "key", TRUST_ENTRY_KEYS, TrustFileError, TRUST_FIELDS
     ):
         countries = entry.get("countries")
         if (
@@ -364,4 +484,101 @@ def parse_trust(data: dict, source: str = "trust file") -> TrustStore:
         if public_key.key_id in store.keys:
             raise TrustFileError(f"{where}: key {public_key.key_id} is listed twice")
         store.add(public_key, countries, name)
+    _parse_trust_fields(data, source, store)
     return store
+
+
+def _parse_trust_fields(data: dict, source: str, store: TrustStore) -> None:
+    """Read a trust file's version, root keys, threshold and revoked keys into ``store``."""
+    version = data.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise TrustFileError(f"{source}: version must be a whole number")
+    store.version = version
+    roots = {"format": 1, "roots": data.get("roots", [])}
+    for where, entry, public_key in key_entries(
+        roots, source, "roots", "root key", ROOT_ENTRY_KEYS, TrustFileError
+    ):
+        name = entry.get("name", "")
+        if not isinstance(name, str):
+            raise TrustFileError(f"{where}: name must be a text in quotes")
+        if public_key.key_id in store.roots:
+            raise TrustFileError(f"{where}: key {public_key.key_id} is listed twice")
+        store.roots[public_key.key_id] = TrustedKey(public_key.key_id, public_key, (), name)
+    threshold = data.get("root_threshold", 1)
+    if (
+        not isinstance(threshold, int)
+        or isinstance(threshold, bool)
+        or not 1 <= threshold <= max(1, len(store.roots))
+    ):
+        raise TrustFileError(
+            f"{source}: root_threshold must be between 1 and the number of root keys "
+            f"({len(store.roots)})"
+        )
+    store.root_threshold = threshold
+    revoked = data.get("revoked", [])
+    if not isinstance(revoked, list) or not all(
+        isinstance(k, str) and KEY_ID.match(k) for k in revoked
+    ):
+        raise TrustFileError(f'{source}: revoked must list key ids, like ["3d32f9ec30b98ee8"]')
+    store.revoked = frozenset(revoked)
+    both = sorted(store.revoked & (set(store.keys) | set(store.roots)))
+    if both:
+        raise TrustFileError(f"{source}: key {both[0]} is both revoked and trusted")
+
+
+def check_trust_update(new: TrustStore, accepted: TrustStore | None, source: str) -> None:
+    """Refuse a trust file that may not replace the one this server accepted.
+
+    It must not be older (rollback to a file trusting revoked keys), nor changed under the
+    same version; a newer one must be signed by ``root_threshold`` of the accepted file's root
+    keys and of its own (so a root key change is cross-signed), and keep every revoked key
+    revoked. Files without versions nor root keys (written before they existed) are edited by
+    hand and accepted as they are, until a versioned one arrives.
+    """
+    if accepted is None or new.signed_bytes == accepted.signed_bytes:
+        return
+    if new.version < accepted.version:
+        raise TrustRollback(source, new.version, accepted.version)
+    if new.version == accepted.version:
+        if new.version == 0 and not new.roots and not accepted.roots:
+            return
+        raise TrustFileError(
+            f"{source} differs from version {new.version} that this server accepted, under the "
+            "same version: every change raises the version and is signed again"
+        )
+    if not accepted.roots:
+        raise TrustNotSigned(
+            f"{source}: the trust file this server accepted names no root keys, so a new "
+            "version can only be installed on purpose: imaginecole trust replace FILE"
+        )
+    for roots, threshold, whose in (
+        (accepted.roots, accepted.root_threshold, "this server's current"),
+        (new.roots, new.root_threshold, "its own"),
+    ):
+        valid = len(new.signed_by(roots))
+        if valid < threshold:
+            raise TrustNotSigned(
+                f"{source} (version {new.version}) carries {valid} valid signature(s) of "
+                f"{whose} root keys and needs {threshold}; ask the national team for a "
+                "properly signed trust file"
+            )
+    unrevoked = sorted(accepted.revoked - new.revoked)
+    if unrevoked:
+        raise TrustFileError(
+            f"{source} no longer revokes key {unrevoked[0]}: a revoked key is never trusted again"
+        )
+
+
+def sign_trust(data: bytes, key: PrivateKey) -> bytes:
+    """Return a trust file's bytes with ``key``'s signature added (or replaced)."""
+    body, tail = split_signatures(data)
+    signatures = _parse_signatures(_toml(tail, "trust file"), "trust file") if tail else {}
+    if not body.endswith(b"\n"):
+        raise TrustFileError("the trust file must end with a line break before it is signed")
+    signatures[key.key_id] = key.sign(body)
+    entries = "".join(
+        f'\n[[signatures]]\nkey_id = "{key_id}"\n'
+        f'signature = "{base64.b64encode(signature).decode("ascii")}"\n'
+        for key_id, signature in sorted(signatures.items())
+    )
+    return body + SIGNATURES_LINE + entries.encode("ascii")

@@ -7,6 +7,7 @@ staged blobs renamed to their real names in the store, and flushed again.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from sync.container.archive import SignedArchive
 from sync.container.writer import Progress
-from sync.errors import InsufficientSpace, StoreWriteError
+from sync.errors import BundleError, DiskFull, InsufficientSpace, StoreWriteError
 from sync.model import FileEntry
 from sync.storage import BlobStore, flush_all_files, flush_files
 
@@ -144,7 +145,7 @@ def stage_blobs(
     except BaseException as error:
         _keep_whole_blobs(batch, name_batch)
         if isinstance(error, OSError):
-            raise StoreWriteError(str(staging), error.strerror or str(error)) from error
+            raise write_error(staging, error, total - done) from error
         raise
     return copied
 
@@ -158,8 +159,12 @@ def _keep_whole_blobs(batch: list[tuple[str, str]], name_batch: Callable[[], Non
             Path(temp_name).unlink(missing_ok=True)
 
 
-def publish(to_copy: list[str], staging: Path, store: BlobStore) -> None:
-    """Rename every staged blob to its real name in the store, then drop the staging folder."""
+def publish(to_copy: list[str], staging: Path, store: BlobStore) -> list[str]:
+    """Rename every staged blob to its real name in the store, then drop the staging folder.
+
+    Return the blobs renamed (those another import put in the store meanwhile are not).
+    """
+    published: list[str] = []
     try:
         for sha in to_copy:
             source = staging / sha
@@ -169,8 +174,49 @@ def publish(to_copy: list[str], staging: Path, store: BlobStore) -> None:
             target = store.path(sha)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(source, target)
+            published.append(sha)
         # One flush for every rename: the database may name these blobs once this returns.
         flush_all_files()
     except OSError as error:
-        raise StoreWriteError(str(store.root), error.strerror or str(error)) from error
+        # Renaming needs no space but a new folder does: a full disk can stop it half-way.
+        # Put back what was renamed, so the store holds nothing this import did not finish.
+        unpublish(published, staging, store)
+        raise write_error(store.root, error, 0) from error
     remove_staging(staging)
+    return published
+
+
+def unpublish(shas: list[str], staging: Path, store: BlobStore) -> int:
+    """Move published blobs back into ``staging`` (a rename: no space needed); return the count."""
+    moved = 0
+    for sha in shas:
+        try:
+            staging.mkdir(parents=True, exist_ok=True)
+            os.replace(store.path(sha), staging / sha)
+            moved += 1
+        except OSError:
+            continue  # left in the store, unused: ``imaginecole check`` finds it
+    return moved
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Tell whether ``error`` means the disk (or the user's quota) is full."""
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def free_space(root: Path) -> int:
+    """Return the bytes free on the disk holding ``root`` (0 when it cannot be told)."""
+    probe = root
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return shutil.disk_usage(probe).free
+    except OSError:
+        return 0
+
+
+def write_error(root: Path, error: OSError, still_needed: int) -> BundleError:
+    """Return the refusal for a failed write into the store: a full disk says how much is needed."""
+    if is_disk_full(error):
+        return DiskFull(str(root), still_needed + RESERVE_BYTES, free_space(root))
+    return StoreWriteError(str(root), error.strerror or str(error))

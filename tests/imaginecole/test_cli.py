@@ -61,9 +61,10 @@ def test_help_lists_the_commands_under_where_they_are_run(tmp_path):
     sections = help_sections(result.output)
     assert [heading for heading in sections if heading in HEADINGS] == HEADINGS
     assert sections["School server"] == [
-        "bundle import", "bundle remove", "submissions key", "submissions export",
+        "bundle import", "bundle remove", "trust", "submissions key", "submissions export",
     ]  # fmt: skip
     assert "bundle build" in sections["National server"]
+    assert "keys" in sections["National server"]
     assert "content" in sections["National server"]
     assert "users" in sections["Both"] and "serve" in sections["Both"]
     assert "Other commands" not in sections

@@ -9,6 +9,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from alembic import command
@@ -30,12 +31,14 @@ from sqlalchemy import (
 
 from imaginecole.accounts.operations import create_user
 from imaginecole.app import create_app
+from imaginecole.bundles import operations as bundle_operations
 from imaginecole.bundles.operations import build_country_bundle
-from imaginecole.datadir import schema_lock
+from imaginecole.datadir import schema_lock, signing_key_path
 from imaginecole.extensions import db
 from imaginecole.schema import (
     BASELINE,
     SchemaError,
+    baseline_columns,
     database_state,
     differences,
     ensure_schema,
@@ -43,7 +46,8 @@ from imaginecole.schema import (
     script_directory,
 )
 from imaginecole.serving import prepare
-from tests.conftest import REPO_ROOT, load_content
+from sync.bundle import load_private_key
+from tests.conftest import REPO_ROOT, give_signing_key, load_content
 
 NEWER = "f0f0f0f0f0f0"  # a revision no version of this code has
 
@@ -144,11 +148,21 @@ def fill(app) -> None:
     revision instead.
     """
     assert not load_content(app).problems  # curriculum, modules, lessons, media and their files
+    give_signing_key(app)
     with app.app_context():
         create_user("awa@ecole.zz", "Awa Diop", "a long password", "teacher", "zz", "École A")
         create_user("moussa@zz.example", "Moussa Ba", "a long password", "editor", "zz")
         db.session.commit()
-        build_country_bundle("zz")  # the bundle file, its row, module versions
+        # The first revision has no signing_key table: sign as a release of that time did.
+        with (
+            patch.object(
+                bundle_operations,
+                "signing_key_for",
+                lambda country: load_private_key(signing_key_path()),
+            ),
+            patch.object(bundle_operations, "record_first_key", lambda country, key: None),
+        ):
+            build_country_bundle("zz")  # the bundle file, its row, module versions
         db.session.commit()
         with db.engine.begin() as connection:
             fill_empty_tables(connection)
@@ -236,11 +250,18 @@ def test_upgrading_from_the_first_migration_keeps_every_row_and_file(tmp_path):
 # ---------------------------------------------------------------------------- made before migrations
 
 
+def create_release_0_1_tables() -> None:
+    """Make the tables as release 0.1 did: create_all, from the models of the first migration."""
+    first = baseline_columns()
+    db.metadata.create_all(
+        db.engine, tables=[table for table in db.metadata.sorted_tables if table.name in first]
+    )
+
+
 def test_a_database_made_before_migrations_is_recognised_and_kept(tmp_path):
     app = bare_app(tmp_path)
-    # Release 0.1 made its tables with create_all from the models of the first migration.
     with app.app_context():
-        db.create_all()
+        create_release_0_1_tables()
         create_user("admin@ecole.zz", "Admin", "a long password", "admin")
         db.session.commit()
         db.engine.dispose()
@@ -261,7 +282,7 @@ def test_a_database_made_before_migrations_is_recognised_and_kept(tmp_path):
 def test_a_database_made_before_migrations_with_other_tables_is_refused(tmp_path):
     app = bare_app(tmp_path)
     with app.app_context():
-        db.create_all()
+        create_release_0_1_tables()
         with db.engine.begin() as connection:
             connection.execute(text("ALTER TABLE asset DROP COLUMN height"))
 

@@ -51,6 +51,7 @@ def server(app):
     generate_key_files(data_dir / "keys", "publisher")
     generate_key_files(data_dir / "keys", "school")
     (data_dir / "trust.toml").write_text(TRUST, encoding="utf-8")
+    (data_dir / "trust-accepted.toml").write_text(TRUST, encoding="utf-8")  # as after an import
     return app
 
 
@@ -105,7 +106,7 @@ def test_restore_on_a_new_machine_brings_everything_back(server, archive, new_se
         assert authenticate("awa@example.org", PASSWORD, "127.0.0.1").user is not None
         assert db.session.scalar(select(Submission.teacher_name)) == "Awa Diop"
     old, new = Path(server.config["DATA_DIR"]), Path(new_server.config["DATA_DIR"])
-    for name in ("keys/publisher.key", "keys/school.key", "trust.toml"):
+    for name in ("keys/publisher.key", "keys/school.key", "trust.toml", "trust-accepted.toml"):
         assert (new / name).read_bytes() == (old / name).read_bytes(), name
     # The session secret stays on the old machine: the new one keeps its own.
     assert (new / "secret_key").read_text() != (old / "secret_key").read_text()

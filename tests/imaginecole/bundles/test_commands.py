@@ -15,10 +15,16 @@ import pytest
 
 from imaginecole.app import create_app
 from imaginecole.bundles.models import BuiltBundle
-from imaginecole.bundles.operations import ensure_signing_key
 from imaginecole.extensions import db
 from sync.bundle import load_public_key
-from tests.conftest import REPO_ROOT, TEST_CONTENT, database_config, load_content, make_app
+from tests.conftest import (
+    REPO_ROOT,
+    TEST_CONTENT,
+    database_config,
+    give_signing_key,
+    load_content,
+    make_app,
+)
 from tests.imaginecole.bundles.test_operations import (
     Snapshot,
     history,
@@ -60,6 +66,8 @@ def national(tmp_path_factory) -> National:
     app = make_app(root / "data")
     assert not load_content(app, content).problems
     runner = app.test_cli_runner()
+    generated = runner.invoke(args=["keys", "generate"])
+    assert generated.exit_code == 0, generated.output
     outputs = {1: runner.invoke(args=["bundle", "build", "--country", "zz"])}
     lesson = module_dir(content, "zz-sciences-eau") / "01-evaporation.md"
     lesson.write_text(lesson.read_text("utf-8") + "\nLe brouillard se lève.\n", encoding="utf-8")
@@ -302,8 +310,8 @@ def test_remove_works_on_a_server_that_has_no_tables_yet(tmp_path):
 def test_builds_started_at_once_each_get_their_own_version(tmp_path):
     app = make_app(tmp_path / "data")
     assert not load_content(app).problems
+    give_signing_key(app)  # the key exists before: this is about versions, not keys
     with app.app_context():
-        ensure_signing_key()  # the key exists before: this is about versions, not keys
         db.engine.dispose()  # the commands below open the database on their own
     command = [sys.executable, "-m", "imaginecole", "bundle", "build", "--country", "zz"]
     builds = [

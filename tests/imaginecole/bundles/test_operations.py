@@ -8,6 +8,7 @@ killed at each stage then run again.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -15,6 +16,7 @@ import random
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from whoosh import index as whoosh_index
 from whoosh.searching import Searcher
 
@@ -51,6 +54,7 @@ from imaginecole.search.whoosh_engine import WhooshIndex, whoosh_fields
 from sync.bundle import (
     BaseNotInstalled,
     BundleError,
+    DiskFull,
     KeyNotAllowed,
     NotABundle,
     Rollback,
@@ -59,7 +63,16 @@ from sync.bundle import (
     load_public_key,
     trust_entry_toml,
 )
-from tests.conftest import REPO_ROOT, TEST_CONTENT, database_env, load_content, make_app
+from sync.bundle import stage as bundle_stage
+from sync.container.staging import RESERVE_BYTES
+from tests.conftest import (
+    REPO_ROOT,
+    TEST_CONTENT,
+    database_env,
+    give_signing_key,
+    load_content,
+    make_app,
+)
 
 LANGS = ("fr", "en", "ar")
 BIG_BLOB = 2_500_000  # bytes: more than one read chunk (1 MiB), so a copy can be cut inside one
@@ -347,6 +360,7 @@ def publisher(tmp_path_factory) -> Publisher:
     content = root / "content"
     shutil.copytree(TEST_CONTENT, content)
     app = make_app(root / "data")
+    give_signing_key(app)
     national = Publisher(app, root / "data")
     assert not load_content(app, content).problems
 
@@ -801,24 +815,102 @@ def test_a_module_the_server_cannot_apply_rolls_the_whole_import_back(publisher,
     assert searches(relaxed) == publisher.results[1]
 
 
-def test_a_full_disk_while_applying_is_a_refusal_that_changes_nothing(
-    publisher, school, monkeypatch
-):
+def _full_while_applying(monkeypatch) -> None:
     import imaginecole.content.operations as content_service
 
     def disk_full(blob, store, prepared=None, known=None):
-        raise OSError(28, "No space left on device")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(content_service, "ingest_blob", disk_full)
+
+
+def _full_at_the_commit(monkeypatch) -> None:
+    # SQLite's own words when it cannot grow the database or its journal.
+    full = OperationalError("COMMIT", {}, sqlite3.OperationalError("database or disk is full"))
+
+    def commit():
+        raise full
+
+    monkeypatch.setattr(db.session, "commit", commit)
+
+
+def _full_and_the_index_clean_up_fails_too(monkeypatch) -> None:
+    # The index update prepared ahead cannot be dropped either: its own error must not hide
+    # the cause.
+    from imaginecole.search.indexing import IndexAhead
+
+    discard = IndexAhead.discard
+
+    def cannot_discard(self):
+        discard(self)  # the writer is let go, but deleting its files fails
+        raise OSError(errno.EIO, "Input/output error")
+
+    index_ahead_always(monkeypatch)
+    monkeypatch.setattr(IndexAhead, "discard", cannot_discard)
+    _full_at_the_commit(monkeypatch)
+
+
+def _full_while_copying(monkeypatch) -> None:
+    from sync.container import staging
+
+    real = staging.flush_files
+
+    def flush_then_full(paths):
+        real(paths)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(staging, "flush_files", flush_then_full)
+    monkeypatch.setattr(bundle_stage, "can_copy_in_background", lambda: False)
+
+
+@pytest.mark.parametrize(
+    "fill_disk",
+    [
+        _full_while_copying,
+        _full_while_applying,
+        _full_at_the_commit,
+        _full_and_the_index_clean_up_fails_too,
+    ],
+)
+def test_a_full_disk_anywhere_in_an_import_is_one_clear_refusal_that_changes_nothing(
+    publisher, school, monkeypatch, fill_disk
+):
     before = Snapshot.of(school)
-
-    with school.app_context(), pytest.raises(BundleError) as caught:
+    fill_disk(monkeypatch)
+    with school.app_context(), pytest.raises(DiskFull) as caught:
         import_bundle(publisher.bundles[1].path)
+    monkeypatch.undo()
 
-    assert "could not be applied" in str(caught.value)
-    assert "No space left on device" in str(caught.value)
+    message = str(caught.value)
+    assert "is full" in message and "needs" in message and "MB" in message
+    assert caught.value.needed >= RESERVE_BYTES
     assert database_rows(school) == before.rows
     assert searches(school) == before.results
+    # Nothing half-published: every blob copied went back to staging, for the next attempt.
+    assert assert_store_intact(school) == set()
+    with school.app_context():
+        report = import_bundle(publisher.bundles[1].path)
+    assert report.blobs_copied == 0 or fill_disk is _full_while_copying
+    assert searches(school) == publisher.results[1]
+
+
+def test_an_index_the_full_disk_stops_after_the_commit_is_reported_and_catches_up(
+    publisher, school, monkeypatch
+):
+    import imaginecole.bundles.operations as bundles_service
+
+    def disk_full():
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(bundles_service, "sync_index", disk_full)
+    with school.app_context():
+        report = import_bundle(publisher.bundles[1].path)
+    assert report.index_behind == "No space left on device"
+    assert history(school) == [("zz", "main", 1, None)]
+    monkeypatch.undo()
+    with school.app_context():
+        sync_index()
+    assert searches(school) == publisher.results[1]
 
 
 def test_a_module_loaded_here_at_a_higher_version_stops_the_import(publisher, school, tmp_path):

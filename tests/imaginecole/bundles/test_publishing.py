@@ -18,9 +18,10 @@ from sqlalchemy import select
 from imaginecole.accounts.models import User
 from imaginecole.bundles import publishing as publishing
 from imaginecole.bundles.models import BuildJob, BuiltBundle
-from imaginecole.bundles.operations import ensure_signing_key, module_sources
+from imaginecole.bundles.operations import module_sources
 from imaginecole.content.operations import remove_module
 from imaginecole.curriculum.queries import curriculum_of
+from imaginecole.datadir import signing_key_path
 from imaginecole.extensions import db
 from imaginecole.submissions.models import Submission
 from sync.bundle import (
@@ -31,7 +32,7 @@ from sync.bundle import (
     trust_entry_toml,
     verify_bundle,
 )
-from tests.conftest import load_content, make_app
+from tests.conftest import give_signing_key, load_content, make_app
 from tests.imaginecole.national_helpers import (
     Page,
     add_accounts,
@@ -50,6 +51,7 @@ class Server:
     def __init__(self, root: Path):
         self.content = copy_test_content(root / "content")
         self.app = make_app(root / "data")
+        give_signing_key(self.app)
         self.reload()
         add_accounts(self.app)
 
@@ -325,7 +327,7 @@ def test_parts_of_a_split_bundle_are_listed_and_downloaded_separately(server, tm
     with server.app.app_context():
         out = Path(server.app.config["DATA_DIR"]) / "bundles"
         out.mkdir(parents=True)
-        key = load_private_key(ensure_signing_key())
+        key = load_private_key(signing_key_path())
         manifest = build_bundle(
             module_sources("zz"),
             curriculum_of("zz"),

@@ -24,7 +24,7 @@ from imaginecole.curation.models import ModuleVersion
 from imaginecole.extensions import db
 from imaginecole.media.operations import blob_store
 from imaginecole.search.indexing import sync_index
-from tests.conftest import load_content
+from tests.conftest import give_signing_key, load_content
 from tests.imaginecole.national_helpers import (
     YY_CURRICULUM,
     add_accounts,
@@ -586,6 +586,7 @@ def test_the_dashboard_links_to_the_curation_page(server):
 
 
 def test_the_next_bundle_carries_each_change(server):
+    give_signing_key(server.app)
     with server.app.app_context():
         full = build_country_bundle("zz")
         db.session.commit()

@@ -28,7 +28,14 @@ from imaginecole.media.operations import blob_store
 from sync.content import read_curriculum
 from sync.curriculum_file import dump_curriculum
 from sync.problems import ProblemList
-from tests.conftest import REPO_ROOT, TEST_CONTENT, copy_data_dir, load_content, make_app
+from tests.conftest import (
+    REPO_ROOT,
+    TEST_CONTENT,
+    copy_data_dir,
+    give_signing_key,
+    load_content,
+    make_app,
+)
 from tests.imaginecole.national_helpers import PASSWORD
 
 EDITOR = "moussa@education.zz"
@@ -317,6 +324,7 @@ def test_removing_a_level_used_by_modules_without_confirmation_is_refused(site, 
 
 
 def test_with_confirmation_it_applies_exactly_as_the_page_said(site, editor):
+    give_signing_key(site)
     with site.app_context():
         first = build_country_bundle("zz").version
         db.session.commit()

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from imaginecole.accounts.models import User
 from imaginecole.accounts.operations import create_user
-from imaginecole.bundles.operations import ensure_signing_key
+from imaginecole.bundles.keys import generate_signing_key
 from imaginecole.extensions import db
 from imaginecole.review.models import EnrolledSchool, ReceivedPackage
 from imaginecole.submissions.models import Submission
@@ -91,7 +91,7 @@ def templates(tmp_path_factory) -> Path:
         [(EDITOR, "Moussa Ba", "editor", "zz", ""), (ADMIN, "Admin", "admin", None, "")],
     )
     with national.app_context():
-        ensure_signing_key()
+        generate_signing_key()
     trust = "format = 1\n\n" + trust_entry_toml(
         load_public_key(root / "national" / "keys" / "publisher.pub"), ["zz"], "Zedland"
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from sync.bundle import load_public_key, root_entry_toml, trust_entry_toml
 from sync.cli import cli
 from tests.sync.bundle.test_support import TEST_CONTENT, blob_names, rewrite
 
@@ -184,3 +185,30 @@ def test_verify_with_a_broken_trust_file(publisher, runner):
     (root / "trust.toml").write_text("[[keys]]\nkey_id = 1\n")
     result = run(runner, "verify", root / "zz.icb", "--trust", root / "trust.toml", code=1)
     assert "trust.toml" in result.output and "key 1" in result.output
+
+
+def test_the_ministry_signs_trust_files_with_its_root_keys_and_checks_the_next(tmp_path, runner):
+    for name in ("root-a", "root-b", "team"):
+        run(runner, "keys", "generate", "--out", tmp_path, "--name", name)
+    root_a, root_b, team = (
+        load_public_key(tmp_path / f"{n}.pub") for n in ("root-a", "root-b", "team")
+    )
+    head = "format = 1\nversion = {}\nroot_threshold = 2\n\n"
+    body = root_entry_toml(root_a) + "\n" + root_entry_toml(root_b) + "\n"
+    body += trust_entry_toml(team, ["zz"])
+    first, second = tmp_path / "trust-1.toml", tmp_path / "trust-2.toml"
+    first.write_text(head.format(1) + body, encoding="utf-8")
+    second.write_text(head.format(2) + body, encoding="utf-8")
+    for path in (first, second):
+        signed = run(runner, "trust", "sign", path, "--key", tmp_path / "root-a.key")
+        assert "1 of the 2 signature(s)" in signed.output
+    refused = run(runner, "trust", "check", second, "--previous", first, code=1)
+    assert "needs 2" in refused.output
+    run(runner, "trust", "sign", second, "--key", tmp_path / "root-b.key")
+    assert "may replace" in run(runner, "trust", "check", second, "--previous", first).output
+    assert (
+        "older than version 2"
+        in run(runner, "trust", "check", first, "--previous", second, code=1).output
+    )
+    not_a_root = run(runner, "trust", "sign", second, "--key", tmp_path / "team.key", code=1)
+    assert "not among the root keys" in not_a_root.output

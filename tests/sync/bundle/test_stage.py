@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -19,6 +20,7 @@ from sync.bundle import (
     BaseNotInstalled,
     CorruptBlob,
     DecompressionBomb,
+    DiskFull,
     InstalledState,
     InsufficientSpace,
     KeyNotAllowed,
@@ -27,6 +29,7 @@ from sync.bundle import (
     NotABundle,
     OversizedBlob,
     PrivateKey,
+    RevokedBase,
     Rollback,
     TruncatedBlob,
     TrustStore,
@@ -37,6 +40,8 @@ from sync.bundle import (
     read_manifest,
     stage_bundle,
 )
+from sync.bundle.stage import withdraw
+from sync.container.staging import RESERVE_BYTES
 from sync.content import read_content
 from tests.sync.bundle.test_support import (
     assert_store_intact,
@@ -515,3 +520,94 @@ def test_a_staging_killed_halfway_resumes_and_leaves_only_complete_blobs(kit, go
     assert staged.copied + staged.reused == total
     assert len(assert_store_intact(kit.store)) == total
     assert stored_files(kit.store) == assert_store_intact(kit.store)  # no staging left
+
+
+# ---------------------------------------------------------------------------- revoked keys
+
+
+def test_content_from_a_revoked_key_blocks_no_full_bundle_and_takes_no_update(kit):
+    full = kit.build(version=3)
+    # The thief's version 999999 is ignored for rollback once its key is revoked: the real
+    # publisher's next full bundle stages; an update cannot apply to the thief's content.
+    after_revocation = InstalledState(
+        versions={("zz", "main"): 2}, revoked={("zz", "main"): "ab" * 8}
+    )
+    staged = stage_bundle(full, kit.trust, kit.store, after_revocation)
+    assert not staged.noop and staged.replaces_revoked and staged.modules
+    delta = kit.build(version=4, base_manifest=read_manifest(full))
+    with pytest.raises(RevokedBase, match="full bundle"):
+        stage_bundle(delta, kit.trust, kit.store, after_revocation)
+    # The very version installed before the theft is applied again, not skipped as a no-op.
+    again = InstalledState(versions={("zz", "main"): 3}, revoked={("zz", "main"): "ab" * 8})
+    assert not stage_bundle(full, kit.trust, kit.store, again).noop
+
+
+# ---------------------------------------------------------------------------- a full disk
+
+
+def test_a_disk_filling_up_while_copying_says_how_much_space_is_needed(kit, good, monkeypatch):
+    real_fdopen = os.fdopen
+    writes = []
+
+    class FillingDisk:
+        """A file that the disk can hold three writes of, counted over every file."""
+
+        def __init__(self, stream):
+            self.stream = stream
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            self.stream.close()
+
+        def write(self, data):
+            writes.append(len(data))
+            if len(writes) > 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.stream.write(data)
+
+    def fdopen(fd, mode="r", *args, **kwargs):
+        stream = real_fdopen(fd, mode, *args, **kwargs)
+        return FillingDisk(stream) if "w" in mode else stream
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    with pytest.raises(DiskFull) as caught:
+        stage_bundle(good, kit.trust, kit.store, NOTHING)
+    assert isinstance(caught.value, InsufficientSpace)  # the same explanation on the page
+    assert "needs" in str(caught.value) and "MB" in str(caught.value)
+    assert caught.value.needed > RESERVE_BYTES
+    assert assert_store_intact(kit.store) == []
+    monkeypatch.undo()
+    staged = stage_bundle(good, kit.trust, kit.store, NOTHING)
+    assert staged.reused > 0  # what was copied before the disk filled up is kept
+
+
+def test_a_disk_full_while_publishing_leaves_nothing_under_a_real_name(kit, good, monkeypatch):
+    real_mkdir = Path.mkdir
+    made = []
+
+    def mkdir(self, *args, **kwargs):
+        if self.parent.parent == kit.store.root and not self.exists():
+            made.append(self)
+            if len(made) > 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    with pytest.raises(DiskFull):
+        stage_bundle(good, kit.trust, kit.store, NOTHING)
+    assert assert_store_intact(kit.store) == []
+    monkeypatch.undo()
+    staged = stage_bundle(good, kit.trust, kit.store, NOTHING)
+    assert staged.copied == 0  # every blob was put back in staging and reused
+
+
+def test_an_import_whose_database_failed_withdraws_the_blobs_it_published(kit, good):
+    staged = stage_bundle(good, kit.trust, kit.store, NOTHING)
+    assert len(assert_store_intact(kit.store)) == len(staged.published) > 1
+    kept = staged.published[0]
+    assert withdraw(staged, kit.store, keep={kept}) == len(staged.published) - 1
+    assert [p.name for p in assert_store_intact(kit.store)] == [kept]
+    again = stage_bundle(good, kit.trust, kit.store, NOTHING)
+    assert again.copied == 0 and again.reused == len(staged.published)
