@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import mmap
 import re
 import struct
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -37,6 +39,7 @@ from sync.errors import (
     NotABundle,
     OversizedBlob,
     SignatureMissing,
+    StoreWriteError,
     TruncatedBlob,
     UnexpectedEntry,
     UnsafeEntryName,
@@ -261,18 +264,46 @@ class SignedArchive:
 
     def read_small(self, name: str, cap: int) -> bytes | None:
         """Return a small entry's bytes (None when absent), never reading more than ``cap``."""
+        info = self._small_entry(name, cap)
+        if info is None:
+            return None
+        return b"".join(self._chunks(info, cap, name))
+
+    def _small_entry(self, name: str, cap: int) -> zipfile.ZipInfo | None:
         info = self.entries.get(name)
         if info is None:
             return None
         if info.file_size > cap:
             raise DecompressionBomb(name, f"declares {info.file_size} bytes, more than {cap}")
-        # These are read into memory before the signature can be checked: JSON of hashes
-        # compresses a few times at most, so a high ratio can only be an attack.
+        # These are inflated before the signature can be checked: JSON of hashes compresses a
+        # few times at most, so a high ratio can only be an attack.
         if info.file_size > max(info.compress_size, 1024) * MAX_JSON_RATIO:
             raise DecompressionBomb(
                 name, f"{info.compress_size} compressed bytes claim to hold {info.file_size}"
             )
-        return b"".join(self._chunks(info, cap, name))
+        return info
+
+    def _spool(self, name: str, cap: int) -> BinaryIO | None:
+        """Inflate an entry into a temporary file (None when absent), never past ``cap``."""
+        info = self._small_entry(name, cap)
+        if info is None:
+            return None
+        try:
+            spooled = tempfile.TemporaryFile()
+        except OSError as error:
+            raise StoreWriteError(tempfile.gettempdir(), error.strerror or str(error)) from error
+        try:
+            for chunk in self._chunks(info, cap, name):
+                try:
+                    spooled.write(chunk)
+                except OSError as error:
+                    reason = error.strerror or str(error)
+                    raise StoreWriteError(tempfile.gettempdir(), reason) from error
+            spooled.flush()
+        except BaseException:
+            spooled.close()
+            raise
+        return spooled
 
     def _chunks(self, info: zipfile.ZipInfo, cap: int, label: str) -> Iterator[bytes]:
         # zipfile already stops at the header's size; the cap is ours, so a lying header can
@@ -381,9 +412,22 @@ class SignedArchive:
         if raw_signature is None:
             raise SignatureMissing(f"the {what} has no signature.json")
         signature = Signature.from_json_bytes(raw_signature)
-        manifest_bytes = self.read_small(MANIFEST_NAME, MAX_MANIFEST_BYTES)
-        if manifest_bytes is None:
+        # The signer is judged first: a key this server does not trust costs nothing more.
+        key = key_for(signature)
+        # Until the signature is checked, the manifest (up to MAX_MANIFEST_BYTES) is only on
+        # disk, and the signature is checked over a read-only map of it: memory a crafted
+        # bundle can make this process hold stays one chunk, whatever the manifest's size.
+        spooled = self._spool(MANIFEST_NAME, MAX_MANIFEST_BYTES)
+        if spooled is None:
             raise NotABundle(self.label, "it has no manifest.json")
-        if not key_for(signature).verify(signature.signature, manifest_bytes):
-            raise BadSignature(signature.key_id)
-        return manifest_bytes, signature
+        with spooled:
+            size = spooled.seek(0, io.SEEK_END)
+            if size == 0:
+                valid = key.verify(signature.signature, b"")
+            else:
+                with mmap.mmap(spooled.fileno(), 0, access=mmap.ACCESS_READ) as signed:
+                    valid = key.verify(signature.signature, signed)
+            if not valid:
+                raise BadSignature(signature.key_id)
+            spooled.seek(0)
+            return spooled.read(), signature

@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import json
+import mmap
 import os
 import re
 import tomllib
@@ -60,7 +61,7 @@ class PublicKey:
             raise ValueError(f"an Ed25519 public key has 32 bytes, this one has {len(raw)}")
         return cls(raw)
 
-    def verify(self, signature: bytes, data: bytes) -> bool:
+    def verify(self, signature: bytes, data: bytes | mmap.mmap) -> bool:
         try:
             Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, data)
         except (InvalidSignature, ValueError):
