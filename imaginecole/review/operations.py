@@ -119,9 +119,10 @@ def _read(path, enrolled: EnrolledKeys, only_country: str | None):
         if school is None:
             raise
         verify_package(path, enrolled)  # writes nothing; raises if the package is not genuine
+        # Which school, and of which country, is not this editor's business.
         raise ForeignPackage(
-            f"the package comes from {school.name}, a school of {school.country}; "
-            f"only that country's team can merge it"
+            "the package comes from a school server of another country; only that country's "
+            "team can merge it"
         ) from None
 
 
