@@ -25,10 +25,12 @@ from imaginecole.submissions.operations import add_revision
 from sync import model as fmt
 from sync.bundle import BundleError, PublicKey, SubmissionStatus
 from sync.bundle.manifest import NO_REVISION
+from sync.container.keys import DEEP
 from sync.markdown import local_targets
 from sync.submissions import (
     REFUSED,
     EnrolledKeys,
+    EnrolmentFileError,
     KnownRevision,
     KnownSubmission,
     MergeResult,
@@ -61,7 +63,13 @@ class PackageReport:
 
 def enroll_schools(toml_text: str) -> list[EnrolledSchool]:
     """Enrol the school servers described in an enrolment file (see docs/submission-package.md)."""
-    parsed = parse_enrolled(tomllib.loads(toml_text))
+    try:
+        data = tomllib.loads(toml_text)
+    except tomllib.TOMLDecodeError as error:
+        raise EnrolmentFileError(f"enrolment file: not valid TOML: {error}") from error
+    except RecursionError:
+        raise EnrolmentFileError(f"enrolment file: not valid TOML: it {DEEP}") from None
+    parsed = parse_enrolled(data)
     rows = []
     for school in parsed.schools.values():
         row = db.session.get(EnrolledSchool, school.key_id) or EnrolledSchool(key_id=school.key_id)

@@ -12,6 +12,7 @@ and hashed with SHA-256 (the archive's CRC-32 only guards against accidents).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import mmap
@@ -136,7 +137,7 @@ class MultiPartFile(io.RawIOBase):
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
         if base + offset < 0:
-            raise OSError("seek before the start of the bundle")
+            raise OSError(errno.EINVAL, "seek before the start of the bundle")
         self._pos = base + offset
         return self._pos
 
@@ -237,7 +238,13 @@ class SignedArchive:
             raise BundleReadError(self.label, error.strerror or str(error)) from error
         try:
             self.zip = zipfile.ZipFile(self._stream)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as error:
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            ValueError,
+            EOFError,
+            NotImplementedError,  # zipfile's word for a ZIP64 record of an unknown version
+        ) as error:
             self._stream.close()
             hint = " or a part is missing" if len(self.parts) > 1 else ""
             raise NotABundle(
@@ -323,7 +330,7 @@ class SignedArchive:
             sha = info.filename.removeprefix(BLOB_PREFIX)
             raise CorruptBlob(sha, label, f"the archive data is damaged ({error})") from error
         except OSError as error:
-            raise BundleReadError(self.label, error.strerror or str(error)) from error
+            raise self._read_error(error, info, label) from error
 
     def _stored_chunks(self, info: zipfile.ZipInfo, cap: int, label: str) -> Iterator[bytes]:
         """Yield a stored (uncompressed) entry's bytes straight from the archive.
@@ -355,7 +362,16 @@ class SignedArchive:
                     raise DecompressionBomb(label, f"holds more than {cap} bytes")
                 yield chunk
         except OSError as error:
-            raise BundleReadError(self.label, error.strerror or str(error)) from error
+            raise self._read_error(error, info, label) from error
+
+    def _read_error(self, error: OSError, info: zipfile.ZipInfo, label: str) -> BundleError:
+        """Tell a damaged archive (an entry's offset points outside it) from a failing read."""
+        if error.errno == errno.EINVAL:
+            sha = info.filename.removeprefix(BLOB_PREFIX)
+            return CorruptBlob(
+                sha, label, "the archive data is damaged (an offset is out of range)"
+            )
+        return BundleReadError(self.label, error.strerror or str(error))
 
     def iter_blob(self, sha256: str, size: int, name: str = "") -> Iterator[bytes]:
         """Yield a blob's bytes; raise at the end unless they are exactly the declared ones.

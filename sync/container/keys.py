@@ -32,6 +32,8 @@ ALGORITHM = "ed25519"
 KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_SIGNATURE_BYTES = 64 * 1024
+# Said of JSON or TOML whose nesting exhausts the parser's recursion (a crafted file).
+DEEP = "nests arrays or objects too deeply"
 
 
 def key_id_of(raw_public_key: bytes) -> str:
@@ -197,6 +199,8 @@ class Signature:
             value = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise SignatureMissing("signature.json is not valid JSON") from error
+        except RecursionError:
+            raise SignatureMissing(f"signature.json {DEEP}") from None
         if not isinstance(value, dict):
             raise SignatureMissing("signature.json is not a JSON object")
         if value.get("algorithm") != ALGORITHM:
@@ -208,7 +212,7 @@ class Signature:
             raise SignatureMissing("signature.json has no valid key_id")
         try:
             signature = base64.b64decode(str(value.get("signature", "")), validate=True)
-        except binascii.Error as error:
+        except (binascii.Error, ValueError) as error:  # ValueError: not even ASCII
             raise SignatureMissing("the signature in signature.json is not valid base64") from error
         if len(signature) != 64:
             raise SignatureMissing("the signature in signature.json is not 64 bytes long")
@@ -294,6 +298,8 @@ def read_toml_file(path: Path | str, what: str, error: type[TrustFileError]) -> 
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as problem:
         raise error(f"{what} {path}: not valid TOML: {problem}") from problem
+    except RecursionError:
+        raise error(f"{what} {path}: not valid TOML: it {DEEP}") from None
 
 
 def key_entries(

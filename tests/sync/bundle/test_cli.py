@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from sync.cli import cli
+from sync.container.keys import load_private_key, sign
 from tests.sync.bundle.test_support import TEST_CONTENT, blob_names, rewrite
 
 
@@ -184,3 +185,25 @@ def test_verify_with_a_broken_trust_file(publisher, runner):
     (root / "trust.toml").write_text("[[keys]]\nkey_id = 1\n")
     result = run(runner, "verify", root / "zz.icb", "--trust", root / "trust.toml", code=1)
     assert "trust.toml" in result.output and "key 1" in result.output
+
+
+@pytest.mark.parametrize("entry", ["signature.json", "manifest.json"])
+def test_deeply_nested_json_is_a_clear_refusal_not_a_crash(publisher, runner, entry):
+    # 10 kB that a recursive JSON parser cannot get through; no key is needed to make it.
+    root, _ = publisher
+    build(runner, root)
+    nested = b"[" * 5000 + b"]" * 5000
+    bad = rewrite(root / "zz.icb", root / "nested.icb", replace={entry: nested})
+    trust = root / "trust.toml"
+    if entry == "manifest.json":  # the signature must hold for the manifest to be read
+        key = load_private_key(root / "keys" / "zz-team.key")
+        bad = rewrite(
+            root / "zz.icb",
+            root / "nested.icb",
+            replace={entry: nested, "signature.json": sign(nested, key).to_json_bytes()},
+        )
+
+    result = run(runner, "verify", bad, "--trust", trust, code=1)
+
+    assert "BAD " in result.output
+    assert "too deeply" in result.output
