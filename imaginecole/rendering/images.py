@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import struct
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ DECODE_ERRORS = (
     Image.DecompressionBombError,
 )
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+# Pillow warns of images over its own pixel limit as it opens them; ours (``max_pixels``,
+# checked right after) is lower and refuses them, so the warning only fills the logs.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 class ImageRejected(ValueError):
