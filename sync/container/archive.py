@@ -329,6 +329,8 @@ class SignedArchive:
         except (zipfile.BadZipFile, zlib.error, EOFError) as error:
             sha = info.filename.removeprefix(BLOB_PREFIX)
             raise CorruptBlob(sha, label, f"the archive data is damaged ({error})") from error
+        except NotImplementedError as error:  # zipfile's word for a feature it lacks
+            raise UnsupportedEntry(info.filename, f"uses a ZIP feature ({error})") from error
         except OSError as error:
             raise self._read_error(error, info, label) from error
 

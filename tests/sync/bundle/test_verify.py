@@ -158,3 +158,22 @@ def test_a_large_forged_manifest_is_never_held_in_memory_unauthenticated(kit, tm
     refusal, peak = done.stdout.decode().split()
     assert refusal == "BadSignature"
     assert int(peak) < 8 * 2**20  # the manifest's 40 MB were only ever on disk
+
+
+def test_an_entry_using_a_zip_feature_zipfile_lacks_is_a_problem_not_a_crash(kit, tmp_path):
+    good = kit.build()
+    victim = blob_names(good, "text/markdown")[0]  # deflated: read through zipfile
+    data = bytearray(good.read_bytes())
+    # Set flag bit 5 ("compressed patched data", which zipfile cannot read) in the entry's
+    # central directory record, whose name follows its 46-byte header.
+    record = data.index(b"PK\x01\x02")
+    while data[record + 46 : record + 46 + len(victim)] != victim.encode():
+        record = data.index(b"PK\x01\x02", record + 4)
+    data[record + 8] |= 0x20
+    bad = tmp_path / "patched.icb"
+    bad.write_bytes(bytes(data))
+
+    verdict = verify_bundle(bad, kit.trust)
+
+    assert [type(p).__name__ for p in verdict.problems] == ["UnsupportedEntry"]
+    assert "uses a ZIP feature" in str(verdict.problems[0])
