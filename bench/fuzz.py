@@ -156,8 +156,12 @@ def run_target(name: str, args: argparse.Namespace, engine: str, work: Path) -> 
     crashed = done.returncode != 0
     detail = ""
     if crashed:
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
-        detail = " | ".join(lines[-12:])
+        # libFuzzer's log, the Python traceback of the crash included, next to the input.
+        log = Path(args.crashes) / f"{name}.log"
+        log.write_text(done.stderr, encoding="utf-8")
+        exception = re.search(r"=== Uncaught Python exception: ===\n(.*?)\n\n", done.stderr, re.S)
+        detail = (exception.group(1) if exception else done.stderr[-300:]).replace("\n", " | ")
+        detail += f" (log: {log})"
     return Result(
         name,
         engine,

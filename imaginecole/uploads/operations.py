@@ -303,7 +303,8 @@ def _write(
             if size != info.file_size:
                 raise ZipRefused("corrupt", info.filename)
             count += 1
-        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError):
+        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, UnicodeDecodeError):
+            # UnicodeDecodeError: a local header's name that is not the UTF-8 it claims to be.
             raise ZipRefused("corrupt", info.filename) from None
         except NotImplementedError:
             raise ZipRefused("unsupported_compression", info.filename) from None

@@ -326,7 +326,8 @@ class SignedArchive:
                     if left <= 0:
                         raise DecompressionBomb(label, f"holds more than {cap} bytes")
                     yield chunk
-        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        except (zipfile.BadZipFile, zlib.error, EOFError, UnicodeDecodeError) as error:
+            # UnicodeDecodeError: a local header's name that is not the UTF-8 it claims to be.
             sha = info.filename.removeprefix(BLOB_PREFIX)
             raise CorruptBlob(sha, label, f"the archive data is damaged ({error})") from error
         except NotImplementedError as error:  # zipfile's word for a feature it lacks

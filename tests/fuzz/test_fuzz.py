@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -92,3 +93,12 @@ def test_any_json_value(targets, name):
 def test_deep_nesting(targets, name, opening):
     # Ten thousand levels: past the recursion limit of any recursive parser.
     targets[name].check(opening.encode() * 10_000)
+
+
+REGRESSIONS = sorted((Path(__file__).parent / "regressions").iterdir())
+
+
+@pytest.mark.parametrize("path", REGRESSIONS, ids=[p.name for p in REGRESSIONS])
+def test_inputs_that_once_crashed_a_parser(targets, path):
+    # Named <target>-<number>: the inputs bench/fuzz.py found, kept so they stay fixed.
+    targets[path.name.rsplit("-", 1)[0]].check(path.read_bytes())
