@@ -45,6 +45,12 @@ SETTINGS = (
         "Largest image, in pixels, that is decoded; bigger ones are refused",
     ),
     Setting(
+        "IMAGE_MEMORY_MB",
+        192,
+        "Memory, in megabytes, one worker process may use to open images at once; an image "
+        "needing more is refused (a JPEG photo is opened at a reduced size instead)",
+    ),
+    Setting(
         "SERVER_WORKERS",
         0,
         "Worker processes of `imaginecole serve`; 0 means one per CPU, at most 4",

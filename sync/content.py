@@ -123,6 +123,9 @@ def _load_toml(path: Path, problems: ProblemList) -> tuple[dict, TomlLines] | No
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
         problems.add(path, int(match.group(1)) if match else None, "", f"not valid TOML: {message}")
         return None
+    except RecursionError:
+        problems.add(path, None, "", "not valid TOML: it nests arrays or tables too deeply")
+        return None
     return data, TomlLines(text)
 
 

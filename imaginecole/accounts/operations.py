@@ -1,11 +1,22 @@
 """Accounts: creation, roles, passwords and login with a brake on password guessing.
 
+The brake cannot be turned against someone else (docs/decisions.md, 8). Failures are counted
+per account *from one source*: an address, or a browser this account signed in from before
+(a "trusted device", which the login page recognises by a cookie). Two wider brakes stop a
+guesser who changes accounts or addresses, and they hold back only browsers that are not
+trusted for the account tried: many failures from one address (a school's NAT), and many
+failures on one account from everywhere. So strangers' wrong passwords never lock a user out
+of the browsers they already use, and teachers behind one address keep signing in.
+
 Every write here flushes; the request or the command commits.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,8 +31,13 @@ from imaginecole.limits import text_problem
 
 MIN_PASSWORD_LENGTH = 10
 FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_ACCOUNT = 5
-MAX_FAILURES_PER_ADDRESS = 20
+MAX_FAILURES_PER_SOURCE = 5  # one account, from one address or one trusted browser
+MAX_FAILURES_PER_ADDRESS = 20  # every account, from one address, browsers not trusted for it
+MAX_FAILURES_PER_ACCOUNT = 50  # one account, from everywhere, browsers not trusted for it
+# A trusted browser's failures are filed under this prefix and its id instead of an address.
+DEVICE_SOURCE = "device:"
+DEVICE_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_DEVICE_TOKENS = 8  # accounts one browser is remembered for (a shared staff-room computer)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Checking a password against this keeps the time of a login for an unknown account the same.
 _DUMMY_HASH = generate_password_hash("not a real password")
@@ -110,36 +126,85 @@ def get_user(email: str) -> User:
 
 
 def authenticate(
-    email: str, password: str, address: str, now: datetime | None = None
+    email: str,
+    password: str,
+    address: str,
+    now: datetime | None = None,
+    device: str | None = None,
 ) -> LoginResult:
     """Return the user when the password is right and guessing is not under way.
 
-    A failed attempt is recorded (flushed): the caller commits whatever the result, or the
-    brake on guessing never engages.
+    ``device`` is the id of the browser when it is trusted for this account (see
+    ``trusted_device``). A failed attempt is recorded (flushed): the caller commits whatever
+    the result, or the brake on guessing never engages.
     """
     now = now or datetime.now(UTC)
     email = normalize_email(email)
-    since = now - FAILURE_WINDOW
-    db.session.execute(delete(LoginFailure).where(LoginFailure.at < since))
-    by_account = db.session.scalar(
-        select(func.count(LoginFailure.id)).where(LoginFailure.email == email)
-    )
-    by_address = db.session.scalar(
-        select(func.count(LoginFailure.id)).where(LoginFailure.address == address)
-    )
-    if by_account >= MAX_FAILURES_PER_ACCOUNT or by_address >= MAX_FAILURES_PER_ADDRESS:
+    db.session.execute(delete(LoginFailure).where(LoginFailure.at < now - FAILURE_WINDOW))
+    source = DEVICE_SOURCE + device if device else address[:64]
+    if _throttled(email, source, trusted=device is not None):
         db.session.flush()
         return LoginResult(throttled=True)
     user = db.session.scalar(select(User).filter_by(email=email))
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not valid or user.disabled:
-        db.session.add(LoginFailure(email=email, address=address[:64], at=now))
+        db.session.add(LoginFailure(email=email, address=source, at=now))
         db.session.flush()
         return LoginResult()
     db.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
     user.last_login_at = now
     db.session.flush()
     return LoginResult(user=user)
+
+
+def _throttled(email: str, source: str, trusted: bool) -> bool:
+    def failures(*conditions) -> int:
+        return db.session.scalar(select(func.count(LoginFailure.id)).where(*conditions))
+
+    if failures(LoginFailure.email == email, LoginFailure.address == source) >= (
+        MAX_FAILURES_PER_SOURCE
+    ):
+        return True
+    if trusted:
+        return False
+    untrusted = ~LoginFailure.address.startswith(DEVICE_SOURCE)
+    return (
+        failures(LoginFailure.address == source) >= MAX_FAILURES_PER_ADDRESS
+        or failures(LoginFailure.email == email, untrusted) >= MAX_FAILURES_PER_ACCOUNT
+    )
+
+
+def device_token(secret: str, device: str, email: str) -> str:
+    """Return what a browser keeps to be trusted for ``email``: its id and a keyed hash.
+
+    The hash names the account only to someone holding ``secret``, so a shared computer's
+    cookie does not tell who used it.
+    """
+    return f"{device}.{_device_mac(secret, device, normalize_email(email))}"
+
+
+def trusted_device(secret: str, tokens: str, email: str) -> str | None:
+    """Return the browser's id when one of its ``tokens`` trusts it for ``email``, else None."""
+    email = normalize_email(email)
+    for token in tokens.split("~")[:MAX_DEVICE_TOKENS]:
+        device, _, mac = token.partition(".")
+        if DEVICE_ID.match(device) and hmac.compare_digest(mac, _device_mac(secret, device, email)):
+            return device
+    return None
+
+
+def remember_device(secret: str, tokens: str, email: str) -> str:
+    """Return the browser's ``tokens`` with one that trusts it for ``email``, newest first."""
+    kept = [t for t in tokens.split("~") if DEVICE_ID.match(t.partition(".")[0])]
+    device = kept[0].partition(".")[0] if kept else secrets.token_hex(16)
+    mine = device_token(secret, device, email)
+    others = [t for t in kept if trusted_device(secret, t, email) is None]
+    return "~".join([mine, *others][:MAX_DEVICE_TOKENS])
+
+
+def _device_mac(secret: str, device: str, email: str) -> str:
+    message = f"trusted-device\0{device}\0{email}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
 def end_sessions(user: User) -> None:

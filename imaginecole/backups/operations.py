@@ -312,7 +312,7 @@ def is_empty() -> bool:
 def _read_manifest(archive: tarfile.TarFile, path: Path) -> dict:
     try:
         manifest = json.loads(archive.extractfile(MANIFEST).read())
-    except (KeyError, AttributeError, ValueError, tarfile.TarError) as error:
+    except (KeyError, AttributeError, ValueError, RecursionError, tarfile.TarError) as error:
         raise BackupError(
             f"{path} is not a backup archive: it has no readable manifest."
         ) from error

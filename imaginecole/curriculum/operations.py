@@ -189,7 +189,7 @@ def decode_upload(data: bytes) -> tuple[str | None, list[Problem]]:
 def _stated_code(text: str) -> str | None:
     try:
         code = tomllib.loads(text).get("code")
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return None
     return code if isinstance(code, str) and _COUNTRY_CODE.match(code) else None
 

@@ -58,6 +58,7 @@ def prepare_images(blobs: list[Blob], known: dict[str, Asset] | None = None) -> 
     """
     config = current_app.config
     widths, max_pixels = tuple(config["IMAGE_WIDTHS"]), int(config["MAX_IMAGE_PIXELS"])
+    max_bytes = int(config["IMAGE_MEMORY_MB"]) * 2**20
     store = blob_store()
     for blob in blobs:
         if has_variants(blob, store) and _asset(blob.sha256, known) is None:
@@ -72,7 +73,7 @@ def prepare_images(blobs: list[Blob], known: dict[str, Asset] | None = None) -> 
 
     def make(blob: Blob) -> tuple:
         try:
-            return make_variants(blob.path, widths, max_pixels)
+            return make_variants(blob.path, widths, max_pixels, max_bytes)
         except ImageRejected as error:
             # Name the file: a module may hold many images.
             raise ImageRejected(f'"{blob.name}": {error}') from error

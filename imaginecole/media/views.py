@@ -1,8 +1,14 @@
-"""Media files, served by hash with long-lived cache headers: the URL changes when the bytes do."""
+"""Media files, served by hash with long-lived cache headers: the URL changes when the bytes do.
+
+Lesson media open in the browser. A file a teacher uploaded is a download (``attachment``)
+under its cleaned name: it is the teacher's file, not a page of this site.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from urllib.parse import quote
 
 from flask import Blueprint, abort, send_file
 from sqlalchemy import String, cast, select
@@ -10,11 +16,23 @@ from sqlalchemy import String, cast, select
 from imaginecole.extensions import db
 from imaginecole.media.models import Asset, ImageVariant
 from imaginecole.media.operations import blob_store
+from imaginecole.submissions.files import safe_name
 from imaginecole.submissions.models import Revision, TeacherFile
 from sync.media import EXTENSION_FOR_TYPE
 
 bp = Blueprint("media", __name__)
 NAME = re.compile(r"^([0-9a-f]{64})(\.[a-z0-9]{2,4})?$")
+# A PDF or media file opened directly must not run anything of its own, nor be framed.
+MEDIA_POLICY = (
+    "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+@dataclass(frozen=True)
+class Served:
+    media_type: str
+    download_name: str | None = None  # a teacher's upload: sent as an attachment of that name
 
 
 @bp.route("/media/<name>")
@@ -23,34 +41,46 @@ def blob(name: str):
     if not match:
         abort(404)
     sha256 = match.group(1)
-    media_type = _media_type(sha256)
-    if media_type is None or EXTENSION_FOR_TYPE.get(media_type, "") != (match.group(2) or ""):
+    served = _served(sha256)
+    if served is None or EXTENSION_FOR_TYPE.get(served.media_type, "") != (match.group(2) or ""):
         abort(404)
     path = blob_store().path(sha256)
     if not path.is_file():
         abort(404)
     response = send_file(
-        path, mimetype=media_type, conditional=True, etag=sha256, max_age=365 * 24 * 3600
+        path, mimetype=served.media_type, conditional=True, etag=sha256, max_age=365 * 24 * 3600
     )
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    # A PDF or media file opened directly must not run anything of its own.
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
-    )
+    response.headers["Content-Security-Policy"] = MEDIA_POLICY
+    if served.download_name is None:
+        response.headers["Content-Disposition"] = "inline"
+    else:
+        response.headers["Content-Disposition"] = attachment(served.download_name)
     return response
 
 
-def _media_type(sha256: str) -> str | None:
-    """Return the type of a blob this server knows, or None (then it is not served)."""
-    for column in (ImageVariant.media_type, Asset.media_type, TeacherFile.media_type):
+def attachment(name: str) -> str:
+    """Return a Content-Disposition that downloads a file under ``name`` (RFC 6266)."""
+    # The plain filename= is for old browsers; filename* carries the name exactly.
+    plain = name.encode("ascii", "replace").decode().replace('"', "_").replace("\\", "_")
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _served(sha256: str) -> Served | None:
+    """Return how to serve a blob this server knows, or None (then it is not served)."""
+    for column in (ImageVariant.media_type, Asset.media_type):
         found = db.session.scalar(select(column).filter_by(sha256=sha256).limit(1))
         if found:
-            return found
+            return Served(found)
+    upload = db.session.scalars(select(TeacherFile).filter_by(sha256=sha256).limit(1)).first()
+    if upload is not None:
+        return Served(upload.media_type, safe_name(upload.name, upload.media_type))
     # A file received with a teacher's submission: its revision's file list names its type.
     files = db.session.scalar(
         select(Revision.files).where(cast(Revision.files, String).contains(sha256)).limit(1)
     )
     for entry in files or []:
-        if entry.get("sha256") == sha256:
-            return entry.get("media_type")
+        if entry.get("sha256") == sha256 and isinstance(entry.get("media_type"), str):
+            media_type = entry["media_type"]
+            return Served(media_type, safe_name(str(entry.get("name", "")), media_type))
     return None

@@ -26,10 +26,12 @@ from imaginecole.submissions.operations import add_revision
 from sync import model as fmt
 from sync.bundle import BundleError, PublicKey, SubmissionStatus
 from sync.bundle.manifest import NO_REVISION
+from sync.container.keys import DEEP
 from sync.markdown import local_targets
 from sync.submissions import (
     REFUSED,
     EnrolledKeys,
+    EnrolmentFileError,
     KnownRevision,
     KnownSubmission,
     MergeResult,
@@ -62,7 +64,13 @@ class PackageReport:
 
 def enroll_schools(toml_text: str) -> list[EnrolledSchool]:
     """Enrol the school servers described in an enrolment file (see docs/submission-package.md)."""
-    parsed = parse_enrolled(tomllib.loads(toml_text))
+    try:
+        data = tomllib.loads(toml_text)
+    except tomllib.TOMLDecodeError as error:
+        raise EnrolmentFileError(f"enrolment file: not valid TOML: {error}") from error
+    except RecursionError:
+        raise EnrolmentFileError(f"enrolment file: not valid TOML: it {DEEP}") from None
+    parsed = parse_enrolled(data)
     rows = []
     for school in parsed.schools.values():
         values = {
@@ -137,9 +145,10 @@ def _read(path, enrolled: EnrolledKeys, only_country: str | None):
         if school is None:
             raise
         verify_package(path, enrolled)  # writes nothing; raises if the package is not genuine
+        # Which school, and of which country, is not this editor's business.
         raise ForeignPackage(
-            f"the package comes from {school.name}, a school of {school.country}; "
-            f"only that country's team can merge it"
+            "the package comes from a school server of another country; only that country's "
+            "team can merge it"
         ) from None
 
 

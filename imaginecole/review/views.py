@@ -138,6 +138,12 @@ def packages():
             try:
                 only = None if current_user().role == "admin" else current_user().country_code
                 report = service.import_package(path, only_country=only)
+            except service.ForeignPackage:
+                reason = _(
+                    "This package comes from a school server of another country: only that "
+                    "country's team can merge it. Nothing was changed."
+                )
+                return render_template("review/package_refused.html", reason=reason), 400
             except BundleError as error:
                 return render_template("review/package_refused.html", detail=str(error)), 400
         flash(

@@ -62,7 +62,11 @@ def check_upload(data: bytes) -> Checked:
         raise TeacherFileRefused("unknown_type")
     if media_type in IMAGE_TYPES:
         try:
-            rebuilt = rebuild_image(data, int(current_app.config["MAX_IMAGE_PIXELS"]))
+            rebuilt = rebuild_image(
+                data,
+                int(current_app.config["MAX_IMAGE_PIXELS"]),
+                int(current_app.config["IMAGE_MEMORY_MB"]) * 2**20,
+            )
         except ImageRejected as error:
             raise TeacherFileRefused("bad_image", str(error)) from error
         return Checked(rebuilt.data, rebuilt.media_type)

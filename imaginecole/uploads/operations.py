@@ -18,6 +18,7 @@ committed before the long check. Publishing commits itself: see ``publish_upload
 from __future__ import annotations
 
 import errno
+import lzma
 import os
 import re
 import shutil
@@ -230,7 +231,8 @@ def extract_zip(archive: Path, target: Path, limits: ZipLimits) -> int:
     """
     try:
         zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, NotImplementedError):
+        # NotImplementedError: zipfile's word for a ZIP64 record of a version it does not know.
         raise ZipRefused("not_zip") from None
     with zf:
         plan = _plan(zf, archive.stat().st_size, limits)
@@ -301,7 +303,8 @@ def _write(
             if size != info.file_size:
                 raise ZipRefused("corrupt", info.filename)
             count += 1
-        except (zipfile.BadZipFile, zlib.error, EOFError):
+        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, UnicodeDecodeError):
+            # UnicodeDecodeError: a local header's name that is not the UTF-8 it claims to be.
             raise ZipRefused("corrupt", info.filename) from None
         except NotImplementedError:
             raise ZipRefused("unsupported_compression", info.filename) from None
@@ -312,6 +315,9 @@ def _write(
                 raise ZipRefused("no_space") from None
             if error.errno in (errno.ENAMETOOLONG, errno.EEXIST, errno.ELOOP, errno.ENOTDIR):
                 raise ZipRefused("unsafe_name", info.filename) from None
+            # No errno: bz2's word for damaged data. EINVAL: an offset outside the archive.
+            if error.errno in (None, errno.EINVAL):
+                raise ZipRefused("corrupt", info.filename) from None
             raise
     return count
 
@@ -365,7 +371,7 @@ def _declared_id(path: Path) -> str:
     """Return the module id a module.toml declares, if it is a valid one (else '')."""
     try:
         value = tomllib.loads(path.read_text(encoding="utf-8")).get("id")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return ""
     return value if isinstance(value, str) and fmt.MODULE_ID.match(value) else ""
 

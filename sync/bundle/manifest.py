@@ -412,6 +412,8 @@ def parse_manifest(data: bytes) -> Manifest:
         raise ManifestError("is not UTF-8 text") from error
     except json.JSONDecodeError as error:
         raise ManifestError(f"is not valid JSON ({error})") from error
+    except RecursionError:
+        raise ManifestError("nests arrays or objects too deeply to be a manifest") from None
     top = Fields(value, "")
     # The format version is read first, alone: everything else may mean something else in
     # another version.

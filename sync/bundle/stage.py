@@ -20,7 +20,9 @@ only once this returns with every blob in the store.
 A refusal at step 3 deletes the staging folder. An interruption (stick pulled out, power cut,
 the process killed) leaves it, so the next attempt with the same bundle reuses what was copied;
 a staging folder only ever holds complete, flushed, hash-checked files under hash names (and
-``.tmp-*`` files that are never used). Blobs already in the store are never copied again.
+``.tmp-*`` files that are never used). Blobs already in the store (or staged) are never copied
+again, but they are read from the bundle and hashed: a bundle with any damaged file is refused,
+whatever this server holds (docs/bundle-format.md, "What a reader must refuse").
 Imports into one store must run one at a time; the app serialises them.
 """
 
@@ -180,6 +182,12 @@ def stage_bundle(
 
         staging = _staging_dir(store, manifest, digest)
         to_copy, staged = blobs_to_stage(manifest.files, store, staging, reserve)
+        # Blobs this server holds already are not copied, but they are read and hashed all the
+        # same: a bundle with a damaged file is refused here as ``verify`` calls it bad, so one
+        # rule decides, and a stick that installs here is good for the next school too.
+        for sha in sorted((set(manifest.files) - set(to_copy)) | staged):
+            entry = manifest.files[sha]
+            archive.check_blob(sha, entry.size, entry.name)
 
         result = StagedBundle(
             manifest,

@@ -12,10 +12,13 @@ and hashed with SHA-256 (the archive's CRC-32 only guards against accidents).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import mmap
 import re
 import struct
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -37,6 +40,7 @@ from sync.errors import (
     NotABundle,
     OversizedBlob,
     SignatureMissing,
+    StoreWriteError,
     TruncatedBlob,
     UnexpectedEntry,
     UnsafeEntryName,
@@ -133,7 +137,7 @@ class MultiPartFile(io.RawIOBase):
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
         if base + offset < 0:
-            raise OSError("seek before the start of the bundle")
+            raise OSError(errno.EINVAL, "seek before the start of the bundle")
         self._pos = base + offset
         return self._pos
 
@@ -234,7 +238,13 @@ class SignedArchive:
             raise BundleReadError(self.label, error.strerror or str(error)) from error
         try:
             self.zip = zipfile.ZipFile(self._stream)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as error:
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            ValueError,
+            EOFError,
+            NotImplementedError,  # zipfile's word for a ZIP64 record of an unknown version
+        ) as error:
             self._stream.close()
             hint = " or a part is missing" if len(self.parts) > 1 else ""
             raise NotABundle(
@@ -261,18 +271,46 @@ class SignedArchive:
 
     def read_small(self, name: str, cap: int) -> bytes | None:
         """Return a small entry's bytes (None when absent), never reading more than ``cap``."""
+        info = self._small_entry(name, cap)
+        if info is None:
+            return None
+        return b"".join(self._chunks(info, cap, name))
+
+    def _small_entry(self, name: str, cap: int) -> zipfile.ZipInfo | None:
         info = self.entries.get(name)
         if info is None:
             return None
         if info.file_size > cap:
             raise DecompressionBomb(name, f"declares {info.file_size} bytes, more than {cap}")
-        # These are read into memory before the signature can be checked: JSON of hashes
-        # compresses a few times at most, so a high ratio can only be an attack.
+        # These are inflated before the signature can be checked: JSON of hashes compresses a
+        # few times at most, so a high ratio can only be an attack.
         if info.file_size > max(info.compress_size, 1024) * MAX_JSON_RATIO:
             raise DecompressionBomb(
                 name, f"{info.compress_size} compressed bytes claim to hold {info.file_size}"
             )
-        return b"".join(self._chunks(info, cap, name))
+        return info
+
+    def _spool(self, name: str, cap: int) -> BinaryIO | None:
+        """Inflate an entry into a temporary file (None when absent), never past ``cap``."""
+        info = self._small_entry(name, cap)
+        if info is None:
+            return None
+        try:
+            spooled = tempfile.TemporaryFile()
+        except OSError as error:
+            raise StoreWriteError(tempfile.gettempdir(), error.strerror or str(error)) from error
+        try:
+            for chunk in self._chunks(info, cap, name):
+                try:
+                    spooled.write(chunk)
+                except OSError as error:
+                    reason = error.strerror or str(error)
+                    raise StoreWriteError(tempfile.gettempdir(), reason) from error
+            spooled.flush()
+        except BaseException:
+            spooled.close()
+            raise
+        return spooled
 
     def _chunks(self, info: zipfile.ZipInfo, cap: int, label: str) -> Iterator[bytes]:
         # zipfile already stops at the header's size; the cap is ours, so a lying header can
@@ -288,11 +326,14 @@ class SignedArchive:
                     if left <= 0:
                         raise DecompressionBomb(label, f"holds more than {cap} bytes")
                     yield chunk
-        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        except (zipfile.BadZipFile, zlib.error, EOFError, UnicodeDecodeError) as error:
+            # UnicodeDecodeError: a local header's name that is not the UTF-8 it claims to be.
             sha = info.filename.removeprefix(BLOB_PREFIX)
             raise CorruptBlob(sha, label, f"the archive data is damaged ({error})") from error
+        except NotImplementedError as error:  # zipfile's word for a feature it lacks
+            raise UnsupportedEntry(info.filename, f"uses a ZIP feature ({error})") from error
         except OSError as error:
-            raise BundleReadError(self.label, error.strerror or str(error)) from error
+            raise self._read_error(error, info, label) from error
 
     def _stored_chunks(self, info: zipfile.ZipInfo, cap: int, label: str) -> Iterator[bytes]:
         """Yield a stored (uncompressed) entry's bytes straight from the archive.
@@ -324,7 +365,16 @@ class SignedArchive:
                     raise DecompressionBomb(label, f"holds more than {cap} bytes")
                 yield chunk
         except OSError as error:
-            raise BundleReadError(self.label, error.strerror or str(error)) from error
+            raise self._read_error(error, info, label) from error
+
+    def _read_error(self, error: OSError, info: zipfile.ZipInfo, label: str) -> BundleError:
+        """Tell a damaged archive (an entry's offset points outside it) from a failing read."""
+        if error.errno == errno.EINVAL:
+            sha = info.filename.removeprefix(BLOB_PREFIX)
+            return CorruptBlob(
+                sha, label, "the archive data is damaged (an offset is out of range)"
+            )
+        return BundleReadError(self.label, error.strerror or str(error))
 
     def iter_blob(self, sha256: str, size: int, name: str = "") -> Iterator[bytes]:
         """Yield a blob's bytes; raise at the end unless they are exactly the declared ones.
@@ -381,9 +431,22 @@ class SignedArchive:
         if raw_signature is None:
             raise SignatureMissing(f"the {what} has no signature.json")
         signature = Signature.from_json_bytes(raw_signature)
-        manifest_bytes = self.read_small(MANIFEST_NAME, MAX_MANIFEST_BYTES)
-        if manifest_bytes is None:
+        # The signer is judged first: a key this server does not trust costs nothing more.
+        key = key_for(signature)
+        # Until the signature is checked, the manifest (up to MAX_MANIFEST_BYTES) is only on
+        # disk, and the signature is checked over a read-only map of it: memory a crafted
+        # bundle can make this process hold stays one chunk, whatever the manifest's size.
+        spooled = self._spool(MANIFEST_NAME, MAX_MANIFEST_BYTES)
+        if spooled is None:
             raise NotABundle(self.label, "it has no manifest.json")
-        if not key_for(signature).verify(signature.signature, manifest_bytes):
-            raise BadSignature(signature.key_id)
-        return manifest_bytes, signature
+        with spooled:
+            size = spooled.seek(0, io.SEEK_END)
+            if size == 0:
+                valid = key.verify(signature.signature, b"")
+            else:
+                with mmap.mmap(spooled.fileno(), 0, access=mmap.ACCESS_READ) as signed:
+                    valid = key.verify(signature.signature, signed)
+            if not valid:
+                raise BadSignature(signature.key_id)
+            spooled.seek(0)
+            return spooled.read(), signature

@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import json
+import mmap
 import os
 import re
 import tomllib
@@ -38,6 +39,8 @@ ALGORITHM = "ed25519"
 KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MAX_SIGNATURE_BYTES = 64 * 1024
+# Said of JSON or TOML whose nesting exhausts the parser's recursion (a crafted file).
+DEEP = "nests arrays or objects too deeply"
 
 
 def key_id_of(raw_public_key: bytes) -> str:
@@ -67,7 +70,7 @@ class PublicKey:
             raise ValueError(f"an Ed25519 public key has 32 bytes, this one has {len(raw)}")
         return cls(raw)
 
-    def verify(self, signature: bytes, data: bytes) -> bool:
+    def verify(self, signature: bytes, data: bytes | mmap.mmap) -> bool:
         try:
             Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, data)
         except (InvalidSignature, ValueError):
@@ -203,6 +206,8 @@ class Signature:
             value = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise SignatureMissing("signature.json is not valid JSON") from error
+        except RecursionError:
+            raise SignatureMissing(f"signature.json {DEEP}") from None
         if not isinstance(value, dict):
             raise SignatureMissing("signature.json is not a JSON object")
         if value.get("algorithm") != ALGORITHM:
@@ -214,7 +219,7 @@ class Signature:
             raise SignatureMissing("signature.json has no valid key_id")
         try:
             signature = base64.b64decode(str(value.get("signature", "")), validate=True)
-        except binascii.Error as error:
+        except (binascii.Error, ValueError) as error:  # ValueError: not even ASCII
             raise SignatureMissing("the signature in signature.json is not valid base64") from error
         if len(signature) != 64:
             raise SignatureMissing("the signature in signature.json is not 64 bytes long")
@@ -341,6 +346,8 @@ def read_toml_file(path: Path | str, what: str, error: type[TrustFileError]) -> 
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as problem:
         raise error(f"{what} {path}: not valid TOML: {problem}") from problem
+    except RecursionError:
+        raise error(f"{what} {path}: not valid TOML: it {DEEP}") from None
 
 
 def key_entries(

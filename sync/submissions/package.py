@@ -304,6 +304,8 @@ def parse_package_manifest(data: bytes) -> tuple[PackageManifest, list[list[str]
         ) from error
     except json.JSONDecodeError as error:
         raise ManifestError(f"is not valid JSON ({error})") from error
+    except RecursionError:
+        raise ManifestError("nests arrays or objects too deeply to be a package manifest") from None
     top = Fields(value, "")
     # Read first, alone: everything else may mean something else in another version.
     format_version = top.integer("format_version", minimum=0)

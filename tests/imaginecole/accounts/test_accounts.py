@@ -18,11 +18,14 @@ from imaginecole.accounts.operations import (
     FAILURE_WINDOW,
     MAX_FAILURES_PER_ACCOUNT,
     MAX_FAILURES_PER_ADDRESS,
+    MAX_FAILURES_PER_SOURCE,
     authenticate,
     create_user,
     set_disabled,
     set_role,
+    trusted_device,
 )
+from imaginecole.accounts.views import DEVICE_COOKIE
 from imaginecole.extensions import db
 from tests.imaginecole.accounts.conftest import ADMIN, EDITOR, ORIGIN, PASSWORD, TEACHER
 
@@ -170,9 +173,13 @@ def failures(app) -> int:
         return db.session.scalar(select(func.count(LoginFailure.id)))
 
 
-def test_five_wrong_passwords_lock_the_account_even_for_the_right_one(site):
+def at(address: str) -> dict:
+    return {"environ_base": {"REMOTE_ADDR": address}}
+
+
+def test_five_wrong_passwords_lock_the_account_from_that_address_only(site):
     client = site.test_client()
-    for _ in range(MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(MAX_FAILURES_PER_SOURCE):
         assert login(client, TEACHER, "guess-guess-guess").status_code == 400
 
     response = login(client, TEACHER)
@@ -180,35 +187,107 @@ def test_five_wrong_passwords_lock_the_account_even_for_the_right_one(site):
     assert response.status_code == 429
     assert "Wait 15 minutes" in response.get_data(as_text=True)
     assert session_cookie(client) is None
-    # From another address too: the brake is on the account.
-    other = site.test_client()
-    response = login(other, TEACHER, environ_base={"REMOTE_ADDR": "10.9.9.9"})
-    assert response.status_code == 429
-    # Other accounts are not affected.
+    # A stranger's wrong passwords cannot lock the teacher out: from another address she
+    # signs in at once.
+    assert login(site.test_client(), TEACHER, **at("10.9.9.9")).status_code == 302
+    # Other accounts are not affected either.
     assert login(site.test_client(), EDITOR).status_code == 302
 
 
 def test_twenty_failures_from_one_address_block_it_across_accounts(site):
-    address = {"REMOTE_ADDR": "10.1.2.3"}
+    address = at("10.1.2.3")
     client = site.test_client()
     for number in range(MAX_FAILURES_PER_ADDRESS):
-        response = login(client, f"guess{number}@ecole-a.zz", "guess", environ_base=address)
+        response = login(client, f"guess{number}@ecole-a.zz", "guess", **address)
         assert response.status_code == 400
 
-    assert login(client, TEACHER, environ_base=address).status_code == 429
-    assert login(client, EDITOR, environ_base=address).status_code == 429
+    assert login(client, TEACHER, **address).status_code == 429
+    assert login(client, EDITOR, **address).status_code == 429
     # Another address still signs in.
-    assert login(site.test_client(), TEACHER, environ_base={"REMOTE_ADDR": "10.1.2.4"}).status_code == 302  # fmt: skip
+    assert login(site.test_client(), TEACHER, **at("10.1.2.4")).status_code == 302
+
+
+def trusted_browser(site, email: str, address: str):
+    """A browser that has signed in as ``email`` before, and signed out since."""
+    client = site.test_client()
+    assert login(client, email, **at(address)).status_code == 302
+    client.delete_cookie("session")
+    assert client.get_cookie(DEVICE_COOKIE) is not None
+    return client
+
+
+def test_teachers_behind_one_address_keep_signing_in_when_it_is_blocked(site):
+    school = "10.1.2.3"  # one public address for the whole school (NAT)
+    teacher = trusted_browser(site, TEACHER, school)
+    # Someone behind the same address makes up e-mails, and tries the teacher's too.
+    pupil = site.test_client()
+    for number in range(MAX_FAILURES_PER_ADDRESS):
+        login(pupil, f"guess{number}@ecole-a.zz", "guess", **at(school))
+    for _ in range(MAX_FAILURES_PER_SOURCE):
+        login(pupil, TEACHER, "guess", **at(school))
+    assert login(pupil, TEACHER, **at(school)).status_code == 429
+    assert login(pupil, EDITOR, **at(school)).status_code == 429
+
+    # The browser the teacher signs in with is not held back by others' failures.
+    assert login(teacher, TEACHER, **at(school)).status_code == 302
+    # It is trusted for her account only.
+    teacher.delete_cookie("session")
+    assert login(teacher, EDITOR, **at(school)).status_code == 429
+
+
+def test_a_trusted_browser_still_gets_only_five_guesses(site):
+    stolen = trusted_browser(site, TEACHER, "10.1.2.3")
+    for _ in range(MAX_FAILURES_PER_SOURCE):
+        assert login(stolen, TEACHER, "guess-guess-guess", **at("10.7.7.7")).status_code == 400
+
+    assert login(stolen, TEACHER, **at("10.7.7.7")).status_code == 429
+    # Those failures were filed under that browser: the address is not blocked for others.
+    assert login(site.test_client(), TEACHER, **at("10.7.7.7")).status_code == 302
+
+
+def test_guessing_one_account_from_many_addresses_stops_at_the_account_limit(site):
+    owner = trusted_browser(site, TEACHER, "10.0.0.1")
+    for number in range(MAX_FAILURES_PER_ACCOUNT):
+        address = f"10.66.{number // 4}.{number % 4}"  # never five from one address
+        assert login(site.test_client(), TEACHER, "guess", **at(address)).status_code == 400
+
+    # A new browser, from an address that never failed, is held back ...
+    assert login(site.test_client(), TEACHER, **at("10.0.0.2")).status_code == 429
+    # ... but not the browser the teacher already signs in with.
+    assert login(owner, TEACHER, **at("10.0.0.1")).status_code == 302
+
+
+def test_the_trusted_browser_cookie_does_not_name_the_account(site):
+    client = trusted_browser(site, TEACHER, "10.1.2.3")
+    cookie = client.get_cookie(DEVICE_COOKIE)
+
+    assert "ecole" not in cookie.value and "@" not in cookie.value
+    assert cookie.http_only and cookie.same_site == "Lax"
+    with site.app_context():
+        secret = site.config["SECRET_KEY"]
+        assert trusted_device(secret, cookie.value, TEACHER) is not None
+        assert trusted_device(secret, cookie.value, EDITOR) is None
+        assert trusted_device("another server", cookie.value, TEACHER) is None
+    # Signing in as another account keeps both, in one browser id.
+    assert login(client, EDITOR, **at("10.1.2.3")).status_code == 302
+    both = client.get_cookie(DEVICE_COOKIE).value
+    assert trusted_device(secret, both, TEACHER) == trusted_device(secret, both, EDITOR)
+
+
+def test_a_failed_login_sets_no_cookie(site):
+    client = site.test_client()
+    login(client, TEACHER, "guess-guess-guess")
+    assert client.get_cookie(DEVICE_COOKIE) is None and session_cookie(client) is None
 
 
 def test_a_successful_login_clears_the_account_failures(site):
     client = site.test_client()
-    for _ in range(MAX_FAILURES_PER_ACCOUNT - 1):
+    for _ in range(MAX_FAILURES_PER_SOURCE - 1):
         login(client, TEACHER, "guess-guess-guess")
     assert login(site.test_client(), TEACHER).status_code == 302
     assert failures(site) == 0
 
-    for _ in range(MAX_FAILURES_PER_ACCOUNT - 1):
+    for _ in range(MAX_FAILURES_PER_SOURCE - 1):
         assert login(client, TEACHER, "guess-guess-guess").status_code == 400
     assert login(site.test_client(), TEACHER).status_code == 302
 
@@ -216,7 +295,7 @@ def test_a_successful_login_clears_the_account_failures(site):
 def test_failures_expire_after_the_window(site):
     start = datetime(2030, 1, 1, 8, 0, tzinfo=UTC)
     with site.app_context():
-        for _ in range(MAX_FAILURES_PER_ACCOUNT):
+        for _ in range(MAX_FAILURES_PER_SOURCE):
             assert authenticate(TEACHER, "guess", "10.0.0.1", now=start).user is None
         assert authenticate(TEACHER, PASSWORD, "10.0.0.1", now=start).throttled
         later = start + FAILURE_WINDOW - timedelta(seconds=1)

@@ -466,6 +466,21 @@ def test_pages_carry_a_strict_content_security_policy(client, url):
     assert "'unsafe-eval'" not in policy
 
 
+def test_lesson_media_open_in_the_browser_and_cannot_be_framed(client):
+    page = get_page(client, "/fr/modules/zz-maths-fractions/lire-une-fraction")
+    [img] = page.named("img")
+
+    response = client.get(img["src"])
+
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == "inline"
+    policy = response.headers["Content-Security-Policy"]
+    directives = {d.split()[0]: d.split()[1:] for d in policy.split(";") if d.strip()}
+    assert directives["default-src"] == ["'none'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert directives["base-uri"] == ["'none'"]
+
+
 def test_the_raw_script_of_a_lesson_is_shown_as_text(client):
     page = get_page(client, "/fr/modules/zz-histoire-royaume/grandes-dates")
 

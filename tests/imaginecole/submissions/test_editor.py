@@ -361,6 +361,31 @@ def test_the_previewed_image_can_be_loaded(school, teacher):
     assert teacher.get(src.group(1)).status_code == 200
 
 
+def test_an_uploaded_file_is_downloaded_under_its_cleaned_name(school, teacher):
+    response = post_form(
+        teacher,
+        NEW,
+        lesson(markdown="[La fiche](Fiche élève n°1.pdf)", action="preview"),
+        files=[(b"%PDF-1.4\n%%EOF\n", "Fiche élève n°1.pdf")],
+    )
+    assert response.status_code == 200
+    with school.app_context():
+        upload = db.session.scalar(select(TeacherFile))
+
+    served = teacher.get(f"/media/{upload.sha256}.pdf")
+
+    assert served.status_code == 200
+    assert upload.name == "fiche-eleve-n1.pdf"
+    assert served.headers["Content-Disposition"] == (
+        "attachment; filename=\"fiche-eleve-n1.pdf\"; filename*=UTF-8''fiche-eleve-n1.pdf"
+    )
+    policy = served.headers["Content-Security-Policy"]
+    directives = {d.split()[0]: d.split()[1:] for d in policy.split(";") if d.strip()}
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert directives["base-uri"] == ["'none'"]
+    assert directives["default-src"] == ["'none'"]
+
+
 # ---------------------------------------------------------------------------- drafts and revisions
 
 

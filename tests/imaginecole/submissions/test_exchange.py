@@ -410,10 +410,10 @@ def inside(package: Path, entry: str) -> int:
     return info.header_offset + 30 + name_length + extra_length + info.compress_size // 2
 
 
-def merge_page(app, email: str, package: Path):
+def merge_page(app, email: str, package: Path, lang: str = "en"):
     editor = sign_in(app, email)
     return editor.post(
-        "/en/review/packages",
+        f"/{lang}/review/packages",
         data={"package": (package.open("rb"), "paquet.icsub"), "csrf_token": csrf(editor)},
         content_type="multipart/form-data",
     )
@@ -512,6 +512,11 @@ def test_an_editor_of_another_country_cannot_merge_a_package(world):
     assert response.status_code == 400
     assert "only that country" in response.get_data(as_text=True)
     assert (rows(world.national), store_files(world.national)) == before
+    # In the reader's language, and without naming the other country's school.
+    page = text_of(merge_page(world.national, "aya@education.yy", package, "fr").get_data(True))
+    assert "d&#39;un autre pays : seule l&#39;équipe de ce pays peut le fusionner" in page
+    assert "only that country" not in page
+    assert "Zedville" not in page and "zz" not in page.split()
     assert merge_page(world.national, EDITOR, package).status_code == 302
 
 

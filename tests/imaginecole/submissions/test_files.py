@@ -13,7 +13,7 @@ import zlib
 from dataclasses import dataclass
 
 import pytest
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, PngImagePlugin
 from sqlalchemy import select
 
 from imaginecole.accounts.models import User
@@ -163,6 +163,21 @@ def test_a_photo_loses_its_exif_and_gps_but_keeps_its_orientation(checker):
     assert b"Exif" not in data and b"PhoneMaker" not in data and b"GPS" not in data
     assert image.size == (40, 60)  # turned upright from its pixels before the EXIF went
     assert upload.size == len(data)
+
+
+def test_comments_and_text_chunks_do_not_survive_the_rebuild(checker):
+    comment = io.BytesIO()
+    Image.new("RGB", (30, 20), "white").save(comment, "JPEG", comment="Awa Diop, Thiès")
+    text = PngImagePlugin.PngInfo()
+    text.add_text("comment", "Awa Diop, Thiès")  # would become a JPEG comment
+    chunk = io.BytesIO()
+    Image.new("RGB", (30, 20), "white").save(chunk, "PNG", pnginfo=text)
+
+    for name, sent in (("photo.jpg", comment), ("dessin.png", chunk)):
+        upload, data = stored(checker, name, sent.getvalue())
+        assert upload.media_type == "image/jpeg"
+        assert b"Awa Diop" not in data and b"\xff\xfe" not in data  # no JPEG comment segment
+        assert "comment" not in Image.open(io.BytesIO(data)).info
 
 
 def test_a_photo_through_the_form_is_stored_without_exif(school, teacher):

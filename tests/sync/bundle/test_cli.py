@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from sync.bundle import load_public_key, root_entry_toml, trust_entry_toml
 from sync.cli import cli
+from sync.container.keys import load_private_key, sign
 from tests.sync.bundle.test_support import TEST_CONTENT, blob_names, rewrite
 
 
@@ -212,3 +213,25 @@ def test_the_ministry_signs_trust_files_with_its_root_keys_and_checks_the_next(t
     )
     not_a_root = run(runner, "trust", "sign", second, "--key", tmp_path / "team.key", code=1)
     assert "not among the root keys" in not_a_root.output
+
+
+@pytest.mark.parametrize("entry", ["signature.json", "manifest.json"])
+def test_deeply_nested_json_is_a_clear_refusal_not_a_crash(publisher, runner, entry):
+    # 10 kB that a recursive JSON parser cannot get through; no key is needed to make it.
+    root, _ = publisher
+    build(runner, root)
+    nested = b"[" * 5000 + b"]" * 5000
+    bad = rewrite(root / "zz.icb", root / "nested.icb", replace={entry: nested})
+    trust = root / "trust.toml"
+    if entry == "manifest.json":  # the signature must hold for the manifest to be read
+        key = load_private_key(root / "keys" / "zz-team.key")
+        bad = rewrite(
+            root / "zz.icb",
+            root / "nested.icb",
+            replace={entry: nested, "signature.json": sign(nested, key).to_json_bytes()},
+        )
+
+    result = run(runner, "verify", bad, "--trust", trust, code=1)
+
+    assert "BAD " in result.output
+    assert "too deeply" in result.output

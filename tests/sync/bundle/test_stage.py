@@ -39,6 +39,7 @@ from sync.bundle import (
     UntrustedKey,
     read_manifest,
     stage_bundle,
+    verify_bundle,
 )
 from sync.bundle.stage import withdraw
 from sync.container.staging import RESERVE_BYTES
@@ -286,6 +287,22 @@ def test_a_corrupt_blob_of_the_right_size_is_refused_though_its_crc_is_right(kit
     bad = rewrite(good, tmp_path / "bad.icb", replace={victim: bytes(data)})
     error = refuse(kit, bad, CorruptBlob)
     assert "disque.png" in str(error)
+
+
+def test_a_corrupt_blob_is_refused_even_when_the_server_holds_it_already(kit, good, tmp_path):
+    stage_bundle(kit.build(version=1), kit.trust, kit.store, NOTHING)
+    held = stored_files(kit.store)
+    victim = blob_names(good, "image/")[0]
+    data = bytearray(dict((i.filename, d) for i, d in read_entries(good))[victim])
+    data[-10] ^= 0xFF
+    bad = rewrite(good, tmp_path / "bad.icb", replace={victim: bytes(data)})
+
+    # One rule for import and verify: a bundle with a damaged file is bad, whatever is held.
+    with pytest.raises(CorruptBlob) as caught:
+        stage_bundle(bad, kit.trust, kit.store, InstalledState({("zz", "main"): 1}))
+    assert "disque.png" in str(caught.value)
+    assert stored_files(kit.store) == held
+    assert [type(p) for p in verify_bundle(bad, kit.trust).problems] == [CorruptBlob]
 
 
 def test_a_corrupt_blob_met_late_leaves_nothing_behind(kit, good, tmp_path):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
+import subprocess
+import sys
+import zipfile
 
 import pytest
 
@@ -17,7 +21,14 @@ from sync.bundle import (
     find_bundles,
     verify_bundle,
 )
-from tests.sync.bundle.test_support import blob_names, make_kit, read_entries, rewrite
+from sync.container.keys import Signature
+from tests.sync.bundle.test_support import (
+    blob_names,
+    make_kit,
+    read_entries,
+    rewrite,
+    write_zero_bomb,
+)
 
 
 @pytest.fixture
@@ -98,3 +109,71 @@ def test_a_folder_with_a_good_and_a_bad_bundle(kit, tmp_path):
     assert verdicts["good.icb"].ok and verdicts["split.icb"].ok
     parts = len(list(stick.glob("split.icb.*")))
     assert parts > 1 and f"{parts} parts" in verdicts["split.icb"].describe()
+
+
+def test_an_untrusted_signer_is_refused_before_the_manifest_is_inflated(kit, tmp_path):
+    # 200 MB of zeros as manifest.json: refused as a bomb if it were read at all.
+    bomb = write_zero_bomb(kit.build(), tmp_path / "bomb.icb", "manifest.json", 200)
+
+    verdict = verify_bundle(bomb, TrustStore())
+
+    assert [type(p) for p in verdict.problems] == [UntrustedKey]
+
+
+# Run in a fresh interpreter, counting what Python allocates during this one check. (The
+# process's resident size would also count the pages of the file read through a map, which
+# the kernel may drop at any time: those are on disk, not held.)
+PEAK_OF_VERIFY = """
+import sys, tracemalloc
+from sync.bundle import verify_bundle
+from sync.container.keys import PublicKey, TrustStore
+trust = TrustStore()
+trust.add(PublicKey.from_base64(sys.argv[2]), ["zz"], "Zedland team")
+tracemalloc.start()
+verdict = verify_bundle(sys.argv[1], trust)
+_current, peak = tracemalloc.get_traced_memory()
+print(type(verdict.problems[0]).__name__)
+print(peak)
+"""
+
+
+def test_a_large_forged_manifest_is_never_held_in_memory_unauthenticated(kit, tmp_path):
+    # 40 MB of incompressible JSON, under the 64 MiB cap, with a signature that names the
+    # trusted key but was not made with it: what anyone can put on a stick.
+    padding = secrets.token_hex(20 * 1024 * 1024)
+    manifest = b'{"format_version":1,"padding":"' + padding.encode() + b'"}'
+    forged = Signature(kit.key.key_id, secrets.token_bytes(64)).to_json_bytes()
+    path = tmp_path / "forged.icb"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("manifest.json", manifest)
+        archive.writestr("signature.json", forged)
+    del padding, manifest
+
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_OF_VERIFY, str(path), kit.key.public.to_base64()],
+        capture_output=True,
+        check=True,
+    )
+
+    refusal, peak = done.stdout.decode().split()
+    assert refusal == "BadSignature"
+    assert int(peak) < 8 * 2**20  # the manifest's 40 MB were only ever on disk
+
+
+def test_an_entry_using_a_zip_feature_zipfile_lacks_is_a_problem_not_a_crash(kit, tmp_path):
+    good = kit.build()
+    victim = blob_names(good, "text/markdown")[0]  # deflated: read through zipfile
+    data = bytearray(good.read_bytes())
+    # Set flag bit 5 ("compressed patched data", which zipfile cannot read) in the entry's
+    # central directory record, whose name follows its 46-byte header.
+    record = data.index(b"PK\x01\x02")
+    while data[record + 46 : record + 46 + len(victim)] != victim.encode():
+        record = data.index(b"PK\x01\x02", record + 4)
+    data[record + 8] |= 0x20
+    bad = tmp_path / "patched.icb"
+    bad.write_bytes(bytes(data))
+
+    verdict = verify_bundle(bad, kit.trust)
+
+    assert [type(p).__name__ for p in verdict.problems] == ["UnsupportedEntry"]
+    assert "uses a ZIP feature" in str(verdict.problems[0])
