@@ -15,24 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.fuzz.names import TARGET_NAMES
 from tests.fuzz.targets import Target, make_targets, mutate
 
-NAMES = [
-    "signature",
-    "bundle_manifest",
-    "package_manifest",
-    "trust_file",
-    "enrolment_file",
-    "bundle_container",
-    "bundle_signed",
-    "package_container",
-    "package_signed",
-    "upload_image",
-    "upload_zip",
-    "markdown",
-    "search_query",
-    "submission_text",
-]
 JSON_TARGETS = ["signature", "bundle_manifest", "package_manifest", "bundle_signed"]
 TOML_TARGETS = ["trust_file", "enrolment_file"]
 MUTATIONS_PER_TARGET = 200  # a fixed number from a fixed seed: a failure can be replayed
@@ -57,10 +42,10 @@ def targets(tmp_path_factory) -> dict[str, Target]:
 
 
 def test_every_target_is_run(targets):
-    assert sorted(targets) == sorted(NAMES)
+    assert sorted(targets) == sorted(TARGET_NAMES)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", TARGET_NAMES)
 def test_random_bytes(targets, name):
     @QUICK
     @given(st.binary(max_size=2048))
@@ -70,7 +55,7 @@ def test_random_bytes(targets, name):
     check()
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", TARGET_NAMES)
 def test_mutations_of_valid_inputs(targets, name):
     target = targets[name]
     rng = random.Random(name)
