@@ -35,6 +35,7 @@ from sync.bundle import (
 )
 from sync.content import read_content
 from tests.conftest import TEST_CONTENT, give_signing_key, load_content, make_app
+from tests.imaginecole.national_helpers import add_accounts, client_as, post
 
 ROOT = PrivateKey.generate()  # the ministry's root key, kept offline
 
@@ -219,3 +220,59 @@ def test_an_old_trust_file_put_back_is_refused_until_replaced_on_purpose(tmp_pat
     replaced = cli(school, "trust", "replace", str(old), input="y\n")
     assert replaced.exit_code == 0, replaced.output
     assert "version 1" in cli(school, "trust", "show").output
+
+
+# ---------------------------------------------------------------------------- the admin page
+
+
+REFUSED_TRUST_FILES = {
+    "damaged": (
+        "[[keys]\n",  # not TOML
+        {
+            "fr": "Le fichier de confiance de ce serveur est inutilisable.",
+            "ar": "لا يمكن استعمال ملف الثقة الخاص بهذا الخادم.",
+        },
+    ),
+    "older than the one accepted": (
+        None,  # an old copy put back after a newer file was accepted
+        {
+            "fr": "Le fichier de confiance de ce serveur est plus ancien",
+            "ar": "ملف الثقة في هذا الخادم أقدم من الملف الذي قبله من قبل",
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+@pytest.mark.parametrize("case", list(REFUSED_TRUST_FILES))
+def test_the_install_page_explains_a_refused_trust_file(tmp_path, case, lang):
+    national = national_server(tmp_path / "national")
+    give_signing_key(national)
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    bundle = shutil.copy(build(national), drive)
+    school = make_app(tmp_path / "school", BUNDLE_SEARCH_PATHS=(str(drive),))
+    add_accounts(school, [("admin", "admin", None)])
+    trust_path = tmp_path / "school" / "trust.toml"
+    damaged_text, expected = REFUSED_TRUST_FILES[case]
+    if damaged_text is None:
+        publisher = key_of(national)
+        old = trust_file(tmp_path / "trust-v1.toml", 1, [publisher])
+        shutil.copyfile(old, trust_path)
+        newer = trust_file(tmp_path / "trust-v2.toml", 2, [publisher])
+        assert cli(school, "trust", "update", str(newer)).exit_code == 0
+        shutil.copyfile(old, trust_path)
+    else:
+        trust_path.write_text(damaged_text, encoding="utf-8")
+    admin = client_as(school, "admin")
+
+    listed = admin.get(f"/{lang}/admin/bundles")
+    assert listed.status_code == 200 and str(bundle) in listed.get_data(as_text=True)
+    refused = post(admin, f"/{lang}/admin/bundles/import", {"path": str(bundle)})
+
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert expected[lang] in page
+    assert "Traceback" not in page and "BEGIN" not in page
+    assert school_modules(school) == []
+    assert history(school) == []
