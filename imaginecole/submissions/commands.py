@@ -5,20 +5,44 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask.cli import with_appcontext
 
 from imaginecole.commands import database_command
-from imaginecole.submissions.outbox import countries_with_pending, enrolment_entry, export_package
+from imaginecole.datadir import school_key_path
+from imaginecole.submissions.outbox import (
+    SchoolKeyMissing,
+    countries_with_pending,
+    create_school_key,
+    enrolment_entry,
+    export_package,
+)
 from sync.bundle import BundleError
 
 
-@click.command("key", help="Print this school server's enrolment entry for the national team.")
+@click.command(
+    "key",
+    help="Print this school server's enrolment entry for the national team; the first time, "
+    "create the key that signs its packages.",
+)
 @click.option("--country", required=True, help="Country code of this school.")
 @click.option(
     "--name", required=True, help="Name of this school, as the national team will see it."
 )
-@with_appcontext
-def submissions_key(country: str, name: str) -> None:
+@click.option(
+    "--new-key",
+    is_flag=True,
+    help="Replace a key that was lost after packages were sent (the school must be enrolled again).",
+)
+@database_command
+def submissions_key(country: str, name: str, new_key: bool) -> None:
+    if not school_key_path().exists():
+        try:
+            path = create_school_key(replace_lost=new_key)
+        except SchoolKeyMissing as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(
+            f"Created this school server's key: {path}. Keep it in the server's backups.",
+            err=True,
+        )
     click.echo(enrolment_entry(country, name), nl=False)
 
 
@@ -39,7 +63,7 @@ def submissions_export(out_path: Path, country: str | None) -> None:
         )
     try:
         report = export_package(countries[0], out_path)
-    except (BundleError, OSError) as error:
+    except (BundleError, OSError, SchoolKeyMissing) as error:
         raise click.ClickException(f"The package could not be written: {error}") from None
     if report.path is None:
         click.echo("Nothing to export: every submission has reached the national server.")

@@ -17,7 +17,7 @@ from imaginecole.datadir import school_key_path
 from imaginecole.extensions import db
 from imaginecole.media.operations import blob_store
 from imaginecole.submissions.models import ExportedPackage, Revision, Submission
-from sync.bundle import generate_key_files, load_private_key
+from sync.bundle import PrivateKey, generate_key_files, load_private_key
 from sync.submissions import (
     FileRef,
     RevisionData,
@@ -37,20 +37,59 @@ class ExportReport:
     withdrawals: int = 0
 
 
-def ensure_school_key() -> Path:
-    """Return this school server's key, creating it the first time."""
+class SchoolKeyMissing(Exception):
+    """This school server has no key to sign its packages with; the message says what to do."""
+
+    def __init__(self, path: Path, used_before: bool):
+        self.path, self.used_before = path, used_before
+        if used_before:
+            advice = (
+                "packages were signed with it before, so restore it from a backup "
+                "(imaginecole restore); a new key would need the national team to enrol "
+                "this school again (imaginecole submissions key --new-key)"
+            )
+        else:
+            advice = (
+                "create it with `imaginecole submissions key --country CC --name NAME` and "
+                "send the printed entry to the national team"
+            )
+        super().__init__(f"This school server has no key at {path}: {advice}.")
+
+
+def _key_used_before() -> bool:
+    return db.session.scalar(select(ExportedPackage.id).limit(1)) is not None
+
+
+def school_key() -> PrivateKey:
+    """Return this school server's key; never create one (SchoolKeyMissing)."""
     path = school_key_path()
     if not path.exists():
-        files = generate_key_files(path.parent, name=path.stem)
-        if files.private_path != path:
-            os.replace(files.private_path, path)
+        raise SchoolKeyMissing(path, _key_used_before())
+    return load_private_key(path)
+
+
+def create_school_key(replace_lost: bool = False) -> Path:
+    """Create this school server's key, on purpose; return its path.
+
+    A key that signed packages before and is now missing is not replaced unless
+    ``replace_lost``: the national team knows the old one, so a new key means enrolling again.
+    """
+    path = school_key_path()
+    if path.exists():
+        raise FileExistsError(f"This school server already has a key at {path}.")
+    if _key_used_before() and not replace_lost:
+        raise SchoolKeyMissing(path, used_before=True)
+    # A public key left without its private key can sign nothing: the new pair replaces it.
+    path.with_suffix(".pub").unlink(missing_ok=True)
+    files = generate_key_files(path.parent, name=path.stem)
+    if files.private_path != path:
+        os.replace(files.private_path, path)
     return path
 
 
 def enrolment_entry(country: str, name: str) -> str:
     """Return the text the national team adds to enrol this school server."""
-    key = load_private_key(ensure_school_key())
-    return enrolment_entry_toml(key.public, country, name)
+    return enrolment_entry_toml(school_key().public, country, name)
 
 
 def _revision_data(revision: Revision) -> RevisionData:
@@ -103,6 +142,7 @@ def export_package(country: str, out_path: Path) -> ExportReport:
     submissions = pending_submissions(country)
     if not submissions:
         return ExportReport(path=None)
+    key = school_key()  # before any work: a missing key is the first thing to fix
     store = blob_store()
     data, files = [], {}
     report = ExportReport(path=Path(out_path))
@@ -124,7 +164,7 @@ def export_package(country: str, out_path: Path) -> ExportReport:
         report.submissions += 1
         report.revisions += len(revisions)
         report.withdrawals += withdrawn
-    build_package(data, files, country, load_private_key(ensure_school_key()), out_path)
+    build_package(data, files, country, key, out_path)
     for submission in submissions:
         for revision in submission.revisions:
             revision.exported = True

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -28,10 +29,12 @@ from imaginecole.submissions import operations as service
 from imaginecole.submissions.files import TeacherFileRefused, render_with_files, store_teacher_file
 from imaginecole.submissions.models import OPEN_LICENCES_FOR_TEACHERS, TeacherFile
 from imaginecole.submissions.outbox import (
+    SchoolKeyMissing,
     countries_with_pending,
     export_package,
     pending_submissions,
 )
+from sync.bundle import BundleError
 from sync.submissions import PACKAGE_SUFFIX
 
 bp = Blueprint("submissions", __name__, url_prefix="/<lang>", template_folder="templates")
@@ -234,6 +237,15 @@ def withdraw(uid: str):
 
 # ---------------------------------------------------------------------------- the outbox
 
+KEY_NOT_CREATED = _l(
+    "Create it once with the command imaginecole submissions key, and send the entry it prints "
+    "to the national team."
+)
+KEY_LOST = _l(
+    "Its key was lost after packages were sent: restore it from the server's backup. A new key "
+    "would need the national team to enrol this school again."
+)
+
 
 @bp.route("/admin/outbox", methods=["GET", "POST"])
 @role_required("admin")
@@ -243,7 +255,27 @@ def outbox():
         out_dir = data_path("outbox")
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / f"submissions-{country}-{datetime.now(UTC):%Y%m%d-%H%M%S}{PACKAGE_SUFFIX}"
-        report = export_package(country, path)
+        try:
+            report = export_package(country, path)
+        except SchoolKeyMissing as error:
+            db.session.rollback()
+            advice = KEY_LOST if error.used_before else KEY_NOT_CREATED
+            flash(
+                f"{_('This school server has no key to sign its packages with.')} {advice}", "error"
+            )
+            return redirect(url_for("submissions.outbox"))
+        except (BundleError, OSError):
+            db.session.rollback()
+            path.unlink(missing_ok=True)
+            current_app.logger.exception("The outbox package could not be written")
+            flash(
+                _(
+                    "The package could not be written (is the server's disk full?). Nothing was "
+                    "marked as sent: try again once the problem is fixed."
+                ),
+                "error",
+            )
+            return redirect(url_for("submissions.outbox"))
         db.session.commit()
         if report.path is None:
             flash(_("Nothing to send: every submission has reached the national team."), "info")

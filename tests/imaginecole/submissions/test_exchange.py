@@ -9,6 +9,7 @@ applies them: what the database holds, what the pages show, and what travels bac
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import struct
@@ -103,7 +104,8 @@ def templates(tmp_path_factory) -> Path:
         )
         result = cli(school, "submissions", "key", "--country", "zz", "--name", name)
         assert result.exit_code == 0, result.output
-        entries.append(result.output)
+        assert "Created this school server's key" in result.stderr
+        entries.append(result.stdout)
         (root / folder / "trust.toml").write_text(trust, encoding="utf-8")
         settle(school)
     (root / "enrolment.toml").write_text("\n".join(entries), encoding="utf-8")
@@ -331,6 +333,58 @@ def test_a_resource_goes_up_is_accepted_and_comes_back_down_published(world):
     assert not world.package("a-2").exists()
 
 
+def school_key_file(school) -> Path:
+    return Path(school.config["DATA_DIR"]) / "keys" / "school.key"
+
+
+def test_a_school_key_is_made_only_when_the_school_asks_for_its_entry(world):
+    entry = cli(world.school_a, "submissions", "key", "--country", "zz", "--name", "École A")
+    assert entry.exit_code == 0 and entry.stderr == ""  # the key made at enrolment is kept
+    key = school_key_file(world.school_a).read_bytes()
+
+    school_key_file(world.school_a).unlink()  # lost before any package was sent
+    uid = write(sign_in(world.school_a, TEACHER))
+    refused = export(world.school_a, world.package("a-1"))
+    assert refused.exit_code == 1
+    assert "has no key at" in refused.output and "imaginecole submissions key" in refused.output
+    assert not school_key_file(world.school_a).exists() and not world.package("a-1").exists()
+
+    admin = sign_in(world.school_a, ADMIN)
+    response = admin.post("/fr/admin/outbox", data={"country": "zz", "csrf_token": csrf(admin)})
+    assert response.status_code == 302
+    page = html.unescape(text_of(admin.get("/fr/admin/outbox").get_data(as_text=True)))
+    assert "Ce serveur d'école n'a pas de clé pour signer ses paquets." in page
+    assert "Le baobab et les fractions" in page  # still waiting, nothing marked as sent
+    assert not school_key_file(world.school_a).exists()
+
+    created = cli(world.school_a, "submissions", "key", "--country", "zz", "--name", "École A")
+    assert created.exit_code == 0 and "Created this school server's key" in created.stderr
+    assert school_key_file(world.school_a).read_bytes() != key
+    assert list(sent_revisions(exported(world.school_a, world.package("a-1")))) == [uid]
+
+
+def test_a_key_lost_after_packages_were_sent_is_not_replaced_silently(world):
+    write(sign_in(world.school_a, TEACHER))
+    exported(world.school_a, world.package("a-1"))
+    school_key_file(world.school_a).unlink()
+
+    refused = export(world.school_a, world.package("a-2"))
+    assert refused.exit_code == 1 and "restore it from a backup" in refused.output
+    again = cli(world.school_a, "submissions", "key", "--country", "zz", "--name", "École A")
+    assert again.exit_code == 1 and "--new-key" in again.output
+    assert not school_key_file(world.school_a).exists()
+
+    admin = sign_in(world.school_a, ADMIN)
+    admin.post("/ar/admin/outbox", data={"country": "zz", "csrf_token": csrf(admin)})
+    page = html.unescape(text_of(admin.get("/ar/admin/outbox").get_data(as_text=True)))
+    assert "استعده من النسخة الاحتياطية" in page
+
+    replaced = cli(
+        world.school_a, "submissions", "key", "--country", "zz", "--name", "École A", "--new-key"
+    )
+    assert replaced.exit_code == 0 and school_key_file(world.school_a).exists()
+
+
 def test_the_outbox_and_package_pages_carry_the_same_work(world):
     teacher = sign_in(world.school_a, TEACHER)
     uid = write(teacher)
@@ -440,6 +494,7 @@ def test_a_package_that_fails_verification_changes_nothing(world, tmp_path, spoi
         stranger = new_server(
             tmp_path / "school_c", [(TEACHER_C, "Kofi", "teacher", "zz", "École C")]
         )
+        assert cli(stranger, "submissions", "key", "--country", "zz", "--name", "C").exit_code == 0
         write(sign_in(stranger, TEACHER_C))
         package = exported(stranger, world.package("c"))
     else:
