@@ -260,6 +260,10 @@ class WhooshIndex:
         """Return True when the index was just created empty (missing, outdated or damaged)."""
         return self._open().doc_count_all() == 0
 
+    def version(self) -> str:
+        # The folder (a rebuild swaps in a new one) and the last committed table of contents.
+        return f"{_folder_identity(self.directory)}:{self._open().latest_generation()}"
+
     def close(self) -> None:
         with self._lock:
             if self._index is not None:
