@@ -218,6 +218,7 @@ class WhooshIndex:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._folder: tuple[int, int] | None = None  # the folder the open index was read from
+        self._spelling = Spelling(None)  # shared by the threads reading the same version
 
     # -- opening, checking, repairing
 
@@ -345,7 +346,9 @@ class WhooshIndex:
             searcher = searcher.refresh()
         if searcher is not getattr(self._local, "searcher", None):
             self._local.facet_values = FacetValues(searcher)
-            self._local.spelling = Spelling(searcher.reader())
+            generation = (self._folder, searcher.reader().generation())
+            if self._spelling.generation != generation:
+                self._spelling = Spelling(generation)
         self._local.searcher, self._local.index = searcher, ix
         return searcher
 
@@ -427,7 +430,7 @@ class WhooshIndex:
         changed = False
         corrected = []
         reader = searcher.reader()
-        spelling: Spelling = self._local.spelling  # of this thread's searcher
+        spelling = self._spelling
         for word in words:
             lower = word.lower()
             replacement = lower
@@ -438,7 +441,7 @@ class WhooshIndex:
                 own = max(own, reader.frequency(fieldname, lower))
                 if own and (not found_nothing or own >= TYPO_MAX_COUNT):
                     break
-                for suggestion in spelling.close_words(fieldname, lower, SPELLING_DISTANCE):
+                for suggestion in spelling.close_words(reader, fieldname, lower, SPELLING_DISTANCE):
                     candidates.append((reader.frequency(fieldname, suggestion), suggestion))
             if candidates and len(lower) > 3:
                 frequency, best = max(candidates)
@@ -453,32 +456,32 @@ class WhooshIndex:
 
 
 class Spelling:
-    """The words of a field that start with a letter, read once per searcher.
+    """The words of a field that start with a letter, read once per version of the index.
 
     Whoosh's own suggestions compute an edit distance in Python against every word of the
     field that starts like the one asked: two thirds of an uncached query that found nothing.
-    Here the words are read once for the searcher's version of the index, and the distances
-    computed by rapidfuzz, in C.
+    Here the words are read once for a version of the index, shared by the threads that read
+    it, and the distances computed by rapidfuzz, in C.
     """
 
-    def __init__(self, reader) -> None:
-        self._reader = reader
+    def __init__(self, generation: object) -> None:
+        self.generation = generation
         self._words: dict[tuple[str, str], list[str]] = {}
 
-    def close_words(self, fieldname: str, word: str, distance: int) -> list[str]:
+    def close_words(self, reader, fieldname: str, word: str, distance: int) -> list[str]:
         """Return the other words of ``fieldname`` within ``distance`` edits of ``word``.
 
-        Edits are those of Whoosh's suggestions (insert, delete, replace, swap two neighbours);
-        the first letter is kept, as typing mistakes seldom touch it.
+        ``reader`` is the calling thread's reader of this version. Edits are those of Whoosh's
+        suggestions (insert, delete, replace, swap two neighbours); the first letter is kept,
+        as typing mistakes seldom touch it.
         """
-        field = self._reader.schema[fieldname]
+        field = reader.schema[fieldname]
         spelled = field.spelling_fieldname(fieldname)
         key = (spelled, word[:1])
         words = self._words.get(key)
         if words is None:
-            words = [
-                field.from_bytes(term) for term in self._reader.expand_prefix(spelled, word[:1])
-            ]
+            # Two threads may read the same words at once: the same list, stored twice.
+            words = [field.from_bytes(term) for term in reader.expand_prefix(spelled, word[:1])]
             self._words[key] = words
         found = process.extract(word, words, scorer=OSA.distance, score_cutoff=distance, limit=None)
         return [candidate for candidate, _, _ in found if candidate != word]
