@@ -12,7 +12,8 @@ Schools run kiwix-serve today; this prints how Imaginecole compares, as ratios:
 
 The national side loads the France curriculum and imports the four course sites of the corpus
 with the real commands, builds a full bundle, then edits 2 % of the lessons and builds another,
-``--imports`` times; the school imports the first bundle and serves. kiwix-serve serves a ZIM
+``--imports`` times (once: later runs with the same ``--work`` reuse them); a fresh school
+imports the first bundle and serves. kiwix-serve serves a ZIM
 built from the same corpus by the harness in ``../shared/peers/kiwix`` (its ``corpus_to_zim.py``,
 in its own virtual environment). Both listen on 127.0.0.1 only, on ``--port`` and the next port,
 and are stopped at the end (by their process ids).
@@ -96,8 +97,8 @@ end
 
 def set_up(work: Path, corpus: Path, imports: int, timeout: float) -> dict:
     """Make the national server, its bundles and the school server; return what was made."""
-    national_dir, school_dir, bundles_dir = work / "national", work / "school", work / "bundles"
-    for folder in (national_dir, school_dir, bundles_dir):
+    national_dir, bundles_dir = work / "national", work / "bundles"
+    for folder in (national_dir, bundles_dir):
         shutil.rmtree(folder, ignore_errors=True)
     national_dir.mkdir(parents=True)
     bundles_dir.mkdir()
@@ -110,13 +111,20 @@ def set_up(work: Path, corpus: Path, imports: int, timeout: float) -> dict:
         bundle_bench.edit_lessons(national, "fr", 2.0, number + 1, delta)
         paths.append(str(bundle_bench.build(national, "fr", bundles_dir)[0]))
         log(f"  bundle {len(paths)}: {delta.lessons_changed} lessons changed")
-    bundle_bench.make_school(school_dir, national_dir, "fr")
-    code, lines = import_bundle(school_dir, Path(paths[0]), timeout)
-    if code != 0:
-        raise RuntimeError("the first bundle import failed:\n" + "\n".join(lines[-10:]))
     made = {"bundles": paths, "notes": data.notes}
     (work / READY_MARK).write_text(json.dumps(made, indent=1))
     return made
+
+
+def set_up_school(work: Path, made: dict, timeout: float) -> Path:
+    """Make a fresh school server with the first bundle installed (each run: it imports more)."""
+    school_dir = work / "school"
+    shutil.rmtree(school_dir, ignore_errors=True)
+    bundle_bench.make_school(school_dir, work / "national", "fr")
+    code, lines = import_bundle(school_dir, Path(made["bundles"][0]), timeout)
+    if code != 0:
+        raise RuntimeError("the first bundle import failed:\n" + "\n".join(lines[-10:]))
+    return school_dir
 
 
 def import_bundle(data_dir: Path, bundle: Path, timeout: float) -> tuple[int, list[str]]:
@@ -348,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"Setting up in {work} (the corpus is imported; this takes minutes) …")
             made = set_up(work, args.corpus, args.imports, timeout=1800)
         zim = build_zim(args.kiwix_work, args.corpus)
-        school = work / "school"
+        school = set_up_school(work, made, timeout=1800)
         our_lessons = lesson_paths(school)
 
         ours = Server(school, "server.log", workers=args.workers, port=args.port)
