@@ -69,7 +69,7 @@ SETTINGS = (
     ),
     Setting(
         "PAGE_CACHE_MEMORY_MB",
-        8,
+        2,
         "Megabytes of the most read pages each worker process keeps in memory",
     ),
     Setting(
