@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import functools
 import gzip
 import hashlib
 import json
@@ -83,6 +84,10 @@ class Entry:
     def size(self) -> int:
         return len(self.body) + len(self.gzipped or b"") + 512
 
+    @functools.cached_property
+    def last_modified(self) -> str:
+        return email.utils.formatdate(self.stored_at, usegmt=True)
+
     @classmethod
     def make(cls, status: str, headers: Iterable[tuple[str, str]], body: bytes) -> Entry:
         kept = tuple((name, value) for name, value in headers if name.lower() not in PER_ANSWER)
@@ -127,6 +132,7 @@ class PageStore:
 
     def __init__(self, folder: Path, max_bytes: int, memory_bytes: int) -> None:
         self.folder = folder
+        self.prefix = str(folder)
         self.max_bytes = max_bytes
         self.memory_bytes = memory_bytes
         self.memory: OrderedDict[str, Entry] = OrderedDict()
@@ -143,7 +149,8 @@ class PageStore:
                 self.memory.move_to_end(key)
                 return entry
         try:
-            entry = Entry.decode(self._path(generation, key).read_bytes())
+            with open(self._path(generation, key), "rb") as stored:
+                entry = Entry.decode(stored.read())
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError) as error:
@@ -157,7 +164,7 @@ class PageStore:
         if entry.size > self.max_bytes // 8:
             return
         self._remember(key, entry)
-        path = self._path(generation, key)
+        path = Path(self._path(generation, key))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Written under a temporary name and renamed: a reader on another worker or host
@@ -233,8 +240,9 @@ class PageStore:
             path.unlink(missing_ok=True)
             total -= size
 
-    def _path(self, generation: int, key: str) -> Path:
-        return self.folder / str(generation) / key[:2] / key
+    def _path(self, generation: int, key: str) -> str:
+        # A string rather than a Path: this runs for every page served from the folder.
+        return os.path.join(self.prefix, str(generation), key[:2], key)
 
 
 class PageCache:
@@ -396,7 +404,7 @@ def answer(
     compressed = entry.gzipped is not None and accepts_gzip(environ)
     etag = f'"{entry.etag}-gz"' if compressed else f'"{entry.etag}"'
     headers = [("ETag", etag), ("Cache-Control", cache_control)]
-    headers.append(("Last-Modified", email.utils.formatdate(entry.stored_at, usegmt=True)))
+    headers.append(("Last-Modified", entry.last_modified))
     if entry.gzipped is not None:
         headers.append(("Vary", "Accept-Encoding"))
     if _not_modified(environ, entry, by_date):
