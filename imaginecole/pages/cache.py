@@ -256,8 +256,10 @@ class PageCache:
         generation: Callable[[], int],
         static: StaticFiles,
         variants: Iterable[tuple[Callable[[str], bool], Callable[[], str]]] = (),
+        code: str = "",
     ) -> None:
         self.wsgi_app = wsgi_app
+        self.code = code  # names the templates, translations and code that render the pages
         self.variants = tuple(variants)
         self.store = store
         self.generation = generation
@@ -284,7 +286,7 @@ class PageCache:
         # A page that also shows something kept outside the database (search results: the
         # index follows the database after the commit) is kept under that thing's state too.
         state = "".join(name() for matches, name in self.variants if matches(path))
-        address = f"{path}?{environ.get('QUERY_STRING', '')}#{state}"
+        address = f"{self.code}{path}?{environ.get('QUERY_STRING', '')}#{state}"
         key = hashlib.sha256(address.encode()).hexdigest()
         entry = self.store.get(generation, key)
         if entry is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
+import hashlib
 import os
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from imaginecole.pages.generation import GenerationReader, generation_in_session
 from imaginecole.search import index_of
 
 READING_METHODS = ("GET", "HEAD")
+RENDERING_FILES = {".py", ".html", ".css", ".js", ".ico", ".mo"}
 
 
 def register(app: Flask) -> None:
@@ -45,6 +48,9 @@ def register(app: Flask) -> None:
         ProcessLocal(app),
         static,
         variants=[(shows_search_results, lambda: index_of(app).version())],
+        code=_code_version_once(
+            Path(app.root_path), Path(app.config["BABEL_TRANSLATION_DIRECTORIES"])
+        ),
     )
 
     # First of all the request's hooks: the signed-in user is read from the snapshot too.
@@ -60,6 +66,25 @@ def register(app: Flask) -> None:
             else:
                 return response  # the page cache compresses and tags it
         return compress(response)
+
+
+def code_version(package: Path, catalogs: Path) -> str:
+    """Return a name of the code, templates and translations that render pages.
+
+    Pages are stored under it too: after an upgrade (or on a host of a national server still
+    running the previous version) a page is never served with another version's layout,
+    wording or static file addresses.
+    """
+    digest = hashlib.sha256()
+    files = [p for p in package.rglob("*") if p.suffix in RENDERING_FILES and p.is_file()]
+    files += list(catalogs.glob("*/LC_MESSAGES/*.mo"))
+    for path in sorted(files):
+        digest.update(str(path.relative_to(path.anchor)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# Files do not change under a running process; tests make hundreds of apps.
+_code_version_once = functools.cache(code_version)
 
 
 def shows_search_results(path: str) -> bool:

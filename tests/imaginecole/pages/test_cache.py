@@ -26,6 +26,7 @@ from imaginecole.curriculum.operations import (
 from imaginecole.extensions import db
 from imaginecole.pages.cache import CACHEABLE, PageCache, PageStore, StaticFiles
 from imaginecole.pages.generation import generation_in_session
+from imaginecole.pages.setup import code_version
 from imaginecole.search.indexing import sync_index
 from sync.content import read_content
 from tests.conftest import load_content, make_app
@@ -192,6 +193,37 @@ def test_a_page_that_sets_a_cookie_fails_or_is_not_public_is_never_stored(app, t
 
     assert len(calls) == 3
     assert not (tmp_path / "pages" / "7").exists()
+
+
+def test_pages_stored_by_another_version_of_the_app_are_not_served(app, tmp_path):
+    calls = []
+
+    def inner(environ, start_response):
+        environ[CACHEABLE] = True
+        calls.append(1)
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [b"<p>Bonjour</p>"]
+
+    store = PageStore(tmp_path / "pages", 1 << 20, 1 << 20)
+    static = StaticFiles(tmp_path, "/static")
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/fr/x", "QUERY_STRING": ""}
+    for code in ("1.0", "1.0", "1.1"):
+        cache = PageCache(app, inner, store, lambda: 7, static, code=code)
+        b"".join(cache(dict(environ), lambda status, headers, exc_info=None: None))
+
+    assert len(calls) == 2
+
+
+def test_the_code_version_follows_the_templates(tmp_path):
+    package = tmp_path / "package"
+    (package / "templates").mkdir(parents=True)
+    page = package / "templates" / "page.html"
+    page.write_text("<p>{{ text }}</p>")
+    before = code_version(package, tmp_path / "catalogs")
+
+    page.write_text("<p>{{ text }}!</p>")
+
+    assert code_version(package, tmp_path / "catalogs") != before
 
 
 # ---------------------------------------------------------------------------- every write
