@@ -160,8 +160,9 @@ class Server:
 
     ``workers`` and ``threads`` (per worker) are passed on when given; otherwise the server
     uses its settings. Its output goes to ``log_name`` in ``data_dir`` ("{port}" is replaced by
-    the port). With ``script``, runs that Python code instead, given the port, the number of
-    workers and the number of threads ("" for the setting) as arguments.
+    the port, free unless ``port`` is given). With ``script``, runs that Python code instead,
+    given the port, the number of workers and the number of threads ("" for the setting) as
+    arguments.
     """
 
     def __init__(
@@ -172,9 +173,10 @@ class Server:
         *,
         workers: int | None = None,
         threads: int | None = None,
+        port: int | None = None,
     ):
         self.data_dir = data_dir
-        self.port = free_port()
+        self.port = port or free_port()
         self.log_path = data_dir / log_name.format(port=self.port)
         if script is not None:
             command = [

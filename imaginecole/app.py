@@ -26,6 +26,7 @@ from imaginecole.extensions import babel, db, migrate
 from imaginecole.limits import refuse_texts_that_do_not_fit
 from imaginecole.media.views import bp as media_bp
 from imaginecole.national.views import bp as national_bp
+from imaginecole.pages import setup as pages
 from imaginecole.review.views import bp as review_bp
 from imaginecole.search.views import bp as search_bp
 from imaginecole.submissions.views import bp as submissions_bp
@@ -91,6 +92,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.register(app)
     i18n.register(app)
     templating.register(app)
+    pages.register(app)
     register_commands(app)
     return app
 

@@ -57,6 +57,22 @@ SETTINGS = (
     ),
     Setting("SERVER_THREADS", 4, "Threads of each worker process of `imaginecole serve`"),
     Setting(
+        "PAGE_CACHE_DIR",
+        "",
+        "Folder of the pages kept for readers who are not signed in; empty means DATA_DIR/pages "
+        "(several hosts of one national server may share one)",
+    ),
+    Setting(
+        "PAGE_CACHE_MB",
+        200,
+        "Megabytes of pages kept in PAGE_CACHE_DIR; 0 turns the page cache off",
+    ),
+    Setting(
+        "PAGE_CACHE_MEMORY_MB",
+        2,
+        "Megabytes of the most read pages each worker process keeps in memory",
+    ),
+    Setting(
         "SIGNING_KEY",
         "",
         "Private key that signs bundles built here; empty means DATA_DIR/keys/publisher.key",

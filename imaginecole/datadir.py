@@ -53,6 +53,11 @@ def accepted_trust_path() -> Path:
     return data_path("trust-accepted.toml")
 
 
+def page_cache_dir() -> Path:
+    """Return the folder of cached pages; on several hosts, a folder they all share."""
+    return Path(current_app.config["PAGE_CACHE_DIR"] or data_path("pages"))
+
+
 def secret_key(data_dir: Path) -> str:
     """Return the instance's secret key, creating it on first start."""
     path = data_dir / "secret_key"

@@ -12,6 +12,7 @@ from imaginecole.content import models as content
 from imaginecole.curation import models as curation
 from imaginecole.curriculum import models as curriculum
 from imaginecole.media import models as media
+from imaginecole.pages import models as pages
 from imaginecole.review import models as review
 from imaginecole.submissions import models as submissions
 from imaginecole.uploads import models as uploads
@@ -23,6 +24,7 @@ DOMAIN_MODELS = (
     curation,
     curriculum,
     media,
+    pages,
     review,
     submissions,
     uploads,

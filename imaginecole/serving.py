@@ -11,6 +11,7 @@ every worker then opens its own database connections and index readers.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -95,6 +96,11 @@ def serve(app: Flask, how: ServerPlan) -> None:
             ident="imaginecole",
         )
         return
+    # The app loaded before the fork is shared by every worker until a page of memory is
+    # written to; the garbage collector writes to every object it visits. Frozen objects are
+    # never visited, so the workers keep sharing them.
+    gc.collect()
+    gc.freeze()
     _run_gunicorn(
         app,
         {

@@ -234,6 +234,8 @@ def loaded_app(tmp_path_factory):
 
 @pytest.fixture
 def client(loaded_app):
+    # Each test starts with no cached page: a test that breaks a query must see it rendered.
+    loaded_app.extensions["page_store"].clear()
     return loaded_app.test_client()
 
 

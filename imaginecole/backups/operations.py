@@ -302,7 +302,8 @@ def is_empty() -> bool:
         return False
     inspector = inspect(db.engine)
     for table in db.metadata.sorted_tables:
-        if not inspector.has_table(table.name):
+        # The content generation's single row exists from the first migration on.
+        if table.name == "content_state" or not inspector.has_table(table.name):
             continue
         if db.session.execute(select(literal(1)).select_from(table).limit(1)).first():
             return False

@@ -8,11 +8,13 @@ from flask_babel import gettext as _
 from imaginecole.catalog import queries
 from imaginecole.catalog.offline import module_zip
 from imaginecole.i18n import current_language
+from imaginecole.pages.cache import public_page
 
 bp = Blueprint("catalog", __name__, url_prefix="/<lang>", template_folder="templates")
 
 
 @bp.route("/")
+@public_page
 def home():
     return render_template(
         "catalog/home.html", countries=queries.countries_with_counts(current_language())
@@ -20,6 +22,7 @@ def home():
 
 
 @bp.route("/<string(length=2):country>/")
+@public_page
 def country(country: str):
     found = queries.get_country(country)
     return render_template(
@@ -37,6 +40,7 @@ def country(country: str):
 
 
 @bp.route("/<string(length=2):country>/<level>/")
+@public_page
 def level(country: str, level: str):
     found = queries.get_country(country)
     found_level = queries.get_level(found, level)
@@ -62,6 +66,7 @@ def level(country: str, level: str):
 
 
 @bp.route("/<string(length=2):country>/<level>/<subject>/")
+@public_page
 def subject(country: str, level: str, subject: str):
     found = queries.get_country(country)
     found_level = queries.get_level(found, level)
@@ -78,6 +83,7 @@ def subject(country: str, level: str, subject: str):
 
 
 @bp.route("/modules/<uid>/")
+@public_page
 def module(uid: str):
     found = queries.get_module(uid)
     return render_template(
@@ -86,6 +92,7 @@ def module(uid: str):
 
 
 @bp.route("/modules/<uid>/<slug>")
+@public_page
 def lesson(uid: str, slug: str):
     found = queries.get_module(uid)
     lesson, previous, following = queries.get_lesson(found, slug)
@@ -102,6 +109,7 @@ def lesson(uid: str, slug: str):
 
 
 @bp.route("/modules/<uid>/download.zip")
+@public_page
 def download(uid: str):
     found = queries.get_module(uid)
     lang = current_language()

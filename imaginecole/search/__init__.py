@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import current_app
+from flask import Flask, current_app
 
 from imaginecole.search.interface import (
     Document,
@@ -33,8 +33,13 @@ __all__ = [
 
 def search_index() -> SearchIndex:
     """Return this app's search index (one per process, opened on first use)."""
-    index = current_app.extensions.get("imaginecole.search")
+    return index_of(current_app)
+
+
+def index_of(app: Flask) -> SearchIndex:
+    """Return ``app``'s search index, outside a request too."""
+    index = app.extensions.get("imaginecole.search")
     if index is None:
-        index = WhooshIndex(Path(current_app.config["DATA_DIR"]) / "search")
-        current_app.extensions["imaginecole.search"] = index
+        index = WhooshIndex(Path(app.config["DATA_DIR"]) / "search")
+        app.extensions["imaginecole.search"] = index
     return index

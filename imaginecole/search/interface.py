@@ -160,6 +160,13 @@ class SearchIndex(Protocol):
         """Return True when the index was just created empty (missing, outdated or damaged)."""
         ...
 
+    def version(self) -> str:
+        """Return a name of what searches see now, which changes whenever that changes.
+
+        Stored search pages are kept under it: the index follows the database after the commit.
+        """
+        ...
+
     def close(self) -> None:
         """Release what the index holds open; the next call opens it again."""
         ...

@@ -8,6 +8,7 @@ from flask import Blueprint, g, jsonify, render_template, request, url_for
 
 from imaginecole.catalog.queries import facet_labels
 from imaginecole.i18n import current_language
+from imaginecole.pages.cache import public_page
 from imaginecole.search import SearchQuery, search_index
 
 bp = Blueprint("search", __name__, template_folder="templates")
@@ -65,6 +66,7 @@ def search_helpers():
 
 
 @bp.route("/<lang>/search")
+@public_page
 def page():
     query = query_from_request()
     results = search_index().search(query) if query.text.strip() or query.filters() else None
@@ -73,6 +75,7 @@ def page():
 
 
 @bp.route("/api/v1/search")
+@public_page
 def api():
     query = query_from_request()
     results = search_index().search(query)

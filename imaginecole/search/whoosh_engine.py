@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from itertools import chain
 from pathlib import Path
 
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 from whoosh import index as whoosh_index
 from whoosh import sorting
 from whoosh.codec.whoosh3 import W3Codec
@@ -34,6 +36,7 @@ SCHEMA_VERSION = "4"  # raise when analysis changes: indexes are rebuilt at star
 FIELD_BOOSTS = {"title": 4.0, "text": 1.0, "exact": 1.5}
 FACETS = ("country", "levels", "subject", "lang", "resource_type", "kind")
 TYPO_RATIO = 20  # a word this many times rarer than a close spelling is taken for a typo
+SPELLING_DISTANCE = 2  # edits between a typed word and the spelling suggested for it
 TYPO_MAX_COUNT = 5  # a word written this many times is no typo (and costs no spelling search)
 
 
@@ -215,6 +218,7 @@ class WhooshIndex:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._folder: tuple[int, int] | None = None  # the folder the open index was read from
+        self._spelling = Spelling(None)  # shared by the threads reading the same version
 
     # -- opening, checking, repairing
 
@@ -259,6 +263,10 @@ class WhooshIndex:
     def needs_rebuild(self) -> bool:
         """Return True when the index was just created empty (missing, outdated or damaged)."""
         return self._open().doc_count_all() == 0
+
+    def version(self) -> str:
+        # The folder (a rebuild swaps in a new one) and the last committed table of contents.
+        return f"{_folder_identity(self.directory)}:{self._open().latest_generation()}"
 
     def close(self) -> None:
         with self._lock:
@@ -338,6 +346,9 @@ class WhooshIndex:
             searcher = searcher.refresh()
         if searcher is not getattr(self._local, "searcher", None):
             self._local.facet_values = FacetValues(searcher)
+            generation = (self._folder, searcher.reader().generation())
+            if self._spelling.generation != generation:
+                self._spelling = Spelling(generation)
         self._local.searcher, self._local.index = searcher, ix
         return searcher
 
@@ -419,6 +430,7 @@ class WhooshIndex:
         changed = False
         corrected = []
         reader = searcher.reader()
+        spelling = self._spelling
         for word in words:
             lower = word.lower()
             replacement = lower
@@ -429,9 +441,8 @@ class WhooshIndex:
                 own = max(own, reader.frequency(fieldname, lower))
                 if own and (not found_nothing or own >= TYPO_MAX_COUNT):
                     break
-                for suggestion in searcher.suggest(fieldname, lower, limit=3, maxdist=2, prefix=1):
-                    if suggestion != lower:
-                        candidates.append((reader.frequency(fieldname, suggestion), suggestion))
+                for suggestion in spelling.close_words(reader, fieldname, lower, SPELLING_DISTANCE):
+                    candidates.append((reader.frequency(fieldname, suggestion), suggestion))
             if candidates and len(lower) > 3:
                 frequency, best = max(candidates)
                 if not own or (found_nothing and frequency >= TYPO_RATIO * own):
@@ -439,6 +450,41 @@ class WhooshIndex:
                     changed = changed or replacement != lower
             corrected.append(replacement)
         return " ".join(corrected) if changed else ""
+
+
+# ---------------------------------------------------------------------------- spelling
+
+
+class Spelling:
+    """The words of a field that start with a letter, read once per version of the index.
+
+    Whoosh's own suggestions compute an edit distance in Python against every word of the
+    field that starts like the one asked: two thirds of an uncached query that found nothing.
+    Here the words are read once for a version of the index, shared by the threads that read
+    it, and the distances computed by rapidfuzz, in C.
+    """
+
+    def __init__(self, generation: object) -> None:
+        self.generation = generation
+        self._words: dict[tuple[str, str], list[str]] = {}
+
+    def close_words(self, reader, fieldname: str, word: str, distance: int) -> list[str]:
+        """Return the other words of ``fieldname`` within ``distance`` edits of ``word``.
+
+        ``reader`` is the calling thread's reader of this version. Edits are those of Whoosh's
+        suggestions (insert, delete, replace, swap two neighbours); the first letter is kept,
+        as typing mistakes seldom touch it.
+        """
+        field = reader.schema[fieldname]
+        spelled = field.spelling_fieldname(fieldname)
+        key = (spelled, word[:1])
+        words = self._words.get(key)
+        if words is None:
+            # Two threads may read the same words at once: the same list, stored twice.
+            words = [field.from_bytes(term) for term in reader.expand_prefix(spelled, word[:1])]
+            self._words[key] = words
+        found = process.extract(word, words, scorer=OSA.distance, score_cutoff=distance, limit=None)
+        return [candidate for candidate, _, _ in found if candidate != word]
 
 
 # ---------------------------------------------------------------------------- facets

@@ -442,6 +442,23 @@ def test_a_bundle_imported_on_a_fresh_server_serves_the_same_pages_and_search(pu
         assert hashlib.sha256(response.data).hexdigest() == url.split("/")[-1].split(".")[0]
 
 
+def test_pages_read_before_an_import_are_not_served_after_it(publisher, school):
+    install(school, publisher, 1)
+    with school.app_context():
+        eau = db.session.scalar(select(Module).filter_by(uid="zz-sciences-eau"))
+        lesson = f"/fr/modules/zz-sciences-eau/{eau.lessons[0].slug}"
+    removed = f"/fr/modules/{REMOVED}/"
+    client = school.test_client()
+    for url in (lesson, removed, lesson, removed):  # the second reads come from the page cache
+        assert client.get(url).status_code == 200
+    assert "brouillard" not in client.get(lesson).get_data(as_text=True)
+
+    install(school, publisher, 2)
+
+    assert "brouillard" in client.get(lesson).get_data(as_text=True)
+    assert client.get(removed).status_code == 404
+
+
 def variant_rows(app) -> dict[str, set[tuple]]:
     with app.app_context():
         return {

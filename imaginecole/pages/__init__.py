@@ -1,0 +1,1 @@
+"""Anonymous pages served from a cache kept per content generation (docs/decisions.md, 22)."""
