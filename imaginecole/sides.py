@@ -34,6 +34,8 @@ ENDPOINT_SIDES = {
     "bundles.bundle_import": SCHOOL,
     "bundles.bundle_remove_confirm": SCHOOL,
     "bundles.bundle_remove": SCHOOL,
+    "bundles.trust_add": SCHOOL,
+    "bundles.trust_entry": NATIONAL,
 }
 
 

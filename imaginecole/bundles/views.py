@@ -24,8 +24,16 @@ from flask_babel import lazy_gettext as _l
 
 from imaginecole.accounts.auth import current_user, editable_country, role_required
 from imaginecole.bundles import operations, publishing
-from imaginecole.bundles.keys import BundleSetupError
-from imaginecole.datadir import ImportBusy
+from imaginecole.bundles.keys import (
+    BundleSetupError,
+    add_trust_from,
+    current_trust,
+    fingerprint,
+    publisher_entry,
+    read_trust_candidate,
+)
+from imaginecole.datadir import ImportBusy, trust_file_path
+from imaginecole.sides import NATIONAL, SCHOOL, shows
 from sync import bundle as sync_bundle
 from sync.bundle import catchup
 
@@ -284,6 +292,76 @@ def bundle_remove():
             "info",
         )
     return redirect(url_for("bundles.bundle_list"))
+
+
+# ---------------------------------------------------------------------------- trust
+
+
+def trust_files_on_drives() -> list[Path]:
+    """Return the TOML files found on mounted drives, at most three folders deep."""
+    found: list[Path] = []
+    for root in current_app.config["BUNDLE_SEARCH_PATHS"]:
+        root = Path(root)
+        if root.is_dir():
+            for depth in range(4):
+                found += sorted(root.glob("/".join(["*"] * depth + ["*.toml"])))
+    return found[:MAX_CANDIDATES]
+
+
+@bp.route("/admin/trust")
+@role_required("admin")
+def trust():
+    installed, trust_error, candidates = None, None, []
+    if shows(SCHOOL):
+        if trust_file_path().exists():
+            try:
+                installed = current_trust()
+            except sync_bundle.BundleError as error:
+                trust_error = explain(error)
+        for path in trust_files_on_drives():
+            try:
+                candidates.append((path, read_trust_candidate(path), None))
+            except sync_bundle.BundleError as error:
+                candidates.append((path, None, str(error)))
+    publisher = publisher_entry() if shows(NATIONAL) else None
+    return render_template(
+        "bundles/trust.html",
+        installed=installed,
+        trust_error=trust_error,
+        candidates=candidates,
+        publisher=publisher,
+        fingerprint=fingerprint,
+    )
+
+
+@bp.route("/admin/trust/add", methods=["POST"])
+@role_required("admin")
+def trust_add():
+    chosen = request.form.get("path", "")
+    # Only a file the page offered: a form must not make the server read any path it names.
+    offered = {str(path): path for path in trust_files_on_drives()}
+    if chosen not in offered:
+        flash(_("That file is no longer on the drive. Check the drive and choose again."), "error")
+        return redirect(url_for("bundles.trust"))
+    try:
+        add_trust_from(offered[chosen])
+    except sync_bundle.BundleError as error:
+        flash(explain(error), "error")
+        flash(str(error), "error")
+    else:
+        flash(_("The trust file is updated: bundles signed by these keys are accepted."), "info")
+    return redirect(url_for("bundles.trust"))
+
+
+@bp.route("/admin/trust/publisher.toml")
+@role_required("admin")
+def trust_entry():
+    publisher = publisher_entry()
+    if publisher is None or not publisher[2]:
+        abort(404)
+    response = current_app.response_class(publisher[2], mimetype="application/toml")
+    response.headers["Content-Disposition"] = "attachment; filename=trust-publisher.toml"
+    return response
 
 
 # ---------------------------------------------------------------------------- publishing
