@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 import imaginecole.models  # noqa: F401  (every table, so relationships across domains resolve)
-from imaginecole import errors, i18n, security, templating
+from imaginecole import errors, i18n, security, sides, templating
 from imaginecole.accounts import auth
 from imaginecole.accounts.views import bp as accounts_bp
 from imaginecole.bundles.views import bp as bundles_bp
@@ -88,6 +88,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     auth.register(app)
+    sides.register(app)
     errors.register(app)
     security.register(app)
     i18n.register(app)

@@ -210,7 +210,7 @@ def translations_compile() -> None:
     show_default=True,
     help="Address to listen on (0.0.0.0 for the whole LAN).",
 )
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
     "--workers",
     default=None,
@@ -241,7 +241,7 @@ def serve(host: str, port: int, workers: int | None, threads: int | None) -> Non
 
 
 @click.command("demo", help="Load the sample content and serve it on http://127.0.0.1:5000/.")
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.pass_context
 def demo(ctx: click.Context, port: int) -> None:
     ctx.invoke(content_load, directory=None, countries=())

@@ -83,6 +83,12 @@ SETTINGS = (
         "Keys whose bundles this server accepts, per country; empty means DATA_DIR/trust.toml",
     ),
     Setting(
+        "SERVER_ROLE",
+        "school",
+        "Which tools this server shows: school (install bundles, teachers' resources, outbox), "
+        "national (upload, curate, publish, review) or both (to try everything on one machine)",
+    ),
+    Setting(
         "BUNDLE_SEARCH_PATHS",
         ("/media", "/mnt", "/run/media"),
         "Folders (USB drives are mounted there) that the admin page searches for bundles",

@@ -38,6 +38,9 @@ TEST_DATABASE = os.environ.get("IMAGINECOLE_TEST_DATABASE", "sqlite")
 # Settings from the machine running the tests must not leak into them.
 for _name in [name for name in os.environ if name.startswith("IMAGINECOLE_")]:
     del os.environ[_name]
+# One app plays the school and the national server in most tests: show the tools of both.
+# Tests of the role itself set SERVER_ROLE.
+os.environ["IMAGINECOLE_SERVER_ROLE"] = "both"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -153,8 +156,11 @@ def database_config(data_dir: Path, schema: bool = True) -> dict:
 
 
 def database_env(data_dir: Path) -> dict[str, str]:
-    """Return the environment variables that point a subprocess at ``data_dir`` and its database."""
-    env = {"IMAGINECOLE_DATA_DIR": str(data_dir)}
+    """Return the environment variables that point a subprocess at ``data_dir`` and its database.
+
+    With the server role the tests run under (both sides' tools).
+    """
+    env = {"IMAGINECOLE_DATA_DIR": str(data_dir), "IMAGINECOLE_SERVER_ROLE": "both"}
     if DATABASES is not None:
         env["IMAGINECOLE_DATABASE_URL"] = DATABASES.url_for(data_dir)
     return env

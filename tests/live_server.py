@@ -19,9 +19,20 @@ SERVER_START_TIMEOUT = 20.0  # seconds
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """Return a free port of 127.0.0.1: any, or one of TEST_PORTS ("8600-8649") when set.
+
+    TEST_PORTS keeps the servers of one test run within the ports its machine gives it.
+    """
+    first, _, last = os.environ.get("TEST_PORTS", "").partition("-")
+    candidates = range(int(first), int(last or first) + 1) if first else [0]
+    for candidate in candidates:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue  # taken: the next one
+            return sock.getsockname()[1]
+    raise RuntimeError(f"no free port in TEST_PORTS={os.environ['TEST_PORTS']}")
 
 
 def console_script(name: str) -> Path:
@@ -64,14 +75,17 @@ def start_server(
     log: Path,
     extra_args: tuple[str, ...] = (),
     command: Path | None = None,
+    settings: dict[str, str] | None = None,
 ) -> LiveServer:
     """Start ``imaginecole serve`` on a free port of 127.0.0.1 and wait until it answers.
 
-    ``command`` is the ``imaginecole`` script to run, by default the one of this checkout.
+    ``command`` is the ``imaginecole`` script to run, by default the one of this checkout;
+    ``settings`` are IMAGINECOLE_* variables for it.
     """
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("IMAGINECOLE_")}
     env.update(database_env(data_dir))
+    env.update(settings or {})
     env["PYTHONUNBUFFERED"] = "1"  # the log is complete when shown after a failure
     arguments = [
         str(command or console_script("imaginecole")),

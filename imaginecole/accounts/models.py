@@ -19,8 +19,9 @@ class User(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20))  # admin | editor | teacher
-    # Editors and teachers act for one country; admins for all (None).
-    country_code: Mapped[str | None] = mapped_column(ForeignKey("country.code"))
+    # Editors and teachers act for one country; admins for all (None). Not a foreign key: a
+    # school server enrols its teachers before its first bundle brings the country.
+    country_code: Mapped[str | None] = mapped_column(String(2))
     school: Mapped[str] = mapped_column(String(200), default="")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # Raised at logout and password change: every session issued before is refused.
@@ -30,6 +31,21 @@ class User(db.Model):
 
     def can_act_for(self, country_code: str) -> bool:
         return self.role == "admin" or self.country_code == country_code
+
+
+class PasswordLink(db.Model):
+    """A one-time link an admin hands over, with which its holder sets their own password.
+
+    Only the SHA-256 of the link's secret is kept: the database cannot give the link away.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class LoginFailure(db.Model):

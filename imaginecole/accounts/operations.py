@@ -24,7 +24,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from imaginecole.accounts.models import ROLES, LoginFailure, User
+from imaginecole.accounts.models import ROLES, LoginFailure, PasswordLink, User
 from imaginecole.curriculum.models import Country
 from imaginecole.extensions import db
 from imaginecole.limits import text_problem
@@ -39,12 +39,23 @@ DEVICE_SOURCE = "device:"
 DEVICE_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_DEVICE_TOKENS = 8  # accounts one browser is remembered for (a shared staff-room computer)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+COUNTRY_CODE = re.compile(r"^[a-z]{2}$")
+PASSWORD_LINK_LIFETIME = timedelta(days=3)  # long enough to reach a teacher, short if it leaks
+UNUSABLE_PASSWORD = "!"  # no password checks against it: the account waits for its link
 # Checking a password against this keeps the time of a login for an unknown account the same.
 _DUMMY_HASH = generate_password_hash("not a real password")
 
 
 class AccountError(ValueError):
     """A request about an account that cannot be carried out; the message says why."""
+
+
+class LinkRefused(AccountError):
+    """A set-password link that cannot be used; ``reason`` is unknown, used or expired."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"the link is {reason}")
+        self.reason = reason
 
 
 @dataclass
@@ -229,5 +240,106 @@ def _check_role(role: str, country_code: str | None) -> None:
         if not country_code:
             article = "an" if role[0] in "aeiou" else "a"
             raise AccountError(f"{article} {role} acts for one country: give its code")
-        if db.session.get(Country, country_code) is None:
+        if not COUNTRY_CODE.match(country_code):
+            raise AccountError(f'"{country_code}" is not a two-letter country code, like sn')
+        # A teacher may be enrolled before the first bundle brings the country; an editor
+        # edits the country's content, which must be here.
+        if role == "editor" and db.session.get(Country, country_code) is None:
             raise AccountError(f'country "{country_code}" is not loaded')
+
+
+# ---------------------------------------------------------------------------- set-password links
+
+
+def invite_user(
+    email: str, name: str, role: str, country_code: str | None, school: str, by: User
+) -> tuple[User, str]:
+    """Create an account with no password; return it and a one-time link's secret for it.
+
+    The person sets their own password with the link: nobody else ever types it.
+    """
+    country_code = None if role == "admin" else country_code
+    user = create_user(email, name, "x" * MIN_PASSWORD_LENGTH, role, country_code, school)
+    user.password_hash = UNUSABLE_PASSWORD
+    return user, issue_password_link(user, by)
+
+
+def issue_password_link(user: User, by: User, now: datetime | None = None) -> str:
+    """Return the secret of a new set-password link for ``user``; earlier links stop working."""
+    now = now or datetime.now(UTC)
+    db.session.execute(
+        delete(PasswordLink).where(PasswordLink.user_id == user.id, PasswordLink.used_at.is_(None))
+    )
+    secret = secrets.token_urlsafe(32)
+    db.session.add(
+        PasswordLink(
+            user_id=user.id,
+            token_hash=_link_hash(secret),
+            created_by_id=by.id,
+            created_at=now,
+            expires_at=now + PASSWORD_LINK_LIFETIME,
+        )
+    )
+    db.session.flush()
+    return secret
+
+
+def reset_password(user: User, by: User) -> str:
+    """Make the account's password unusable, end its sessions, return a new link's secret."""
+    user.password_hash = UNUSABLE_PASSWORD
+    user.session_version += 1
+    return issue_password_link(user, by)
+
+
+def link_user(secret: str, now: datetime | None = None) -> User:
+    """Return the account a link is for, or raise LinkRefused (unknown, used or expired)."""
+    link = db.session.scalar(select(PasswordLink).filter_by(token_hash=_link_hash(secret)))
+    if link is None:
+        raise LinkRefused("unknown")
+    if link.used_at is not None:
+        raise LinkRefused("used")
+    expires = link.expires_at
+    if expires.tzinfo is None:  # SQLite hands back naive datetimes; they were UTC
+        expires = expires.replace(tzinfo=UTC)
+    user = db.session.get(User, link.user_id)
+    if (now or datetime.now(UTC)) >= expires or user is None or user.disabled:
+        raise LinkRefused("expired")
+    return user
+
+
+def use_password_link(secret: str, password: str, now: datetime | None = None) -> User:
+    """Set the password of the link's account and spend the link; raise AccountError to refuse."""
+    now = now or datetime.now(UTC)
+    user = link_user(secret, now)
+    _check_password(password)
+    user.password_hash = generate_password_hash(password)
+    user.session_version += 1
+    link = db.session.scalar(select(PasswordLink).filter_by(token_hash=_link_hash(secret)))
+    link.used_at = now
+    db.session.flush()
+    return user
+
+
+def _link_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.role, User.email)))
+
+
+def manage(user: User, by: User, *, role: str, country_code: str | None, disabled: bool) -> User:
+    """Change an account's role, country and whether it is disabled, as admin ``by`` asks.
+
+    An admin cannot demote or disable their own account: a server must keep one admin able to
+    sign in.
+    """
+    if user.id == by.id and (role != "admin" or disabled):
+        raise AccountError("you cannot take away your own admin role or disable your own account")
+    _check_role(role, country_code)
+    country_code = None if role == "admin" else country_code
+    if (user.role, user.country_code, user.disabled) != (role, country_code or None, disabled):
+        user.role, user.country_code, user.disabled = role, country_code or None, disabled
+        user.session_version += 1  # takes effect at once, not at the next login
+    db.session.flush()
+    return user

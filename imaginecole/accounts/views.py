@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
-from imaginecole.accounts.auth import current_user, login_required, start_session
+from imaginecole.accounts.auth import current_user, login_required, role_required, start_session
+from imaginecole.accounts.models import ROLES, User
 from imaginecole.accounts.operations import (
+    PASSWORD_LINK_LIFETIME,
+    AccountError,
+    LinkRefused,
     authenticate,
     end_sessions,
+    invite_user,
+    link_user,
+    list_users,
+    manage,
     remember_device,
+    reset_password,
     trusted_device,
+    use_password_link,
 )
 from imaginecole.extensions import db
 
@@ -70,3 +91,146 @@ def logout():
     db.session.commit()
     session.clear()
     return redirect(url_for("catalog.home"))
+
+
+# ---------------------------------------------------------------------------- accounts (admins)
+
+# The operations' refusals are in English for the command line; the page says them in the
+# reader's language. Any other refusal (a text too long…) is shown as the operation wrote it.
+ACCOUNT_REFUSALS = {
+    "already exists": _l("An account already exists for this e-mail address."),
+    "is not an e-mail address": _l("This is not an e-mail address."),
+    "a name is required": _l("A name is required."),
+    "acts for one country": _l("Editors and teachers act for one country: give its code."),
+    "is not a two-letter country code": _l("Give the country as its two-letter code, like sn."),
+    "is not loaded": _l("An editor's country must be loaded on this server first."),
+    "your own": _l("You cannot take away your own admin role or disable your own account."),
+    "at least": _l("The password must have at least 10 characters."),
+}
+LINK_REFUSALS = {
+    "unknown": _l("This link is not valid. Ask your administrator for a new one."),
+    "used": _l("This link was used already: it works once. Ask your administrator for a new one."),
+    "expired": _l("This link has expired. Ask your administrator for a new one."),
+}
+ROLE_NAMES = {"admin": _l("administrator"), "editor": _l("editor"), "teacher": _l("teacher")}
+
+
+def _explain(error: AccountError) -> str:
+    return next(
+        (str(text) for key, text in ACCOUNT_REFUSALS.items() if key in str(error)), str(error)
+    )
+
+
+def _link_page(user: User, secret: str):
+    """Show a new set-password link once: it is kept nowhere but in this answer."""
+    return render_template(
+        "accounts/link.html",
+        account=user,
+        link=url_for("accounts.set_password", secret=secret, _external=True),
+        days=PASSWORD_LINK_LIFETIME.days,
+    )
+
+
+@bp.route("/admin/accounts", methods=["GET", "POST"])
+@role_required("admin")
+def account_list():
+    error, form = None, request.form
+    if request.method == "POST":
+        try:
+            user, secret = invite_user(
+                form.get("email", ""),
+                form.get("name", ""),
+                form.get("role", ""),
+                form.get("country", "").strip().lower() or None,
+                form.get("school", ""),
+                current_user(),
+            )
+        except AccountError as refusal:
+            db.session.rollback()
+            error = _explain(refusal)
+        else:
+            db.session.commit()
+            return _link_page(user, secret)
+    return render_template(
+        "accounts/list.html",
+        accounts=list_users(),
+        roles=ROLES,
+        role_names=ROLE_NAMES,
+        error=error,
+        form=form,
+    ), 400 if error else 200
+
+
+def _account(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.route("/admin/accounts/<int:user_id>", methods=["GET", "POST"])
+@role_required("admin")
+def account_edit(user_id: int):
+    user, error = _account(user_id), None
+    if request.method == "POST":
+        try:
+            manage(
+                user,
+                current_user(),
+                role=request.form.get("role", ""),
+                country_code=request.form.get("country", "").strip().lower() or None,
+                disabled=request.form.get("disabled") == "yes",
+            )
+        except AccountError as refusal:
+            db.session.rollback()
+            error = _explain(refusal)
+        else:
+            db.session.commit()
+            flash(_("The account of %(name)s is saved.", name=user.name), "info")
+            return redirect(url_for("accounts.account_list"))
+    return render_template(
+        "accounts/edit.html", account=user, roles=ROLES, role_names=ROLE_NAMES, error=error
+    ), 400 if error else 200
+
+
+@bp.route("/admin/accounts/<int:user_id>/reset", methods=["POST"])
+@role_required("admin")
+def account_reset(user_id: int):
+    user = _account(user_id)
+    secret = reset_password(user, current_user())
+    db.session.commit()
+    return _link_page(user, secret)
+
+
+@bp.route("/password/<secret>", methods=["GET", "POST"])
+def set_password(secret: str):
+    # The secret is in the path: the page must not leak it to other sites through Referer.
+    try:
+        user = link_user(secret)
+    except LinkRefused as refusal:
+        return render_template(
+            "accounts/password.html", refused=str(LINK_REFUSALS[refusal.reason])
+        ), 410 if refusal.reason != "unknown" else 404
+    error = None
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        if password != request.form.get("again", ""):
+            error = _("The two passwords differ. Type the same one twice.")
+        else:
+            try:
+                use_password_link(secret, password)
+            except AccountError as refusal:
+                db.session.rollback()
+                error = _explain(refusal)
+            else:
+                db.session.commit()
+                flash(_("Your password is set. Sign in with it."), "info")
+                return redirect(url_for("accounts.login"))
+    response = current_app.make_response(
+        (
+            render_template("accounts/password.html", account=user, error=error),
+            400 if error else 200,
+        )
+    )
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -17,14 +17,18 @@ from imaginecole.bundles.keys import (
     update_trust,
 )
 from imaginecole.bundles.operations import (
+    ImportReport,
     build_country_bundle,
     built_bundles,
+    channel_modules,
     import_bundle,
+    install_all,
     installed_bundles,
     remove_channel,
+    survey_bundles,
 )
 from imaginecole.commands import database_command
-from sync.bundle import BundleError, TrustStore, trust_entry_toml
+from sync.bundle import BundleError, Candidate, TrustStore, catchup, find_bundles, trust_entry_toml
 
 
 @click.group("bundle", help="Build, import and list signed content bundles.")
@@ -66,6 +70,12 @@ def _bytes_progress(label: str) -> tuple[Callable[[int, int], None], Callable[[]
 @click.option(
     "--subject", "subjects", multiple=True, help="Only modules of this subject slug (repeatable)."
 )
+@click.option("--note", default="", help="What this version changes, told to the schools.")
+@click.option(
+    "--even-if-unchanged",
+    is_flag=True,
+    help="Build even when nothing changed since the last bundle (after a key rotation).",
+)
 @click.option(
     "--out",
     "out_dir",
@@ -81,12 +91,15 @@ def bundle_build(
     levels: tuple[str, ...],
     subjects: tuple[str, ...],
     out_dir: Path | None,
+    note: str,
+    even_if_unchanged: bool,
 ) -> None:
     update, close = _bytes_progress("Building")
     try:
         built = build_country_bundle(
             country, since=since, channel=channel, levels=list(levels) or None,
-            subjects=list(subjects) or None, out_dir=out_dir, progress=update,
+            subjects=list(subjects) or None, out_dir=out_dir, progress=update, note=note,
+            allow_unchanged=even_if_unchanged,
         )  # fmt: skip
     except BundleError as error:
         raise click.ClickException(str(error)) from None
@@ -98,12 +111,45 @@ def bundle_build(
     )
 
 
+STATUS_TEXT = {
+    catchup.INSTALLED: "installed already",
+    catchup.OLDER: "older than the version installed: not needed",
+    catchup.NOT_NEEDED: "not needed: another bundle here brings this version or a newer one",
+}
+
+
+def _describe_candidate(candidate: Candidate) -> str:
+    m = candidate.manifest
+    if m is None:
+        return f"  {candidate.path}: refused: {candidate.problem}"
+    kind = f"changes since v{m.base_version}" if m.is_delta else "full"
+    if candidate.status == catchup.INSTALL:
+        status = f"to install, step {candidate.step}"
+    elif candidate.status == catchup.NEEDS:
+        status = (
+            "needs a full bundle first (the content installed came from a revoked key)"
+            if candidate.needs is None
+            else f"needs version {candidate.needs} first, which is not here"
+            if not candidate.installed or candidate.needs > candidate.installed
+            else f"made for servers that have version {candidate.needs}; this one has "
+            f"version {candidate.installed}"
+        )
+    else:
+        status = STATUS_TEXT[candidate.status]
+    return f"  {candidate.path}: {m.country} {m.channel} v{m.version} ({kind}): {status}"
+
+
 @bundle_group.command(
-    "import", help="Check a bundle and install it; nothing changes if it is refused."
+    "import",
+    help="Check a bundle and install it; nothing changes if it is refused. Given a folder (a "
+    "USB drive), install every bundle in it that brings this server up to date, in order.",
 )
 @click.argument("path", type=click.Path(path_type=Path))
 @database_command
 def bundle_import(path: Path) -> None:
+    if path.is_dir():
+        _import_folder(path)
+        return
     update, close = _bytes_progress("Copying")
     try:
         report = import_bundle(path, progress=update)
@@ -111,6 +157,42 @@ def bundle_import(path: Path) -> None:
         raise click.ClickException(f"Bundle refused, nothing was changed: {error}") from None
     finally:
         close()
+    _echo_report(report)
+
+
+def _import_folder(folder: Path) -> None:
+    paths = find_bundles(folder)
+    if not paths:
+        raise click.ClickException(f"No bundle (*.icb) in {folder}.")
+    try:
+        candidates = survey_bundles(paths)
+    except BundleError as error:
+        raise click.ClickException(str(error)) from None
+    for candidate in sorted(candidates, key=lambda c: (c.step is None, c.step or 0)):
+        click.echo(_describe_candidate(candidate))
+    if not any(c.status == catchup.INSTALL for c in candidates):
+        click.echo("Nothing to install: this server is up to date with these bundles.")
+        return
+    closers = []
+
+    def progress(candidate: Candidate):
+        update, close = _bytes_progress(f"Copying v{candidate.manifest.version}")
+        closers.append(close)
+        return update
+
+    try:
+        report = install_all(paths, progress)
+    finally:
+        for close in closers:
+            close()
+    for done in report.installed:
+        _echo_report(done)
+    if report.error is not None:
+        waiting = f"; {report.waiting} after it not tried" if report.waiting else ""
+        raise click.ClickException(f"Bundle {report.failed.path} refused{waiting}: {report.error}")
+
+
+def _echo_report(report: ImportReport) -> None:
     if report.noop:
         click.echo(
             f"{report.country} {report.channel} v{report.version} is already installed: nothing to do."
@@ -150,9 +232,20 @@ def bundle_list() -> None:
 @bundle_group.command("remove", help="Remove the content a channel's bundles installed.")
 @click.option("--country", required=True)
 @click.option("--channel", default="main", show_default=True)
-@click.confirmation_option(prompt="Remove every module this channel installed?")
+@click.option("--yes", is_flag=True, help="Do not ask first.")
 @database_command
-def bundle_remove(country: str, channel: str) -> None:
+def bundle_remove(country: str, channel: str, yes: bool) -> None:
+    if not yes:
+        modules = channel_modules(country, channel)
+        for module in modules[:20]:
+            click.echo(f"  {module.uid}")
+        if len(modules) > 20:
+            click.echo(f"  … and {len(modules) - 20} more")
+        click.confirm(
+            f"Remove these {len(modules)} modules of {country} ({channel}) and the record of "
+            "its installed versions? A full bundle installed again brings them back",
+            abort=True,
+        )
     try:
         count = remove_channel(country, channel)
     except BundleError as error:

@@ -12,6 +12,7 @@ docs/bundle-format.md describes the whole procedure.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from sync.bundle import (
     BundleError,
     KeyFileError,
     PrivateKey,
+    PublicKey,
+    TrustFileError,
+    TrustNotSigned,
     TrustStore,
     check_trust_update,
     generate_key_files,
@@ -33,6 +37,7 @@ from sync.bundle import (
     load_public_key,
     load_trust,
     parse_trust_bytes,
+    trust_entry_toml,
 )
 
 
@@ -294,3 +299,77 @@ def _write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+# ---------------------------------------------------------------------------- trust in the browser
+
+MAX_TRUST_FILE_BYTES = 1 << 20  # a trust file lists a few keys; anything bigger is not one
+
+
+def fingerprint(public: PublicKey) -> str:
+    """Return the SHA-256 of a public key in groups of four, to compare aloud over the phone."""
+    digest = hashlib.sha256(public.raw).hexdigest()
+    return " ".join(digest[i : i + 4] for i in range(0, len(digest), 4))
+
+
+def read_trust_candidate(path: Path) -> TrustStore:
+    """Read a trust file found on a drive; raise TrustFileError (a BundleError) if it is not one."""
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_TRUST_FILE_BYTES + 1)
+    except OSError as error:
+        raise TrustFileError(f"{path} cannot be read: {error.strerror or error}") from error
+    if len(data) > MAX_TRUST_FILE_BYTES:
+        raise TrustFileError(f"{path} is too big to be a trust file")
+    return parse_trust_bytes(data, path.name)
+
+
+def add_trust_from(path: Path) -> TrustStore:
+    """Install what a trust file on a drive brings; return the trust file now in use.
+
+    A file signed by the national root keys replaces the one in use by the usual rules
+    (``update_trust``). An unsigned file (an entry a national admin handed out) is added to
+    an unsigned trust file, keeping its other keys; a server whose trust file is signed takes
+    only signed ones, and one with no trust file yet takes it as its first.
+    """
+    new = read_trust_candidate(path)
+    current = current_trust() if trust_file_path().exists() else None
+    signed = current is not None and (current.roots or current.version)
+    if signed and not (new.roots or new.version):
+        raise TrustNotSigned(
+            f"{path.name} is a single entry, not signed; this server's trust file is signed by "
+            "the national root keys, so it takes only a newer trust file signed by them"
+        )
+    if new.roots or new.version or current is None or signed:
+        return update_trust([path])
+    merged = TrustStore(keys=dict(current.keys), revoked=current.revoked)
+    for key in new.keys.values():
+        merged.keys[key.key_id] = key
+    data = merged.to_toml().encode()
+    trust = parse_trust_bytes(data, path.name)
+    check_trust_update(trust, current, path.name)
+    _install(data)
+    return trust
+
+
+def publisher_entry() -> tuple[PublicKey, list[str], str] | None:
+    """Return this server's signing key, the countries it signs for, and a trust file of it.
+
+    The countries are those whose bundles it signed (or was recorded for); the file is empty
+    while there are none. None when this server has no signing key.
+    """
+    path = signing_key_path()
+    if not path.exists():
+        return None
+    public = load_private_key(path).public
+    countries = sorted(
+        set(db.session.scalars(select(SigningKey.country_code).filter_by(key_id=public.key_id)))
+        | set(
+            db.session.scalars(
+                select(BuiltBundle.country_code).filter_by(publisher_key_id=public.key_id)
+            )
+        )
+    )
+    name = "Imaginecole " + " ".join(code.upper() for code in countries)
+    entry = "format = 1\n\n" + trust_entry_toml(public, countries, name) if countries else ""
+    return public, countries, entry

@@ -90,6 +90,7 @@ class BuildJob(db.Model):
     channel: Mapped[str] = mapped_column(String(40), default="main")
     kind: Mapped[str] = mapped_column(String(10))  # full | delta
     base_version: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")  # for the schools, in the changelog
     status: Mapped[str] = mapped_column(String(10), default="running", index=True)
     active: Mapped[bool | None] = mapped_column(Boolean, default=True)
     bytes_done: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -53,21 +53,41 @@ from imaginecole.submissions.outbox import apply_statuses
 from sync import model as fmt
 from sync.bundle import (
     BundleError,
+    Candidate,
+    ChangedModule,
+    ChangelogEntry,
     DiskFull,
+    Found,
     InstalledState,
     Manifest,
     StagedBundle,
+    SubmissionStatus,
     TrustStore,
     WhileCopying,
     build_bundle,
     parse_manifest,
+    plan_catch_up,
+    read_manifest,
+    select_modules,
     stage_bundle,
 )
+from sync.bundle.catchup import INSTALL
 from sync.bundle.stage import withdraw
 from sync.container.staging import RESERVE_BYTES, free_space, is_disk_full
 from sync.storage import BlobStore
 
 Progress = Callable[[int, int], None]
+CHANGELOG_IN_FULL = 10  # how many versions back a full bundle tells the schools about
+
+
+class NothingChanged(BundleError):
+    """Nothing changed since the last bundle: a new one would make every school install nothing."""
+
+    def __init__(self, country: str, channel: str, version: int):
+        super().__init__(
+            f"nothing changed in {country} ({channel}) since version {version}: no bundle built"
+        )
+        self.version = version
 
 
 @dataclass
@@ -180,10 +200,17 @@ def build_country_bundle(
     subjects: list[str] | None = None,
     out_dir: Path | None = None,
     progress: Progress | None = None,
+    note: str = "",
+    allow_unchanged: bool = False,
 ) -> BuiltBundle:
     """Build and sign the next bundle of a country (a delta when ``since`` names a built one).
 
-    Commits itself. Two builds of one channel at once take turns (a lock on this server, and
+    ``note`` is what the national team tells the schools about this version; it travels in
+    the changelog with what changed. Raise NothingChanged when nothing did since the last
+    bundle of the channel, whatever the base: an empty version is one every school would have
+    to install for nothing, and a delta from an older base would strand the schools that have
+    the newest. ``allow_unchanged`` builds it all the same (a full bundle signed by a new key,
+    after a rotation). Commits itself. Two builds of one channel at once take turns (a lock on this server, and
     the country's row on PostgreSQL, for builds on several hosts): the second waits for the
     first to commit, then numbers its bundle after it.
     """
@@ -203,12 +230,26 @@ def build_country_bundle(
                 )
             base_manifest = parse_manifest(base.manifest.encode())
         version = next_version(country, channel)
+        key = signing_key_for(country)  # a missing or wrong key is told first
+        sources = module_sources(country)
+        statuses = submission_statuses(country)
+        try:
+            entry = changelog_entry(
+                country, channel, sources, curriculum, statuses, version, note, levels, subjects
+            )
+        except NothingChanged:
+            if not allow_unchanged:
+                raise
+            entry = ChangelogEntry(version=version, note=note.strip())
+        changelog = [entry]
+        if version > 1:
+            oldest = base_manifest.version + 1 if base_manifest else version - CHANGELOG_IN_FULL
+            changelog = recorded_changelog(country, channel, oldest, version) + changelog
         out_dir = out_dir or data_path("bundles")
         out_dir.mkdir(parents=True, exist_ok=True)
         out_path = out_dir / f"{country}-{channel}-v{version}.icb"
-        key = signing_key_for(country)
         manifest = build_bundle(
-            module_sources(country),
+            sources,
             curriculum,
             country,
             version,
@@ -220,7 +261,8 @@ def build_country_bundle(
             channel=channel,
             created=_newest_change(country),
             progress=progress,
-            submission_statuses=submission_statuses(country),
+            submission_statuses=statuses,
+            changelog=changelog,
         )
         parts = sorted(out_dir.glob(out_path.name + "*"))
         built = BuiltBundle(
@@ -240,6 +282,75 @@ def build_country_bundle(
         # before the next build of the channel reads the next number.
         db.session.commit()
     return built
+
+
+def changelog_entry(
+    country: str,
+    channel: str,
+    sources: list[fmt.Module],
+    curriculum: fmt.Curriculum,
+    statuses: list[SubmissionStatus],
+    version: int,
+    note: str,
+    levels: list[str] | None = None,
+    subjects: list[str] | None = None,
+) -> ChangelogEntry:
+    """Return what ``version`` changes against the last bundle of the channel.
+
+    Raise NothingChanged when it changes nothing. The first bundle lists no module: all of
+    them are new to every school.
+    """
+    note = note.strip()
+    last = db.session.scalar(
+        select(BuiltBundle)
+        .filter_by(country_code=country, channel=channel)
+        .order_by(BuiltBundle.version.desc())
+        .limit(1)
+    )
+    if last is None:
+        return ChangelogEntry(version=version, note=note)
+    before = parse_manifest(last.manifest.encode())
+    shipped = select_modules(sources, curriculum, levels, subjects)
+    modules = []
+    for source in shipped:
+        known = before.index.get(source.id)
+        if known is None:
+            modules.append(ChangedModule(source.id, "added", dict(source.title)))
+        elif known.fingerprint != source.fingerprint() or known.version != source.version:
+            modules.append(ChangedModule(source.id, "changed", dict(source.title)))
+    titles = {m.id: dict(m.title) for m in before.modules}
+    gone = sorted(set(before.index) - {source.id for source in shipped})
+    modules += [ChangedModule(uid, "removed", titles.get(uid, {})) for uid in gone]
+    sent = set(before.submission_statuses)
+    entry = ChangelogEntry(
+        version=version,
+        note=note,
+        modules=tuple(modules),
+        curriculum_changed=curriculum.fingerprint() != before.curriculum.fingerprint(),
+        decisions=sum(1 for item in statuses if item not in sent),
+    )
+    if not (entry.modules or entry.curriculum_changed or entry.decisions):
+        raise NothingChanged(country, channel, last.version)
+    return entry
+
+
+def recorded_changelog(
+    country: str, channel: str, oldest: int, version: int
+) -> list[ChangelogEntry]:
+    """Return the changelog entries versions ``oldest`` to ``version - 1`` recorded when built."""
+    rows = db.session.scalars(
+        select(BuiltBundle)
+        .filter_by(country_code=country, channel=channel)
+        .filter(BuiltBundle.version >= oldest, BuiltBundle.version < version)
+        .order_by(BuiltBundle.version)
+    )
+    entries = []
+    for row in rows:
+        own = [
+            e for e in parse_manifest(row.manifest.encode()).changelog if e.version == row.version
+        ]
+        entries += own  # bundles built before changelogs existed have none
+    return entries
 
 
 def _newest_change(country: str):
@@ -464,6 +575,64 @@ def _previous_install(staged: StagedBundle, trust: TrustStore) -> InstalledBundl
             same_version = row
     db.session.flush()
     return same_version
+
+
+# ---------------------------------------------------------------------------- catching up
+
+
+def survey_bundles(paths: list[Path]) -> list[Candidate]:
+    """Read the manifest of every bundle found and say what installing each would do.
+
+    Raise BundleSetupError (or a TrustFileError) when this server has no usable trust file:
+    then no bundle can be judged.
+    """
+    trust = current_trust()
+    found = []
+    for path in paths:
+        try:
+            found.append(Found(path, read_manifest(path, trust)))
+        except BundleError as error:
+            found.append(Found(path, problem=error))
+    return plan_catch_up(found, installed_state(trust))
+
+
+@dataclass
+class CatchUpReport:
+    installed: list[ImportReport]
+    failed: Candidate | None = None  # the bundle whose import was refused; the rest waits
+    error: BundleError | None = None
+    waiting: int = 0  # bundles of the plan not tried because one before them failed
+
+
+def install_all(
+    paths: list[Path], progress: Callable[[Candidate], Progress | None] | None = None
+) -> CatchUpReport:
+    """Install every bundle the plan names, in its order, stopping at the first refusal.
+
+    Each import commits on its own: those before a refusal stay installed, and running
+    this again goes on from there.
+    """
+    plan = sorted((c for c in survey_bundles(paths) if c.status == INSTALL), key=lambda c: c.step)
+    report = CatchUpReport(installed=[])
+    for position, candidate in enumerate(plan):
+        try:
+            report.installed.append(
+                import_bundle(candidate.path, progress(candidate) if progress else None)
+            )
+        except BundleError as error:
+            report.failed, report.error = candidate, error
+            report.waiting = len(plan) - position - 1
+            break
+    return report
+
+
+def channel_modules(country: str, channel: str = "main") -> list[Module]:
+    """Return the modules a channel's bundles installed: what removing the channel deletes."""
+    return list(
+        db.session.scalars(
+            select(Module).filter_by(country_code=country, channel=channel).order_by(Module.uid)
+        )
+    )
 
 
 def remove_channel(country: str, channel: str = "main") -> int:

@@ -27,7 +27,8 @@ from imaginecole.bundles.operations import build_country_bundle, module_sources
 from imaginecole.curriculum.queries import curriculum_of
 from imaginecole.extensions import db
 from imaginecole.review.operations import submission_statuses
-from sync.bundle import BuildError, BundleError, locate_parts, parse_manifest
+from sync.bundle import BuildError, BundleError, ChangelogEntry, locate_parts, parse_manifest
+from sync.bundle.manifest import MAX_NOTE_CHARS
 
 CHANNEL = "main"
 HEARTBEAT = timedelta(seconds=20)
@@ -38,7 +39,11 @@ log = logging.getLogger(__name__)
 
 
 class BuildRefused(Exception):
-    """A build cannot start; ``code`` is ``busy`` (one is running) or ``no_base`` (no delta)."""
+    """A build cannot start; ``code`` says why (the keys of the page's BUILD_REFUSALS).
+
+    ``busy``: one is running; ``no_base``: the delta's base was not built here; ``nothing``:
+    nothing changed since the last bundle; ``note``: the note is too long.
+    """
 
     def __init__(self, code: str):
         super().__init__(code)
@@ -175,24 +180,37 @@ def running_job(country: str) -> BuildJob | None:
     return job if job is not None and not is_stale(job) else None
 
 
-def start_build(country: str, editor: User, kind: str) -> BuildJob:
+def start_build(
+    country: str, editor: User, kind: str, since: int | None = None, note: str = ""
+) -> BuildJob:
     """Record a build of the next bundle (``full`` or ``delta``) and start it in the background.
 
-    Raise BuildRefused when one is already running for the country, or when a delta is asked
-    but no bundle was built before.
+    A delta holds the changes since version ``since`` (by default the last one built): a
+    school that has an older version gets one made for it. Raise BuildRefused when one is
+    already running for the country, when nothing changed since the last bundle, or when the
+    delta's base was never built here.
     """
     if kind not in ("full", "delta"):
         raise ValueError(kind)
-    base = last_bundle(country)
-    if kind == "delta" and base is None:
-        raise BuildRefused("no_base")
+    note = note.strip()
+    if len(note) > MAX_NOTE_CHARS:
+        raise BuildRefused("note")
+    changes = changes_since_last_bundle(country)
+    if not changes.any:
+        raise BuildRefused("nothing")
+    base = None
+    if kind == "delta":
+        base = changes.base if since is None else find_built(country, since)
+        if base is None:
+            raise BuildRefused("no_base")
     _retire_stale(country)
     job = BuildJob(
         country_code=country,
         editor_id=editor.id,
         channel=CHANNEL,
         kind=kind,
-        base_version=base.version if kind == "delta" else None,
+        base_version=base.version if base is not None else None,
+        note=note,
         status="running",
         active=True,
     )
@@ -229,12 +247,14 @@ def run_build(app: Flask, job_id: int) -> None:
         job = db.session.get(BuildJob, job_id)
         if job is None or job.status != "running":
             return
-        country, since = job.country_code, job.base_version
+        country, since, note = job.country_code, job.base_version, job.note
         stop = threading.Event()
         beat = threading.Thread(target=_heartbeat, args=(app, job_id, stop), daemon=True)
         beat.start()
         try:
-            built = build_country_bundle(country, since=since, progress=_recorder(job_id))
+            built = build_country_bundle(
+                country, since=since, progress=_recorder(job_id), note=note
+            )
             db.session.commit()  # the thread is its own caller
         except BundleSetupError as error:
             _finish(job_id, "failed", error_code="setup", detail=str(error))
@@ -333,6 +353,12 @@ def bundle_files(bundle: BuiltBundle) -> list[BundleFile]:
     if len(parts) == 1 and parts[0] == name:
         return [BundleFile(name, name.stat().st_size, None)]
     return [BundleFile(p, p.stat().st_size, n) for n, p in enumerate(parts, start=1)]
+
+
+def own_changelog(bundle: BuiltBundle) -> ChangelogEntry | None:
+    """Return what a built version changed, as recorded in it (None for bundles built before)."""
+    entries = parse_manifest(bundle.manifest.encode()).changelog
+    return next((entry for entry in entries if entry.version == bundle.version), None)
 
 
 def find_built(country: str, version: int, channel: str = CHANNEL) -> BuiltBundle | None:

@@ -24,9 +24,18 @@ from flask_babel import lazy_gettext as _l
 
 from imaginecole.accounts.auth import current_user, editable_country, role_required
 from imaginecole.bundles import operations, publishing
-from imaginecole.bundles.keys import BundleSetupError
-from imaginecole.datadir import ImportBusy
+from imaginecole.bundles.keys import (
+    BundleSetupError,
+    add_trust_from,
+    current_trust,
+    fingerprint,
+    publisher_entry,
+    read_trust_candidate,
+)
+from imaginecole.datadir import ImportBusy, trust_file_path
+from imaginecole.sides import NATIONAL, SCHOOL, shows
 from sync import bundle as sync_bundle
+from sync.bundle import catchup
 
 bp = Blueprint("bundles", __name__, url_prefix="/<lang>", template_folder="templates")
 
@@ -54,9 +63,6 @@ REFUSALS = {
         "The new trust file is not signed by the national root keys this server trusts."
     ),
     sync_bundle.TrustFileError: _l("This server's trust file cannot be used."),
-    sync_bundle.BaseNotInstalled: _l(
-        "This bundle only holds changes to a version this server does not have. Import the full bundle first."
-    ),
     sync_bundle.InsufficientSpace: _l(
         "There is not enough free space on this server's disk. Nothing was changed: free some "
         "space (the details below say how much), then import again."
@@ -88,6 +94,30 @@ MAX_CANDIDATES = 200
 
 
 def explain(error: sync_bundle.BundleError) -> str:
+    if isinstance(error, sync_bundle.BaseNotInstalled):
+        # Name the version missing: "import the full bundle" is wrong advice to a server that
+        # has it and lacks only an update in between.
+        if error.installed is None:
+            return _(
+                "This bundle only holds the changes since version %(base)s, and this server has "
+                "nothing of this content yet: install a full bundle first.",
+                base=error.base,
+            )
+        if error.installed > error.base:
+            return _(
+                "This bundle only holds the changes since version %(base)s, and this server has "
+                "version %(installed)s: it is not for this server. Ask for a full bundle or an "
+                "update since version %(installed)s.",
+                base=error.base,
+                installed=error.installed,
+            )
+        return _(
+            "This bundle only holds the changes since version %(base)s, and this server has "
+            "version %(installed)s: install the versions in between first (the install page "
+            "does it in the right order when they are on the drive).",
+            base=error.base,
+            installed=error.installed,
+        )
     for error_type, text in REFUSALS.items():
         if isinstance(error, error_type):
             return str(text)
@@ -120,13 +150,47 @@ def index():
 @bp.route("/admin/bundles")
 @role_required("admin")
 def bundle_list():
+    paths = bundles_on_drives()
+    candidates, setup_error = [], None
+    if paths:
+        try:
+            candidates = operations.survey_bundles(paths)
+        except sync_bundle.BundleError as error:
+            setup_error = explain(error)
     return render_template(
         "bundles/installed.html",
         installed=operations.installed_bundles(),
         built=operations.built_bundles(),
-        candidates=bundles_on_drives(),
+        paths=paths,
+        candidates=candidates,
+        to_install=sum(c.status == catchup.INSTALL for c in candidates),
+        setup_error=setup_error,
+        explain=explain,
         search_paths=current_app.config["BUNDLE_SEARCH_PATHS"],
     )
+
+
+@bp.route("/admin/bundles/install-all", methods=["POST"])
+@role_required("admin")
+def bundle_install_all():
+    try:
+        report = operations.install_all(bundles_on_drives())
+    except sync_bundle.BundleError as error:
+        return render_template(
+            "bundles/import_refused.html", explanation=explain(error), detail=str(error)
+        ), 400
+    if report.error is not None:
+        return render_template(
+            "bundles/import_refused.html",
+            explanation=explain(report.error),
+            detail=str(report.error),
+            report=report,
+        ), 400
+    for done in report.installed:
+        _flash_installed(done)
+    if not report.installed:
+        flash(_("Nothing to install: this server is up to date with the drive."), "info")
+    return redirect(url_for("bundles.bundle_list"))
 
 
 @bp.route("/admin/bundles/import", methods=["POST"])
@@ -146,6 +210,11 @@ def bundle_import():
         return render_template(
             "bundles/import_refused.html", explanation=explain(error), detail=str(error)
         ), 400
+    _flash_installed(report)
+    return redirect(url_for("bundles.bundle_list"))
+
+
+def _flash_installed(report: operations.ImportReport) -> None:
     if report.noop:
         flash(
             _(
@@ -176,13 +245,35 @@ def bundle_import():
                 ),
                 "error",
             )
-    return redirect(url_for("bundles.bundle_list"))
+
+
+@bp.route("/admin/bundles/remove/confirm")
+@role_required("admin")
+def bundle_remove_confirm():
+    country, channel = request.args.get("country", ""), request.args.get("channel", "main")
+    versions = [
+        row
+        for row in operations.installed_bundles()
+        if (row.country_code, row.channel) == (country, channel)
+    ]
+    if not versions:
+        abort(404)
+    return render_template(
+        "bundles/remove_confirm.html",
+        country=country,
+        channel=channel,
+        versions=versions,
+        modules=operations.channel_modules(country, channel),
+    )
 
 
 @bp.route("/admin/bundles/remove", methods=["POST"])
 @role_required("admin")
 def bundle_remove():
     country, channel = request.form.get("country", ""), request.form.get("channel", "main")
+    if request.form.get("confirmed") != "yes":
+        # Only the confirmation page, which lists what will disappear, sends "confirmed".
+        return redirect(url_for("bundles.bundle_remove_confirm", country=country, channel=channel))
     try:
         count = operations.remove_channel(country, channel)
     except sync_bundle.BundleError as error:
@@ -192,14 +283,99 @@ def bundle_remove():
             _("Removed %(count)s modules of %(country)s.", count=count, country=country.upper()),
             "info",
         )
+        flash(
+            _(
+                "To bring them back, install a full bundle of %(country)s again: the media "
+                "files are still on this server, so it goes fast.",
+                country=country.upper(),
+            ),
+            "info",
+        )
     return redirect(url_for("bundles.bundle_list"))
+
+
+# ---------------------------------------------------------------------------- trust
+
+
+def trust_files_on_drives() -> list[Path]:
+    """Return the TOML files found on mounted drives, at most three folders deep."""
+    found: list[Path] = []
+    for root in current_app.config["BUNDLE_SEARCH_PATHS"]:
+        root = Path(root)
+        if root.is_dir():
+            for depth in range(4):
+                found += sorted(root.glob("/".join(["*"] * depth + ["*.toml"])))
+    return found[:MAX_CANDIDATES]
+
+
+@bp.route("/admin/trust")
+@role_required("admin")
+def trust():
+    installed, trust_error, candidates = None, None, []
+    if shows(SCHOOL):
+        if trust_file_path().exists():
+            try:
+                installed = current_trust()
+            except sync_bundle.BundleError as error:
+                trust_error = explain(error)
+        for path in trust_files_on_drives():
+            try:
+                candidates.append((path, read_trust_candidate(path), None))
+            except sync_bundle.BundleError as error:
+                candidates.append((path, None, str(error)))
+    publisher = publisher_entry() if shows(NATIONAL) else None
+    return render_template(
+        "bundles/trust.html",
+        installed=installed,
+        trust_error=trust_error,
+        candidates=candidates,
+        publisher=publisher,
+        fingerprint=fingerprint,
+    )
+
+
+@bp.route("/admin/trust/add", methods=["POST"])
+@role_required("admin")
+def trust_add():
+    chosen = request.form.get("path", "")
+    # Only a file the page offered: a form must not make the server read any path it names.
+    offered = {str(path): path for path in trust_files_on_drives()}
+    if chosen not in offered:
+        flash(_("That file is no longer on the drive. Check the drive and choose again."), "error")
+        return redirect(url_for("bundles.trust"))
+    try:
+        add_trust_from(offered[chosen])
+    except sync_bundle.BundleError as error:
+        flash(explain(error), "error")
+        flash(str(error), "error")
+    else:
+        flash(_("The trust file is updated: bundles signed by these keys are accepted."), "info")
+    return redirect(url_for("bundles.trust"))
+
+
+@bp.route("/admin/trust/publisher.toml")
+@role_required("admin")
+def trust_entry():
+    publisher = publisher_entry()
+    if publisher is None or not publisher[2]:
+        abort(404)
+    response = current_app.response_class(publisher[2], mimetype="application/toml")
+    response.headers["Content-Disposition"] = "attachment; filename=trust-publisher.toml"
+    return response
 
 
 # ---------------------------------------------------------------------------- publishing
 
 BUILD_REFUSALS = {
     "busy": _l("A bundle of this country is already being built. Wait for it to finish."),
-    "no_base": _l("No bundle has been built yet: the first one must be a full bundle."),
+    "no_base": _l(
+        "An update needs a bundle built before it on this server, of the version chosen."
+    ),
+    "nothing": _l(
+        "Nothing has changed since the last bundle: a new one would be empty. Schools that "
+        "are behind install the bundles already built, in order, in one action."
+    ),
+    "note": _l("The note for the schools is too long: keep it under 2,000 characters."),
 }
 BUILD_ERRORS = {
     "setup": _l("This server is not set up to build bundles of this country."),
@@ -217,8 +393,15 @@ def publish(country: str):
     team = editable_country(country)
     if request.method == "POST":
         kind = request.form.get("kind", "full")
+        since = request.form.get("since", "")
         try:
-            publishing.start_build(team.code, current_user(), kind if kind == "delta" else "full")
+            publishing.start_build(
+                team.code,
+                current_user(),
+                kind if kind == "delta" else "full",
+                since=int(since) if since.isdecimal() else None,
+                note=request.form.get("note", ""),
+            )
         except publishing.BuildRefused as refusal:
             flash(str(BUILD_REFUSALS[refusal.code]), "error")
         return redirect(url_for("bundles.publish", country=team.code))
@@ -228,7 +411,7 @@ def publish(country: str):
     # While a build runs the page reloads every two seconds: the comparison waits for the end.
     changes = None if running else publishing.changes_since_last_bundle(team.code)
     bundles = [
-        (bundle, publishing.bundle_files(bundle))
+        (bundle, publishing.bundle_files(bundle), publishing.own_changelog(bundle))
         for bundle in operations.built_bundles(team.code)
         if bundle.channel == publishing.CHANNEL
     ]

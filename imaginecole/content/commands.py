@@ -25,8 +25,16 @@ def content_group() -> None:
     pass
 
 
-def _default_content_dir() -> Path:
-    return Path(current_app.config["CONTENT_DIR"])
+def _content_dir(directory: Path | None) -> Path:
+    """Return the content folder to read (the setting's by default); refuse one that is not there."""
+    directory = directory or Path(current_app.config["CONTENT_DIR"])
+    if not directory.is_dir():
+        # Read as an empty folder it would load nothing and report "Nothing changed".
+        raise click.ClickException(
+            f"{directory}: no such content folder. Give the folder to read "
+            "(or set IMAGINECOLE_CONTENT_DIR); nothing was loaded."
+        )
+    return directory
 
 
 def _print_problems(problems: Iterable[Problem]) -> None:
@@ -38,7 +46,7 @@ def _print_problems(problems: Iterable[Problem]) -> None:
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 @with_appcontext
 def content_check(directory: Path | None) -> None:
-    tree = read_content(directory or _default_content_dir())
+    tree = read_content(_content_dir(directory))
     lessons = sum(len(m.lessons) for m in tree.modules)
     click.echo(
         f"{len(tree.curricula)} countries, {len(tree.modules)} valid modules, {lessons} lessons"
@@ -55,7 +63,7 @@ def content_check(directory: Path | None) -> None:
 @click.option("--country", "countries", multiple=True, help="Load only this country (repeatable).")
 @database_command
 def content_load(directory: Path | None, countries: tuple[str, ...]) -> None:
-    directory = directory or _default_content_dir()
+    directory = _content_dir(directory)
     click.echo(f"Reading {directory} …")
     tree = read_content(directory, list(countries) or None)
     _load_and_report(tree)

@@ -20,10 +20,12 @@ from sync.bundle.manifest import (
     MARKDOWN_TYPE,
     SHA256,
     VARIANT_TYPES,
+    ChangelogEntry,
     IndexEntry,
     Manifest,
     ModuleEntry,
     SubmissionStatus,
+    check_changelog,
     check_submission_statuses,
     format_created,
     safe_name,
@@ -94,6 +96,7 @@ def plan_bundle(
     channel: str = "main",
     created: datetime | str | None = None,
     submission_statuses: Iterable[SubmissionStatus] = (),
+    changelog: Iterable[ChangelogEntry] = (),
 ) -> tuple[Manifest, dict[str, bytes], dict[str, Path]]:
     """Work out the manifest and which blobs to ship, without writing anything."""
     if not COUNTRY_CODE.match(country):
@@ -115,6 +118,11 @@ def plan_bundle(
     statuses = sorted(submission_statuses, key=lambda item: item.uid)
     try:
         check_submission_statuses(statuses, country)
+    except ManifestError as error:
+        raise BuildError(str(error).removeprefix("manifest: ")) from error
+    changelog = sorted(changelog, key=lambda entry: entry.version)
+    try:
+        check_changelog(changelog, version)
     except ManifestError as error:
         raise BuildError(str(error).removeprefix("manifest: ")) from error
 
@@ -219,6 +227,7 @@ def plan_bundle(
         files=files,
         index=index,
         submission_statuses=statuses,
+        changelog=changelog,
     )
     return manifest, markdown_blobs, media
 
@@ -257,6 +266,7 @@ def build_bundle(
     progress: Progress | None = None,
     part_size: int = DEFAULT_PART_SIZE,
     submission_statuses: Iterable[SubmissionStatus] = (),
+    changelog: Iterable[ChangelogEntry] = (),
 ) -> Manifest:
     """Build and sign a bundle of ``country``'s modules at ``out_path``; return its manifest.
 
@@ -265,7 +275,8 @@ def build_bundle(
     module of the base that is gone. ``created`` defaults to the newest modification time of
     the media files, so callers reading from disk should pass the newest time of the whole
     content folder (``inputs_time``), as the command line does. ``submission_statuses`` travel
-    signed with the manifest, back to the school servers whose teachers sent the submissions.
+    signed with the manifest, back to the school servers whose teachers sent the submissions;
+    ``changelog`` tells the schools what each version changed.
     """
     key = private_key if isinstance(private_key, PrivateKey) else load_private_key(private_key)
     if isinstance(source, ContentTree):
@@ -293,6 +304,7 @@ def build_bundle(
         channel=channel,
         created=created,
         submission_statuses=submission_statuses,
+        changelog=changelog,
     )
     manifest_bytes = manifest.to_json_bytes()
     signature = sign(manifest_bytes, key)

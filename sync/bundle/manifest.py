@@ -244,6 +244,52 @@ class SubmissionStatus:
         }
 
 
+CHANGES = ("added", "changed", "removed")
+MAX_NOTE_CHARS = 2000
+MAX_CHANGELOG_ENTRIES = 50
+
+
+@dataclass(frozen=True)
+class ChangedModule:
+    id: str
+    change: str  # one of CHANGES
+    title: Localized  # empty for a removed module whose title the publisher no longer has
+
+    def to_data(self) -> dict:
+        return {"id": self.id, "change": self.change, "title": dict(self.title)}
+
+
+@dataclass(frozen=True)
+class ChangelogEntry:
+    """What one version of a channel changed, recorded by its publisher when building it.
+
+    A bundle carries the entries of the versions a school gains by installing it: a delta
+    those after its base, a full bundle the last few.
+    """
+
+    version: int
+    note: str = ""  # what the national team wrote about this version, for the schools
+    modules: tuple[ChangedModule, ...] = ()
+    curriculum_changed: bool = False
+    decisions: int = 0  # review decisions on teachers' submissions sent with this version
+
+    @property
+    def empty(self) -> bool:
+        return not (self.note or self.modules or self.curriculum_changed or self.decisions)
+
+    def of(self, change: str) -> list[ChangedModule]:
+        return [item for item in self.modules if item.change == change]
+
+    def to_data(self) -> dict:
+        return {
+            "version": self.version,
+            "note": self.note,
+            "modules": [item.to_data() for item in self.modules],
+            "curriculum_changed": self.curriculum_changed,
+            "decisions": self.decisions,
+        }
+
+
 @dataclass
 class Manifest:
     country: str
@@ -261,6 +307,8 @@ class Manifest:
     # Optional, added within format 1: readers that predate it ignore it, and a manifest
     # without it reads as having none.
     submission_statuses: list[SubmissionStatus] = field(default_factory=list)
+    # Optional too, added within format 1; by version, oldest first.
+    changelog: list[ChangelogEntry] = field(default_factory=list)
 
     @property
     def is_delta(self) -> bool:
@@ -297,6 +345,8 @@ class Manifest:
             # Written only when there are some, so a bundle without statuses keeps the exact
             # bytes it had before the field existed.
             data["submission_statuses"] = [s.to_data() for s in self.submission_statuses]
+        if self.changelog:  # likewise
+            data["changelog"] = [entry.to_data() for entry in self.changelog]
         return data
 
     def to_json_bytes(self) -> bytes:
@@ -441,6 +491,9 @@ def parse_manifest(data: bytes) -> Manifest:
     statuses = []
     if top.data.get("submission_statuses") is not None:  # absent from older bundles
         statuses = [_submission_status(f) for f in top.items("submission_statuses")]
+    changelog = []
+    if top.data.get("changelog") is not None:  # absent from older bundles
+        changelog = [_changelog_entry(f) for f in top.items("changelog")]
     manifest = Manifest(
         format_version=format_version,
         country=country,
@@ -455,9 +508,55 @@ def parse_manifest(data: bytes) -> Manifest:
         files=files,
         index=index,
         submission_statuses=statuses,
+        changelog=changelog,
     )
     _check_consistency(manifest)
     return manifest
+
+
+def _changelog_entry(fields: Fields) -> ChangelogEntry:
+    modules = []
+    for item in fields.items("modules"):
+        change = item.text("change")
+        if change not in CHANGES:
+            raise item.fail("change", f"is {change[:80]!r}, not one of {', '.join(CHANGES)}")
+        modules.append(
+            ChangedModule(
+                id=item.text("id", MODULE_ID, "a module id"),
+                change=change,
+                title=item.localized("title"),
+            )
+        )
+    curriculum_changed = fields.get("curriculum_changed")
+    if not isinstance(curriculum_changed, bool):
+        raise fields.fail("curriculum_changed", "must be true or false")
+    return ChangelogEntry(
+        version=fields.integer("version", minimum=1),
+        note=fields.text("note"),
+        modules=tuple(modules),
+        curriculum_changed=curriculum_changed,
+        decisions=fields.integer("decisions"),
+    )
+
+
+def check_changelog(changelog: list[ChangelogEntry], version: int) -> None:
+    """Refuse a changelog a reader could not show in one order; raise ``ManifestError``."""
+    if len(changelog) > MAX_CHANGELOG_ENTRIES:
+        raise ManifestError(f"changelog has more than {MAX_CHANGELOG_ENTRIES} entries")
+    versions = [entry.version for entry in changelog]
+    if versions != sorted(set(versions)):
+        raise ManifestError("changelog: versions must be listed once each, oldest first")
+    for entry in changelog:
+        where = f"changelog (version {entry.version})"
+        if entry.version > version:
+            raise ManifestError(f"{where} is newer than the bundle's version {version}")
+        if len(entry.note) > MAX_NOTE_CHARS:
+            raise ManifestError(f"{where}: the note is longer than {MAX_NOTE_CHARS} characters")
+        texts = [entry.note] + [t for item in entry.modules for t in item.title.values()]
+        if any(FORBIDDEN_CHARACTERS.search(text) for text in texts):
+            raise ManifestError(
+                f"{where}: a text contains a NUL, a control character or a lone surrogate"
+            )
 
 
 def _submission_status(fields: Fields) -> SubmissionStatus:
@@ -645,6 +744,7 @@ def _check_consistency(manifest: Manifest) -> None:
         raise ManifestError(
             f"base_version {manifest.base_version} must be lower than version {manifest.version}"
         )
+    check_changelog(manifest.changelog, manifest.version)
     try:
         datetime.strptime(manifest.created, "%Y-%m-%dT%H:%M:%SZ")
     except ValueError as error:

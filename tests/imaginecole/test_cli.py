@@ -159,6 +159,15 @@ def test_serve_refuses_a_number_of_workers_below_one(tmp_path):
     assert "--workers" in result.output
 
 
+@pytest.mark.parametrize("port", ["99999", "0", "-1"])
+def test_serve_refuses_a_port_that_does_not_exist_without_a_traceback(tmp_path, port):
+    app = make_app(tmp_path)
+    result = app.test_cli_runner().invoke(args=["serve", "--port", port])
+    assert result.exit_code == 2
+    assert "--port" in result.output and "1<=x<=65535" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 @pytest.mark.parametrize(
     "setting, value", [("SERVER_WORKERS", "abc"), ("SERVER_WORKERS", -1), ("SERVER_THREADS", 0)]
 )

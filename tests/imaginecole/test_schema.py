@@ -44,6 +44,7 @@ from imaginecole.schema import (
     ensure_schema,
     run_alembic,
     script_directory,
+    table_columns,
 )
 from imaginecole.serving import prepare
 from sync.bundle import load_private_key
@@ -240,6 +241,8 @@ def test_upgrading_from_the_first_migration_keeps_every_row_and_file(tmp_path):
 
     assert database_state(upgraded).current
     after = every_row(upgraded)
+    # 3f1d2c4b5a69: a build started before notes existed has an empty one.
+    rows["build_job"] = [row.removesuffix(")") + ", '')" for row in rows["build_job"]]
     for name, found in rows.items():
         # Rows compare whole while a table keeps its columns; a migration that changes one
         # must say here how its rows become the new ones.
@@ -256,6 +259,11 @@ def create_release_0_1_tables() -> None:
     db.metadata.create_all(
         db.engine, tables=[table for table in db.metadata.sorted_tables if table.name in first]
     )
+    # Columns added to those tables since then were not there.
+    with db.engine.begin() as connection:
+        for table, columns in table_columns(connection, first).items():
+            for column in sorted(columns - first[table]):
+                connection.execute(text(f'ALTER TABLE "{table}" DROP COLUMN "{column}"'))
 
 
 def test_a_database_made_before_migrations_is_recognised_and_kept(tmp_path):

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
 from imaginecole.accounts.models import User
+from imaginecole.accounts.operations import get_user
 from imaginecole.extensions import db
 from tests.imaginecole.accounts.conftest import ADMIN, EDITOR, PASSWORD, TEACHER
 from tests.imaginecole.accounts.test_accounts import (
@@ -124,7 +125,8 @@ def test_set_role_changes_role_and_country_and_ends_open_sessions(site):
     [
         (["set-role", "nobody@x.zz", "teacher", "--country", "zz"], "no account for nobody@x.zz"),
         (["set-role", TEACHER, "editor"], "an editor acts for one country"),
-        (["set-role", TEACHER, "teacher", "--country", "qq"], 'country "qq" is not loaded'),
+        (["set-role", TEACHER, "editor", "--country", "qq"], 'country "qq" is not loaded'),
+        (["set-role", TEACHER, "teacher", "--country", "q1"], "not a two-letter country code"),
         (["set-role", TEACHER, "pupil"], "pupil"),
         (["disable", "nobody@x.zz"], "no account for nobody@x.zz"),
     ],
@@ -163,3 +165,11 @@ def test_users_list_shows_role_and_country(site):
     assert f"{TEACHER}\tteacher\tzz\tAwa Diop" in lines
     assert f"{EDITOR}\teditor\tzz\tMoussa Ba (disabled)" in lines
     assert f"{ADMIN}\tadmin\t*\tAdmin" in lines
+
+
+def test_a_teacher_is_enrolled_before_the_first_bundle_brings_the_country(site):
+    result = users(site, "set-role", TEACHER, "teacher", "--country", "sn")
+
+    assert result.exit_code == 0, result.output
+    with site.app_context():
+        assert get_user(TEACHER).country_code == "sn"

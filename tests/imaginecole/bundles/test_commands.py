@@ -314,6 +314,7 @@ def test_builds_started_at_once_each_get_their_own_version(tmp_path):
     with app.app_context():
         db.engine.dispose()  # the commands below open the database on their own
     command = [sys.executable, "-m", "imaginecole", "bundle", "build", "--country", "zz"]
+    command.append("--even-if-unchanged")  # three versions of one content
     builds = [
         subprocess.Popen(
             command,

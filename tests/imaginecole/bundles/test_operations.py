@@ -356,7 +356,10 @@ class Publisher:
 
 @pytest.fixture(scope="module")
 def publisher(tmp_path_factory) -> Publisher:
-    root = tmp_path_factory.mktemp("national")
+    return national_with_three_versions(tmp_path_factory.mktemp("national"))
+
+
+def national_with_three_versions(root: Path) -> Publisher:
     content = root / "content"
     shutil.copytree(TEST_CONTENT, content)
     app = make_app(root / "data")

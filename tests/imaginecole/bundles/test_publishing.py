@@ -141,7 +141,8 @@ def test_the_first_bundle_is_full_built_verified_and_downloadable(server, inline
     page = client.get(PAGE).get_data(as_text=True)
     assert "Version 1 was built on" in page
     assert "Nothing has changed since the last bundle." in page
-    assert 'value="delta"' in page
+    assert "There is nothing to publish: a new bundle would be empty." in page
+    assert "Build and sign" not in page  # an empty bundle is not offered
     links = re.findall(r'href="(/en/national/zz/bundles/1/download[^"]*)"', page)
     assert links == ["/en/national/zz/bundles/1/download"]
     response = client.get(links[0])
@@ -279,6 +280,7 @@ def test_a_second_build_while_one_runs_is_refused(server, held):
     assert job.status == "done" and job.version == 1
     page = client.get(PAGE).get_data(as_text=True)
     assert "http-equiv" not in page
+    server.edit_lesson("zz-sciences-eau", "Le matin, le brouillard se lève.", version=2)
     build(client)  # free again
     assert len(server.jobs()) == 2
 
@@ -303,8 +305,71 @@ def test_a_delta_needs_a_bundle_before_it(server, held):
     client = server.client("editor-zz")
     response = build(client, "delta")
     followed = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "the first one must be a full bundle" in followed
+    assert "An update needs a bundle built before it on this server" in followed
     assert server.jobs() == []
+
+
+def test_nothing_changed_means_no_bundle_by_the_page_or_by_a_forged_form(server, inline):
+    client = server.client("editor-zz")
+    build(client)
+    for kind in ("full", "delta"):
+        response = post(client, PAGE, {"kind": kind, "since": "1"})
+        followed = client.get(response.headers["Location"]).get_data(as_text=True)
+        assert "Nothing has changed since the last bundle: a new one would be empty." in followed
+    assert [bundle.version for bundle in server.bundles()] == [1]
+    assert len(server.jobs()) == 1
+
+
+def changelog(bundle: BuiltBundle) -> dict[int, tuple]:
+    """The changelog a bundle carries: version → (note, {module: change})."""
+    manifest = verify_bundle(bundle.path).manifest
+    return {
+        entry.version: (entry.note, {item.id: item.change for item in entry.modules})
+        for entry in manifest.changelog
+    }
+
+
+def test_a_delta_for_a_school_behind_carries_every_version_it_skips_with_its_note(server, inline):
+    client = server.client("editor-zz")
+    post(client, PAGE, {"kind": "full", "note": "Première version."})
+    server.edit_lesson("zz-sciences-eau", "Le matin, le brouillard se lève.", version=2)
+    post(client, PAGE, {"kind": "delta", "note": "  L'eau : le brouillard.  "})
+    with server.app.app_context():
+        remove_module("zz-histoire-royaume")
+        db.session.commit()
+
+    page = client.get(PAGE).get_data(as_text=True)
+    assert re.findall(r'<option value="(\d+)"', page) == ["2", "1"]
+    post(client, PAGE, {"kind": "delta", "since": "1", "note": "Le royaume est retiré."})
+
+    v1, v2, v3 = server.bundles()
+    assert (v2.base_version, v3.base_version) == (1, 1)  # v3: for the schools still on v1
+    assert changelog(v1) == {1: ("Première version.", {})}
+    assert changelog(v2) == {2: ("L'eau : le brouillard.", {"zz-sciences-eau": "changed"})}
+    assert changelog(v3) == {
+        2: ("L'eau : le brouillard.", {"zz-sciences-eau": "changed"}),
+        3: ("Le royaume est retiré.", {"zz-histoire-royaume": "removed"}),
+    }
+    verdict = verify_bundle(v3.path, server.trust())
+    assert verdict.ok and verdict.manifest.tombstones == ["zz-histoire-royaume"]
+    assert [m.id for m in verdict.manifest.modules] == ["zz-sciences-eau"]
+
+    table = Page(client.get(PAGE).get_data(as_text=True).split('id="bundles"', 1)[1]).text
+    assert "Le royaume est retiré." in table and "Removed: zz-histoire-royaume" in table
+    assert "Changed: Le cycle de l'eau" in table
+
+
+def test_a_delta_from_a_version_never_built_and_a_long_note_are_refused(server, inline):
+    client = server.client("editor-zz")
+    build(client)
+    server.edit_lesson("zz-sciences-eau", "Le matin, le brouillard se lève.", version=2)
+    response = post(client, PAGE, {"kind": "delta", "since": "7"})
+    followed = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "An update needs a bundle built before it on this server" in followed
+    response = post(client, PAGE, {"kind": "full", "note": "x" * 2001})
+    followed = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "The note for the schools is too long" in followed
+    assert [bundle.version for bundle in server.bundles()] == [1]
 
 
 def test_the_real_thread_builds_in_the_background(server):

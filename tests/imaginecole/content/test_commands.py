@@ -81,3 +81,11 @@ def test_cli_check_of_a_missing_folder_fails(runner, tmp_path):
 
     assert result.exit_code != 0
     assert "no such content folder" in result.output
+
+
+def test_cli_load_of_a_missing_folder_says_so_first_and_fails(runner, tmp_path):
+    result = runner.invoke(args=["content", "load", str(tmp_path / "nowhere")])
+
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'nowhere'}: no such content folder" in result.output
+    assert "Nothing changed" not in result.output and "Traceback" not in result.output

@@ -101,3 +101,55 @@ def test_repeated_keys_and_non_json_are_refused(manifest):
         parse_manifest(raw[:-1])
     with pytest.raises(ManifestError, match="not UTF-8"):
         parse_manifest(b"\xff" + raw)
+
+
+# ---------------------------------------------------------------------------- changelog
+
+
+def with_changelog(manifest, *entries: dict):
+    return edited(manifest, lambda d: d.update(changelog=list(entries)))
+
+
+def entry(version: int = 1, **fields) -> dict:
+    data = {
+        "version": version,
+        "note": "Nouvelle leçon.",
+        "modules": [{"id": "zz-sciences-eau", "change": "changed", "title": {"fr": "L'eau"}}],
+        "curriculum_changed": False,
+        "decisions": 2,
+    }
+    return data | fields
+
+
+def test_a_changelog_round_trips_and_a_manifest_without_one_keeps_its_bytes(manifest):
+    assert b"changelog" not in manifest.to_json_bytes()
+    parsed = parse_manifest(with_changelog(manifest, entry()))
+    [read] = parsed.changelog
+    assert (read.version, read.note, read.decisions, read.empty) == (1, "Nouvelle leçon.", 2, False)
+    assert [(m.id, m.change, m.title) for m in read.of("changed")] == [
+        ("zz-sciences-eau", "changed", {"fr": "L'eau"})
+    ]
+    assert parsed.to_json_bytes() == with_changelog(manifest, entry())
+    older_reader_view = json.loads(with_changelog(manifest, entry()))
+    older_reader_view.pop("changelog")
+    assert parse_manifest(canonical_json(older_reader_view)) == manifest
+
+
+@pytest.mark.parametrize(
+    ("entries", "version", "message"),
+    [
+        ([entry(2)], 1, "newer than the bundle's version 1"),
+        ([entry(1), entry(1)], 1, "listed once each, oldest first"),
+        ([entry(2), entry(1)], 2, "listed once each, oldest first"),
+        ([entry(note="x" * 2001)], 1, "longer than 2000 characters"),
+        ([entry(note="a\x00b")], 1, "control character"),
+        ([entry(modules=[{"id": "zz-x", "change": "moved", "title": {}}])], 1, "not one of"),
+        ([entry(curriculum_changed="yes")], 1, "must be true or false"),
+        ([entry(version=n) for n in range(1, 52)], 51, "more than 50 entries"),
+    ],
+)
+def test_a_malformed_changelog_is_refused(manifest, entries, version, message):
+    data = json.loads(manifest.to_json_bytes())
+    data.update(changelog=entries, version=version)
+    with pytest.raises(ManifestError, match=message):
+        parse_manifest(canonical_json(data))

@@ -1,0 +1,254 @@
+"""Catching up from a USB drive: every bundle on it judged, those needed installed in order.
+
+The national server of ``test_operations`` built v1 (full), v2 (changes since v1) and v3
+(changes since v2); a school finds them on a drive, in any order, with other files.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from imaginecole.bundles.operations import import_bundle
+from imaginecole.extensions import db
+from tests.conftest import make_app
+from tests.imaginecole.bundles.test_operations import (
+    REMOVED,
+    Publisher,
+    history,
+    install,
+    national_with_three_versions,
+    trust,
+)
+from tests.imaginecole.national_helpers import Page, add_accounts, client_as, post
+
+PAGE = "/en/admin/bundles"
+
+
+@pytest.fixture(scope="module")
+def publisher(tmp_path_factory) -> Publisher:
+    return national_with_three_versions(tmp_path_factory.mktemp("national"))
+
+
+@pytest.fixture
+def drive(tmp_path) -> Path:
+    path = tmp_path / "media" / "CLE-USB"
+    path.mkdir(parents=True)
+    return path
+
+
+@pytest.fixture
+def school(tmp_path, publisher, drive):
+    app = make_app(tmp_path / "school", BUNDLE_SEARCH_PATHS=(str(drive.parent),))
+    trust(app, publisher)
+    add_accounts(app, [("admin", "admin", None)])
+    return app
+
+
+def put(drive: Path, national: Publisher, *versions: int) -> dict[int, Path]:
+    """Copy bundles onto the drive (newest first, so that the file order is no help)."""
+    copied = {}
+    for version in sorted(versions, reverse=True):
+        source = national.bundles[version].path
+        copied[version] = Path(shutil.copy(source, drive / f"{version}-{source.name}"))
+    return copied
+
+
+def found(page: str) -> list[tuple[str, str]]:
+    """(version, status) of each bundle the page lists, in the order shown ("?" unreadable)."""
+    items = page.split('id="found"', 1)[1].split("</ul>", 1)[0]
+    return [
+        (version or "?", status)
+        for status, version in re.findall(
+            r'<li data-status="(\w+)">\s*(?:<strong>ZZ · version (\d+)</strong>)?', items
+        )
+    ]
+
+
+def test_a_new_school_installs_the_whole_chain_in_order_in_one_action(school, publisher, drive):
+    put(drive, publisher, 1, 2, 3)
+    admin = client_as(school, "admin")
+    page = admin.get(PAGE).get_data(as_text=True)
+    assert found(page) == [("1", "install"), ("2", "install"), ("3", "install")]
+    assert "Install all 3 bundles" in page
+    assert "To install (step 3)" in page
+
+    response = post(admin, "/en/admin/bundles/install-all")
+    assert response.status_code == 302
+    assert history(school) == [("zz", "main", 1, None), ("zz", "main", 2, 1), ("zz", "main", 3, 2)]
+    page = admin.get(PAGE).get_data(as_text=True)
+    assert "Installed version 3 of ZZ" in page
+    assert found(page) == [("1", "older"), ("2", "older"), ("3", "installed")]
+    assert "Nothing on the drive is newer than what this server has." in page
+    assert 'action="/en/admin/bundles/install-all"' not in page
+
+
+def test_a_school_behind_is_told_what_is_missing_not_to_install_the_full_bundle_again(
+    school, publisher, drive
+):
+    install(school, publisher, 1)
+    put(drive, publisher, 3)
+    admin = client_as(school, "admin")
+    page = admin.get(PAGE).get_data(as_text=True)
+    assert found(page) == [("3", "needs")]
+    assert "Needs version 2 first, which is not on the drive." in page
+    assert "install-all" not in page
+
+    # Installing it anyway (the single-bundle form) names the version missing.
+    [path] = drive.iterdir()
+    response = post(admin, "/en/admin/bundles/import", {"path": str(path)})
+    text = Page(response.get_data(as_text=True)).text
+    assert response.status_code == 400
+    assert "changes since version 2, and this server has version 1" in text
+    assert "install the versions in between first" in text
+    assert "full bundle first" not in text
+    assert history(school) == [("zz", "main", 1, None)]
+
+    put(drive, publisher, 2)
+    page = admin.get(PAGE).get_data(as_text=True)
+    assert found(page) == [("2", "install"), ("3", "install")]
+    post(admin, "/en/admin/bundles/install-all")
+    assert history(school)[-1] == ("zz", "main", 3, 2)
+
+
+def test_what_each_version_changes_is_shown_before_it_is_installed(school, publisher, drive):
+    install(school, publisher, 1)
+    put(drive, publisher, 2)
+    page = Page(client_as(school, "admin").get(PAGE).get_data(as_text=True)).text
+    assert "What it changes" in page
+    assert "Changed: Le cycle de l'eau" in page
+    assert "Removed: Le royaume de Zed" in page and REMOVED not in page
+
+
+def test_a_bundle_of_another_country_is_refused_and_nothing_is_offered(tmp_path, publisher, drive):
+    other = make_app(tmp_path / "yy-school", BUNDLE_SEARCH_PATHS=(str(drive.parent),))
+    trust(other, publisher, countries=("yy",))
+    add_accounts(other, [("admin", "admin", None)])
+    put(drive, publisher, 1)
+    admin = client_as(other, "admin")
+    page = admin.get(PAGE).get_data(as_text=True)
+    assert found(page) == [("?", "refused")]
+    assert "The key that signed the bundle may not publish for this country." in page
+
+    response = post(admin, "/en/admin/bundles/install-all")
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Nothing to install: this server is up to date with the drive." in page
+    assert history(other) == []
+
+
+def damage_a_blob(path: Path) -> None:
+    """Flip one byte inside the first blob's data: the manifest still reads, the blob does not."""
+    with zipfile.ZipFile(path) as archive:
+        info = next(i for i in archive.infolist() if i.filename.startswith("blobs/"))
+    with open(path, "r+b") as file:
+        file.seek(info.header_offset + 26)
+        name_length, extra_length = (int.from_bytes(file.read(2), "little") for _ in range(2))
+        file.seek(info.header_offset + 30 + name_length + extra_length)
+        byte = file.read(1)
+        file.seek(-1, 1)
+        file.write(bytes([byte[0] ^ 0xFF]))
+
+
+def test_install_all_stops_at_a_refused_bundle_keeping_those_before_it(school, publisher, drive):
+    copied = put(drive, publisher, 1, 2, 3)
+    damage_a_blob(copied[2])
+    admin = client_as(school, "admin")
+    response = post(admin, "/en/admin/bundles/install-all")
+    text = Page(response.get_data(as_text=True)).text
+    assert response.status_code == 400
+    assert "The bundle is damaged or incomplete" in text
+    assert "Installed before it: version 1." in text
+    assert "This bundle and the 1 after it were not installed" in text
+    assert history(school) == [("zz", "main", 1, None)]
+
+
+def test_the_command_installs_a_folder_in_order_then_has_nothing_to_do(school, publisher, drive):
+    put(drive, publisher, 1, 2, 3)
+    runner = school.test_cli_runner()
+    result = runner.invoke(args=["bundle", "import", str(drive)])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Installed zz")]
+    assert [line.split(":")[0] for line in lines] == [
+        "Installed zz main v1",
+        "Installed zz main v2",
+        "Installed zz main v3",
+    ]
+    assert "to install, step 1" in result.output
+
+    again = runner.invoke(args=["bundle", "import", str(drive)])
+    assert again.exit_code == 0, again.output
+    assert "Nothing to install: this server is up to date with these bundles." in again.output
+    assert "installed already" in again.output
+
+
+def test_the_command_names_the_missing_version_and_fails(school, publisher, drive):
+    with school.app_context():
+        import_bundle(publisher.bundles[1].path)
+        db.session.remove()
+    put(drive, publisher, 3)
+    result = school.test_cli_runner().invoke(args=["bundle", "import", str(drive)])
+    assert "needs version 2 first, which is not here" in result.output
+    assert "Nothing to install" in result.output
+    empty = drive.parent / "empty"
+    empty.mkdir()
+    result = school.test_cli_runner().invoke(args=["bundle", "import", str(empty)])
+    assert result.exit_code == 1 and "No bundle (*.icb) in" in result.output
+
+
+# ---------------------------------------------------------------------------- removing
+
+
+def test_removing_a_country_shows_what_disappears_first_and_a_full_bundle_brings_it_back(
+    school, publisher, drive
+):
+    install(school, publisher, 1)
+    admin = client_as(school, "admin")
+    page = admin.get(PAGE).get_data(as_text=True)
+    confirm = "/en/admin/bundles/remove/confirm?country=zz&amp;channel=main"
+    assert f'href="{confirm}"' in page
+    assert 'action="/en/admin/bundles/remove"' not in page  # no removal in one click
+
+    # A form without the confirmation (an old page, a forged post) only leads to it.
+    response = post(admin, "/en/admin/bundles/remove", {"country": "zz", "channel": "main"})
+    assert response.status_code == 302 and "/remove/confirm" in response.headers["Location"]
+    assert history(school) == [("zz", "main", 1, None)]
+
+    text = Page(admin.get(confirm.replace("&amp;", "&")).get_data(as_text=True)).text
+    assert "This deletes these 3 modules from this server" in text
+    assert "Le royaume de Zed zz-histoire-royaume" in text
+    assert "installed versions (1)" in text
+    assert "Remove these 3 modules" in text
+
+    response = post(
+        admin, "/en/admin/bundles/remove", {"country": "zz", "channel": "main", "confirmed": "yes"}
+    )
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Removed 3 modules of ZZ." in page
+    assert "To bring them back, install a full bundle of ZZ again" in page
+    assert history(school) == []
+    assert school.test_client().get("/fr/modules/zz-maths-fractions/").status_code == 404
+
+    put(drive, publisher, 1)
+    post(admin, "/en/admin/bundles/install-all")
+    assert history(school) == [("zz", "main", 1, None)]
+    assert school.test_client().get("/fr/modules/zz-maths-fractions/").status_code == 200
+
+
+def test_the_confirmation_of_a_channel_not_installed_is_not_found(school):
+    admin = client_as(school, "admin")
+    assert admin.get("/en/admin/bundles/remove/confirm?country=zz&channel=main").status_code == 404
+
+
+def test_the_command_lists_what_it_would_remove_before_asking(school, publisher):
+    install(school, publisher, 1)
+    result = school.test_cli_runner().invoke(
+        args=["bundle", "remove", "--country", "zz"], input="n\n"
+    )
+    assert result.exit_code == 1 and "Aborted" in result.output
+    assert "  zz-histoire-royaume" in result.output
+    assert "Remove these 3 modules of zz (main)" in result.output
+    assert history(school) == [("zz", "main", 1, None)]
