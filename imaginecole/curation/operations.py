@@ -464,7 +464,45 @@ def _check_version(module: Module, expected_version: int | None) -> None:
         raise CurationError({"version": Problem("changed_meanwhile", str(module.version))})
 
 
-def _save(module: Module, editor: User, before: dict) -> None:
+def record_version(
+    module: Module, origin: str, user: User | None = None, reference: str = ""
+) -> ModuleVersion:
+    """Record the module's current version in its history: what it is, who and what made it.
+
+    For versions made outside curation (a load, an upload, an accepted submission). A version
+    number recorded already (content changed without raising its version) is recorded again
+    over the old row: the history keeps one row per version.
+    """
+    db.session.flush()
+    db.session.expire(module, ["levels", "competency_links", "lessons", "subject"])
+    after = snapshot(module)
+    previous = db.session.scalar(
+        select(ModuleVersion)
+        .filter_by(module_uid=module.uid)
+        .where(ModuleVersion.version < module.version)
+        .order_by(ModuleVersion.version.desc())
+        .limit(1)
+    )
+    row = db.session.scalar(
+        select(ModuleVersion).filter_by(module_uid=module.uid, version=module.version)
+    )
+    if row is None:
+        row = ModuleVersion(module_uid=module.uid, version=module.version)
+        db.session.add(row)
+    row.snapshot = after
+    row.changed_by_id = user.id if user is not None else None
+    row.origin = origin
+    row.reference = reference[:300]
+    row.summary = (
+        "; ".join(change.line() for change in changes_between(previous.snapshot, after))
+        if previous is not None
+        else ""
+    )
+    db.session.flush()
+    return row
+
+
+def _save(module: Module, editor: User, before: dict, origin: str = "curation") -> None:
     """Raise the version, recompute the fingerprint, record the version and flush.
 
     ``before`` is the snapshot taken before the change. It is recorded too when the version it
@@ -492,6 +530,7 @@ def _save(module: Module, editor: User, before: dict) -> None:
                 version=module.version,
                 snapshot=after,
                 changed_by_id=editor.id,
+                origin=origin,
                 summary="; ".join(change.line() for change in changes_between(before, after)),
             )
         )
@@ -531,21 +570,21 @@ def changes_between(before: dict, after: dict) -> list[Change]:
         if isinstance(old, dict) or isinstance(new, dict):
             old, new = old or {}, new or {}
             changes.extend(
-                Change(name, lang, _short(old.get(lang)), _short(new.get(lang)))
+                Change(name, lang, shorten(old.get(lang)), shorten(new.get(lang)))
                 for lang in sorted(set(old) | set(new), key=_language_order)
                 if old.get(lang) != new.get(lang)
             )
         elif name == "authors":
             names = [[a.get("name", "") for a in side or []] for side in (old, new)]
-            changes.append(Change(name, "", _short(names[0]), _short(names[1])))
+            changes.append(Change(name, "", shorten(names[0]), shorten(names[1])))
         else:
-            changes.append(Change(name, "", _short(old), _short(new)))
+            changes.append(Change(name, "", shorten(old), shorten(new)))
     old_lessons = before.get("lessons", [])
     new_lessons = after.get("lessons", [])
     old_order = [lesson["slug"] for lesson in old_lessons]
     new_order = [lesson["slug"] for lesson in new_lessons]
     if old_order != new_order:
-        changes.append(Change("lessons", "", _short(old_order), _short(new_order)))
+        changes.append(Change("lessons", "", shorten(old_order), shorten(new_order)))
     old_texts = {lesson["slug"]: lesson.get("fingerprint") for lesson in old_lessons}
     for lesson in new_lessons:
         slug = lesson["slug"]
@@ -553,7 +592,9 @@ def changes_between(before: dict, after: dict) -> list[Change]:
             changes.append(Change("lesson", slug, "", "changed"))
     if before.get("published") != after.get("published"):
         changes.append(
-            Change("published", "", _short(before.get("published")), _short(after.get("published")))
+            Change(
+                "published", "", shorten(before.get("published")), shorten(after.get("published"))
+            )
         )
     return changes
 
@@ -562,7 +603,8 @@ def _language_order(lang: str) -> tuple[int, str]:
     return (LANGUAGES.index(lang) if lang in LANGUAGES else len(LANGUAGES), lang)
 
 
-def _short(value: object) -> str:
+def shorten(value: object) -> str:
+    """Return a value as one short line, for a history line or a comparison."""
     if value is None or value == "" or value == []:
         return "—"
     if isinstance(value, bool):

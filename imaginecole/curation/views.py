@@ -54,6 +54,16 @@ FIELD_NAMES = {
     "language": _l("Language"),
     "lessons": _l("Lesson order"),
 }
+# What made a version of a module (``ModuleVersion.origin``), shown in its history.
+ORIGIN_NAMES = {
+    "files": _l("Loaded from content files"),
+    "upload": _l("Upload in the browser"),
+    "import": _l("Course imported by command"),
+    "bundle": _l("Bundle"),
+    "curation": _l("Changed in the browser"),
+    "review": _l("Accepted submission"),
+    "loaded": _l("Content files or a bundle"),
+}
 KEYWORD_SEPARATORS = re.compile(r"[,،]")  # the Arabic comma too
 
 
@@ -266,4 +276,5 @@ def module_history(uid: str):
         country=module.country,
         versions=service.history_with_changes(module),
         field_names=FIELD_NAMES,
+        origin_names=ORIGIN_NAMES,
     )

@@ -11,6 +11,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from imaginecole.accounts.auth import current_user, role_required
+from imaginecole.content.models import Module
+from imaginecole.curation.operations import record_version
 from imaginecole.curriculum.models import Country
 from imaginecole.extensions import db
 from imaginecole.form_errors import PROBLEM_TEXTS
@@ -101,6 +103,9 @@ def item(uid: str):
         except service.ReviewError as error:
             problems = {k: str(REVIEW_PROBLEMS.get(v, v)) for k, v in error.problems.items()}
         else:
+            if review.decision == "accept":
+                module = db.session.scalar(select(Module).filter_by(uid=submission.module_uid))
+                record_version(module, "review", current_user(), f"submission {submission.uid}")
             db.session.commit()
             if review.decision == "accept":
                 sync_index()  # after the commit: the index follows the database

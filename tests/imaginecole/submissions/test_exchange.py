@@ -299,6 +299,9 @@ def test_a_resource_goes_up_is_accepted_and_comes_back_down_published(world):
     assert row["status"] == "accepted" and row["module"]
     module = row["module"]
     assert module.startswith("zz-contrib-partager-les-fruits-du-baobab-")
+    # The module's history says who made its version, and from which submission.
+    history = text_of(editor.get(f"/en/national/modules/{module}/history").get_data(as_text=True))
+    assert f"Moussa Ba Accepted submission submission {uid}" in history
 
     # National -> school: the next bundle carries the module and the decision.
     install(world.school_a, build(world.national))
