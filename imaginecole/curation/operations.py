@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from imaginecole.accounts.models import User
 from imaginecole.bundles.operations import to_source
 from imaginecole.content.models import Module, ModuleCompetency, module_levels
+from imaginecole.content.operations import remove_module
 from imaginecole.curation.models import ModuleVersion  # imported here, its table gets created
 from imaginecole.curriculum.models import Competency, Level, Subject
 from imaginecole.extensions import db
@@ -156,10 +157,15 @@ def country_modules(country_code: str, level: str = "", subject: str = "") -> li
 
 def history(module: Module) -> list[ModuleVersion]:
     """Return the recorded versions of ``module``, newest first."""
+    return history_of(module.uid)
+
+
+def history_of(uid: str) -> list[ModuleVersion]:
+    """Return the recorded versions of the module ``uid``, newest first, even once deleted."""
     return list(
         db.session.scalars(
             select(ModuleVersion)
-            .filter_by(module_uid=module.uid)
+            .filter_by(module_uid=uid)
             .options(selectinload(ModuleVersion.changed_by))
             .order_by(ModuleVersion.version.desc())
         )
@@ -302,6 +308,49 @@ def set_published(
     module.published = published
     _save(module, editor, before)
     return True
+
+
+def delete_module(module: Module, editor: User, *, expected_version: int | None = None) -> int:
+    """Delete ``module`` with its lessons; return the version its deletion is recorded as.
+
+    Its history stays (keyed by the module's id) with a last row saying who deleted it, so a
+    module sent again later continues from there. The next bundle removes it from schools;
+    its media stay in the store for other modules (``imaginecole check --repair`` drops those
+    nothing uses).
+    """
+    check_can_curate(editor, module)
+    _check_version(module, expected_version)
+    before = snapshot(module)
+    if not db.session.scalar(
+        select(ModuleVersion.id).filter_by(module_uid=module.uid, version=module.version)
+    ):
+        db.session.add(
+            ModuleVersion(module_uid=module.uid, version=module.version, snapshot=before)
+        )
+    version = module.version + 1
+    db.session.add(
+        ModuleVersion(
+            module_uid=module.uid,
+            version=version,
+            snapshot={**before, "version": version, "published": False, "deleted": True},
+            changed_by_id=editor.id,
+            origin="curation",
+            summary="deleted",
+        )
+    )
+    remove_module(module.uid)
+    return version
+
+
+def next_free_version(uid: str, version: int) -> int:
+    """Return ``version``, or one above the history of a module deleted and now sent again."""
+    recorded = db.session.scalar(
+        select(ModuleVersion.version)
+        .filter_by(module_uid=uid)
+        .order_by(ModuleVersion.version.desc())
+        .limit(1)
+    )
+    return version if recorded is None or recorded < version else recorded + 1
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -590,6 +639,8 @@ def changes_between(before: dict, after: dict) -> list[Change]:
         slug = lesson["slug"]
         if slug in old_texts and old_texts[slug] != lesson.get("fingerprint"):
             changes.append(Change("lesson", slug, "", "changed"))
+    if after.get("deleted"):
+        changes.append(Change("deleted", "", "", "yes"))
     if before.get("published") != after.get("published"):
         changes.append(
             Change(

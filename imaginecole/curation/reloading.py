@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from imaginecole.content.models import Module
 from imaginecole.curation.models import ModuleVersion
-from imaginecole.curation.operations import shorten, snapshot
+from imaginecole.curation.operations import next_free_version, shorten, snapshot
 from imaginecole.extensions import db
 from sync import model as fmt
 from sync.content import LANGUAGES
@@ -180,7 +180,9 @@ def apply_choices(
         existing = loaded.get(module.id)
         choice = choices.get(module.id, default)
         if existing is None:
-            kept.append(module)
+            # A module deleted here and sent again continues its recorded history.
+            version = next_free_version(module.id, module.version)
+            kept.append(dataclasses.replace(module, version=version))
             continue
         if choice == "skip":
             continue
