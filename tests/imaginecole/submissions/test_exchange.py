@@ -326,6 +326,11 @@ def test_a_resource_goes_up_is_accepted_and_comes_back_down_published(world):
     text = status_text(teacher, uid)
     assert "Status: Accepted" in text
     assert "Message from the national team: Très belle ressource, merci !" in text
+    # What the reviewer changed before publishing, shown to the teacher.
+    assert (
+        "What the national team changed before publishing Title "
+        "Le baobab et les fractions → Partager les fruits du baobab"
+    ) in text
     assert f'href="/en/modules/{module}/"' in teacher.get(f"{MINE}/{uid}").get_data(as_text=True)
     assert "Accepted" in text_of(teacher.get(MINE).get_data(as_text=True))
 
