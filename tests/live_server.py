@@ -64,12 +64,14 @@ def start_server(
     log: Path,
     extra_args: tuple[str, ...] = (),
     command: Path | None = None,
+    port: int | None = None,
 ) -> LiveServer:
     """Start ``imaginecole serve`` on a free port of 127.0.0.1 and wait until it answers.
 
-    ``command`` is the ``imaginecole`` script to run, by default the one of this checkout.
+    ``command`` is the ``imaginecole`` script to run, by default the one of this checkout;
+    ``port`` a port to use rather than one the system picks.
     """
-    port = free_port()
+    port = port or free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("IMAGINECOLE_")}
     env.update(database_env(data_dir))
     env["PYTHONUNBUFFERED"] = "1"  # the log is complete when shown after a failure
