@@ -21,6 +21,7 @@ from imaginecole.commands import database_command, unreachable_database
 from imaginecole.config import SETTINGS, without_password
 from imaginecole.content.commands import content_group, content_load
 from imaginecole.coverage.commands import report_group
+from imaginecole.curation.commands import module_group
 from imaginecole.maintenance.commands import check_command
 from imaginecole.review.commands import submissions_enroll, submissions_import
 from imaginecole.search.commands import search_group
@@ -37,7 +38,15 @@ SECTIONS = (
     ),
     (
         "National server",
-        ("content", "bundle build", "keys", "submissions enroll", "submissions import", "report"),
+        (
+            "content",
+            "module",
+            "bundle build",
+            "keys",
+            "submissions enroll",
+            "submissions import",
+            "report",
+        ),
     ),
     (
         "Both",
@@ -271,6 +280,7 @@ submissions_group = click.Group(
 COMMANDS = (
     db_group,
     content_group,
+    module_group,
     translations_group,
     search_group,
     users_group,

@@ -76,13 +76,15 @@ def start_server(
     extra_args: tuple[str, ...] = (),
     command: Path | None = None,
     settings: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> LiveServer:
     """Start ``imaginecole serve`` on a free port of 127.0.0.1 and wait until it answers.
 
     ``command`` is the ``imaginecole`` script to run, by default the one of this checkout;
     ``settings`` are IMAGINECOLE_* variables for it.
+    ``port`` a port to use rather than one the system picks.
     """
-    port = free_port()
+    port = port or free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("IMAGINECOLE_")}
     env.update(database_env(data_dir))
     env.update(settings or {})

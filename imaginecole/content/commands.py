@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -9,9 +10,13 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy import select
 
 from imaginecole.commands import database_command
+from imaginecole.content.models import Module
 from imaginecole.content.operations import load_tree
+from imaginecole.curation.operations import record_version
+from imaginecole.curation.reloading import apply_choices, differences
 from imaginecole.curriculum.queries import curriculum_of
 from imaginecole.extensions import db
 from imaginecole.search.indexing import sync_index
@@ -58,23 +63,70 @@ def content_check(directory: Path | None) -> None:
     click.secho("No problems found.", fg="green")
 
 
+TAKE_FILES_HELP = (
+    "Take every field from the files, undoing what editors changed in the browser "
+    "(by default their changes are kept)."
+)
+
+
 @content_group.command("load", help="Load (or update) curricula and modules into this instance.")
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 @click.option("--country", "countries", multiple=True, help="Load only this country (repeatable).")
+@click.option("--take-files", is_flag=True, help=TAKE_FILES_HELP)
 @database_command
-def content_load(directory: Path | None, countries: tuple[str, ...]) -> None:
+def content_load(directory: Path | None, countries: tuple[str, ...], take_files: bool) -> None:
     directory = _content_dir(directory)
     click.echo(f"Reading {directory} …")
     tree = read_content(directory, list(countries) or None)
-    _load_and_report(tree)
+    _load_and_report(tree, origin="files", reference=str(directory), take_files=take_files)
 
 
-def _load_and_report(tree: ContentTree, auto_version: bool = False) -> None:
-    """Load ``tree``, commit, say what changed, and exit 1 after naming the modules left out."""
+def _curated_lines(tree: ContentTree) -> list[str]:
+    """Return, per module, the fields the files would change that editors changed here."""
+    ids = [module.id for module in tree.modules]
+    loaded = {m.uid: m for m in db.session.scalars(select(Module).where(Module.uid.in_(ids)))}
+    lines = []
+    for source in tree.modules:
+        if source.id not in loaded or loaded[source.id].country_code != source.country:
+            continue
+        curated = [d for d in differences(loaded[source.id], source) if d.curated]
+        if curated:
+            names = ", ".join(f"{d.field} ({d.lang})" if d.lang else d.field for d in curated)
+            lines.append(f"{source.id}: {names}")
+    return lines
+
+
+def _load_and_report(
+    tree: ContentTree,
+    auto_version: bool = False,
+    *,
+    origin: str,
+    reference: str,
+    take_files: bool = False,
+) -> None:
+    """Load ``tree``, commit, say what changed, and exit 1 after naming the modules left out.
+
+    Fields editors changed in the browser are kept unless ``take_files``; every module
+    written gets a version in its history naming ``origin`` and ``reference``.
+    """
+    curated = _curated_lines(tree)
+    if curated:
+        verb = "Taking from the files" if take_files else "Keeping"
+        click.secho(f"{verb} what editors changed in the browser:", fg="yellow")
+        for line in curated:
+            click.echo(f"  {line}")
+    tree = dataclasses.replace(
+        tree,
+        modules=apply_choices(
+            tree.modules, {}, auto_version=auto_version, default="file" if take_files else "keep"
+        ),
+    )
     with click.progressbar(length=len(tree.modules), label="Loading modules", show_pos=True) as bar:
         report = load_tree(
             tree, progress=lambda _module_id: bar.update(1), auto_version=auto_version
         )
+    for module in db.session.scalars(select(Module).where(Module.uid.in_(report.written))):
+        record_version(module, origin, reference=reference)
     db.session.commit()
     if report.changed:
         sync_index()  # after the commit: the index follows the database
@@ -124,6 +176,10 @@ def _load_and_report(tree: ContentTree, auto_version: bool = False) -> None:
 @click.option(
     "--id-prefix", default="", help="Prefix of the module ids (default: country and folder name)."
 )
+@click.option(
+    "--dry-run", is_flag=True, help="Report what would be published, and write nothing."
+)
+@click.option("--take-files", is_flag=True, help=TAKE_FILES_HELP)
 @database_command
 def content_import_course(
     directory: Path,
@@ -134,6 +190,8 @@ def content_import_course(
     authors: tuple[str, ...],
     attribution: str,
     id_prefix: str,
+    dry_run: bool,
+    take_files: bool,
 ) -> None:
     curriculum = curriculum_of(country)
     if curriculum is None:
@@ -155,4 +213,38 @@ def content_import_course(
     )
     for problem in tree.skipped:
         click.secho(f"  skipped: {problem}", fg="yellow", err=True)
-    _load_and_report(tree, auto_version=True)
+    if dry_run:
+        _dry_run_report(tree, take_files=take_files)
+        return
+    _load_and_report(
+        tree, auto_version=True, origin="import", reference=str(directory), take_files=take_files
+    )
+
+
+def _dry_run_report(tree: ContentTree, *, take_files: bool) -> None:
+    """Say what importing ``tree`` would publish, module by module, and write nothing."""
+    ids = [module.id for module in tree.modules]
+    loaded = {m.uid: m for m in db.session.scalars(select(Module).where(Module.uid.in_(ids)))}
+    merged = apply_choices(
+        tree.modules, {}, auto_version=True, default="file" if take_files else "keep"
+    )
+    counts = {"new": 0, "changed": 0, "unchanged": 0}
+    for source in merged:
+        existing = loaded.get(source.id)
+        if existing is None:
+            state = "new"
+        elif existing.fingerprint == source.fingerprint():
+            state = "unchanged"
+        else:
+            state = "changed"
+        counts[state] += 1
+        title = source.title.get(source.language) or next(iter(source.title.values()), "")
+        click.echo(f"  {state:9} {source.id}  {title}  ({len(source.lessons)} lessons)")
+    for line in _curated_lines(tree):
+        verb = "would take from the files" if take_files else "would keep"
+        click.echo(f"  {verb} what editors changed: {line}")
+    click.echo(
+        f"Dry run: {counts['new']} modules would be added, {counts['changed']} updated, "
+        f"{counts['unchanged']} unchanged. Nothing was written."
+    )
+    db.session.rollback()

@@ -49,6 +49,7 @@ class LoadReport:
     lessons_loaded: int = 0
     problems: ProblemList = field(default_factory=ProblemList)
     notes: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  # ids of the modules added or updated
 
     @property
     def changed(self) -> bool:
@@ -364,6 +365,7 @@ def _load(
         report.modules_added += 1
     else:
         report.modules_updated += 1
+    report.written.append(source.id)
     report.lessons_loaded += len(source.lessons)
     return module
 

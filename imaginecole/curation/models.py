@@ -11,6 +11,11 @@ from imaginecole.accounts.models import User
 from imaginecole.clock import utc_now
 from imaginecole.extensions import db
 
+# What made a version: content files (`content load`), an upload in the browser, a course
+# imported by command, a bundle, an editor in the browser, an accepted submission; "loaded"
+# for versions recorded before the origin was (files or a bundle, nobody knows which).
+VERSION_ORIGINS = ("files", "upload", "import", "bundle", "curation", "review", "loaded")
+
 
 class ModuleVersion(db.Model):
     """One version of a module: what it was (a snapshot) and who changed what to make it.
@@ -30,6 +35,9 @@ class ModuleVersion(db.Model):
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     # One line in the content format's field names, e.g. "levels: CM1 → CM1, CM2".
     summary: Mapped[str] = mapped_column(Text, default="")
+    origin: Mapped[str] = mapped_column(String(20), default="loaded")
+    # Which upload, folder or submission, in a few words ("upload 12: cours-eau.zip").
+    reference: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
     changed_by: Mapped[User | None] = relationship()

@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from imaginecole.accounts.models import User
 from imaginecole.bundles.operations import to_source
 from imaginecole.content.models import Module, ModuleCompetency, module_levels
+from imaginecole.content.operations import remove_module
 from imaginecole.curation.models import ModuleVersion  # imported here, its table gets created
 from imaginecole.curriculum.models import Competency, Level, Subject
 from imaginecole.extensions import db
@@ -156,10 +157,15 @@ def country_modules(country_code: str, level: str = "", subject: str = "") -> li
 
 def history(module: Module) -> list[ModuleVersion]:
     """Return the recorded versions of ``module``, newest first."""
+    return history_of(module.uid)
+
+
+def history_of(uid: str) -> list[ModuleVersion]:
+    """Return the recorded versions of the module ``uid``, newest first, even once deleted."""
     return list(
         db.session.scalars(
             select(ModuleVersion)
-            .filter_by(module_uid=module.uid)
+            .filter_by(module_uid=uid)
             .options(selectinload(ModuleVersion.changed_by))
             .order_by(ModuleVersion.version.desc())
         )
@@ -302,6 +308,49 @@ def set_published(
     module.published = published
     _save(module, editor, before)
     return True
+
+
+def delete_module(module: Module, editor: User, *, expected_version: int | None = None) -> int:
+    """Delete ``module`` with its lessons; return the version its deletion is recorded as.
+
+    Its history stays (keyed by the module's id) with a last row saying who deleted it, so a
+    module sent again later continues from there. The next bundle removes it from schools;
+    its media stay in the store for other modules (``imaginecole check --repair`` drops those
+    nothing uses).
+    """
+    check_can_curate(editor, module)
+    _check_version(module, expected_version)
+    before = snapshot(module)
+    if not db.session.scalar(
+        select(ModuleVersion.id).filter_by(module_uid=module.uid, version=module.version)
+    ):
+        db.session.add(
+            ModuleVersion(module_uid=module.uid, version=module.version, snapshot=before)
+        )
+    version = module.version + 1
+    db.session.add(
+        ModuleVersion(
+            module_uid=module.uid,
+            version=version,
+            snapshot={**before, "version": version, "published": False, "deleted": True},
+            changed_by_id=editor.id,
+            origin="curation",
+            summary="deleted",
+        )
+    )
+    remove_module(module.uid)
+    return version
+
+
+def next_free_version(uid: str, version: int) -> int:
+    """Return ``version``, or one above the history of a module deleted and now sent again."""
+    recorded = db.session.scalar(
+        select(ModuleVersion.version)
+        .filter_by(module_uid=uid)
+        .order_by(ModuleVersion.version.desc())
+        .limit(1)
+    )
+    return version if recorded is None or recorded < version else recorded + 1
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -464,7 +513,45 @@ def _check_version(module: Module, expected_version: int | None) -> None:
         raise CurationError({"version": Problem("changed_meanwhile", str(module.version))})
 
 
-def _save(module: Module, editor: User, before: dict) -> None:
+def record_version(
+    module: Module, origin: str, user: User | None = None, reference: str = ""
+) -> ModuleVersion:
+    """Record the module's current version in its history: what it is, who and what made it.
+
+    For versions made outside curation (a load, an upload, an accepted submission). A version
+    number recorded already (content changed without raising its version) is recorded again
+    over the old row: the history keeps one row per version.
+    """
+    db.session.flush()
+    db.session.expire(module, ["levels", "competency_links", "lessons", "subject"])
+    after = snapshot(module)
+    previous = db.session.scalar(
+        select(ModuleVersion)
+        .filter_by(module_uid=module.uid)
+        .where(ModuleVersion.version < module.version)
+        .order_by(ModuleVersion.version.desc())
+        .limit(1)
+    )
+    row = db.session.scalar(
+        select(ModuleVersion).filter_by(module_uid=module.uid, version=module.version)
+    )
+    if row is None:
+        row = ModuleVersion(module_uid=module.uid, version=module.version)
+        db.session.add(row)
+    row.snapshot = after
+    row.changed_by_id = user.id if user is not None else None
+    row.origin = origin
+    row.reference = reference[:300]
+    row.summary = (
+        "; ".join(change.line() for change in changes_between(previous.snapshot, after))
+        if previous is not None
+        else ""
+    )
+    db.session.flush()
+    return row
+
+
+def _save(module: Module, editor: User, before: dict, origin: str = "curation") -> None:
     """Raise the version, recompute the fingerprint, record the version and flush.
 
     ``before`` is the snapshot taken before the change. It is recorded too when the version it
@@ -492,6 +579,7 @@ def _save(module: Module, editor: User, before: dict) -> None:
                 version=module.version,
                 snapshot=after,
                 changed_by_id=editor.id,
+                origin=origin,
                 summary="; ".join(change.line() for change in changes_between(before, after)),
             )
         )
@@ -531,29 +619,33 @@ def changes_between(before: dict, after: dict) -> list[Change]:
         if isinstance(old, dict) or isinstance(new, dict):
             old, new = old or {}, new or {}
             changes.extend(
-                Change(name, lang, _short(old.get(lang)), _short(new.get(lang)))
+                Change(name, lang, shorten(old.get(lang)), shorten(new.get(lang)))
                 for lang in sorted(set(old) | set(new), key=_language_order)
                 if old.get(lang) != new.get(lang)
             )
         elif name == "authors":
             names = [[a.get("name", "") for a in side or []] for side in (old, new)]
-            changes.append(Change(name, "", _short(names[0]), _short(names[1])))
+            changes.append(Change(name, "", shorten(names[0]), shorten(names[1])))
         else:
-            changes.append(Change(name, "", _short(old), _short(new)))
+            changes.append(Change(name, "", shorten(old), shorten(new)))
     old_lessons = before.get("lessons", [])
     new_lessons = after.get("lessons", [])
     old_order = [lesson["slug"] for lesson in old_lessons]
     new_order = [lesson["slug"] for lesson in new_lessons]
     if old_order != new_order:
-        changes.append(Change("lessons", "", _short(old_order), _short(new_order)))
+        changes.append(Change("lessons", "", shorten(old_order), shorten(new_order)))
     old_texts = {lesson["slug"]: lesson.get("fingerprint") for lesson in old_lessons}
     for lesson in new_lessons:
         slug = lesson["slug"]
         if slug in old_texts and old_texts[slug] != lesson.get("fingerprint"):
             changes.append(Change("lesson", slug, "", "changed"))
+    if after.get("deleted"):
+        changes.append(Change("deleted", "", "", "yes"))
     if before.get("published") != after.get("published"):
         changes.append(
-            Change("published", "", _short(before.get("published")), _short(after.get("published")))
+            Change(
+                "published", "", shorten(before.get("published")), shorten(after.get("published"))
+            )
         )
     return changes
 
@@ -562,7 +654,8 @@ def _language_order(lang: str) -> tuple[int, str]:
     return (LANGUAGES.index(lang) if lang in LANGUAGES else len(LANGUAGES), lang)
 
 
-def _short(value: object) -> str:
+def shorten(value: object) -> str:
+    """Return a value as one short line, for a history line or a comparison."""
     if value is None or value == "" or value == []:
         return "—"
     if isinstance(value, bool):

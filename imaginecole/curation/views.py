@@ -53,6 +53,17 @@ FIELD_NAMES = {
     "derived_from": _l("Adapted from"),
     "language": _l("Language"),
     "lessons": _l("Lesson order"),
+    "deleted": _l("Deleted"),
+}
+# What made a version of a module (``ModuleVersion.origin``), shown in its history.
+ORIGIN_NAMES = {
+    "files": _l("Loaded from content files"),
+    "upload": _l("Upload in the browser"),
+    "import": _l("Course imported by command"),
+    "bundle": _l("Bundle"),
+    "curation": _l("Changed in the browser"),
+    "review": _l("Accepted submission"),
+    "loaded": _l("Content files or a bundle"),
 }
 KEYWORD_SEPARATORS = re.compile(r"[,،]")  # the Arabic comma too
 
@@ -250,10 +261,51 @@ def module_publish(uid: str):
     return _set_published(uid, True)
 
 
-@bp.route("/modules/<uid>/unpublish", methods=["POST"])
+def _confirmation(module: Module, action: str, problems: dict[str, str] | None = None):
+    """Show what unpublishing or deleting ``module`` does, with the button that does it."""
+    return render_template(
+        "curation/confirm.html",
+        module=module,
+        country=module.country,
+        action=action,
+        files=len(module.assets),
+        problems=problems or {},
+    ), (400 if problems else 200)
+
+
+@bp.route("/modules/<uid>/unpublish", methods=["GET", "POST"])
 @role_required("editor")
 def module_unpublish(uid: str):
+    module = _module(uid)
+    if request.method == "GET" or request.form.get("confirm") != "1":
+        return _confirmation(module, "unpublish")
     return _set_published(uid, False)
+
+
+@bp.route("/modules/<uid>/delete", methods=["GET", "POST"])
+@role_required("editor")
+def module_delete(uid: str):
+    module = _module(uid)
+    if request.method == "GET" or request.form.get("confirm") != "1":
+        return _confirmation(module, "delete")
+    country = module.country_code
+    try:
+        version = service.delete_module(
+            module, current_user(), expected_version=_expected_version()
+        )
+    except service.CurationError as error:
+        return _confirmation(module, "delete", _messages(error.problems, module.country))
+    _commit_change()
+    flash(
+        _(
+            "Module %(uid)s deleted (recorded as version %(v)s in its history). The next "
+            "bundle removes it from schools.",
+            uid=uid,
+            v=version,
+        ),
+        "info",
+    )
+    return redirect(url_for("curation.modules", country=country), code=303)
 
 
 @bp.route("/modules/<uid>/history")
@@ -266,4 +318,5 @@ def module_history(uid: str):
         country=module.country,
         versions=service.history_with_changes(module),
         field_names=FIELD_NAMES,
+        origin_names=ORIGIN_NAMES,
     )

@@ -25,8 +25,32 @@ class Review(db.Model):
     decision: Mapped[str] = mapped_column(String(20))  # accept | changes | reject
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    # "single": the decision; "first": waits for the second reviewer; "second": their answer.
+    stage: Mapped[str] = mapped_column(String(10), default="single")
+    # A first review: "pending", then "confirmed" or "disagreed" by the second reviewer.
+    outcome: Mapped[str] = mapped_column(String(12), default="")
+    # What the reviewer changed before publishing (title, summary, markdown, levels …).
+    edits: Mapped[dict] = mapped_column(JSON, default=dict)
 
     reviewer: Mapped[User] = relationship()
+
+
+class ReviewAssignment(db.Model):
+    """Who reviews a submission: the reviewer who claimed it, and an optional second reviewer.
+
+    One row per submission: two reviewers claiming at once collide on the key, and the second
+    is told who has it.
+    """
+
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), primary_key=True
+    )
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    second_reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+    reviewer: Mapped[User] = relationship(foreign_keys=[reviewer_id])
+    second_reviewer: Mapped[User | None] = relationship(foreign_keys=[second_reviewer_id])
 
 
 class EnrolledSchool(db.Model):

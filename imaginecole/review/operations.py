@@ -13,14 +13,22 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from imaginecole.accounts.models import User
 from imaginecole.content.operations import LoadReport, load_module
+from imaginecole.curriculum.models import Competency, Level, Subject
 from imaginecole.datadir import import_lock
 from imaginecole.extensions import db
 from imaginecole.form_errors import FormProblems
 from imaginecole.media.operations import blob_store
-from imaginecole.review.models import RUBRIC, EnrolledSchool, ReceivedPackage, Review
+from imaginecole.review.models import (
+    RUBRIC,
+    EnrolledSchool,
+    ReceivedPackage,
+    Review,
+    ReviewAssignment,
+)
 from imaginecole.submissions.models import Revision, Submission
 from imaginecole.submissions.operations import add_revision
 from sync import model as fmt
@@ -44,6 +52,9 @@ from sync.submissions import (
 from sync.text import slugify
 
 DECISIONS = ("accept", "changes", "reject")
+REVIEWING_ROLES = ("editor", "admin")
+# What a reviewer may fix before publishing, besides the text.
+EDITABLE = ("title", "summary", "markdown", "levels", "subject", "competencies")
 STATUS_OF_DECISION = {"accept": "accepted", "changes": "changes_requested", "reject": "rejected"}
 
 
@@ -249,21 +260,150 @@ def review_queue(country: str, status: str = "received", flag: str = "") -> list
     return list(db.session.scalars(query.order_by(Submission.created_at)))
 
 
+def can_review(user: User | None, country: str) -> bool:
+    """Return whether ``user`` may review the submissions of ``country``."""
+    return (
+        user is not None
+        and not user.disabled
+        and user.role in REVIEWING_ROLES
+        and user.can_act_for(country)
+    )
+
+
+def _check_reviewer(reviewer: User, submission: Submission) -> None:
+    if not can_review(reviewer, submission.country_code):
+        raise PermissionError("this reviewer cannot act for this country")
+
+
+def assignment_of(submission: Submission) -> ReviewAssignment | None:
+    return db.session.get(ReviewAssignment, submission.id)
+
+
+def assignments_of(submissions: list[Submission]) -> dict[int, ReviewAssignment]:
+    """Return the assignment of each of ``submissions`` that has one, by submission id."""
+    ids = [submission.id for submission in submissions]
+    rows = db.session.scalars(
+        select(ReviewAssignment)
+        .where(ReviewAssignment.submission_id.in_(ids))
+        .options(
+            selectinload(ReviewAssignment.reviewer), selectinload(ReviewAssignment.second_reviewer)
+        )
+    )
+    return {row.submission_id: row for row in rows}
+
+
+def claim(submission: Submission, reviewer: User) -> ReviewAssignment:
+    """Make ``reviewer`` the one who reviews ``submission``; refused when someone else has it."""
+    _check_reviewer(reviewer, submission)
+    if submission.status == "withdrawn":
+        raise ReviewError({"claim": "closed"})
+    row = assignment_of(submission)
+    if row is not None:
+        if row.reviewer_id == reviewer.id:
+            return row
+        raise ReviewError({"claim": "claimed"})
+    try:
+        with db.session.begin_nested():
+            row = ReviewAssignment(submission_id=submission.id, reviewer_id=reviewer.id)
+            db.session.add(row)
+    except IntegrityError:
+        # Another reviewer claimed it at the same moment; theirs is committed.
+        raise ReviewError({"claim": "claimed"}) from None
+    return row
+
+
+def release(submission: Submission, reviewer: User) -> bool:
+    """Give ``submission`` back to the queue; False when nobody had it.
+
+    Only the reviewer who has it, or an admin, may. A first review still waiting for the
+    second reviewer is set aside: the next reviewer starts again.
+    """
+    _check_reviewer(reviewer, submission)
+    row = assignment_of(submission)
+    if row is None:
+        return False
+    if row.reviewer_id != reviewer.id and reviewer.role != "admin":
+        raise ReviewError({"claim": "not_yours"})
+    waiting = pending_first_review(submission)
+    if waiting is not None:
+        waiting.outcome = "released"
+    db.session.delete(row)
+    db.session.flush()
+    return True
+
+
+def set_second_reviewer(submission: Submission, reviewer: User, second: User | None) -> None:
+    """Ask ``second`` to confirm the decision of the reviewer who has ``submission`` (None: nobody)."""
+    _check_reviewer(reviewer, submission)
+    row = assignment_of(submission)
+    if row is None or (row.reviewer_id != reviewer.id and reviewer.role != "admin"):
+        raise ReviewError({"second_reviewer": "not_yours"})
+    if second is not None and (
+        not can_review(second, submission.country_code) or second.id == row.reviewer_id
+    ):
+        raise ReviewError({"second_reviewer": "invalid"})
+    row.second_reviewer_id = second.id if second is not None else None
+    db.session.flush()
+
+
+def reviewers_of(country: str) -> list[User]:
+    """Return the accounts that may review the submissions of ``country``, by name."""
+    users = db.session.scalars(
+        select(User).where(User.role.in_(REVIEWING_ROLES)).order_by(User.name, User.id)
+    )
+    return [user for user in users if can_review(user, country)]
+
+
+def pending_first_review(submission: Submission) -> Review | None:
+    """Return the first review of the newest revision still waiting for the second reviewer."""
+    for review in reversed(submission.reviews):
+        if review.stage == "first" and review.outcome == "pending":
+            return review
+    return None
+
+
+def _check_edits(submission: Submission, edits: dict, problems: dict[str, str]) -> None:
+    country = submission.country_code
+    if "levels" in edits:
+        known = set(db.session.scalars(select(Level.code).filter_by(country_code=country)))
+        if not edits["levels"]:
+            problems["levels"] = "required"
+        elif not set(edits["levels"]) <= known:
+            problems["levels"] = "invalid"
+    if "subject" in edits and not db.session.scalar(
+        select(Subject.id).filter_by(country_code=country, slug=edits["subject"])
+    ):
+        problems["subject"] = "invalid"
+    if "competencies" in edits:
+        known = set(db.session.scalars(select(Competency.code).filter_by(country_code=country)))
+        if not set(edits["competencies"]) <= known:
+            problems["competencies"] = "invalid"
+    for name in ("title", "markdown"):
+        if name in edits and not str(edits[name]).strip():
+            problems[name] = "required"
+
+
 def decide(
     submission: Submission,
     reviewer: User,
     scores: dict[str, int],
     decision: str,
     comment: str,
-    edits: dict[str, str] | None = None,
+    edits: dict | None = None,
+    *,
+    expected_revision: str | None = None,
 ) -> Review:
-    """Record a reviewer's decision; accepting publishes the resource as a module of the country."""
+    """Record a reviewer's decision; accepting publishes the resource as a module of the country.
+
+    The reviewer claims the submission unless someone else has it (refused). With a second
+    reviewer, the first decision waits for theirs: the same decision takes effect (with the
+    first reviewer's message and edits), another one sends it back to the queue with both
+    reviews shown. ``expected_revision`` is the revision the form showed: a newer one arrived
+    meanwhile is refused, so that nobody decides on work they have not read.
+    """
+    _check_reviewer(reviewer, submission)
+    edits = {key: value for key, value in (edits or {}).items() if key in EDITABLE}
     problems: dict[str, str] = {}
-    if not reviewer.can_act_for(submission.country_code) or reviewer.role not in (
-        "editor",
-        "admin",
-    ):
-        raise PermissionError("this reviewer cannot act for this country")
     if decision not in DECISIONS:
         problems["decision"] = "required"
     for criterion in RUBRIC:
@@ -271,11 +411,26 @@ def decide(
             problems[f"score_{criterion}"] = "required"
     if decision in ("changes", "reject") and not comment.strip():
         problems["comment"] = "required"  # a teacher deserves to know why
+    _check_edits(submission, edits, problems)
     if submission.status == "withdrawn":
         problems["decision"] = "withdrawn"
+    revision = submission.latest
+    if expected_revision and expected_revision != revision.uid:
+        problems["decision"] = "stale"
+    row = assignment_of(submission)
+    if row is not None and reviewer.id not in (row.reviewer_id, row.second_reviewer_id):
+        problems["decision"] = "claimed"
+    first = pending_first_review(submission)
+    second_reviewing = row is not None and row.second_reviewer_id == reviewer.id
+    if second_reviewing and first is None:
+        problems["decision"] = "no_first_review"
+    if not second_reviewing and first is not None:
+        problems["decision"] = "waiting_second"
     if problems:
         raise ReviewError(problems)
-    revision = submission.latest
+    if row is None:
+        row = claim(submission, reviewer)
+    stage = "second" if second_reviewing else "first" if row.second_reviewer_id else "single"
     review = Review(
         submission_id=submission.id,
         reviewer_id=reviewer.id,
@@ -283,16 +438,37 @@ def decide(
         scores=scores,
         decision=decision,
         comment=comment.strip(),
+        stage=stage,
+        outcome="pending" if stage == "first" else "",
+        edits=edits,
     )
     db.session.add(review)
-    submission.status = STATUS_OF_DECISION[decision]
-    submission.comment = comment.strip()
-    submission.reviewed_revision_uid = revision.uid
-    if decision == "accept":
-        module = publish(submission, revision, edits or {})
-        submission.module_uid = module.uid
+    submission.reviews.append(review)
+    if stage == "single":
+        _apply_decision(submission, revision, decision, review.comment, edits)
+    elif stage == "second":
+        if decision == first.decision:
+            first.outcome = "confirmed"
+            _apply_decision(submission, revision, first.decision, first.comment, first.edits)
+        else:
+            first.outcome = "disagreed"
     db.session.flush()
     return review
+
+
+def _apply_decision(
+    submission: Submission, revision: Revision, decision: str, comment: str, edits: dict
+) -> None:
+    submission.status = STATUS_OF_DECISION[decision]
+    submission.comment = comment
+    submission.reviewed_revision_uid = revision.uid
+    if decision == "accept":
+        module = publish(submission, revision, edits)
+        submission.module_uid = module.uid
+    # Decided: the submission leaves the reviewers' queue.
+    row = assignment_of(submission)
+    if row is not None:
+        db.session.delete(row)
 
 
 def module_id_for(submission: Submission, title: str) -> str:
@@ -307,7 +483,7 @@ def module_id_for(submission: Submission, title: str) -> str:
     return "-".join(word for word in words if word)
 
 
-def publish(submission: Submission, revision: Revision, edits: dict[str, str]):
+def publish(submission: Submission, revision: Revision, edits: dict):
     """Turn an accepted revision (with the reviewer's edits) into a module, teacher credited."""
     title = (edits.get("title") or revision.title).strip()
     summary = (edits.get("summary") or revision.summary).strip()
@@ -332,9 +508,9 @@ def publish(submission: Submission, revision: Revision, edits: dict[str, str]):
         country=submission.country_code,
         version=1,
         language=revision.language,
-        levels=list(revision.levels),
-        subject=revision.subject,
-        competencies=list(revision.competencies),
+        levels=list(edits.get("levels") or revision.levels),
+        subject=edits.get("subject") or revision.subject,
+        competencies=list(edits.get("competencies", revision.competencies)),
         resource_type="lesson",
         licence=revision.licence,
         attribution=credit,

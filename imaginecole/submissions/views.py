@@ -21,10 +21,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from imaginecole.accounts.auth import current_user, role_required
-from imaginecole.curriculum.models import Country
+from imaginecole.curriculum.models import Country, Subject
 from imaginecole.datadir import data_path
 from imaginecole.extensions import db
 from imaginecole.form_errors import PROBLEM_TEXTS
+from imaginecole.i18n import current_language
 from imaginecole.submissions import operations as service
 from imaginecole.submissions.files import TeacherFileRefused, render_with_files, store_teacher_file
 from imaginecole.submissions.models import OPEN_LICENCES_FOR_TEACHERS, TeacherFile
@@ -34,6 +35,7 @@ from imaginecole.submissions.outbox import (
     export_package,
     pending_submissions,
 )
+from imaginecole.submissions.queries import reviewer_changes
 from sync.bundle import BundleError
 from sync.submissions import PACKAGE_SUFFIX
 
@@ -57,6 +59,16 @@ STATUS_NAMES = {
     "accepted": _l("Accepted"),
     "rejected": _l("Rejected"),
     "withdrawn": _l("Withdrawn"),
+}
+
+# Names of what a reviewer can change, as the teacher's form calls them.
+CHANGED_FIELDS = {
+    "title": _l("Title"),
+    "summary": _l("Summary"),
+    "levels": _l("Classes"),
+    "subject": _l("Subject"),
+    "competencies": _l("Competencies"),
+    "markdown": _l("Lesson text"),
 }
 
 
@@ -200,8 +212,20 @@ def detail(uid: str):
     submission = _own(uid)
     latest = submission.latest
     html = render_with_files(latest.markdown, latest.files)
+    subjects = {
+        row.slug: row.shown(current_language()).text
+        for row in db.session.scalars(
+            select(Subject).filter_by(country_code=submission.country_code)
+        )
+    }
     return render_template(
-        "submissions/detail.html", submission=submission, latest=latest, html=html
+        "submissions/detail.html",
+        submission=submission,
+        latest=latest,
+        html=html,
+        subjects=subjects,
+        changes=reviewer_changes(submission),
+        field_names=CHANGED_FIELDS,
     )
 
 

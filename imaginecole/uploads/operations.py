@@ -36,6 +36,14 @@ from sqlalchemy import select, update
 from imaginecole.accounts.models import User
 from imaginecole.content.models import Module
 from imaginecole.content.operations import LoadReport, load_tree
+from imaginecole.curation.operations import record_version
+from imaginecole.curation.reloading import (
+    CHOICES,
+    apply_choices,
+    base_snapshot,
+    differences,
+    keep_curated,
+)
 from imaginecole.curriculum.queries import curriculum_of
 from imaginecole.datadir import data_path
 from imaginecole.extensions import db
@@ -473,7 +481,16 @@ def check_upload(upload: ContentUpload) -> ContentUpload:
         if loaded is not None and loaded.country_code != module.country:
             own.append(_own_problem(where, "id_taken", "id", other=loaded.country_code))
             continue
-        if loaded is not None and not auto_version and loaded.version > module.version:
+        base = base_snapshot(loaded) if loaded is not None else None
+        # Editors raise the version when they curate; a file of the version they started from
+        # is not older, and what they curated is kept (``keep_curated``).
+        curated_since = base is not None and base["version"] < loaded.version
+        if (
+            loaded is not None
+            and not auto_version
+            and loaded.version > module.version
+            and not (curated_since and module.version >= base["version"])
+        ):
             own.append(
                 _own_problem(
                     where,
@@ -485,15 +502,19 @@ def check_upload(upload: ContentUpload) -> ContentUpload:
             )
             continue
         fingerprint = module.fingerprint()
+        found: list[dict] = []
         if loaded is None:
             state = "new"
-        elif loaded.fingerprint == fingerprint and (
-            auto_version or loaded.version == module.version
+        elif keep_curated(loaded, module).fingerprint() == loaded.fingerprint and (
+            auto_version or loaded.version == module.version or curated_since
         ):
+            # What differs, if anything, is what editors curated: kept unless the file is taken.
             state = "unchanged"
+            found = [d.to_data() for d in differences(loaded, module)]
         else:
             state = "changed"
-            if not auto_version and loaded.version == module.version:
+            found = [d.to_data() for d in differences(loaded, module)]
+            if not auto_version and loaded.version == module.version and not curated_since:
                 notes.append(
                     {"code": "version_not_raised", "module": module.id, "version": module.version}
                 )
@@ -505,6 +526,9 @@ def check_upload(upload: ContentUpload) -> ContentUpload:
                 "version": module.version,
                 "lessons": len(module.lessons),
                 "state": state,
+                "differences": found,
+                "curated": any(d["curated"] for d in found),
+                "fingerprint": fingerprint,
             }
         )
     valid_ids = {m["id"] for m in modules}
@@ -589,8 +613,15 @@ def recheck_course(upload: ContentUpload, options: dict) -> ContentUpload:
 # ---------------------------------------------------------------------------- publishing
 
 
-def publish_upload(upload: ContentUpload, editor: User, valid_only: bool) -> LoadReport:
+def publish_upload(
+    upload: ContentUpload, editor: User, valid_only: bool, choices: dict[str, str] | None = None
+) -> LoadReport:
     """Load the upload's modules; with problems, only when ``valid_only`` asks for the valid ones.
+
+    ``choices`` says, per module id, what to do with a module editors curated here: "keep"
+    the curated fields (the default: sending the same file again undoes nothing), take the
+    "file" as it is, or "skip" the module. Each module written gets a version in its history
+    naming this upload and ``editor``.
 
     The staged files are dropped afterwards: what was loaded is in the database and the blob
     store, and the rest has to be fixed and sent again anyway.
@@ -602,6 +633,8 @@ def publish_upload(upload: ContentUpload, editor: User, valid_only: bool) -> Loa
     """
     if not upload.publishable:
         raise PublishRefused("not_publishable")
+    if any(choice not in CHOICES for choice in (choices or {}).values()):
+        raise PublishRefused("unknown_choice")
     if upload.problems and not valid_only:
         raise PublishRefused("has_problems")
     if not upload.valid_modules and not (upload.report or {}).get("curriculum"):
@@ -625,10 +658,17 @@ def publish_upload(upload: ContentUpload, editor: User, valid_only: bool) -> Loa
     wanted = {m["id"] for m in upload.valid_modules}
     tree = fmt.ContentTree(
         curricula=dict(reading.tree.curricula),
-        modules=[m for m in reading.tree.modules if m.id in wanted],
+        modules=apply_choices(
+            [m for m in reading.tree.modules if m.id in wanted],
+            choices or {},
+            auto_version=upload.kind == "course",
+        ),
     )
     try:
         report = load_tree(tree, auto_version=upload.kind == "course")
+        origin = f"upload {upload.id}: {upload.file_name}"
+        for module in db.session.scalars(select(Module).where(Module.uid.in_(report.written))):
+            record_version(module, "upload", editor, origin)
     except BaseException:
         db.session.rollback()
         upload.status, upload.published_at = previous, None

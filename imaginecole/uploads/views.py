@@ -59,6 +59,21 @@ ZIP_REFUSALS = {
         "The check stopped before the end (the server restarted). Send the file again."
     ),
     "missing": _l("The files of this upload are no longer on the server. Send the file again."),
+    "unknown_choice": _l("Choose what to do with each module editors changed, then publish again."),
+}
+# Names of the fields an upload can change, as the module edit form calls them.
+FIELD_NAMES = {
+    "title": _l("Title"),
+    "summary": _l("Summary"),
+    "levels": _l("Classes"),
+    "subject": _l("Subject"),
+    "competencies": _l("Competencies taught"),
+    "assesses": _l("Competencies assessed"),
+    "resource_type": _l("Type of resource"),
+    "licence": _l("Licence"),
+    "attribution": _l("Credit"),
+    "keywords": _l("Keywords"),
+    "lessons": _l("Lesson order"),
 }
 PUBLISH_REFUSALS = {
     "has_problems": _l(
@@ -67,6 +82,21 @@ PUBLISH_REFUSALS = {
     "nothing_valid": _l("No module of this upload is valid: there is nothing to publish."),
     "not_publishable": _l("This upload has already been published, or can no longer be."),
     "missing": _l("The files of this upload are no longer on the server. Send the file again."),
+    "unknown_choice": _l("Choose what to do with each module editors changed, then publish again."),
+}
+# Names of the fields an upload can change, as the module edit form calls them.
+FIELD_NAMES = {
+    "title": _l("Title"),
+    "summary": _l("Summary"),
+    "levels": _l("Classes"),
+    "subject": _l("Subject"),
+    "competencies": _l("Competencies taught"),
+    "assesses": _l("Competencies assessed"),
+    "resource_type": _l("Type of resource"),
+    "licence": _l("Licence"),
+    "attribution": _l("Credit"),
+    "keywords": _l("Keywords"),
+    "lessons": _l("Lesson order"),
 }
 CHUNK_ERRORS = {
     "offset": _l("The server expected another part of the file."),
@@ -219,6 +249,7 @@ def upload_helpers():
         "upload_status_name": lambda code: STATUS_NAMES.get(code, code),
         "module_state_name": lambda code: MODULE_STATES.get(code, code),
         "upload_kind_name": lambda code: KIND_NAMES.get(code, code),
+        "field_name": lambda code: FIELD_NAMES.get(code, code),
     }
 
 
@@ -398,7 +429,14 @@ def upload_publish(country: str, upload_id: int):
     record = _upload_of(team, upload_id)
     try:
         report = service.publish_upload(
-            record, current_user(), request.form.get("valid_only") == "1"
+            record,
+            current_user(),
+            request.form.get("valid_only") == "1",
+            {
+                module["id"]: request.form[f"choice-{module['id']}"]
+                for module in record.valid_modules
+                if f"choice-{module['id']}" in request.form
+            },
         )
     except service.PublishRefused as refusal:
         flash(str(PUBLISH_REFUSALS[refusal.code]), "error")

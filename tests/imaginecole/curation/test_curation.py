@@ -39,6 +39,7 @@ EDIT = f"/en/national/modules/{UID}/edit"
 REORDER = f"/en/national/modules/{UID}/reorder"
 PUBLISH = f"/en/national/modules/{UID}/publish"
 UNPUBLISH = f"/en/national/modules/{UID}/unpublish"
+DELETE = f"/en/national/modules/{UID}/delete"
 HISTORY = f"/en/national/modules/{UID}/history"
 LIST = "/en/national/zz/modules"
 MODULE_PAGE = f"/en/modules/{UID}/"
@@ -428,7 +429,7 @@ def test_unpublishing_hides_a_module_from_catalogue_and_search_and_publishing_br
     assert f"/en/modules/{UID}/" in reader.get("/en/zz/cm1/mathematiques/").get_data(as_text=True)
 
     editor = server.client("editor-zz")
-    response = post(editor, UNPUBLISH, {"version": "1"}, follow_redirects=True)
+    response = post(editor, UNPUBLISH, {"version": "1", "confirm": "1"}, follow_redirects=True)
     assert "Unpublished as version 2" in response.get_data(as_text=True)
     assert all(reader.get(page).status_code == 404 for page in pages)
     assert UID not in search_modules(reader, "fractions")
@@ -509,7 +510,10 @@ def _every_request(client):
     yield "GET", HISTORY, {}
     yield "POST", EDIT, {"version": "1", "title_fr": "Pris", "levels": "CM1"}
     yield "POST", REORDER, {"version": "1", f"position-{SECOND}": "1"}
-    yield "POST", UNPUBLISH, {"version": "1"}
+    yield "GET", UNPUBLISH, {}
+    yield "POST", UNPUBLISH, {"version": "1", "confirm": "1"}
+    yield "GET", DELETE, {}
+    yield "POST", DELETE, {"version": "1", "confirm": "1"}
     yield "POST", PUBLISH, {"version": "1"}
 
 
@@ -572,7 +576,7 @@ def test_an_admin_curates_every_country(server):
     client = server.client("admin")
     for url in (LIST, EDIT, HISTORY, "/en/national/yy/modules"):
         assert client.get(url).status_code == 200, url
-    assert post(client, UNPUBLISH, {"version": "1"}).status_code == 303
+    assert post(client, UNPUBLISH, {"version": "1", "confirm": "1"}).status_code == 303
     version, _, published, *_ = server.state()
     assert (version, published) == (2, False)
 

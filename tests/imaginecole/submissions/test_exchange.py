@@ -301,6 +301,9 @@ def test_a_resource_goes_up_is_accepted_and_comes_back_down_published(world):
     assert row["status"] == "accepted" and row["module"]
     module = row["module"]
     assert module.startswith("zz-contrib-partager-les-fruits-du-baobab-")
+    # The module's history says who made its version, and from which submission.
+    history = text_of(editor.get(f"/en/national/modules/{module}/history").get_data(as_text=True))
+    assert f"Moussa Ba Accepted submission submission {uid}" in history
 
     # National -> school: the next bundle carries the module and the decision.
     install(world.school_a, build(world.national))
@@ -325,6 +328,11 @@ def test_a_resource_goes_up_is_accepted_and_comes_back_down_published(world):
     text = status_text(teacher, uid)
     assert "Status: Accepted" in text
     assert "Message from the national team: Très belle ressource, merci !" in text
+    # What the reviewer changed before publishing, shown to the teacher.
+    assert (
+        "What the national team changed before publishing Title "
+        "Le baobab et les fractions → Partager les fruits du baobab"
+    ) in text
     assert f'href="/en/modules/{module}/"' in teacher.get(f"{MINE}/{uid}").get_data(as_text=True)
     assert "Accepted" in text_of(teacher.get(MINE).get_data(as_text=True))
 
