@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from imaginecole.accounts.auth import current_user, role_required
 from imaginecole.curriculum.models import Country
-from imaginecole.datadir import data_path
+from imaginecole.datadir import shared_path
 from imaginecole.extensions import db
 from imaginecole.form_errors import PROBLEM_TEXTS
 from imaginecole.submissions import operations as service
@@ -240,7 +240,7 @@ def withdraw(uid: str):
 def outbox():
     if request.method == "POST":
         country = request.form.get("country", "")
-        out_dir = data_path("outbox")
+        out_dir = shared_path("outbox")
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / f"submissions-{country}-{datetime.now(UTC):%Y%m%d-%H%M%S}{PACKAGE_SUFFIX}"
         report = export_package(country, path)
