@@ -16,7 +16,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -26,6 +25,7 @@ from imaginecole.accounts.auth import current_user, editable_country, role_requi
 from imaginecole.bundles import operations, publishing
 from imaginecole.bundles.keys import BundleSetupError
 from imaginecole.datadir import ImportBusy
+from imaginecole.sending import send_stored
 from sync import bundle as sync_bundle
 
 bp = Blueprint("bundles", __name__, url_prefix="/<lang>", template_folder="templates")
@@ -256,13 +256,8 @@ def bundle_download(country: str, version: int, part: int | None):
     if chosen is None:
         abort(404)
     # conditional: Range requests let a download cut short resume where it stopped.
-    response = send_file(
-        chosen.path,
-        as_attachment=True,
-        download_name=chosen.path.name,
-        mimetype="application/octet-stream",
-        conditional=True,
-        max_age=0,
+    response = send_stored(
+        chosen.path, "application/octet-stream", download_name=chosen.path.name, max_age=0
     )
     response.cache_control.private = True  # behind a login: no shared cache may keep it
     return response
