@@ -13,15 +13,41 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import database_env
+from tests.conftest import TEST_PORTS, database_env
 
 SERVER_START_TIMEOUT = 20.0  # seconds
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """Return a free port of 127.0.0.1: the system's choice, or one of IMAGINECOLE_TEST_PORTS.
+
+    ``IMAGINECOLE_TEST_PORTS=8200-8299`` keeps the servers a test starts within that range.
+    """
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """Return ``count`` different free ports, as free_port chooses them."""
+    wanted = TEST_PORTS
+    first, _, last = wanted.partition("-")
+    candidates = iter(range(int(first), int(last or first) + 1) if wanted else [0] * count)
+    held: list[socket.socket] = []
+    try:
+        while len(held) < count:
+            port = next(candidates, None)
+            if port is None:
+                raise RuntimeError(f"not {count} free ports in IMAGINECOLE_TEST_PORTS={wanted}")
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                sock.close()
+                continue
+            held.append(sock)
+        return [sock.getsockname()[1] for sock in held]
+    finally:
+        for sock in held:
+            sock.close()
 
 
 def console_script(name: str) -> Path:
@@ -64,14 +90,17 @@ def start_server(
     log: Path,
     extra_args: tuple[str, ...] = (),
     command: Path | None = None,
+    settings: dict[str, str] | None = None,
 ) -> LiveServer:
     """Start ``imaginecole serve`` on a free port of 127.0.0.1 and wait until it answers.
 
-    ``command`` is the ``imaginecole`` script to run, by default the one of this checkout.
+    ``command`` is the ``imaginecole`` script to run, by default the one of this checkout;
+    ``settings``, environment variables that replace those of ``data_dir``'s database.
     """
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("IMAGINECOLE_")}
     env.update(database_env(data_dir))
+    env.update(settings or {})
     env["PYTHONUNBUFFERED"] = "1"  # the log is complete when shown after a failure
     arguments = [
         str(command or console_script("imaginecole")),
