@@ -42,11 +42,11 @@ def blob(name: str):
     if not match:
         abort(404)
     sha256 = match.group(1)
-    served = _served(sha256)
-    if served is None or EXTENSION_FOR_TYPE.get(served.media_type, "") != (match.group(2) or ""):
-        abort(404)
     path = blob_store().path(sha256)
     if not path.is_file():
+        abort(404)  # a hash nobody stored costs a look at the disk, never a query
+    served = _served(sha256)
+    if served is None or EXTENSION_FOR_TYPE.get(served.media_type, "") != (match.group(2) or ""):
         abort(404)
     response = send_stored(path, served.media_type, etag=sha256, max_age=365 * 24 * 3600)
     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
