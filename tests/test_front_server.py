@@ -291,22 +291,31 @@ def login(site: Site, email: str, password: str, source: str = "127.0.0.1", **he
     )
 
 
-def test_sign_in_through_nginx_works_on_both_hosts_and_throttles_the_real_client(site):
+@pytest.fixture(scope="module")
+def editor(site) -> str:
+    """A national editor of zz, created through host A."""
+    install(site, "a", 1)  # the country
     made = site.command(
         "a", "users", "create", "--email", EDITOR, "--name", "Awa", "--role", "editor",
         "--country", "zz", "--password", PASSWORD,
     )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
+    return EDITOR
 
+
+def cookies(answer: Answer) -> str:
+    return "; ".join(
+        value.split(";")[0] for key, value in answer.headers.items() if key == "Set-Cookie"
+    )
+
+
+def test_sign_in_through_nginx_works_on_both_hosts_and_throttles_the_real_client(site, editor):
     signed = login(site, EDITOR, PASSWORD)
     assert signed.status == 302, signed.text[:500]
-    cookies = "; ".join(
-        value.split(";")[0] for key, value in signed.headers.items() if key == "Set-Cookie"
-    )
     assert "Secure" in signed.headers["Set-Cookie"]
     # Both hosts know the session: they share the secret that signs it.
     for _ in range(4):
-        page = site.get("/en/national/", headers={"Cookie": cookies})
+        page = site.get("/en/national/", headers={"Cookie": cookies(signed)})
         assert page.status == 200 and "Awa" in page.text
     assert served_by(site, "/en/national/", 4) == {server.port for server in site.hosts.values()}
 
@@ -318,6 +327,32 @@ def test_sign_in_through_nginx_works_on_both_hosts_and_throttles_the_real_client
     assert held.status == 429
     # ...and nobody else is.
     assert login(site, EDITOR, PASSWORD, source="127.0.0.3").status == 302
+
+
+def test_a_bundle_built_on_host_a_is_sent_by_nginx_from_the_shared_folder(site, editor):
+    install(site, "a", 1)
+    for command in (("keys", "generate"), ("bundle", "build", "--country", "zz")):
+        done = site.command("a", *command)
+        assert done.returncode == 0, done.stdout + done.stderr
+    signed = login(site, EDITOR, PASSWORD, source="127.0.0.4")
+    assert signed.status == 302
+    publish = site.get("/en/national/zz/publish", headers={"Cookie": cookies(signed)}).text
+    [link] = re.findall(r'href="(/en/national/zz/bundles/\d+/download)"', publish)
+    [built] = (Path(site.settings["IMAGINECOLE_SHARED_DIR"]) / "bundles").glob("*")
+    data = built.read_bytes()
+
+    for _ in range(2):  # through each host
+        whole = site.get(link, headers={"Cookie": cookies(signed)})
+        assert whole.status == 200 and whole.body == data
+        assert whole.headers["Content-Disposition"] == f"attachment; filename={built.name}"
+        assert "private" in whole.headers["Cache-Control"]
+    assert served_by(site, link, 2) == {server.port for server in site.hosts.values()}
+    # nginx answers Range requests itself: a cut download resumes.
+    part = site.get(link, headers={"Cookie": cookies(signed), "Range": "bytes=10-19"})
+    assert part.status == 206 and part.body == data[10:20]
+    # Without a session, the app says no and nginx sends nothing.
+    refused = site.get(link)
+    assert refused.status == 302 and refused.body != data
 
 
 CRASHER = textwrap.dedent(
