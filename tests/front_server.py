@@ -28,6 +28,7 @@ from cryptography.x509.oid import NameOID
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SITE = REPO_ROOT / "deploy" / "nginx" / "imaginecole.conf"
+SNIPPET = "/etc/nginx/snippets/imaginecole-app-headers.conf"
 STATIC_DIR = REPO_ROOT / "imaginecole" / "static"
 SERVER_NAME = "learn.example.org"
 START_TIMEOUT = 10.0  # seconds
@@ -58,6 +59,7 @@ def render_site(
     assert count == 1, f"{SITE}: no upstream block"
     text = replace_once(text, "/srv/imaginecole/shared/", f"{shared_dir}/")
     text = replace_once(text, "/srv/imaginecole/static/", f"{STATIC_DIR}/")
+    text = replace_once(text, SNIPPET, str(SITE.parent / Path(SNIPPET).name))
     text = replace_once(text, "    listen [::]:80;\n", "")
     text = replace_once(text, "    listen [::]:443 ssl http2 default_server;\n", "")
     text = replace_once(text, "    listen [::]:443 ssl http2;\n", "")

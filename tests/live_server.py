@@ -91,6 +91,7 @@ def start_server(
     extra_args: tuple[str, ...] = (),
     command: Path | None = None,
     settings: dict[str, str] | None = None,
+    start_timeout: float = SERVER_START_TIMEOUT,
 ) -> LiveServer:
     """Start ``imaginecole serve`` on a free port of 127.0.0.1 and wait until it answers.
 
@@ -116,7 +117,7 @@ def start_server(
             arguments, cwd=data_dir, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     server = LiveServer(f"http://127.0.0.1:{port}", port, data_dir, log, process)
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    deadline = time.monotonic() + start_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(
@@ -128,7 +129,7 @@ def start_server(
         time.sleep(0.1)
     stop_server(server)
     raise RuntimeError(
-        f"the server did not answer on port {port} within {SERVER_START_TIMEOUT:.0f} s:\n"
+        f"the server did not answer on port {port} within {start_timeout:.0f} s:\n"
         + server.log_tail()
     )
 

@@ -30,6 +30,8 @@ from sqlalchemy.engine import make_url
 
 from imaginecole.bundles.operations import build_country_bundle
 from imaginecole.extensions import db
+from imaginecole.media.views import MEDIA_POLICY
+from imaginecole.security import CONTENT_SECURITY_POLICY
 from sync.container.keys import load_public_key, trust_entry_toml
 from tests import conftest, postgresql
 from tests.conftest import TEST_CONTENT, give_signing_key, load_content, make_app
@@ -58,6 +60,15 @@ EDITOR = "editor@example.org"
 LESSON = "/fr/modules/zz-sciences-eau/evaporation"
 FOG = "le brouillard se lève au-dessus de la mare"  # added to that lesson in v2
 RAIN = "Une averse remplit les calebasses"  # added in v3
+SENT_BY_THE_APP = (
+    "Cache-Control",
+    "Content-Disposition",
+    "Content-Security-Policy",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Referrer-Policy",
+)
+HOST_START_TIMEOUT = 90.0  # seconds
 HAS_POSTGRESQL_SEARCH = importlib.util.find_spec("imaginecole.search.postgresql_engine") is not None
 
 
@@ -182,6 +193,8 @@ def site(tmp_path_factory, database_url) -> Iterator[Site]:
                 root / f"host-{name}.log",
                 ("--workers", "1", "--threads", "4"),
                 settings=settings,
+                # The first start creates every table of an empty database.
+                start_timeout=HOST_START_TIMEOUT,
             )
         https_port, http_port = free_ports(2)
         tls = make_certificate(root / "tls")
@@ -213,6 +226,16 @@ def served_by(site: Site, path: str, requests: int) -> set[int]:
         time.sleep(0.05)
 
 
+def one_of_each(answer: Answer) -> dict[str, str]:
+    """Return the security and caching headers of ``answer``, each sent exactly once."""
+    found = {}
+    for name in SENT_BY_THE_APP:
+        values = answer.headers.get_all(name) or []
+        assert len(values) == 1, f"{name}: {values}"
+        found[name] = values[0]
+    return found
+
+
 def install(site: Site, host: str, version: int) -> None:
     """Import bundle ``version`` through ``host``, and those before it not yet imported."""
     for number in range(site.installed + 1, version + 1):
@@ -242,9 +265,14 @@ def test_a_bundle_imported_through_host_a_is_served_by_both_hosts_at_once(site):
             answer = site.get(url)
             assert answer.status == 200, url
             assert answer.body[:4] in (b"\x89PNG", b"RIFF") or answer.body[:2] == b"\xff\xd8"
-            assert answer.headers["Cache-Control"] == "public, max-age=31536000, immutable"
-            assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
-            assert answer.headers["Content-Disposition"] == "inline"
+            assert one_of_each(answer) == {
+                "Cache-Control": "public, max-age=31536000, immutable",
+                "Content-Disposition": "inline",
+                "Content-Security-Policy": MEDIA_POLICY,
+                "X-Content-Type-Options": "nosniff",
+                "X-Frame-Options": "DENY",
+                "Referrer-Policy": "same-origin",
+            }
     assert served_by(site, url, 2) == {server.port for server in site.hosts.values()}
 
     # Each host only said where the file is; nginx sent the bytes from the shared folder.
@@ -344,8 +372,11 @@ def test_a_bundle_built_on_host_a_is_sent_by_nginx_from_the_shared_folder(site, 
     for _ in range(2):  # through each host
         whole = site.get(link, headers={"Cookie": cookies(signed)})
         assert whole.status == 200 and whole.body == data
-        assert whole.headers["Content-Disposition"] == f"attachment; filename={built.name}"
-        assert "private" in whole.headers["Cache-Control"]
+        headers = one_of_each(whole)
+        assert headers["Content-Disposition"] == f"attachment; filename={built.name}"
+        assert "private" in headers["Cache-Control"]
+        assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+        assert headers["X-Frame-Options"] == "DENY"
     assert served_by(site, link, 2) == {server.port for server in site.hosts.values()}
     # nginx answers Range requests itself: a cut download resumes.
     part = site.get(link, headers={"Cookie": cookies(signed), "Range": "bytes=10-19"})
