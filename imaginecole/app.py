@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import imaginecole.models  # noqa: F401  (every table, so relationships across domains resolve)
 from imaginecole import errors, i18n, security, sides, templating
@@ -17,11 +18,11 @@ from imaginecole.accounts.views import bp as accounts_bp
 from imaginecole.bundles.views import bp as bundles_bp
 from imaginecole.catalog.views import bp as catalog_bp
 from imaginecole.cli import register_commands
-from imaginecole.config import DEFAULTS, check_database_url
+from imaginecole.config import DEFAULTS, check_database_url, proxy_count
 from imaginecole.coverage.views import bp as coverage_bp
 from imaginecole.curation.views import bp as curation_bp
 from imaginecole.curriculum.views import bp as curriculum_bp
-from imaginecole.datadir import secret_key
+from imaginecole.datadir import secret_key, shared_dir
 from imaginecole.extensions import babel, db, migrate
 from imaginecole.limits import refuse_texts_that_do_not_fit
 from imaginecole.media.views import bp as media_bp
@@ -66,18 +67,27 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.config["DATA_DIR"] = str(data_dir)
-    app.config["BLOB_DIR"] = str(data_dir / "blobs")
+    shared = shared_dir(data_dir, app.config["SHARED_DIR"])
+    app.config["SHARED_DIR"] = str(shared)
+    app.config["BLOB_DIR"] = str(shared / "blobs")
     app.config.setdefault(
         "SQLALCHEMY_DATABASE_URI",
         app.config["DATABASE_URL"] or f"sqlite:///{data_dir / 'imaginecole.sqlite3'}",
     )
     check_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or secret_key(data_dir)
+    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or secret_key(shared)
     app.config["BABEL_DEFAULT_LOCALE"] = "fr"
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(i18n.catalogs_directory())
     app.config["JSON_AS_ASCII"] = False
     # A whole form (text and the files sent with it) may be a little more than one file's limit.
     app.config["MAX_CONTENT_LENGTH"] = (int(app.config["MAX_UPLOAD_MB"]) + 2) * 1024 * 1024
+
+    proxies = proxy_count(app.config["PROXIES"])
+    if proxies:
+        # Behind nginx the client's address, scheme and host arrive in X-Forwarded-* headers:
+        # login throttling must count the client, not the proxy, and the same-site check must
+        # compare the browser's Origin with the host it asked for.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     db.init_app(app)
     # Flask-Migrate adds its own `db` commands; register_commands replaces them with ours,

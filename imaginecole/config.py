@@ -24,14 +24,22 @@ SETTINGS = (
     Setting(
         "DATA_DIR",
         "instance",
-        "Folder holding all runtime state: database, media blobs, search index, keys",
+        "Folder holding this host's runtime state: its SQLite database, search index, file "
+        "locks; and everything else unless SHARED_DIR says otherwise",
+    ),
+    Setting(
+        "SHARED_DIR",
+        "",
+        "Folder every app host of a server mounts (e.g. over NFS): media blobs, published "
+        "bundles, uploads and their pieces, the outbox, keys, the trust file, the session "
+        "secret; empty means DATA_DIR (one host)",
     ),
     Setting("DATABASE_URL", "", "SQLAlchemy URL of the database; empty means SQLite in DATA_DIR"),
     Setting("CONTENT_DIR", "content", "Folder that `imaginecole content load` reads by default"),
     Setting(
         "SECRET_KEY",
         "",
-        "Key that signs sessions; empty means one is generated and kept in DATA_DIR",
+        "Key that signs sessions; empty means one is generated and kept in SHARED_DIR",
     ),
     Setting("DEFAULT_LANGUAGE", "fr", "Language used when the browser states no preference"),
     Setting("IMAGE_WIDTHS", (320, 640, 1024), "Widths in pixels that lesson images are resized to"),
@@ -75,12 +83,27 @@ SETTINGS = (
     Setting(
         "SIGNING_KEY",
         "",
-        "Private key that signs bundles built here; empty means DATA_DIR/keys/publisher.key",
+        "Private key that signs bundles built here; empty means SHARED_DIR/keys/publisher.key",
     ),
     Setting(
         "TRUST_FILE",
         "",
-        "Keys whose bundles this server accepts, per country; empty means DATA_DIR/trust.toml",
+        "Keys whose bundles this server accepts, per country; empty means SHARED_DIR/trust.toml",
+    ),
+    Setting(
+        "PROXIES",
+        0,
+        "How many proxies (nginx…) stand between clients and the app, each adding to "
+        "X-Forwarded-For/-Proto/-Host; 0 when clients connect directly. Login throttling and "
+        "the same-site check then see the real client and host; never more than there are, or "
+        "a client could forge its address",
+    ),
+    Setting(
+        "ACCEL_REDIRECT",
+        "",
+        "Internal path (such as /_shared/) under which the front server serves SHARED_DIR; "
+        "media and bundle downloads are then sent by it (X-Accel-Redirect) after the app's "
+        "checks. Empty: the app sends the files itself",
     ),
     Setting(
         "SERVER_ROLE",
@@ -118,6 +141,20 @@ def check_database_url(url: str) -> None:
             f"The driver for {dialect.name} databases ({error.name}) is not installed; "
             "for PostgreSQL: pip install 'imaginecole[postgresql]'."
         ) from None
+
+
+def proxy_count(value: object) -> int:
+    """Return the PROXIES setting as a number; raise SettingError when it is not one."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = -1
+    if isinstance(value, bool) or number < 0:
+        raise SettingError(
+            f"IMAGINECOLE_PROXIES is {value!r}; it must be how many proxies stand in front of "
+            "the app: 0 when clients connect directly, 1 behind one nginx."
+        )
+    return number
 
 
 def without_password(url: str) -> str:

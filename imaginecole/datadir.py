@@ -1,13 +1,15 @@
-"""Every path, key file and lock of the data directory, in one place.
+"""Every path, key file and lock of the data directory and the shared folder, in one place.
 
-The data directory (``DATA_DIR``, by default ``instance/``) holds what a server keeps besides its
-database: media blobs, the search index, keys, the trust file, staged uploads and the outbox.
-Each server needs its own.
+The data directory (``DATA_DIR``, by default ``instance/``) is this host's own: the SQLite
+database of a school server, the Whoosh search index, file locks. The shared folder
+(``SHARED_DIR``, by default the data directory itself) holds what every host of a server must
+see: media blobs, published bundles, uploads and their pieces, the outbox, keys, the trust file
+and the session secret. A school server has one folder; a national server with several app
+hosts mounts one shared folder on each (docs/deploy.md).
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import secrets
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from imaginecole.locks import LockHeld, file_lock, named_lock
 from sync.bundle import BundleError
 
 
@@ -29,38 +32,57 @@ class ImportBusy(BundleError):
 
 
 def data_path(*parts: str) -> Path:
-    """Return a path inside this server's data directory."""
+    """Return a path inside this host's data directory."""
     return Path(current_app.config["DATA_DIR"], *parts)
+
+
+def shared_path(*parts: str) -> Path:
+    """Return a path inside the folder every host of this server shares."""
+    return Path(current_app.config["SHARED_DIR"], *parts)
+
+
+def shared_dir(data_dir: Path, setting: str) -> Path:
+    """Return the shared folder a ``SHARED_DIR`` setting names: the data directory when empty."""
+    return Path(setting).resolve() if setting else data_dir
 
 
 def signing_key_path() -> Path:
     """Return the private key that signs the bundles built here."""
-    return Path(current_app.config["SIGNING_KEY"] or data_path("keys", "publisher.key"))
+    return Path(current_app.config["SIGNING_KEY"] or shared_path("keys", "publisher.key"))
 
 
 def school_key_path() -> Path:
     """Return the private key that signs this school server's submission packages."""
-    return data_path("keys", "school.key")
+    return shared_path("keys", "school.key")
 
 
 def trust_file_path() -> Path:
     """Return the file of keys whose bundles this server accepts."""
-    return Path(current_app.config["TRUST_FILE"] or data_path("trust.toml"))
+    return Path(current_app.config["TRUST_FILE"] or shared_path("trust.toml"))
 
 
 def accepted_trust_path() -> Path:
     """Return the copy of the trust file this server last accepted, kept to notice an older one."""
-    return data_path("trust-accepted.toml")
+    return shared_path("trust-accepted.toml")
 
 
 def page_cache_dir() -> Path:
-    """Return the folder of cached pages; on several hosts, a folder they all share."""
+    """Return the folder of cached pages.
+
+    Each host may keep its own: a page is stored under the content generation it was rendered
+    from, so no host serves one older than the last commit.
+    """
     return Path(current_app.config["PAGE_CACHE_DIR"] or data_path("pages"))
 
 
-def secret_key(data_dir: Path) -> str:
-    """Return the instance's secret key, creating it on first start."""
-    path = data_dir / "secret_key"
+def secret_key(folder: Path) -> str:
+    """Return the server's session secret kept in ``folder``, creating it on first start.
+
+    Every host must sign sessions with the same secret, or a person signed in through one host
+    is a stranger to the next: it lives in the shared folder.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "secret_key"
     if not path.exists():
         # Written with O_EXCL so two workers starting together agree on one key.
         try:
@@ -76,46 +98,32 @@ def secret_key(data_dir: Path) -> str:
 def import_lock() -> Iterator[None]:
     """Hold this server's import lock; raise ImportBusy when another import holds it.
 
-    Bundle imports and submission merges both take it.
+    Bundle imports and submission merges both take it. On PostgreSQL every host sees it.
     """
-    with _file_lock("import.lock", wait=False):
-        yield
+    try:
+        with named_lock("import", wait=False, folder=data_path()):
+            yield
+    except LockHeld:
+        raise ImportBusy() from None
 
 
 @contextmanager
 def schema_lock() -> Iterator[None]:
-    """Hold this server's schema lock, waiting for another process that holds it.
+    """Hold this machine's schema lock (SQLite), waiting for another process that holds it.
 
     Workers starting together take turns: the first upgrades the database, the others then find
-    it up to date.
+    it up to date. PostgreSQL has its own lock (``schema.upgrade_lock``).
     """
-    with _file_lock("schema.lock", wait=True):
+    with file_lock(data_path("schema.lock"), wait=True):
         yield
 
 
 @contextmanager
 def build_lock(country: str, channel: str) -> Iterator[None]:
-    """Hold the lock on building a channel's bundles here, waiting for a build that holds it.
+    """Hold the lock on building a channel's bundles, waiting for a build that holds it.
 
     Two builds at once would both take the next version and write the same file; the second
-    waits, then numbers its bundle after the first.
+    waits, then numbers its bundle after the first. On PostgreSQL every host sees it.
     """
-    with _file_lock(f"build-{country}-{channel}.lock", wait=True):
+    with named_lock(f"build-{country}-{channel}", wait=True, folder=data_path()):
         yield
-
-
-@contextmanager
-def _file_lock(name: str, wait: bool) -> Iterator[None]:
-    # An OS file lock is released by the kernel when its process dies, so a killed process never
-    # leaves a stale lock behind.
-    path = data_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ImportBusy() from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -34,6 +34,8 @@ CORPUS = (REPO_ROOT.parent / "shared" / "corpus").resolve()
 
 # Read before the settings below are removed; pytest-xdist hands the option to its workers.
 TEST_DATABASE = os.environ.get("IMAGINECOLE_TEST_DATABASE", "sqlite")
+# Ports for the servers tests start (``8200-8299``); empty: any the system gives.
+TEST_PORTS = os.environ.get("IMAGINECOLE_TEST_PORTS", "")
 
 # Settings from the machine running the tests must not leak into them.
 for _name in [name for name in os.environ if name.startswith("IMAGINECOLE_")]:

@@ -13,26 +13,41 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import database_env
+from tests.conftest import TEST_PORTS, database_env
 
 SERVER_START_TIMEOUT = 20.0  # seconds
 
 
 def free_port() -> int:
-    """Return a free port of 127.0.0.1: any, or one of TEST_PORTS ("8600-8649") when set.
+    """Return a free port of 127.0.0.1: the system's choice, or one of IMAGINECOLE_TEST_PORTS.
 
-    TEST_PORTS keeps the servers of one test run within the ports its machine gives it.
+    ``IMAGINECOLE_TEST_PORTS=8200-8299`` keeps the servers a test starts within that range.
     """
-    first, _, last = os.environ.get("TEST_PORTS", "").partition("-")
-    candidates = range(int(first), int(last or first) + 1) if first else [0]
-    for candidate in candidates:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """Return ``count`` different free ports, as free_port chooses them."""
+    wanted = TEST_PORTS
+    first, _, last = wanted.partition("-")
+    candidates = iter(range(int(first), int(last or first) + 1) if wanted else [0] * count)
+    held: list[socket.socket] = []
+    try:
+        while len(held) < count:
+            port = next(candidates, None)
+            if port is None:
+                raise RuntimeError(f"not {count} free ports in IMAGINECOLE_TEST_PORTS={wanted}")
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
-                sock.bind(("127.0.0.1", candidate))
+                sock.bind(("127.0.0.1", port))
             except OSError:
-                continue  # taken: the next one
-            return sock.getsockname()[1]
-    raise RuntimeError(f"no free port in TEST_PORTS={os.environ['TEST_PORTS']}")
+                sock.close()
+                continue
+            held.append(sock)
+        return [sock.getsockname()[1] for sock in held]
+    finally:
+        for sock in held:
+            sock.close()
 
 
 def console_script(name: str) -> Path:
@@ -76,15 +91,14 @@ def start_server(
     extra_args: tuple[str, ...] = (),
     command: Path | None = None,
     settings: dict[str, str] | None = None,
-    port: int | None = None,
+    start_timeout: float = SERVER_START_TIMEOUT,
 ) -> LiveServer:
     """Start ``imaginecole serve`` on a free port of 127.0.0.1 and wait until it answers.
 
     ``command`` is the ``imaginecole`` script to run, by default the one of this checkout;
-    ``settings`` are IMAGINECOLE_* variables for it.
-    ``port`` a port to use rather than one the system picks.
+    ``settings``, environment variables that replace those of ``data_dir``'s database.
     """
-    port = port or free_port()
+    port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("IMAGINECOLE_")}
     env.update(database_env(data_dir))
     env.update(settings or {})
@@ -103,7 +117,7 @@ def start_server(
             arguments, cwd=data_dir, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     server = LiveServer(f"http://127.0.0.1:{port}", port, data_dir, log, process)
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    deadline = time.monotonic() + start_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(
@@ -115,7 +129,7 @@ def start_server(
         time.sleep(0.1)
     stop_server(server)
     raise RuntimeError(
-        f"the server did not answer on port {port} within {SERVER_START_TIMEOUT:.0f} s:\n"
+        f"the server did not answer on port {port} within {start_timeout:.0f} s:\n"
         + server.log_tail()
     )
 

@@ -58,7 +58,14 @@ SETTINGS_MEMBER = "settings.json"
 BLOBS = "blobs"
 CHUNK = 1 << 20
 # Settings that say where this machine keeps things, or are secrets: never carried over.
-NOT_CARRIED = {"SECRET_KEY", "DATA_DIR", "DATABASE_URL", "SIGNING_KEY", "TRUST_FILE"}
+NOT_CARRIED = {
+    "SECRET_KEY",
+    "DATA_DIR",
+    "SHARED_DIR",
+    "DATABASE_URL",
+    "SIGNING_KEY",
+    "TRUST_FILE",
+}
 
 
 class BackupError(ValueError):
@@ -254,7 +261,7 @@ def restore(path: Path, force: bool = False) -> RestoreReport:
     with (
         archive,
         tempfile.TemporaryDirectory(
-            dir=current_app.config["DATA_DIR"], prefix=".restore-"
+            dir=current_app.config["SHARED_DIR"], prefix=".restore-"
         ) as scratch,
     ):
         manifest = _read_manifest(archive, path)

@@ -40,8 +40,8 @@ from imaginecole.curriculum.models import Country
 from imaginecole.curriculum.queries import curriculum_of
 from imaginecole.datadir import (
     build_lock,
-    data_path,
     import_lock,
+    shared_path,
 )
 from imaginecole.extensions import db
 from imaginecole.locks import lock_row
@@ -245,7 +245,7 @@ def build_country_bundle(
         if version > 1:
             oldest = base_manifest.version + 1 if base_manifest else version - CHANGELOG_IN_FULL
             changelog = recorded_changelog(country, channel, oldest, version) + changelog
-        out_dir = out_dir or data_path("bundles")
+        out_dir = out_dir or shared_path("bundles")
         out_dir.mkdir(parents=True, exist_ok=True)
         out_path = out_dir / f"{country}-{channel}-v{version}.icb"
         manifest = build_bundle(
@@ -412,7 +412,7 @@ def import_bundle(path: Path | str, progress: Progress | None = None) -> ImportR
         if ahead is not None:
             _discard_quietly(ahead)
         if isinstance(error, Exception) and not isinstance(error, DiskFull) and is_full(error):
-            raise DiskFull(str(data_path()), RESERVE_BYTES, free_space(data_path())) from error
+            raise DiskFull(str(shared_path()), RESERVE_BYTES, free_space(shared_path())) from error
         raise
     else:
         if ahead is not None:

@@ -16,7 +16,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -33,6 +32,7 @@ from imaginecole.bundles.keys import (
     read_trust_candidate,
 )
 from imaginecole.datadir import ImportBusy, trust_file_path
+from imaginecole.sending import send_stored
 from imaginecole.sides import NATIONAL, SCHOOL, shows
 from sync import bundle as sync_bundle
 from sync.bundle import catchup
@@ -439,13 +439,8 @@ def bundle_download(country: str, version: int, part: int | None):
     if chosen is None:
         abort(404)
     # conditional: Range requests let a download cut short resume where it stopped.
-    response = send_file(
-        chosen.path,
-        as_attachment=True,
-        download_name=chosen.path.name,
-        mimetype="application/octet-stream",
-        conditional=True,
-        max_age=0,
+    response = send_stored(
+        chosen.path, "application/octet-stream", download_name=chosen.path.name, max_age=0
     )
     response.cache_control.private = True  # behind a login: no shared cache may keep it
     return response

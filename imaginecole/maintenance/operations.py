@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from imaginecole.content.models import Module
-from imaginecole.datadir import data_path, import_lock
+from imaginecole.datadir import import_lock, shared_path
 from imaginecole.extensions import db
 from imaginecole.media.operations import blob_store
 from imaginecole.media.queries import referenced_blobs
@@ -107,7 +107,7 @@ def _store_files(root: Path) -> list[Path]:
 
 
 def _check_uploads(report: CheckReport, now: datetime) -> None:
-    uploads = data_path("uploads")
+    uploads = shared_path("uploads")
     if not uploads.is_dir():
         return
     known = set(db.session.scalars(select(ContentUpload.id)))

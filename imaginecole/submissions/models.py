@@ -113,7 +113,7 @@ class TeacherFile(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # /media/ looks files up by it
     name: Mapped[str] = mapped_column(String(120))
     media_type: Mapped[str] = mapped_column(String(80))
     size: Mapped[int] = mapped_column(Integer)

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from imaginecole.accounts.auth import current_user, role_required
 from imaginecole.curriculum.models import Country, Subject
-from imaginecole.datadir import data_path
+from imaginecole.datadir import shared_path
 from imaginecole.extensions import db
 from imaginecole.form_errors import PROBLEM_TEXTS
 from imaginecole.i18n import current_language
@@ -276,7 +276,7 @@ KEY_LOST = _l(
 def outbox():
     if request.method == "POST":
         country = request.form.get("country", "")
-        out_dir = data_path("outbox")
+        out_dir = shared_path("outbox")
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / f"submissions-{country}-{datetime.now(UTC):%Y%m%d-%H%M%S}{PACKAGE_SUFFIX}"
         try:

@@ -1,16 +1,15 @@
 """Receive a large file in pieces, so that a dropped connection costs one piece, not the file.
 
-A partial upload is three files in ``DATA_DIR/uploads/incoming/``: ``<token>.part`` (the bytes
-so far), ``<token>.json`` (who sends what: country, editor, file name, size, date) and
-``<token>.lock``. A piece is appended only at the offset the file has reached, under a lock,
-and flushed to disk before its new size is answered, so a client that lost an answer asks
-the size and carries on from there. Files are shared by every worker of the server; nothing
-is kept in memory. Partial uploads untouched for two days are deleted.
+A partial upload is three files in ``SHARED_DIR/uploads/incoming/``: ``<token>.part`` (the bytes
+so far), ``<token>.json`` (who sends what: country, editor, file name, size, date) and, on
+SQLite, ``<token>.lock``. A piece is appended only at the offset the file has reached, under a
+lock, and flushed to disk before its new size is answered, so a client that lost an answer asks
+the size and carries on from there. Files are shared by every worker and host of the server;
+nothing is kept in memory. Partial uploads untouched for two days are deleted.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -22,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from imaginecole.datadir import data_path
+from imaginecole.datadir import shared_path
+from imaginecole.locks import LockHeld, named_lock
 
 MiB = 1024 * 1024
 CHUNK_LIMIT = 8 * MiB  # the page sends 1 MiB; a little room for other clients
@@ -68,7 +68,7 @@ class Partial:
 
 
 def incoming_dir() -> Path:
-    path = data_path("uploads", "incoming")
+    path = shared_path("uploads", "incoming")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -101,17 +101,13 @@ def _write_meta(partial: Partial) -> None:
 
 @contextmanager
 def _locked(token: str, size_now: int = 0) -> Iterator[None]:
-    # An OS lock, so that two workers never write one file at once; the kernel drops it if
-    # the worker dies.
-    with open(incoming_dir() / f"{token}.lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ChunkRefused("busy", size_now) from None
-        try:
+    # Two workers, or two hosts, must never write one file at once; the lock is dropped if the
+    # worker dies (named_lock: a file lock in the folder on SQLite, PostgreSQL's otherwise).
+    try:
+        with named_lock(token, wait=False, folder=incoming_dir()):
             yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    except LockHeld:
+        raise ChunkRefused("busy", size_now) from None
 
 
 # ---------------------------------------------------------------------------- the steps

@@ -21,7 +21,7 @@ from imaginecole.clock import utc_now
 from imaginecole.extensions import db
 
 # checking -> refused (the ZIP itself was refused: nothing of it is kept)
-#          -> valid | problems (validated, kept in DATA_DIR/uploads/<id>/, nothing loaded yet)
+#          -> valid | problems (validated, kept in SHARED_DIR/uploads/<id>/, nothing loaded yet)
 #          -> publishing -> published
 # valid | problems -> expired (never published; the staged files were deleted)
 UPLOAD_STATUSES = ("checking", "refused", "valid", "problems", "publishing", "published", "expired")

@@ -1,6 +1,6 @@
 """Receive a national team's ZIP, unpack it safely, recognise what it holds and validate it.
 
-An upload lives in ``DATA_DIR/uploads/<id>/files/<name of the ZIP>/`` between its check and
+An upload lives in ``SHARED_DIR/uploads/<id>/files/<name of the ZIP>/`` between its check and
 its publication. The ZIP is checked entry by entry before a byte is written (names, links,
 counts, declared sizes, compression ratios) and again while it is unpacked (actual sizes), so
 a hostile or broken archive is refused with a code the page explains, and leaves nothing.
@@ -45,7 +45,7 @@ from imaginecole.curation.reloading import (
     keep_curated,
 )
 from imaginecole.curriculum.queries import curriculum_of
-from imaginecole.datadir import data_path
+from imaginecole.datadir import shared_path
 from imaginecole.extensions import db
 from imaginecole.search.indexing import sync_index
 from imaginecole.uploads.chunks import Partial, expire_partials, finish_partial
@@ -108,7 +108,7 @@ def zip_limits() -> ZipLimits:
 
 
 def staging_dir(upload_id: int) -> Path:
-    return data_path("uploads", str(upload_id))
+    return shared_path("uploads", str(upload_id))
 
 
 def clean_file_name(name: str) -> str:

@@ -6,9 +6,7 @@ width of the form, under its label, rather than a 230 px box beside it.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 
 import pytest
 from playwright.sync_api import Page
@@ -24,8 +22,6 @@ pytestmark = pytest.mark.browser
 PHONE = {"width": 360, "height": 740}
 PASSWORD = "a long enough password"
 EDITOR, TEACHER = "editor@ministere.zz", "awa@ecole.zz"
-# Ports of 127.0.0.1 these tests may use (TEST_SERVER_PORTS="8650-8699"); any free one else.
-PORTS = os.environ.get("TEST_SERVER_PORTS", "")
 
 # What the page shows that a phone cannot: how wide the page is, anything sticking out of the
 # viewport outside a box that scrolls on its own, and text fields narrower than their form.
@@ -60,20 +56,6 @@ MEASURE = """() => {
 }"""
 
 
-def _port() -> int | None:
-    if not PORTS:
-        return None
-    first, _, last = PORTS.partition("-")
-    for port in range(int(first), int(last or first) + 1):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    return None
-
-
 @pytest.fixture(scope="module")
 def national(tmp_path_factory):
     """A server with zz loaded, an editor, a teacher and a submission waiting for review."""
@@ -88,9 +70,7 @@ def national(tmp_path_factory):
     with app.app_context():
         db.engine.dispose()  # the server process opens the database on its own
     try:
-        server = start_server(
-            data_dir, tmp_path_factory.mktemp("forms-log") / "server.log", port=_port()
-        )
+        server = start_server(data_dir, tmp_path_factory.mktemp("forms-log") / "server.log")
     except RuntimeError as error:
         pytest.fail(str(error))
     yield server

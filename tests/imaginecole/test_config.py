@@ -6,11 +6,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from imaginecole.__main__ import main
+from imaginecole.accounts.models import LoginFailure
 from imaginecole.app import create_app
-from imaginecole.config import SETTINGS
+from imaginecole.config import SETTINGS, SettingError
+from imaginecole.datadir import signing_key_path, trust_file_path
 from imaginecole.extensions import db
 from imaginecole.schema import ensure_schema
 from tests.conftest import TEST_CONTENT, load_content, make_app
@@ -114,3 +116,52 @@ def test_a_database_url_the_app_cannot_use_is_one_clear_line(
     error = capsys.readouterr().err
     assert error.startswith("Error: ") and message in error
     assert "Traceback" not in error and "s3cret" not in error
+
+
+def test_a_shared_folder_holds_what_every_host_must_see(tmp_path):
+    shared = tmp_path / "shared"
+    first = make_app(tmp_path / "host-a", SHARED_DIR=str(shared))
+    second = make_app(tmp_path / "host-b", SHARED_DIR=str(shared))
+
+    load_content(first)
+
+    blobs = [p for p in (shared / "blobs").rglob("*") if p.is_file()]
+    assert len(blobs) == 5  # the zz picture and its four variants
+    assert not (tmp_path / "host-a" / "blobs").exists()
+    # One session secret for every host: a session started through one is valid on the other.
+    assert (shared / "secret_key").is_file()
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    with second.app_context():
+        assert signing_key_path() == shared / "keys" / "publisher.key"
+        assert trust_file_path() == shared / "trust.toml"
+
+
+@pytest.mark.parametrize("value", ["-1", "one", "1.5"])
+def test_a_proxy_count_that_is_not_one_stops_the_app_with_the_reason(tmp_path, value):
+    with pytest.raises(SettingError, match="IMAGINECOLE_PROXIES .* how many proxies"):
+        create_app({"DATA_DIR": str(tmp_path), "PROXIES": value})
+
+
+def failed_login(app, **headers):
+    return app.test_client().post(
+        "/en/login",
+        data={"email": "nobody@example.org", "password": "wrong password!"},
+        headers={"Origin": "https://learn.example.org", **headers},
+        environ_base={"REMOTE_ADDR": "10.0.0.1"},  # the proxy
+    )
+
+
+def test_behind_a_trusted_proxy_sign_in_sees_the_client_and_the_host_it_asked(tmp_path):
+    forwarded = {
+        "X-Forwarded-For": "203.0.113.7, 198.51.100.4",
+        "X-Forwarded-Host": "learn.example.org",
+    }
+    direct = make_app(tmp_path / "direct")
+    # Without the setting the browser's Origin is not the host the app sees: refused.
+    assert failed_login(direct, **forwarded).status_code == 403
+
+    proxied = make_app(tmp_path / "proxied", PROXIES=1)
+    assert failed_login(proxied, **forwarded).status_code == 400  # wrong password, counted
+    with proxied.app_context():
+        # The address nginx saw, not nginx's own, nor one the client wrote before it.
+        assert db.session.scalars(select(LoginFailure.address)).all() == ["198.51.100.4"]

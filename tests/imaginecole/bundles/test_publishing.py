@@ -458,3 +458,22 @@ def test_who_may_publish_and_download(server, inline):
     # No token, no build.
     assert post(editor, PAGE, {"kind": "full"}, token=False).status_code == 403
     assert len(server.jobs()) == 1
+
+
+def test_behind_nginx_a_download_is_left_to_it_once_the_app_has_said_yes(server, inline):
+    server.app.config["ACCEL_REDIRECT"] = "/_shared/"
+    editor = server.client("editor-zz")
+    build(editor)
+    download = "/en/national/zz/bundles/1/download"
+
+    response = editor.get(download)
+    assert response.status_code == 200 and response.data == b""
+    [bundle] = server.bundles()
+    assert response.headers["X-Accel-Redirect"] == f"/_shared/bundles/{Path(bundle.path).name}"
+    assert (
+        response.headers["Content-Disposition"] == f"attachment; filename={Path(bundle.path).name}"
+    )
+    assert "private" in response.headers["Cache-Control"]
+    for who, status in (("teacher-zz", 403), ("editor-yy", 404)):
+        refused = server.client(who).get(download)
+        assert refused.status_code == status and "X-Accel-Redirect" not in refused.headers

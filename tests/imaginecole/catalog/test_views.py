@@ -613,6 +613,23 @@ def test_media_are_served_by_hash_with_an_immutable_cache(client):
             assert Image.MIME[image.format] == media_type
 
 
+def test_behind_nginx_media_are_left_to_it_once_the_app_has_said_yes(loaded_app, monkeypatch):
+    monkeypatch.setitem(loaded_app.config, "ACCEL_REDIRECT", "/_shared/")
+    client = loaded_app.test_client()
+    fallback, _ = lesson_media(client)
+    sha = fallback.removeprefix("/media/").removesuffix(".jpg")
+
+    response = client.get(fallback)
+    assert response.status_code == 200 and response.data == b""
+    assert response.headers["X-Accel-Redirect"] == f"/_shared/blobs/{sha[:2]}/{sha[2:4]}/{sha}"
+    assert response.mimetype == "image/jpeg"
+    assert "immutable" in response.headers["Cache-Control"]
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    for refused in ("0" * 64 + ".jpg", f"{sha}.png"):
+        answer = client.get("/media/" + refused)
+        assert answer.status_code == 404 and "X-Accel-Redirect" not in answer.headers
+
+
 @pytest.mark.parametrize(
     "name",
     [
