@@ -13,6 +13,7 @@ from imaginecole.curation import models as curation
 from imaginecole.curriculum import models as curriculum
 from imaginecole.media import models as media
 from imaginecole.review import models as review
+from imaginecole.search import models as search
 from imaginecole.submissions import models as submissions
 from imaginecole.uploads import models as uploads
 
@@ -24,6 +25,7 @@ DOMAIN_MODELS = (
     curriculum,
     media,
     review,
+    search,
     submissions,
     uploads,
 )

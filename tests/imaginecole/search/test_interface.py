@@ -12,25 +12,57 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from imaginecole.extensions import db
 from imaginecole.search import search_index
 from imaginecole.search.interface import IndexUpdate, SearchIndex
+from imaginecole.search.postgresql_engine import PostgresIndex
 from imaginecole.search.whoosh_engine import WhooshIndex
-from tests.imaginecole.search.conftest import indexed, make_doc, search, slugs
+from tests.conftest import make_app
+from tests.imaginecole.search.conftest import (
+    SEARCH_ENGINES,
+    indexed,
+    make_doc,
+    search,
+    skip_unless_engine_can_run,
+    slugs,
+)
+
+
+@contextmanager
+def whoosh_index(folder: Path) -> Iterator[SearchIndex]:
+    index = WhooshIndex(folder / "search")
+    yield index
+    index.close()
+
+
+@contextmanager
+def postgresql_index(folder: Path) -> Iterator[SearchIndex]:
+    skip_unless_engine_can_run("postgresql")
+    with make_app(folder / "data").app_context():
+        yield PostgresIndex(db.engine, db.session)
+        db.session.rollback()
+
 
 # Each engine, made for one test in an empty folder it may use.
-ENGINES: dict[str, Callable[[Path], SearchIndex]] = {"whoosh": WhooshIndex}
+ENGINES: dict[str, Callable[[Path], contextmanager]] = {
+    "whoosh": whoosh_index,
+    "postgresql": postgresql_index,
+}
+
+
+assert list(ENGINES) == SEARCH_ENGINES
 
 
 @pytest.fixture(params=list(ENGINES))
 def index(request, tmp_path) -> Iterator[SearchIndex]:
-    found = ENGINES[request.param](tmp_path / "search")
-    yield found
-    found.close()
+    with ENGINES[request.param](tmp_path) as found:
+        yield found
 
 
 # ---------------------------------------------------------------------------- the calls
@@ -545,6 +577,13 @@ def test_very_long_query_is_cut(facet_index):
 def test_arabic_query_with_short_vowels(facet_index):
     assert slugs(search(facet_index, "الكَسْرُ")) == ["lire"]
     assert slugs(search(facet_index, "الكسر")) == ["lire"]
+
+
+@pytest.mark.parametrize("typed", ["aujourd'hui", "aujourd’hui", "AUJOURD'HUI"])
+def test_a_word_with_an_apostrophe_inside_is_found(index, typed):
+    indexed(index, make_doc("pluie", "La pluie", "Aujourd'hui il pleut sur l’école."))
+    assert slugs(search(index, typed)) == ["pluie"]
+    assert slugs(search(index, f'"{typed} il pleut"')) == ["pluie"]
 
 
 def test_decomposed_accents_in_a_query(index):

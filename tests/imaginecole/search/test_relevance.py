@@ -197,22 +197,21 @@ CASES: list[tuple[str, str | tuple[str, ...]]] = [
     ("intelligence artificielle", SNT + "IA-EMC/cours.md"),
 ]
 
-RANKS: dict[str, int | None] = {}
+RANKS: dict[str, dict[str, int | None]] = {}  # by engine, then query
 
 
 @pytest.fixture(scope="module", autouse=True)
 def rank_table():
-    """Print what each query found (run with -s to see it)."""
+    """Print what each query found, per engine (run with -s to see it)."""
     yield
-    if not RANKS:
-        return
-    width = max(len(query) for query in RANKS)
-    print(f"\n\n{'query':<{width}}  rank (top {TOP} needed)")
-    for query, rank in RANKS.items():
-        shown = "-" if rank is None else str(rank)
-        print(f"{query:<{width}}  {shown:>4}{'' if rank and rank <= TOP else '   MISSED'}")
-    found = sum(1 for rank in RANKS.values() if rank and rank <= TOP)
-    print(f"{found}/{len(RANKS)} queries bring up their page in the first {TOP} results")
+    for engine, ranks in RANKS.items():
+        width = max(len(query) for query in ranks)
+        print(f"\n\n{engine}\n{'query':<{width}}  rank (top {TOP} needed)")
+        for query, rank in ranks.items():
+            shown = "-" if rank is None else str(rank)
+            print(f"{query:<{width}}  {shown:>4}{'' if rank and rank <= TOP else '   MISSED'}")
+        found = sum(1 for rank in ranks.values() if rank and rank <= TOP)
+        print(f"{found}/{len(ranks)} queries bring up their page in the first {TOP} results")
 
 
 def _values(case) -> tuple:
@@ -244,7 +243,7 @@ def test_query_brings_up_its_page(corpus, query, expected):
     data = response.get_json()
     found = [(hit["module"], hit["lesson"]) for hit in data["results"]]
     rank = next((n for n, hit in enumerate(found, start=1) if hit in wanted), None)
-    RANKS[query] = rank
+    RANKS.setdefault(app.config["SEARCH_ENGINE"], {})[query] = rank
     names = {value: key for key, value in pages.items()}
     shown = [names.get(hit, f"module {hit[0]}") for hit in found[:TOP]]
     if rank is None or rank > TOP:
