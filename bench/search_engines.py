@@ -101,7 +101,7 @@ def postgresql_run(
         db.session.remove()
         db.engine.dispose()
     return EngineRun(
-        "postgresql", lessons, documents, seconds, lessons / seconds, size / 1e6, latency
+        "postgresql", lessons, documents, seconds, lessons / seconds, float(size) / 1e6, latency
     )
 
 

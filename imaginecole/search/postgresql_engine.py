@@ -47,6 +47,8 @@ TERMS = {"fr": french_term, "en": english_term, "ar": arabic_term}
 RANK_WEIGHTS = "{0.25, 0.375, 0, 1.0}"
 RANK_NORMALIZATION = 1  # divide by 1 + log(length): a long page does not win by length alone
 MAX_POSITIONS = 256  # per term and document, as PostgreSQL keeps at most
+# Longer "words" (a pasted hash, base64) are nobody's search; PostgreSQL refuses terms over 2 kB.
+MAX_TERM_BYTES = 250
 TITLE_GAP = 2  # positions between the title and the text: no phrase spans them
 WRITE_BATCH = 500
 
@@ -60,8 +62,15 @@ def _quoted(lexeme: str) -> str:
 
 
 def _words_as_terms(term: Callable[[str], str | None], value: str) -> list[str]:
-    """Return the terms of ``value`` in order; stop words leave no gap, as in the Whoosh engine."""
-    return [found for match in WORD.finditer(value) if (found := term(match.group())) is not None]
+    """Return the terms of ``value`` in order; stop words leave no gap, as in the Whoosh engine.
+
+    A term too long to index is left out like a stop word, in texts and in queries alike.
+    """
+    return [
+        found
+        for match in WORD.finditer(value)
+        if (found := term(match.group())) is not None and len(found.encode()) <= MAX_TERM_BYTES
+    ]
 
 
 def analysis_language(lang: str) -> str:

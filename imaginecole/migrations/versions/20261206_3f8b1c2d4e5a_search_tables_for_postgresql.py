@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import TSVECTOR
 
+from imaginecole.schema import SchemaError
+
 revision = "3f8b1c2d4e5a"
 down_revision = "aad55eff64cd"
 branch_labels = None
@@ -28,7 +30,7 @@ def create_trigram_extension() -> None:
             connection.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
     except sa.exc.DBAPIError:
         database = connection.scalar(sa.text("SELECT current_database()"))
-        raise RuntimeError(
+        raise SchemaError(
             f"The search needs PostgreSQL's pg_trgm extension in the database {database}, and "
             "this role may not create it. As a superuser run: "
             f'psql -d "{database}" -c "CREATE EXTENSION pg_trgm;" (Debian: it comes with '
@@ -95,6 +97,9 @@ def upgrade() -> None:
         sa.Column("analysis", sa.String(length=20), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_search_state")),
     )
+    # An empty index of the first analysis: the modules already in the database are indexed
+    # by the next start (their fingerprints differ from none), every later commit keeps up.
+    op.execute("INSERT INTO search_state (id, analysis) VALUES (1, '1')")
 
 
 def downgrade() -> None:

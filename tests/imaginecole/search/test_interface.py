@@ -579,6 +579,13 @@ def test_arabic_query_with_short_vowels(facet_index):
     assert slugs(search(facet_index, "الكسر")) == ["lire"]
 
 
+def test_a_text_with_an_endless_word_is_indexed(index):
+    # A pasted hash or base64 image is one "word" of thousands of letters.
+    indexed(index, make_doc("pluie", "La pluie", "Il pleut. " + "x" * 50_000 + " Fin."))
+    assert slugs(search(index, "pleut")) == ["pluie"]
+    assert search(index, "y" * 5_000).total == 0
+
+
 @pytest.mark.parametrize("typed", ["aujourd'hui", "aujourd’hui", "AUJOURD'HUI"])
 def test_a_word_with_an_apostrophe_inside_is_found(index, typed):
     indexed(index, make_doc("pluie", "La pluie", "Aujourd'hui il pleut sur l’école."))

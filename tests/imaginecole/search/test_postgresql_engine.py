@@ -10,11 +10,15 @@ from __future__ import annotations
 import shutil
 
 import pytest
+import sqlalchemy
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from imaginecole.app import create_app
 from imaginecole.config import SettingError, search_engine_for
 from imaginecole.content.operations import load_tree
 from imaginecole.extensions import db
+from imaginecole.schema import SchemaError, ensure_schema
 from imaginecole.search import search_index
 from imaginecole.search.interface import SearchQuery
 from imaginecole.search.postgresql_engine import PostgresIndex, edit_distance
@@ -131,3 +135,31 @@ def test_edit_distance():
     assert edit_distance("glouton", "gloutom", 2) == 1
     assert edit_distance("abc", "xyzabc", 2) == 3
     assert edit_distance("", "ab", 2) == 2
+
+
+def test_a_role_that_may_not_create_pg_trgm_is_told_what_to_run(tmp_path):
+    if not on_postgresql():
+        pytest.skip("PostgreSQL roles: run with --database=postgresql")
+    server = suite.DATABASES
+    admin_url = server.url_for(tmp_path / "data", schema=False)  # an empty database
+    database = make_url(admin_url).database
+    role = f"{database}_app"
+    owner = sqlalchemy.create_engine(admin_url, poolclass=NullPool)
+    with server.admin.connect() as connection:
+        connection.execute(sqlalchemy.text(f'CREATE ROLE "{role}" LOGIN'))
+    try:
+        with owner.begin() as connection:  # tables yes, extensions no
+            connection.execute(sqlalchemy.text(f'GRANT CREATE ON SCHEMA public TO "{role}"'))
+        url = make_url(admin_url).set(username=role).render_as_string(False)
+        app = create_app(
+            {"DATA_DIR": str(tmp_path / "data"), "TESTING": True, **server.config_of(url)}
+        )
+        expected = f'psql -d "{database}" -c "CREATE EXTENSION pg_trgm;"'
+        with pytest.raises(SchemaError, match=expected):
+            ensure_schema(app)
+    finally:
+        with owner.begin() as connection:
+            connection.execute(sqlalchemy.text(f'DROP OWNED BY "{role}"'))
+        owner.dispose()
+        with server.admin.connect() as connection:
+            connection.execute(sqlalchemy.text(f'DROP ROLE "{role}"'))
