@@ -105,6 +105,14 @@ def postgresql_run(
     )
 
 
+def describe(run: EngineRun) -> str:
+    """Return one run's figures in a line, shown as soon as it is measured."""
+    return (
+        f"built at {run.lessons_per_s:.1f} lessons/s; p50 {run.latency.p50_ms} ms, "
+        f"p95 {run.latency.p95_ms} ms"
+    )
+
+
 def print_report(runs: list[EngineRun]) -> None:
     print()
     print("Search engines compared: the same synthetic lessons, the same queries, one at a time")
@@ -153,9 +161,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--queries", type=int, default=150, help="distinct queries timed (default: %(default)s)"
     )
     parser.add_argument(
+        "--engines",
+        default="whoosh,postgresql",
+        help="comma-separated engines to time (default: %(default)s)",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep the temporary folder (its path is shown)"
     )
     args = parser.parse_args(argv)
+    args.engines = [name.strip() for name in args.engines.split(",") if name.strip()]
+    if not args.engines or not set(args.engines) <= {"whoosh", "postgresql"}:
+        parser.error("--engines takes whoosh, postgresql or both, separated by a comma")
     try:
         args.sizes = [int(n) for n in args.synthetic.split(",") if n.strip()]
     except ValueError:
@@ -188,10 +204,14 @@ def main(argv: list[str] | None = None) -> int:
         queries = make_queries(documents, args.queries, seed=3)
         runs = []
         for size in args.sizes:
-            log(f"Whoosh, {size} lessons …")
-            runs.append(whoosh_run(work, documents, size, queries))
-            log(f"PostgreSQL, {size} lessons …")
-            runs.append(postgresql_run(server_url, work, documents, size, queries))
+            if "whoosh" in args.engines:
+                log(f"Whoosh, {size} lessons …")
+                runs.append(whoosh_run(work, documents, size, queries))
+                log(f"  {describe(runs[-1])}")
+            if "postgresql" in args.engines:
+                log(f"PostgreSQL, {size} lessons …")
+                runs.append(postgresql_run(server_url, work, documents, size, queries))
+                log(f"  {describe(runs[-1])}")
         print_report(runs)
         return 0
     except (RuntimeError, OSError, subprocess.CalledProcessError) as error:

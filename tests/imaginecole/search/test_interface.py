@@ -543,6 +543,16 @@ def test_bad_queries_never_raise(facet_index, text):
 
 
 @pytest.mark.parametrize(
+    "value", ["\x00", "zz'; DROP TABLE x; --", "x" * 10_000, "zz:cm1,zz:ce2", "%", "*"]
+)
+def test_bad_filter_values_find_nothing(facet_index, value):
+    for name in ("country", "level", "subject", "lang", "resource_type"):
+        results = search(facet_index, "fraction", **{name: value})
+        assert results.total == 0 and results.hits == []
+        assert search(facet_index, "", **{name: value}).total == 0
+
+
+@pytest.mark.parametrize(
     "text",
     [
         '"fraction',
