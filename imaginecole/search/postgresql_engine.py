@@ -213,6 +213,13 @@ def write_changes(
     uids = sorted({*documents, *removed})
     if not uids:
         return
+    connection.execute(
+        text(
+            "INSERT INTO search_state (id, analysis) VALUES (1, :version) "
+            "ON CONFLICT (id) DO NOTHING"
+        ),
+        {"version": ANALYSIS_VERSION},
+    )
     # Word counts first, while the old documents still say which words they held; in the
     # order of the key, so that two writers never wait for each other's rows crosswise.
     counts = connection.execute(
@@ -340,10 +347,16 @@ class PostgresIndex:
     # -- state
 
     def needs_rebuild(self) -> bool:
-        """Return True when the documents were indexed by another version of the analysis."""
+        """Return True when the documents were indexed by another version of the analysis.
+
+        An index never written is empty at this version: the modules already in the database
+        are indexed by the next ``sync_index`` (none of their fingerprints is indexed), and
+        each commit then keeps up. (No row is written before: a database holding only it would
+        not count as empty for a restore.)
+        """
         with self.engine.connect() as connection:
             version = connection.scalar(text("SELECT analysis FROM search_state WHERE id = 1"))
-        return version != ANALYSIS_VERSION
+        return version is not None and version != ANALYSIS_VERSION
 
     def fingerprints(self) -> dict[str, str]:
         """Return the fingerprint indexed for each module."""

@@ -97,9 +97,6 @@ def upgrade() -> None:
         sa.Column("analysis", sa.String(length=20), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_search_state")),
     )
-    # An empty index of the first analysis: the modules already in the database are indexed
-    # by the next start (their fingerprints differ from none), every later commit keeps up.
-    op.execute("INSERT INTO search_state (id, analysis) VALUES (1, '1')")
 
 
 def downgrade() -> None:
