@@ -94,13 +94,13 @@ def clean_environment(data_dir: Path) -> dict[str, str]:
     return app_environment(data_dir)
 
 
-def open_app(data_dir: Path):
-    """The app on ``data_dir``, in this process, with its database schema in place."""
+def open_app(data_dir: Path, **config):
+    """The app on ``data_dir`` (and ``config``), in this process, with its schema in place."""
     clean_environment(data_dir)
     from imaginecole.app import create_app
     from imaginecole.schema import ensure_schema
 
-    app = create_app({"DATA_DIR": str(data_dir)})
+    app = create_app({"DATA_DIR": str(data_dir), **config})
     ensure_schema(app)
     return app
 

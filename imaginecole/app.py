@@ -18,7 +18,7 @@ from imaginecole.accounts.views import bp as accounts_bp
 from imaginecole.bundles.views import bp as bundles_bp
 from imaginecole.catalog.views import bp as catalog_bp
 from imaginecole.cli import register_commands
-from imaginecole.config import DEFAULTS, check_database_url, proxy_count
+from imaginecole.config import DEFAULTS, check_database_url, proxy_count, search_engine_for
 from imaginecole.coverage.views import bp as coverage_bp
 from imaginecole.curation.views import bp as curation_bp
 from imaginecole.curriculum.views import bp as curriculum_bp
@@ -75,6 +75,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["DATABASE_URL"] or f"sqlite:///{data_dir / 'imaginecole.sqlite3'}",
     )
     check_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["SEARCH_ENGINE"] = search_engine_for(
+        app.config["SEARCH_ENGINE"], app.config["SQLALCHEMY_DATABASE_URI"]
+    )
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or secret_key(shared)
     app.config["BABEL_DEFAULT_LOCALE"] = "fr"
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(i18n.catalogs_directory())

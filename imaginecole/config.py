@@ -35,6 +35,13 @@ SETTINGS = (
         "secret; empty means DATA_DIR (one host)",
     ),
     Setting("DATABASE_URL", "", "SQLAlchemy URL of the database; empty means SQLite in DATA_DIR"),
+    Setting(
+        "SEARCH_ENGINE",
+        "auto",
+        "Search engine: whoosh (an index in DATA_DIR, one host), postgresql (tables in the "
+        "PostgreSQL database, shared by every host), or auto: postgresql on a PostgreSQL "
+        "database, else whoosh",
+    ),
     Setting("CONTENT_DIR", "content", "Folder that `imaginecole content load` reads by default"),
     Setting(
         "SECRET_KEY",
@@ -155,6 +162,32 @@ def proxy_count(value: object) -> int:
             "the app: 0 when clients connect directly, 1 behind one nginx."
         )
     return number
+
+
+SEARCH_ENGINES = ("auto", "whoosh", "postgresql")
+
+
+def search_engine_for(setting: str, database_url: str) -> str:
+    """Return the search engine the setting chooses for the database at ``database_url``.
+
+    Raise SettingError for an unknown engine, or postgresql on another database.
+    """
+    engine = (setting or "auto").strip().lower()
+    if engine not in SEARCH_ENGINES:
+        raise SettingError(
+            f"IMAGINECOLE_SEARCH_ENGINE is {setting!r}; it must be one of "
+            f"{', '.join(SEARCH_ENGINES)}."
+        )
+    on_postgresql = make_url(database_url).get_backend_name() == "postgresql"
+    if engine == "postgresql" and not on_postgresql:
+        raise SettingError(
+            "IMAGINECOLE_SEARCH_ENGINE is postgresql, but the database is not PostgreSQL: "
+            "set IMAGINECOLE_DATABASE_URL to a PostgreSQL database, or the search engine to "
+            "whoosh (or auto)."
+        )
+    if engine == "auto":
+        return "postgresql" if on_postgresql else "whoosh"
+    return engine
 
 
 def without_password(url: str) -> str:

@@ -14,6 +14,7 @@ from imaginecole.curriculum import models as curriculum
 from imaginecole.media import models as media
 from imaginecole.pages import models as pages
 from imaginecole.review import models as review
+from imaginecole.search import models as search
 from imaginecole.submissions import models as submissions
 from imaginecole.uploads import models as uploads
 
@@ -26,6 +27,7 @@ DOMAIN_MODELS = (
     media,
     pages,
     review,
+    search,
     submissions,
     uploads,
 )

@@ -37,6 +37,8 @@ PRIVATE_TABLES = frozenset(
         "exported_package",
         "received_package",
         "enrolled_school",
+        "review_assignment",
+        "password_link",
         "content_state",
     }
 )

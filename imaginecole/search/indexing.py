@@ -1,12 +1,19 @@
-"""Keep the search index in step with the database; it can always be rebuilt from it."""
+"""Keep the search index in step with the database; it can always be rebuilt from it.
+
+With the PostgreSQL engine the index is part of the database: each commit that changed content
+also writes the index rows of the modules it changed, in the same transaction, so that every
+host sees the content and its search at once (``_index_with_the_commit``). The Whoosh engine
+follows after the commit (``sync_index``), as it always has.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from flask import has_app_context
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session, selectinload
 
 from imaginecole.content.models import Lesson, Module, ModuleCompetency
 from imaginecole.curriculum.models import Competency, Level, Subject
@@ -18,7 +25,12 @@ from imaginecole.search.documents import (
     documents_of,
     from_bundle,
 )
+from imaginecole.search.postgresql_engine import PostgresIndex
 from sync import model as fmt
+
+# The tables a search document is made of: a commit changing one may change the index.
+CONTENT_MODELS = ("imaginecole.content.models", "imaginecole.curriculum.models")
+CONTENT_CHANGED = "imaginecole.search.content_changed"  # key of Session.info
 
 
 @dataclass
@@ -54,14 +66,7 @@ def sync_index(progress: Callable[[int], None] | None = None) -> IndexReport:
     if index.needs_rebuild():
         count = rebuild_index(progress)
         return IndexReport(updated=count, rebuilt=True)
-    indexed = index.fingerprints()
-    current = dict(
-        db.session.execute(
-            select(Module.uid, Module.fingerprint).where(Module.published.is_(True))
-        ).all()
-    )
-    stale = [uid for uid, fingerprint in current.items() if indexed.get(uid) != fingerprint]
-    removed = [uid for uid in indexed if uid not in current]
+    stale, removed = _out_of_step(index.fingerprints())
     for start in range(0, len(stale), 50):  # bounded batches: a writer holds memory until commit
         batch = _modules(stale[start : start + 50])
         index.replace_modules({m.uid: documents_for(m) for m in batch})
@@ -70,6 +75,59 @@ def sync_index(progress: Callable[[int], None] | None = None) -> IndexReport:
     if removed:
         index.replace_modules({}, removed=removed)
     return IndexReport(updated=len(stale), removed=len(removed))
+
+
+def _out_of_step(indexed: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """Return the modules indexed in another version than published, and those not published."""
+    current = dict(
+        db.session.execute(
+            select(Module.uid, Module.fingerprint).where(Module.published.is_(True))
+        ).all()
+    )
+    stale = [uid for uid, fingerprint in current.items() if indexed.get(uid) != fingerprint]
+    removed = [uid for uid in indexed if uid not in current]
+    return stale, removed
+
+
+@event.listens_for(db.session, "after_flush")
+def _note_content_changes(session: Session, flush_context) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(type(instance).__module__ in CONTENT_MODELS for instance in changed):
+        session.info[CONTENT_CHANGED] = True
+
+
+@event.listens_for(db.session, "do_orm_execute")
+def _note_bulk_changes(state: ORMExecuteState) -> None:
+    # UPDATE or DELETE statements bypass the flush; any of them may have changed content.
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[CONTENT_CHANGED] = True
+
+
+@event.listens_for(db.session, "after_rollback")
+def _forget_content_changes(session: Session) -> None:
+    session.info.pop(CONTENT_CHANGED, None)
+
+
+@event.listens_for(db.session, "before_commit")
+def _index_with_the_commit(session: Session) -> None:
+    """Write the index rows of the modules this commit changes, in its transaction.
+
+    Only for the PostgreSQL engine, once its index exists at the current analysis version
+    (else ``sync_index`` builds it whole after the commit, at start or after the load).
+    """
+    if not has_app_context():
+        return
+    index = search_index()
+    if not isinstance(index, PostgresIndex):
+        return
+    session.flush()
+    if not session.info.pop(CONTENT_CHANGED, False) or index.needs_rebuild():
+        return
+    stale, removed = _out_of_step(index.fingerprints())
+    for start in range(0, len(stale), 50):
+        batch = _modules(stale[start : start + 50])
+        index.write({m.uid: documents_for(m) for m in batch})
+    index.write({}, removed=removed)
 
 
 def rebuild_index(progress: Callable[[int], None] | None = None) -> int:
@@ -123,8 +181,8 @@ def index_ahead(
     Searches see nothing until the caller publishes after its commit; modules left out are
     indexed by ``sync_index`` then. ``curriculum`` is the one the import is about to load.
     """
-    if not keep_going():
-        return None
+    if not keep_going() or isinstance(search_index(), PostgresIndex):
+        return None  # PostgreSQL: the import's commit writes its index rows itself
     names: dict[str, CurriculumNames] = {}
     ahead = IndexAhead(search_index().begin_update())
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from imaginecole.search.interface import Document, SearchIndex, SearchQuery, SearchResults
-from tests.conftest import CORPUS, REPO_ROOT, make_app
+from tests.conftest import CORPUS, REPO_ROOT, make_app, on_postgresql
 
 NEEDS_CORPUS = [
     pytest.mark.corpus,
@@ -34,9 +34,23 @@ COURSES = [
 ]
 
 
-@pytest.fixture(scope="package")
-def corpus(tmp_path_factory):
-    """An app with the France curriculum and the four course sites; page path -> (uid, slug)."""
+# The search engines every engine-wide test runs on: PostgreSQL's needs a PostgreSQL database.
+SEARCH_ENGINES = ["whoosh", "postgresql"]
+
+
+def skip_unless_engine_can_run(engine: str) -> None:
+    if engine == "postgresql" and not on_postgresql():
+        pytest.skip(
+            "the PostgreSQL engine is tested when the suite runs with --database=postgresql"
+        )
+
+
+@pytest.fixture(scope="package", params=SEARCH_ENGINES)
+def corpus(request, tmp_path_factory):
+    """An app with the France curriculum and the four course sites; page path -> (uid, slug).
+
+    Once per search engine (``app.config["SEARCH_ENGINE"]`` says which).
+    """
     from imaginecole.content.operations import load_tree
     from imaginecole.curriculum.queries import curriculum_of
     from imaginecole.extensions import db
@@ -44,7 +58,8 @@ def corpus(tmp_path_factory):
     from sync.content import ContentTree, read_content
     from sync.course import CourseOptions, read_course
 
-    app = make_app(tmp_path_factory.mktemp("relevance"))
+    skip_unless_engine_can_run(request.param)
+    app = make_app(tmp_path_factory.mktemp("relevance"), SEARCH_ENGINE=request.param)
     pages: dict[str, tuple[str, str]] = {}
     with app.app_context():
         france = read_content(REPO_ROOT / "content", countries=["fr"])

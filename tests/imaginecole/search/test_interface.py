@@ -12,25 +12,57 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from imaginecole.extensions import db
 from imaginecole.search import search_index
 from imaginecole.search.interface import IndexUpdate, SearchIndex
+from imaginecole.search.postgresql_engine import PostgresIndex
 from imaginecole.search.whoosh_engine import WhooshIndex
-from tests.imaginecole.search.conftest import indexed, make_doc, search, slugs
+from tests.conftest import make_app
+from tests.imaginecole.search.conftest import (
+    SEARCH_ENGINES,
+    indexed,
+    make_doc,
+    search,
+    skip_unless_engine_can_run,
+    slugs,
+)
+
+
+@contextmanager
+def whoosh_index(folder: Path) -> Iterator[SearchIndex]:
+    index = WhooshIndex(folder / "search")
+    yield index
+    index.close()
+
+
+@contextmanager
+def postgresql_index(folder: Path) -> Iterator[SearchIndex]:
+    skip_unless_engine_can_run("postgresql")
+    with make_app(folder / "data").app_context():
+        yield PostgresIndex(db.engine, db.session)
+        db.session.rollback()
+
 
 # Each engine, made for one test in an empty folder it may use.
-ENGINES: dict[str, Callable[[Path], SearchIndex]] = {"whoosh": WhooshIndex}
+ENGINES: dict[str, Callable[[Path], contextmanager]] = {
+    "whoosh": whoosh_index,
+    "postgresql": postgresql_index,
+}
+
+
+assert list(ENGINES) == SEARCH_ENGINES
 
 
 @pytest.fixture(params=list(ENGINES))
 def index(request, tmp_path) -> Iterator[SearchIndex]:
-    found = ENGINES[request.param](tmp_path / "search")
-    yield found
-    found.close()
+    with ENGINES[request.param](tmp_path) as found:
+        yield found
 
 
 # ---------------------------------------------------------------------------- the calls
@@ -511,6 +543,16 @@ def test_bad_queries_never_raise(facet_index, text):
 
 
 @pytest.mark.parametrize(
+    "value", ["\x00", "zz'; DROP TABLE x; --", "x" * 10_000, "zz:cm1,zz:ce2", "%", "*"]
+)
+def test_bad_filter_values_find_nothing(facet_index, value):
+    for name in ("country", "level", "subject", "lang", "resource_type"):
+        results = search(facet_index, "fraction", **{name: value})
+        assert results.total == 0 and results.hits == []
+        assert search(facet_index, "", **{name: value}).total == 0
+
+
+@pytest.mark.parametrize(
     "text",
     [
         '"fraction',
@@ -545,6 +587,20 @@ def test_very_long_query_is_cut(facet_index):
 def test_arabic_query_with_short_vowels(facet_index):
     assert slugs(search(facet_index, "الكَسْرُ")) == ["lire"]
     assert slugs(search(facet_index, "الكسر")) == ["lire"]
+
+
+def test_a_text_with_an_endless_word_is_indexed(index):
+    # A pasted hash or base64 image is one "word" of thousands of letters.
+    indexed(index, make_doc("pluie", "La pluie", "Il pleut. " + "x" * 50_000 + " Fin."))
+    assert slugs(search(index, "pleut")) == ["pluie"]
+    assert search(index, "y" * 5_000).total == 0
+
+
+@pytest.mark.parametrize("typed", ["aujourd'hui", "aujourd’hui", "AUJOURD'HUI"])
+def test_a_word_with_an_apostrophe_inside_is_found(index, typed):
+    indexed(index, make_doc("pluie", "La pluie", "Aujourd'hui il pleut sur l’école."))
+    assert slugs(search(index, typed)) == ["pluie"]
+    assert slugs(search(index, f'"{typed} il pleut"')) == ["pluie"]
 
 
 def test_decomposed_accents_in_a_query(index):

@@ -136,13 +136,7 @@ CASES: list[tuple[str, str | tuple[str, ...]]] = [
     # Algorithmics, Terminale
     ("diviser pour regner", NSI2 + "T3_Algorithmique/3.1_Diviser_pour_regner/cours.md"),
     ("programmation dynamique", NSI2 + "T3_Algorithmique/3.2_Programmation_dynamique/cours.md"),
-    pytest.param(
-        "suite de fibonacci",
-        ROCHE + "c16c.md",
-        marks=pytest.mark.xfail(
-            strict=True, reason="rank 7: dynamic-programming pages use both words more often"
-        ),
-    ),
+    ("suite de fibonacci", ROCHE + "c16c.md"),
     (
         "recherche textuelle boyer moore",
         NSI2 + "T3_Algorithmique/3.3_Recherche_textuelle/cours.md",
@@ -197,22 +191,26 @@ CASES: list[tuple[str, str | tuple[str, ...]]] = [
     ("intelligence artificielle", SNT + "IA-EMC/cours.md"),
 ]
 
-RANKS: dict[str, int | None] = {}
+# What one engine is known to miss, and why (strict: a query that starts passing is noticed).
+KNOWN_MISSES = {
+    ("whoosh", "suite de fibonacci"): "rank 7: dynamic-programming pages use both words more often",
+}
+
+RANKS: dict[str, dict[str, int | None]] = {}  # by engine, then query
 
 
 @pytest.fixture(scope="module", autouse=True)
 def rank_table():
-    """Print what each query found (run with -s to see it)."""
+    """Print what each query found, per engine (run with -s to see it)."""
     yield
-    if not RANKS:
-        return
-    width = max(len(query) for query in RANKS)
-    print(f"\n\n{'query':<{width}}  rank (top {TOP} needed)")
-    for query, rank in RANKS.items():
-        shown = "-" if rank is None else str(rank)
-        print(f"{query:<{width}}  {shown:>4}{'' if rank and rank <= TOP else '   MISSED'}")
-    found = sum(1 for rank in RANKS.values() if rank and rank <= TOP)
-    print(f"{found}/{len(RANKS)} queries bring up their page in the first {TOP} results")
+    for engine, ranks in RANKS.items():
+        width = max(len(query) for query in ranks)
+        print(f"\n\n{engine}\n{'query':<{width}}  rank (top {TOP} needed)")
+        for query, rank in ranks.items():
+            shown = "-" if rank is None else str(rank)
+            print(f"{query:<{width}}  {shown:>4}{'' if rank and rank <= TOP else '   MISSED'}")
+        found = sum(1 for rank in ranks.values() if rank and rank <= TOP)
+        print(f"{found}/{len(ranks)} queries bring up their page in the first {TOP} results")
 
 
 def _values(case) -> tuple:
@@ -236,15 +234,18 @@ def test_expected_pages_were_imported(corpus):
 
 
 @pytest.mark.parametrize("query, expected", CASES, ids=[_query_of(case) for case in CASES])
-def test_query_brings_up_its_page(corpus, query, expected):
+def test_query_brings_up_its_page(request, corpus, query, expected):
     app, pages = corpus
+    engine = app.config["SEARCH_ENGINE"]
+    if (engine, query) in KNOWN_MISSES:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[engine, query]))
     wanted = {pages[page] for page in ((expected,) if isinstance(expected, str) else expected)}
     response = app.test_client().get("/api/v1/search", query_string={"q": query})
     assert response.status_code == 200
     data = response.get_json()
     found = [(hit["module"], hit["lesson"]) for hit in data["results"]]
     rank = next((n for n, hit in enumerate(found, start=1) if hit in wanted), None)
-    RANKS[query] = rank
+    RANKS.setdefault(engine, {})[query] = rank
     names = {value: key for key, value in pages.items()}
     shown = [names.get(hit, f"module {hit[0]}") for hit in found[:TOP]]
     if rank is None or rank > TOP:

@@ -1,0 +1,655 @@
+"""The search index in PostgreSQL, for a national server: ``PostgresIndex`` is a ``SearchIndex``.
+
+The documents are rows of the app's database (``search.models``): an index change is written
+in the transaction of the content it follows, so every host sees both at once after the commit
+(docs/decisions.md, 28). Words are analysed in Python by the same term functions as the Whoosh
+engine (``analysis``: elisions, accents, stemming, stop words of French, English and Arabic), so
+a query finds the same pages on a school server and on the national one; PostgreSQL stores the
+terms with their positions (``tsvector``), matches them (``tsquery``: phrases are ``<->``),
+ranks, counts facets, and proposes spellings with ``pg_trgm``.
+
+Only this module writes SQL for search. What a person typed never reaches SQL as syntax: it
+becomes terms of the analysis, each quoted, or bound parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session, scoped_session
+
+from imaginecole.search.analysis import (
+    EXACT_TERMS,
+    arabic_term,
+    english_term,
+    french_term,
+)
+from imaginecole.search.interface import Document, Hit, SearchQuery, SearchResults
+from imaginecole.search.query import WORD, parse_user_query
+from imaginecole.search.snippets import make_snippet
+from imaginecole.search.whoosh_engine import (
+    FACETS,
+    TYPO_MAX_COUNT,
+    TYPO_RATIO,
+    _languages_written_like,
+)
+
+LANGUAGES = ("fr", "en", "ar")
+# Raise when analysis.py changes what a word becomes: the index is then rebuilt at start.
+ANALYSIS_VERSION = "1"
+TERMS = {"fr": french_term, "en": english_term, "ar": arabic_term}
+# ts_rank's weights, in its order {D, C, B, A}: the text (D), words as written (C), the title (A),
+# in the proportions of the Whoosh engine's field boosts (text 1, exact 1.5, title 4).
+RANK_WEIGHTS = "{0.25, 0.375, 0, 1.0}"
+# No division by the length: the page that teaches a subject is often the longest about it
+# (on the relevance cases, dividing by 1 + log(length) lost four of them, by length forty).
+RANK_NORMALIZATION = 0
+MAX_POSITIONS = 256  # per term and document, as PostgreSQL keeps at most
+# Longer "words" (a pasted hash, base64) are nobody's search; PostgreSQL refuses terms over 2 kB.
+MAX_TERM_BYTES = 250
+TITLE_GAP = 2  # positions between the title and the text: no phrase spans them
+WRITE_BATCH = 500
+
+
+# ---------------------------------------------------------------------------- terms
+
+
+def _quoted(lexeme: str) -> str:
+    """Return ``lexeme`` quoted for a tsvector or tsquery literal."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _words_as_terms(term: Callable[[str], str | None], value: str) -> list[str]:
+    """Return the terms of ``value`` in order; stop words leave no gap, as in the Whoosh engine.
+
+    A term too long to index is left out like a stop word, in texts and in queries alike.
+    """
+    return [
+        found
+        for match in WORD.finditer(value)
+        if (found := term(match.group())) is not None and len(found.encode()) <= MAX_TERM_BYTES
+    ]
+
+
+def analysis_language(lang: str) -> str:
+    return lang if lang in LANGUAGES else "fr"
+
+
+def document_terms(doc: Document) -> str:
+    """Return the tsvector literal of ``doc``: its terms, positions and weights.
+
+    Stemmed terms are ``fr:stem`` (weight A in the title, D in the text: body and extra),
+    words as written ``fr=mot`` (weight C, title, body and extra, as the Whoosh exact field).
+    """
+    lang = analysis_language(doc.lang)
+    positions: dict[str, list[str]] = {}
+
+    def add(lexeme: str, position: int, weight: str) -> None:
+        found = positions.setdefault(lexeme, [])
+        if len(found) < MAX_POSITIONS:
+            found.append(f"{min(position, 16383)}{weight}")
+
+    stem = TERMS[lang]
+    title = _words_as_terms(stem, doc.title)
+    for position, term in enumerate(title, start=1):
+        add(f"{lang}:{term}", position, "A")
+    start = len(title) + TITLE_GAP
+    for position, term in enumerate(_words_as_terms(stem, f"{doc.body}\n{doc.extra}"), start):
+        add(f"{lang}:{term}", position, "D")
+    exact = EXACT_TERMS[lang]
+    written = f"{doc.title}\n{doc.body}\n{doc.extra}"
+    for position, term in enumerate(_words_as_terms(exact, written), start=1):
+        add(f"{lang}={term}", position, "C")
+    return " ".join(f"{_quoted(lexeme)}:{','.join(at)}" for lexeme, at in positions.items())
+
+
+def _phrase_or_term(lexemes: list[str], phrase: bool) -> str:
+    if len(lexemes) == 1:
+        return lexemes[0]
+    return "(" + (" <-> " if phrase else " & ").join(lexemes) + ")"
+
+
+def _alternatives(lang: str, value: str, phrase: bool) -> list[str]:
+    """Return the ways ``value`` can match documents of ``lang``; [] if it means nothing there."""
+    alternatives = []
+    for term, mark in ((TERMS[lang], ":"), (EXACT_TERMS[lang], "=")):
+        terms = _words_as_terms(term, value)
+        if terms:
+            lexemes = [_quoted(f"{lang}{mark}{t}") for t in terms]
+            alternatives.append(_phrase_or_term(lexemes, phrase))
+    return alternatives
+
+
+def build_tsquery(words: list[str], phrases: list[str], require_all: bool = True) -> str | None:
+    """Return the tsquery literal the Whoosh engine's ``build_query`` would mean, or None.
+
+    Each language's part asks only for the words that mean something in it (a stop word of
+    that language asks nothing of its documents); short words that are a stop word anywhere
+    are dropped everywhere. Terms carry their language, so a part only reaches its documents.
+    """
+    words = [
+        w for w in words if len(w) > 3 or all(_words_as_terms(TERMS[lang], w) for lang in LANGUAGES)
+    ]
+    per_language = []
+    for lang in LANGUAGES:
+        parts = [
+            "(" + " | ".join(found) + ")"
+            for value, phrase in [(w, False) for w in words] + [(p, True) for p in phrases]
+            if (found := _alternatives(lang, value, phrase))
+        ]
+        if parts:
+            per_language.append("(" + (" & " if require_all else " | ").join(parts) + ")")
+    return " | ".join(per_language) if per_language else None
+
+
+def query_stems(lang: str, words: list[str], phrases: list[str]) -> list[str]:
+    """Return the indexed forms of the query's words in ``lang``, to mark them in snippets."""
+    stems: set[str] = set()
+    for value in [*words, *phrases]:
+        for term in (TERMS[lang], EXACT_TERMS[lang]):
+            stems.update(_words_as_terms(term, value))
+    return sorted(stems, key=len, reverse=True)
+
+
+# ---------------------------------------------------------------------------- writing
+
+_WORDS_OF_MODULES = """
+    SELECT left(l.lexeme, 2) AS lang, substr(l.lexeme, 4) AS word,
+           sum(coalesce(array_length(l.positions, 1), 1)) AS n
+    FROM search_document d, unnest(d.terms) AS l
+    WHERE {where} AND substr(l.lexeme, 3, 1) = '='
+    GROUP BY 1, 2
+"""
+_INSERT_DOCUMENT = text(
+    """
+    INSERT INTO search_document (id, module_uid, kind, lesson_slug, lang, country, levels,
+        subject, resource_type, title, module_title, body, terms)
+    VALUES (:id, :module_uid, :kind, :lesson_slug, :lang, :country, :levels, :subject,
+        :resource_type, :title, :module_title, :body, CAST(:terms AS tsvector))
+    ON CONFLICT (id) DO UPDATE SET module_uid = excluded.module_uid, kind = excluded.kind,
+        lesson_slug = excluded.lesson_slug, lang = excluded.lang, country = excluded.country,
+        levels = excluded.levels, subject = excluded.subject,
+        resource_type = excluded.resource_type, title = excluded.title,
+        module_title = excluded.module_title, body = excluded.body, terms = excluded.terms
+    """
+)
+
+
+def _row(doc: Document) -> dict:
+    return {
+        "id": doc.id,
+        "module_uid": doc.module_uid,
+        "kind": doc.kind,
+        "lesson_slug": doc.lesson_slug,
+        "lang": doc.lang,
+        "country": doc.country,
+        "levels": ",".join(doc.levels),
+        "subject": doc.subject,
+        "resource_type": doc.resource_type,
+        "title": doc.title,
+        "module_title": doc.module_title,
+        "body": doc.body,
+        "terms": document_terms(doc),
+    }
+
+
+def _batches(items: Iterable, size: int = WRITE_BATCH) -> Iterator[list]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def write_changes(
+    connection: Connection, documents: dict[str, list[Document]], removed: Iterable[str] = ()
+) -> None:
+    """Replace the documents of each module in ``documents``, drop those of ``removed``.
+
+    Written in the connection's transaction: seen by other connections once it commits.
+    """
+    uids = sorted({*documents, *removed})
+    if not uids:
+        return
+    connection.execute(
+        text(
+            "INSERT INTO search_state (id, analysis) VALUES (1, :version) "
+            "ON CONFLICT (id) DO NOTHING"
+        ),
+        {"version": ANALYSIS_VERSION},
+    )
+    # Word counts first, while the old documents still say which words they held; in the
+    # order of the key, so that two writers never wait for each other's rows crosswise.
+    counts = connection.execute(
+        text(
+            "UPDATE search_word w SET count = w.count - old.n FROM ("
+            + _WORDS_OF_MODULES.format(where="d.module_uid = ANY(:uids)")
+            + " ORDER BY 1, 2) AS old WHERE w.lang = old.lang AND w.word = old.word "
+            "RETURNING w.lang, w.word, w.count"
+        ),
+        {"uids": uids},
+    ).all()
+    gone = [(lang, word) for lang, word, count in counts if count <= 0]
+    for batch in _batches(gone):
+        connection.execute(
+            text(
+                "DELETE FROM search_word WHERE (lang, word) IN "
+                "(SELECT * FROM unnest(CAST(:langs AS text[]), CAST(:words AS text[])))"
+            ),
+            {"langs": [lang for lang, _ in batch], "words": [word for _, word in batch]},
+        )
+    connection.execute(
+        text("DELETE FROM search_document WHERE module_uid = ANY(:uids)"), {"uids": uids}
+    )
+    connection.execute(text("DELETE FROM search_module WHERE uid = ANY(:uids)"), {"uids": uids})
+    _insert(connection, (doc for docs in documents.values() for doc in docs))
+    connection.execute(
+        text(
+            "INSERT INTO search_word (lang, word, count) "
+            + _WORDS_OF_MODULES.format(where="d.module_uid = ANY(:uids)")
+            + " ORDER BY 1, 2 ON CONFLICT (lang, word) "
+            "DO UPDATE SET count = search_word.count + excluded.count"
+        ),
+        {"uids": [uid for uid in uids if uid in documents]},
+    )
+
+
+def _insert(connection: Connection, documents: Iterable[Document]) -> int:
+    """Insert ``documents`` and their modules' fingerprints; return the document count."""
+    count = 0
+    for batch in _batches(documents):
+        connection.execute(_INSERT_DOCUMENT, [_row(doc) for doc in batch])
+        fingerprints = {doc.module_uid: doc.fingerprint for doc in batch}
+        connection.execute(
+            text(
+                "INSERT INTO search_module (uid, fingerprint) VALUES (:uid, :fingerprint) "
+                "ON CONFLICT (uid) DO UPDATE SET fingerprint = excluded.fingerprint"
+            ),
+            [{"uid": uid, "fingerprint": f} for uid, f in sorted(fingerprints.items())],
+        )
+        count += len(batch)
+    return count
+
+
+class PostgresIndexUpdate:
+    """Changes to the index, written in the session's transaction under a savepoint.
+
+    ``prepare`` writes them (other connections do not see them), ``publish`` commits the
+    session, which publishes them for every host, ``discard`` rolls back to the savepoint.
+    """
+
+    def __init__(self, session: Session | scoped_session) -> None:
+        self._session = session
+        self._documents: dict[str, list[Document]] = {}
+        self._removed: set[str] = set()
+        self._savepoint = None
+        self._prepared = False
+        self._published = False
+        self.modules: set[str] = set()  # modules whose documents this update replaces
+
+    def replace(self, uid: str, documents: Iterable[Document]) -> None:
+        """Replace every document of module ``uid`` with ``documents``."""
+        self._check_can_change(uid)
+        self._documents[uid] = list(documents)
+        self.modules.add(uid)
+
+    def remove(self, uid: str) -> None:
+        """Drop every document of module ``uid``."""
+        self._check_can_change(uid)
+        self._removed.add(uid)
+
+    def _check_can_change(self, uid: str) -> None:
+        if uid in self.modules or uid in self._removed or self._prepared:
+            raise ValueError(f"module {uid} is already in this update, or the update is written")
+
+    def prepare(self) -> None:
+        """Write the changes in the transaction; other connections see them once published."""
+        if self._prepared:
+            return
+        self._savepoint = self._session.begin_nested()
+        write_changes(self._session.connection(), self._documents, self._removed)
+        self._prepared = True
+
+    def publish(self) -> None:
+        """Commit the session: the changes, and what else it holds, are seen by every host."""
+        self.prepare()
+        if self._savepoint.is_active:
+            self._savepoint.commit()
+        self._session.commit()
+        self._published = True
+
+    def discard(self) -> None:
+        """Roll the changes back to before they were written; nothing once published."""
+        if not self._published and self._savepoint is not None and self._savepoint.is_active:
+            self._savepoint.rollback()
+        self._prepared = True  # no more changes: the update is over
+
+
+@dataclass
+class _Facets:
+    total: int
+    facets: dict[str, list[tuple[str, int]]]
+
+
+class PostgresIndex:
+    """The search index in the app's PostgreSQL database; searches run on their own connection.
+
+    Writes go through ``session`` (the app's), in its transaction; ``write`` adds changes to the
+    transaction under way without committing it (``indexing`` does so within each commit).
+    """
+
+    def __init__(self, engine: Engine, session: Session | scoped_session) -> None:
+        self.engine = engine
+        self.session = session
+
+    # -- state
+
+    def needs_rebuild(self) -> bool:
+        """Return True when the documents were indexed by another version of the analysis.
+
+        An index never written is empty at this version: the modules already in the database
+        are indexed by the next ``sync_index`` (none of their fingerprints is indexed), and
+        each commit then keeps up. (No row is written before: a database holding only it would
+        not count as empty for a restore.)
+        """
+        with self.engine.connect() as connection:
+            version = connection.scalar(text("SELECT analysis FROM search_state WHERE id = 1"))
+        return version is not None and version != ANALYSIS_VERSION
+
+    def fingerprints(self) -> dict[str, str]:
+        """Return the fingerprint indexed for each module."""
+        connection = self.session.connection()
+        return dict(connection.execute(text("SELECT uid, fingerprint FROM search_module")).all())
+
+    def version(self) -> str:
+        # The documents are rows written in the content's own transaction, so the content
+        # generation that stored pages are kept under already changes with them.
+        return "database"
+
+    def close(self) -> None:
+        """Nothing to release: connections return to the app's pool after each search."""
+
+    # -- writing
+
+    def write(self, documents: dict[str, list[Document]], removed: Iterable[str] = ()) -> None:
+        """Write changes in the session's transaction under way, without committing it."""
+        write_changes(self.session.connection(), documents, removed)
+
+    def begin_update(self) -> PostgresIndexUpdate:
+        """Start changes that searches see only once published."""
+        return PostgresIndexUpdate(self.session)
+
+    def replace_modules(
+        self, documents: dict[str, list[Document]], removed: Iterable[str] = ()
+    ) -> None:
+        """Replace the documents of each module in ``documents`` and drop those of ``removed``."""
+        update = self.begin_update()
+        try:
+            for uid, docs in documents.items():
+                update.replace(uid, docs)
+            for uid in removed:
+                update.remove(uid)
+            update.publish()
+        finally:
+            update.discard()
+
+    def rebuild(
+        self, documents: Iterable[Document], progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Index everything anew in one transaction, then commit; return the document count.
+
+        Until the commit, searches see the old documents (DELETE, not TRUNCATE: readers are
+        never blocked).
+        """
+        connection = self.session.connection()
+        try:
+            for table in ("search_document", "search_module", "search_word"):
+                connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (our names)
+            count = 0
+
+            def counted():
+                nonlocal count
+                for doc in documents:
+                    yield doc
+                    count += 1
+                    if progress:
+                        progress(count)
+
+            _insert(connection, counted())
+            connection.execute(
+                text(
+                    "INSERT INTO search_word (lang, word, count) "
+                    + _WORDS_OF_MODULES.format(where="true")
+                    + " ORDER BY 1, 2"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO search_state (id, analysis) VALUES (1, :version) "
+                    "ON CONFLICT (id) DO UPDATE SET analysis = excluded.analysis"
+                ),
+                {"version": ANALYSIS_VERSION},
+            )
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            raise
+        return count
+
+    # -- reading
+
+    def search(self, query: SearchQuery) -> SearchResults:
+        results = SearchResults(query=query)
+        if "\x00" in "".join(query.filters().values()):
+            return results  # no document has such a value (and PostgreSQL takes no NUL)
+        words, phrases = parse_user_query(query.text)
+        with self.engine.connect() as connection:
+            parsed = build_tsquery(words, phrases)
+            if parsed is None:
+                results.empty_query = True
+                if not query.filters():
+                    return results
+            self._run(connection, parsed, words, phrases, results)
+            if words and results.total < 3:
+                suggestion = self._suggest(connection, words, found_nothing=results.total == 0)
+                if suggestion:
+                    results.suggestion = " ".join([suggestion, *(f'"{p}"' for p in phrases)])
+                    if results.total == 0:
+                        corrected = build_tsquery(suggestion.split(), phrases)
+                        if corrected is not None:
+                            self._run(connection, corrected, suggestion.split(), phrases, results)
+                            results.corrected = results.total > 0
+            if results.total == 0 and len(words) + len(phrases) > 1:
+                partial = build_tsquery(words, phrases, require_all=False)
+                if partial is not None:
+                    self._run(connection, partial, words, phrases, results)
+                    results.partial = results.total > 0
+        return results
+
+    def _run(
+        self,
+        connection: Connection,
+        tsquery: str | None,
+        words: list[str],
+        phrases: list[str],
+        results: SearchResults,
+    ) -> None:
+        """Fill ``results`` with the total, the facets and the page of documents matching."""
+        query = results.query
+        conditions, parameters = [], {}
+        if tsquery is not None:
+            conditions.append("terms @@ CAST(:tsquery AS tsquery)")
+            parameters["tsquery"] = tsquery
+        for name, value in query.filters().items():
+            if name == "levels":
+                conditions.append(":levels = ANY(string_to_array(levels, ','))")
+            else:
+                conditions.append(f"{name} = :{name}")  # a field name of SearchQuery.filters
+            parameters[name] = value
+        rank = (
+            f"ts_rank(CAST(:weights AS real[]), terms, CAST(:tsquery AS tsquery), "
+            f"{RANK_NORMALIZATION})"
+            if tsquery is not None
+            else "0"
+        )
+        parameters["weights"] = RANK_WEIGHTS
+        page = max(1, query.page)
+        parameters.update(
+            prefer=query.prefer_lang if query.prefer_lang in LANGUAGES else "",
+            limit=query.per_page,
+            offset=(page - 1) * query.per_page,
+        )
+        counts = " UNION ALL ".join(
+            f"SELECT '{name}', {name}, count(*) FROM matched GROUP BY 2"
+            if name != "levels"
+            else "SELECT 'levels', level, count(*) FROM matched, "
+            "unnest(string_to_array(levels, ',')) AS level GROUP BY 2"
+            for name in FACETS
+        )
+        rows = connection.execute(
+            text(
+                f"""
+                WITH matched AS MATERIALIZED (
+                    SELECT id, kind, lang, country, levels, subject, resource_type,
+                           {rank} AS rank
+                    FROM search_document WHERE {" AND ".join(conditions)}
+                ),
+                page AS (
+                    SELECT id FROM matched
+                    ORDER BY lang = :prefer DESC, rank DESC, id
+                    LIMIT :limit OFFSET :offset
+                )
+                SELECT '' AS facet, id AS value, 0 AS n FROM page
+                UNION ALL {counts}
+                """  # noqa: S608 (names of ours; values are bound)
+            ),
+            parameters,
+        ).all()
+        order = [value for facet, value, _ in rows if facet == ""]
+        facets = _facets(rows)
+        results.total, results.facets = facets.total, facets.facets
+        results.hits = self._hits(connection, order, words, phrases)
+
+    def _hits(
+        self, connection: Connection, ids: list[str], words: list[str], phrases: list[str]
+    ) -> list[Hit]:
+        if not ids:
+            return []
+        rows = connection.execute(
+            text(
+                "SELECT id, kind, module_uid, lesson_slug, lang, title, module_title, body, "
+                "country, levels, subject, resource_type FROM search_document "
+                "WHERE id = ANY(:ids)"
+            ),
+            {"ids": ids},
+        ).mappings()
+        found = {row["id"]: row for row in rows}
+        stems = {lang: query_stems(lang, words, phrases) for lang in LANGUAGES}
+        hits = []
+        for id_ in ids:
+            row = found.get(id_)
+            if row is None:
+                continue  # removed between the two statements
+            lang = analysis_language(row["lang"])
+            hits.append(
+                Hit(
+                    kind=row["kind"],
+                    module_uid=row["module_uid"],
+                    lesson_slug=row["lesson_slug"],
+                    lang=row["lang"],
+                    title=row["title"],
+                    module_title=row["module_title"],
+                    snippet=make_snippet(row["body"], stems[lang], arabic=lang == "ar"),
+                    country=row["country"],
+                    levels=[level for level in row["levels"].split(",") if level],
+                    subject=row["subject"],
+                    resource_type=row["resource_type"],
+                )
+            )
+        return hits
+
+    def _suggest(self, connection: Connection, words: list[str], found_nothing: bool) -> str:
+        """Return the query with each unknown word replaced by the closest indexed word, or ''.
+
+        As the Whoosh engine does: a word the index holds a few times next to a close spelling
+        it holds far more often counts as unknown when the query found nothing.
+        """
+        changed = False
+        corrected = []
+        for word in words:
+            lower = word.lower()
+            replacement = lower
+            own = 0
+            candidates: list[tuple[int, str]] = []
+            for lang in _languages_written_like(lower):
+                own = max(own, self._count(connection, lang, lower))
+                if own and (not found_nothing or own >= TYPO_MAX_COUNT):
+                    break
+                candidates.extend(self._close_words(connection, lang, lower))
+            if candidates and len(lower) > 3:
+                frequency, best = max(candidates)
+                if not own or (found_nothing and frequency >= TYPO_RATIO * own):
+                    replacement = best
+                    changed = changed or replacement != lower
+            corrected.append(replacement)
+        return " ".join(corrected) if changed else ""
+
+    @staticmethod
+    def _count(connection: Connection, lang: str, word: str) -> int:
+        found = connection.scalar(
+            text("SELECT count FROM search_word WHERE lang = :lang AND word = :word"),
+            {"lang": lang, "word": word},
+        )
+        return found or 0
+
+    @staticmethod
+    def _close_words(connection: Connection, lang: str, word: str) -> list[tuple[int, str]]:
+        """Return (count, word) of the three indexed words closest to ``word``.
+
+        Within two edits and with the same first letter, as Whoosh's ``suggest(maxdist=2,
+        prefix=1)``; the trigram index finds the few candidates worth measuring.
+        """
+        rows = connection.execute(
+            text(
+                "SELECT word, count FROM search_word "
+                "WHERE lang = :lang AND word % :word AND word <> :word AND count > 0 "
+                "AND left(word, 1) = left(:word, 1) "
+                "ORDER BY similarity(word, :word) DESC, count DESC LIMIT 20"
+            ),
+            {"lang": lang, "word": word},
+        ).all()
+        close = sorted(
+            (distance, -count, found)
+            for found, count in rows
+            if (distance := edit_distance(word, found, limit=2)) <= 2
+        )
+        return [(-count, found) for _, count, found in close[:3]]
+
+
+def _facets(rows) -> _Facets:
+    facets: dict[str, list[tuple[str, int]]] = {name: [] for name in FACETS}
+    for facet, value, count in rows:
+        if facet:
+            facets[facet].append((value, count))
+    for values in facets.values():
+        values.sort(key=lambda item: (-item[1], str(item[0])))
+    return _Facets(total=sum(count for _, count in facets["kind"]), facets=facets)
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Return the Levenshtein distance of ``a`` and ``b``, or ``limit + 1`` when above it."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, char in enumerate(a, start=1):
+        current = [i]
+        for j, other in enumerate(b, start=1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
+            )
+        if min(current) > limit:
+            return limit + 1
+        previous = current
+    return min(previous[-1], limit + 1)
