@@ -26,6 +26,8 @@ from imaginecole.extensions import babel, db, migrate
 from imaginecole.limits import refuse_texts_that_do_not_fit
 from imaginecole.media.views import bp as media_bp
 from imaginecole.national.views import bp as national_bp
+from imaginecole.oai.queries import record_removals
+from imaginecole.oai.views import bp as oai_bp
 from imaginecole.review.views import bp as review_bp
 from imaginecole.search.views import bp as search_bp
 from imaginecole.submissions.views import bp as submissions_bp
@@ -45,6 +47,7 @@ BLUEPRINTS = (
     curation_bp,
     curriculum_bp,
     coverage_bp,
+    oai_bp,
 )
 
 
@@ -98,6 +101,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 # The last guard before the database: PostgreSQL would refuse such a text with an error
 # that carries the statement's values.
 event.listen(Session, "before_flush", refuse_texts_that_do_not_fit)
+# Harvesters must learn of every public module that leaves, whichever way it leaves.
+event.listen(Session, "before_flush", record_removals)
 
 
 @event.listens_for(Engine, "connect")

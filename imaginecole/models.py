@@ -12,6 +12,7 @@ from imaginecole.content import models as content
 from imaginecole.curation import models as curation
 from imaginecole.curriculum import models as curriculum
 from imaginecole.media import models as media
+from imaginecole.oai import models as oai
 from imaginecole.review import models as review
 from imaginecole.submissions import models as submissions
 from imaginecole.uploads import models as uploads
@@ -23,6 +24,7 @@ DOMAIN_MODELS = (
     curation,
     curriculum,
     media,
+    oai,
     review,
     submissions,
     uploads,
