@@ -15,6 +15,7 @@ from imaginecole import errors, i18n, security, templating
 from imaginecole.accounts import auth
 from imaginecole.accounts.views import bp as accounts_bp
 from imaginecole.bundles.views import bp as bundles_bp
+from imaginecole.catalog.crawlers import bp as crawlers_bp
 from imaginecole.catalog.views import bp as catalog_bp
 from imaginecole.cli import register_commands
 from imaginecole.config import DEFAULTS, check_database_url
@@ -48,6 +49,7 @@ BLUEPRINTS = (
     curriculum_bp,
     coverage_bp,
     oai_bp,
+    crawlers_bp,
 )
 
 
