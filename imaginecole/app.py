@@ -14,6 +14,7 @@ import imaginecole.models  # noqa: F401  (every table, so relationships across d
 from imaginecole import errors, i18n, security, templating
 from imaginecole.accounts import auth
 from imaginecole.accounts.views import bp as accounts_bp
+from imaginecole.api.views import bp as api_bp
 from imaginecole.bundles.views import bp as bundles_bp
 from imaginecole.catalog.crawlers import bp as crawlers_bp
 from imaginecole.catalog.views import bp as catalog_bp
@@ -50,6 +51,7 @@ BLUEPRINTS = (
     coverage_bp,
     oai_bp,
     crawlers_bp,
+    api_bp,
 )
 
 

@@ -31,3 +31,9 @@ def public_host() -> str:
 def competency_urn(country_code: str, framework_id: str, code: str) -> str:
     """Return the name of a curriculum node, the same on every server that has the curriculum."""
     return f"urn:imaginecole:{country_code}:{quote(framework_id, safe='')}:{quote(code, safe='')}"
+
+
+def absolute(path: str) -> str:
+    """Return an absolute URL for a path of this server (``/media/…``)."""
+    base = current_app.config["PUBLIC_URL"].rstrip("/") or request.host_url.rstrip("/")
+    return base + path

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from imaginecole.clock import as_utc
 from imaginecole.config import LANGUAGES
 from imaginecole.content.models import Lesson, Module
 from imaginecole.curriculum.models import Country
@@ -44,7 +45,7 @@ def public_pages() -> list[Page]:
 
     pages = []
     for module in modules:
-        stamp = _utc(module.updated_at)
+        stamp = as_utc(module.updated_at)
         touch(("home",), stamp)
         touch(("country", module.country_code), stamp)
         for level in module.levels:
@@ -88,8 +89,3 @@ def public_pages() -> list[Page]:
 
 def pages_in_every_language() -> list[tuple[str, Page]]:
     return [(lang, page) for page in public_pages() for lang in LANGUAGES]
-
-
-def _utc(stamp: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every stamp is written in UTC.
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)

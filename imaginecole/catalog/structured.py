@@ -6,6 +6,7 @@ expands to the same triples offline, on a school server that never reaches schem
 
 from __future__ import annotations
 
+from imaginecole.clock import as_utc
 from imaginecole.content.models import Lesson, LessonText, Module
 from imaginecole.links import competency_urn, external_url
 from imaginecole.templating import licence_url
@@ -97,7 +98,7 @@ def _resource(module: Module, lang: str) -> dict:
         "teaches": taught,
         "educationalAlignment": alignments,
         "isAccessibleForFree": True,
-        "dateModified": module.updated_at.isoformat(),
+        "dateModified": as_utc(module.updated_at).isoformat(),
         "version": module.version,
         "author": [
             {"name": author.get("name", "")}

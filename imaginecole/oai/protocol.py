@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from imaginecole.clock import as_utc
+
 METADATA_PREFIX = "oai_dc"
 
 # verb -> (required arguments, optional arguments, exclusive argument)
@@ -117,7 +119,7 @@ def _parse_date(text: str, name: str) -> datetime:
 
 
 def datestamp(stamp: datetime) -> str:
-    return stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return as_utc(stamp).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session, selectinload
 
+from imaginecole.clock import as_utc
 from imaginecole.content.models import Lesson, Module, ModuleCompetency, module_levels
 from imaginecole.curriculum.models import Country, Level, Subject
 from imaginecole.extensions import db
@@ -89,11 +90,6 @@ def earliest_stamp() -> datetime:
     ]
     known = [as_utc(stamp) for stamp in stamps if stamp is not None]
     return min(known) if known else datetime.now(UTC)
-
-
-def as_utc(stamp: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every stamp is written in UTC.
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
 def find_record(uid: str) -> Record | None:
