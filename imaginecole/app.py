@@ -15,6 +15,7 @@ from imaginecole import errors, i18n, security, templating
 from imaginecole.accounts import auth
 from imaginecole.accounts.views import bp as accounts_bp
 from imaginecole.api.views import bp as api_bp
+from imaginecole.bundles.opds import bp as opds_bp
 from imaginecole.bundles.views import bp as bundles_bp
 from imaginecole.catalog.crawlers import bp as crawlers_bp
 from imaginecole.catalog.views import bp as catalog_bp
@@ -52,6 +53,7 @@ BLUEPRINTS = (
     oai_bp,
     crawlers_bp,
     api_bp,
+    opds_bp,
 )
 
 

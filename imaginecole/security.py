@@ -11,7 +11,7 @@ CONTENT_SECURITY_POLICY = (
 
 # Answers the same for everyone, read by programs: a signed-in editor's cookie must neither
 # change them nor be refreshed by them.
-SESSIONLESS_PATHS = ("/api/", "/oai")
+SESSIONLESS_PATHS = ("/api/", "/oai", "/opds/")
 
 
 class SessionInterface(SecureCookieSessionInterface):

@@ -1,7 +1,9 @@
-"""Remember modules that were removed or unpublished.
+"""Remember modules that were removed or unpublished, and the hash of each bundle file.
 
 OAI-PMH harvesters keep a copy of each record; a removal they never hear of leaves a module in
-their catalogue forever (``deletedRecord=persistent``).
+their catalogue forever (``deletedRecord=persistent``). The OPDS catalogue announces each
+bundle file's SHA-256, computed once when the bundle is built; bundles built before keep an
+empty list.
 
 Revision ID: b7e2c4d91a05
 Revises: aad55eff64cd
@@ -19,6 +21,25 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
+        "built_bundle_file",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("bundle_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["bundle_id"],
+            ["built_bundle.id"],
+            name=op.f("fk_built_bundle_file_bundle_id_built_bundle"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_built_bundle_file")),
+    )
+    with op.batch_alter_table("built_bundle_file", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_built_bundle_file_bundle_id"), ["bundle_id"], unique=False
+        )
+    op.create_table(
         "module_tombstone",
         sa.Column("uid", sa.String(length=120), nullable=False),
         sa.Column("country_code", sa.String(length=2), nullable=False),
@@ -33,6 +54,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("built_bundle_file", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_built_bundle_file_bundle_id"))
+    op.drop_table("built_bundle_file")
     with op.batch_alter_table("module_tombstone", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_module_tombstone_country_code"))
     op.drop_table("module_tombstone")
