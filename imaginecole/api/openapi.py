@@ -107,6 +107,42 @@ SCHEMAS = {
             ),
         }
     ),
+    "CFPackage": {
+        "type": "object",
+        "description": "1EdTech CASE 1.0 CFPackage; identifiers are UUIDs, the same on every server",
+        "required": ["CFDocument", "CFItems", "CFAssociations"],
+        "properties": {
+            "CFDocument": {
+                "type": "object",
+                "required": ["identifier", "uri", "creator", "title", "lastChangeDateTime"],
+            },
+            "CFItems": _array(
+                {
+                    "type": "object",
+                    "required": [
+                        "identifier",
+                        "uri",
+                        "fullStatement",
+                        "lastChangeDateTime",
+                        "CFDocumentURI",
+                    ],
+                }
+            ),
+            "CFAssociations": _array(
+                {
+                    "type": "object",
+                    "required": [
+                        "identifier",
+                        "uri",
+                        "associationType",
+                        "originNodeURI",
+                        "destinationNodeURI",
+                        "lastChangeDateTime",
+                    ],
+                }
+            ),
+        },
+    },
     "ModuleSummary": _object(
         {
             "id": {"type": "string"},
@@ -295,6 +331,15 @@ PATHS = {
         [_path("code", "Two-letter code")],
         _answers("Curriculum", 404),
         "getCurriculum",
+    ),
+    "/countries/{code}/case": _get(
+        "A country's curriculum as a 1EdTech CASE 1.0 CFPackage, its texts in one language",
+        [
+            _path("code", "Two-letter code"),
+            _query("lang", "Language of the texts", {"enum": list(LANGUAGES)}),
+        ],
+        _answers("CFPackage", 400, 404),
+        "getCurriculumCase",
     ),
     "/modules": _get(
         "Published modules, by id, a page at a time",

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from imaginecole.api import queries
 from imaginecole.api.openapi import openapi_document
 from imaginecole.config import LANGUAGES
+from imaginecole.curriculum.case import cf_package
 from imaginecole.i18n import current_language
 from imaginecole.search import SearchQuery, search_index
 
@@ -71,6 +72,14 @@ def curriculum(code: str):
     )
 
 
+@bp.route("/countries/<code>/case")
+def case(code: str):
+    lang = _language()
+    return jsonify(
+        _found(cf_package(code, lang), _("No country has the code %(code)s.", code=code))
+    )
+
+
 @bp.route("/modules")
 def modules():
     page, per_page = _paging(default_per_page=20)
@@ -100,9 +109,7 @@ def module(uid: str):
 
 @bp.route("/modules/<uid>/lessons/<slug>")
 def lesson(uid: str, slug: str):
-    lang = request.args.get("lang", "fr")
-    if lang not in LANGUAGES:
-        raise ApiError(400, _("lang must be one of: %(choices)s.", choices="fr, en, ar"))
+    lang = _language()
     return jsonify(
         _found(queries.lesson(uid, slug, lang), _("This module has no lesson %(slug)s.", slug=slug))
     )
@@ -166,6 +173,13 @@ def search():
     )
     response.headers["Vary"] = "Accept-Language"
     return response
+
+
+def _language() -> str:
+    lang = request.args.get("lang", "fr")
+    if lang not in LANGUAGES:
+        raise ApiError(400, _("lang must be one of: %(choices)s.", choices="fr, en, ar"))
+    return lang
 
 
 def _found(data: dict | None, message: str) -> dict:

@@ -42,6 +42,7 @@ def test_the_document_describes_every_operation(api_schema):
     assert sorted(operations(api_schema)) == [
         "GET /countries",
         "GET /countries/{code}",
+        "GET /countries/{code}/case",
         "GET /countries/{code}/curriculum",
         "GET /modules",
         "GET /modules/{id}",
@@ -55,6 +56,7 @@ def test_the_document_describes_every_operation(api_schema):
     [
         "GET /countries",
         "GET /countries/{code}",
+        "GET /countries/{code}/case",
         "GET /countries/{code}/curriculum",
         "GET /modules",
         "GET /modules/{id}",
