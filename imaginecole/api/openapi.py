@@ -124,7 +124,6 @@ SCHEMAS = {
                         "uri",
                         "fullStatement",
                         "lastChangeDateTime",
-                        "CFDocumentURI",
                     ],
                 }
             ),

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from imaginecole.clock import as_utc
+from imaginecole.content.models import Module
 from imaginecole.curriculum.models import Competency, Country, CurriculumVersion
 from imaginecole.extensions import db
 from imaginecole.links import competency_urn
@@ -33,10 +34,7 @@ def cf_package(code: str, lang: str) -> dict | None:
     )
     if country is None:
         return None
-    changed = db.session.scalar(
-        select(func.max(CurriculumVersion.created_at)).filter_by(country_code=code)
-    )
-    stamp = _stamp(as_utc(changed) if changed else datetime.now(UTC))
+    stamp = _stamp(_last_change(code))
     base = f"urn:imaginecole:{code}:{country.framework_id}"
     document_id = node_uuid(base)
     title = pick(country.framework_title, lang).text or country.framework_id
@@ -58,7 +56,6 @@ def cf_package(code: str, lang: str) -> dict | None:
                 "language": lang,
                 "educationLevel": levels,
                 "lastChangeDateTime": stamp,
-                "CFDocumentURI": document_ref,
             }
         )
         link_id = node_uuid(f"{base}:isChildOf:{identifier}")
@@ -70,7 +67,6 @@ def cf_package(code: str, lang: str) -> dict | None:
                 "sequenceNumber": position,
                 "originNodeURI": ref(identifier, statement),
                 "destinationNodeURI": parent_ref,
-                "CFDocumentURI": document_ref,
                 "lastChangeDateTime": stamp,
             }
         )
@@ -116,11 +112,23 @@ def cf_package(code: str, lang: str) -> dict | None:
             "version": country.framework_version,
             "adoptionStatus": "Adopted",
             "notes": country.framework_id,
-            "CFPackageURI": document_ref,
         },
         "CFItems": items,
         "CFAssociations": associations,
     }
+
+
+def _last_change(code: str) -> datetime:
+    """Return when the curriculum last changed, as far as this server knows.
+
+    Its history when it has one (edits here); a curriculum only ever loaded from files has none,
+    and is loaded with the country's modules: their newest change stands for it. The same
+    curriculum must always give the same package (ETags, importers comparing dates).
+    """
+    changed = db.session.scalar(
+        select(func.max(CurriculumVersion.created_at)).filter_by(country_code=code)
+    ) or db.session.scalar(select(func.max(Module.updated_at)).filter_by(country_code=code))
+    return as_utc(changed) if changed else datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _stamp(moment: datetime) -> str:
