@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
@@ -14,6 +14,7 @@ from imaginecole.extensions import db
 from tests.conftest import load_content, make_app
 
 NS = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+CHANGED = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def entries(body: bytes) -> dict[str, str | None]:
@@ -56,13 +57,15 @@ def test_an_unpublished_module_leaves_the_sitemap_and_dates_follow_changes(tmp_p
         db.session.commit()
         module = db.session.scalar(select(Module).filter_by(uid="zz-sciences-eau"))
         module.version += 1
+        module.updated_at = CHANGED  # a change later than the load, whatever the clock says
         db.session.commit()
     after = entries(client.get("/sitemap.xml").data)
     assert not any("zz-maths-fractions" in url for url in after)
     assert "http://localhost/fr/zz/cm1/mathematiques/" not in after  # nothing left to list
     water = "http://localhost/en/modules/zz-sciences-eau/"
-    assert after[water] > before[water]
-    assert after["http://localhost/fr/"] >= after[water]
+    assert before[water] < after[water] == "2030-01-02T03:04:05+00:00"
+    assert after["http://localhost/fr/"] == after["http://localhost/fr/zz/cm1/"] == after[water]
+    assert after["http://localhost/fr/zz/7e-annee/histoire/"] < after[water]
 
 
 def test_a_large_catalogue_gets_an_index_of_sitemaps(client, monkeypatch):
