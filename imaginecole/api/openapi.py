@@ -312,7 +312,7 @@ PATHS = {
         "Every country, with its curriculum framework and number of published modules",
         [],
         {
-            **_answers("Country"),
+            **_answers("Country", 400),
             "200": {
                 "description": "Found",
                 "content": {
@@ -323,12 +323,15 @@ PATHS = {
         "listCountries",
     ),
     "/countries/{code}": _get(
-        "One country", [_path("code", "Two-letter code")], _answers("Country", 404), "getCountry"
+        "One country",
+        [_path("code", "Two-letter code")],
+        _answers("Country", 400, 404),
+        "getCountry",
     ),
     "/countries/{code}/curriculum": _get(
         "A country's curriculum: cycles, levels, domains, subjects and competencies",
         [_path("code", "Two-letter code")],
-        _answers("Curriculum", 404),
+        _answers("Curriculum", 400, 404),
         "getCurriculum",
     ),
     "/countries/{code}/case": _get(
@@ -379,7 +382,7 @@ PATHS = {
     "/modules/{id}": _get(
         "A published module: licence, authors, curriculum, lessons, media",
         [_path("id", "Module id")],
-        _answers("Module", 404),
+        _answers("Module", 400, 404),
         "getModule",
     ),
     "/modules/{id}/lessons/{slug}": _get(
@@ -408,7 +411,7 @@ PATHS = {
                 {"type": "integer", "minimum": 1, "maximum": 50},
             ),
         ],
-        _answers("SearchResults"),
+        _answers("SearchResults", 400),
         "search",
     ),
 }

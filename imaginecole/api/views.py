@@ -31,6 +31,14 @@ class ApiError(Exception):
         self.message = message
 
 
+@bp.before_request
+def refuse_nul_characters():
+    # No text column can hold one (PostgreSQL refuses the query): a clear 400, not a 500.
+    values = [*(request.view_args or {}).values(), *request.args.values()]
+    if any("\x00" in str(value) for value in values):
+        raise ApiError(400, _("A parameter contains a NUL character."))
+
+
 @bp.after_request
 def shareable(response):
     response.headers["Access-Control-Allow-Origin"] = "*"

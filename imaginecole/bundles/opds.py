@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, send_file
+from flask import Blueprint, Response, abort, request, send_file
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
@@ -26,6 +26,14 @@ from imaginecole.i18n import current_language
 from imaginecole.links import external_url, public_host
 
 bp = Blueprint("opds", __name__, url_prefix="/opds")
+
+
+@bp.before_request
+def refuse_nul_characters():
+    # No text column can hold one (PostgreSQL refuses the query): nothing is there.
+    if any("\x00" in str(value) for value in (request.view_args or {}).values()):
+        abort(404)
+
 
 ATOM = "http://www.w3.org/2005/Atom"
 DCTERMS = "http://purl.org/dc/terms/"

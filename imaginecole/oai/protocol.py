@@ -71,6 +71,8 @@ def parse_request(multi: dict[str, list[str]]) -> OaiRequest:
             raise OaiError("badArgument", f"The argument {name!r} is repeated.")
         if len(values[0]) > MAX_ARGUMENT_CHARS:
             raise OaiError("badArgument", f"The argument {name!r} is too long.")
+        if "\x00" in values[0]:
+            raise OaiError("badArgument", f"The argument {name!r} contains a NUL character.")
         arguments[name] = values[0]
     if exclusive and exclusive in arguments:
         if len(arguments) > 1:

@@ -161,3 +161,18 @@ def test_the_openapi_document_is_served_and_is_openapi_3_1(client):
     document = get(client, "/api/v1/openapi.json")
     assert document["openapi"] == "3.1.0"
     assert "/modules/{id}" in document["paths"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/modules?country=z%00",
+        "/api/v1/modules/zz%00maths",
+        "/api/v1/countries/z%00",
+        "/api/v1/countries/zz/case?lang=fr&x=%00",
+        "/api/v1/search?q=fraction%00",
+    ],
+)
+def test_a_nul_character_is_a_400_not_a_server_error(client, url):
+    error = get(client, url, 400, **{"Accept-Language": "en"})["error"]
+    assert error["message"] == "A parameter contains a NUL character."

@@ -102,3 +102,7 @@ def test_a_server_that_published_nothing_has_an_empty_catalogue(tmp_path):
     app = make_app(tmp_path / "data")
     _, feed = read(app.test_client(), "/opds/")
     assert feed.entries == []
+
+
+def test_a_nul_character_finds_nothing(published):
+    assert published.test_client().get("/opds/z%00/main.xml").status_code == 404

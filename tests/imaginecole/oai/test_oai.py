@@ -375,3 +375,8 @@ def test_the_oaipmh_client_harvests_identifiers_records_and_errors(own):
     header, metadata, _ = records[0]
     assert metadata.getField("language") == ["fr", "en", "ar"]
     assert [f[0] for f in formats] == ["oai_dc"]
+
+
+def test_a_nul_character_is_a_bad_argument(client):
+    root = oai(client, "verb=GetRecord&identifier=oai:localhost:zz%00&metadataPrefix=oai_dc")
+    assert error_code(root) == "badArgument"
