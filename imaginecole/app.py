@@ -15,7 +15,10 @@ import imaginecole.models  # noqa: F401  (every table, so relationships across d
 from imaginecole import errors, i18n, security, sides, templating
 from imaginecole.accounts import auth
 from imaginecole.accounts.views import bp as accounts_bp
+from imaginecole.api.views import bp as api_bp
+from imaginecole.bundles.opds import bp as opds_bp
 from imaginecole.bundles.views import bp as bundles_bp
+from imaginecole.catalog.crawlers import bp as crawlers_bp
 from imaginecole.catalog.views import bp as catalog_bp
 from imaginecole.cli import register_commands
 from imaginecole.config import DEFAULTS, check_database_url, proxy_count, search_engine_for
@@ -27,6 +30,8 @@ from imaginecole.extensions import babel, db, migrate
 from imaginecole.limits import refuse_texts_that_do_not_fit
 from imaginecole.media.views import bp as media_bp
 from imaginecole.national.views import bp as national_bp
+from imaginecole.oai.queries import record_removals
+from imaginecole.oai.views import bp as oai_bp
 from imaginecole.pages import setup as pages
 from imaginecole.review.views import bp as review_bp
 from imaginecole.search.views import bp as search_bp
@@ -47,6 +52,10 @@ BLUEPRINTS = (
     curation_bp,
     curriculum_bp,
     coverage_bp,
+    oai_bp,
+    crawlers_bp,
+    api_bp,
+    opds_bp,
 )
 
 
@@ -114,6 +123,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 # The last guard before the database: PostgreSQL would refuse such a text with an error
 # that carries the statement's values.
 event.listen(Session, "before_flush", refuse_texts_that_do_not_fit)
+# Harvesters must learn of every public module that leaves, whichever way it leaves.
+event.listen(Session, "before_flush", record_removals)
 
 
 @event.listens_for(Engine, "connect")

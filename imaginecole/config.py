@@ -123,6 +123,18 @@ SETTINGS = (
         ("/media", "/mnt", "/run/media"),
         "Folders (USB drives are mounted there) that the admin page searches for bundles",
     ),
+    Setting(
+        "PUBLIC_URL",
+        "",
+        "Address readers and harvesters reach this server at (https://oer.example.org), for "
+        "canonical links, OAI-PMH, sitemaps and feeds; empty means the address of each request",
+    ),
+    Setting(
+        "CONTACT_EMAIL",
+        "",
+        "Address shown to harvesters (OAI-PMH Identify); empty means webmaster@ the server's host",
+    ),
+    Setting("OAI_PAGE_SIZE", 100, "Records in one OAI-PMH list response before a resumptionToken"),
 )
 
 DEFAULTS = {setting.name: setting.default for setting in SETTINGS}

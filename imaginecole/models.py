@@ -12,6 +12,7 @@ from imaginecole.content import models as content
 from imaginecole.curation import models as curation
 from imaginecole.curriculum import models as curriculum
 from imaginecole.media import models as media
+from imaginecole.oai import models as oai
 from imaginecole.pages import models as pages
 from imaginecole.review import models as review
 from imaginecole.search import models as search
@@ -25,6 +26,7 @@ DOMAIN_MODELS = (
     curation,
     curriculum,
     media,
+    oai,
     pages,
     review,
     search,

@@ -1,6 +1,7 @@
 """Response headers that keep every page self-contained and safe for anonymous readers."""
 
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self'; media-src 'self'; style-src 'self'; script-src 'self'; "
@@ -8,7 +9,23 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+# Answers the same for everyone, read by programs: a signed-in editor's cookie must neither
+# change them nor be refreshed by them.
+SESSIONLESS_PATHS = ("/api/", "/oai", "/opds/")
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with no session at all on ``SESSIONLESS_PATHS``."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if request.path.startswith(SESSIONLESS_PATHS):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def register(app: Flask) -> None:
+    app.session_interface = SessionInterface()
+
     @app.after_request
     def set_headers(response):
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)

@@ -36,6 +36,25 @@ LICENCES = {
     "MIT": _l("MIT licence"),
     "GFDL-1.3-or-later": _l("GNU Free Documentation License 1.3 or later"),
 }
+# Where each licence is published: rel="license" links, JSON-LD and OAI-PMH rights name it so.
+LICENCE_URLS = {
+    "CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
+    "CC-BY-SA-4.0": "https://creativecommons.org/licenses/by-sa/4.0/",
+    "CC0-1.0": "https://creativecommons.org/publicdomain/zero/1.0/",
+    "CC-BY-3.0": "https://creativecommons.org/licenses/by/3.0/",
+    "CC-BY-SA-3.0": "https://creativecommons.org/licenses/by-sa/3.0/",
+    "CC-BY-2.0": "https://creativecommons.org/licenses/by/2.0/",
+    "CC-BY-SA-2.0": "https://creativecommons.org/licenses/by-sa/2.0/",
+    "Etalab-2.0": "https://www.etalab.gouv.fr/licence-ouverte-open-licence/",
+    "LO-FR-2.0": "https://www.etalab.gouv.fr/licence-ouverte-open-licence/",
+    "MIT": "https://spdx.org/licenses/MIT.html",
+    "GFDL-1.3-or-later": "https://www.gnu.org/licenses/fdl-1.3.html",
+}
+
+
+def licence_url(code: str) -> str:
+    """Return the URL of a licence by its SPDX id (SPDX's page for one we do not list)."""
+    return LICENCE_URLS.get(code) or f"https://spdx.org/licenses/{code}.html"
 
 
 def register(app: Flask) -> None:
@@ -63,6 +82,7 @@ def register(app: Flask) -> None:
         pick=pick_localized,
         resource_type_name=lambda code: RESOURCE_TYPES.get(code, code),
         licence_name=lambda code: LICENCES.get(code, code),
+        licence_url=licence_url,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -7,11 +7,15 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from werkzeug.serving import make_server
 
 from tests.conftest import TEST_PORTS, database_env
 
@@ -142,3 +146,37 @@ def stop_server(server: LiveServer) -> None:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait(timeout=10)
+
+
+@contextmanager
+def serve_in_thread(app) -> Iterator[str]:
+    """Serve ``app`` over real HTTP on 127.0.0.1 in a thread; yield its URL (no trailing slash).
+
+    For clients that speak HTTP themselves (harvesters, feed readers). ``TEST_SERVER_PORTS``
+    (``8700-8799``) keeps the port within a range where a machine allots them.
+    """
+    server = None
+    for port in _allowed_ports():
+        try:
+            server = make_server("127.0.0.1", port, app, threaded=True)
+            break
+        except OSError:
+            continue
+    if server is None:
+        raise RuntimeError("no free port in TEST_SERVER_PORTS")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _allowed_ports() -> list[int]:
+    allowed = os.environ.get("TEST_SERVER_PORTS", "")
+    if not allowed:
+        return [0]
+    first, _, last = allowed.partition("-")
+    return list(range(int(first), int(last or first) + 1))

@@ -43,6 +43,12 @@ def login_required(view):
     return wrapper
 
 
+def reads_only(view):
+    """Let any site POST to ``view``: it changes nothing and reads no session (OAI-PMH)."""
+    view.reads_only = True
+    return view
+
+
 def role_required(*roles: str):
     """Allow only users with one of ``roles`` (admins always pass)."""
 
@@ -96,6 +102,8 @@ def register(app: Flask) -> None:
     @app.before_request
     def check_csrf():
         if request.method not in UNSAFE_METHODS:
+            return
+        if getattr(app.view_functions.get(request.endpoint), "reads_only", False):
             return
         if not _same_origin() and request.headers.get("Origin") is not None:
             abort(403)  # another site's page is posting on a user's behalf

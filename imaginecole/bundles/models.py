@@ -36,6 +36,25 @@ class BuiltBundle(db.Model):
     module_count: Mapped[int] = mapped_column(Integer)
     publisher_key_id: Mapped[str] = mapped_column(String(64))
     built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    # Empty for bundles built before the files' hashes were recorded.
+    files: Mapped[list[BuiltBundleFile]] = relationship(
+        order_by="BuiltBundleFile.id", cascade="all, delete-orphan"
+    )
+
+
+class BuiltBundleFile(db.Model):
+    """One file of a built bundle as written (a bundle split for FAT32 has several).
+
+    Its SHA-256 is computed once, at the build, for catalogues (OPDS) that announce it.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bundle_id: Mapped[int] = mapped_column(
+        ForeignKey("built_bundle.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
 
 
 class SigningKey(db.Model):

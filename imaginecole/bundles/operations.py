@@ -11,6 +11,7 @@ An import then brings the search index up to date.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from imaginecole.bundles.keys import (
     record_first_key,
     signing_key_for,
 )
-from imaginecole.bundles.models import BuiltBundle, InstalledBundle
+from imaginecole.bundles.models import BuiltBundle, BuiltBundleFile, InstalledBundle
 from imaginecole.content.models import Lesson, Module, ModuleCompetency
 from imaginecole.content.operations import (
     LoadReport,
@@ -275,6 +276,7 @@ def build_country_bundle(
             manifest=manifest.to_json_bytes().decode(),
             module_count=len(manifest.modules),
             publisher_key_id=key.key_id,
+            files=file_rows(parts),
         )
         record_first_key(country, key)
         db.session.add(built)
@@ -662,3 +664,20 @@ def built_bundles(country: str | None = None) -> list[BuiltBundle]:
     if country:
         query = query.filter_by(country_code=country)
     return list(db.session.scalars(query))
+
+
+def file_rows(parts: list[Path]) -> list[BuiltBundleFile]:
+    """Return the rows naming each file of a bundle just built, with its size and SHA-256."""
+    return [
+        BuiltBundleFile(name=path.name, size=path.stat().st_size, sha256=file_sha256(path))
+        for path in parts
+    ]
+
+
+def file_sha256(path: Path) -> str:
+    """Return the SHA-256 of a file, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

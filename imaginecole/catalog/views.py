@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from imaginecole.catalog import queries
 from imaginecole.catalog.offline import module_zip
+from imaginecole.catalog.structured import lesson_json_ld, module_json_ld
 from imaginecole.i18n import current_language
 from imaginecole.pages.cache import public_page
 
@@ -87,7 +88,11 @@ def subject(country: str, level: str, subject: str):
 def module(uid: str):
     found = queries.get_module(uid)
     return render_template(
-        "catalog/module.html", module=found, country=found.country, level=found.levels[0]
+        "catalog/module.html",
+        module=found,
+        country=found.country,
+        level=found.levels[0],
+        json_ld=module_json_ld(found, current_language()),
     )
 
 
@@ -96,15 +101,17 @@ def module(uid: str):
 def lesson(uid: str, slug: str):
     found = queries.get_module(uid)
     lesson, previous, following = queries.get_lesson(found, slug)
+    text = lesson.text_in(current_language())
     return render_template(
         "catalog/lesson.html",
         module=found,
         country=found.country,
         level=found.levels[0],
         lesson=lesson,
-        text=lesson.text_in(current_language()),
+        text=text,
         previous=previous,
         following=following,
+        json_ld=lesson_json_ld(found, lesson, text, current_language()),
     )
 
 

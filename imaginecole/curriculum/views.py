@@ -7,6 +7,8 @@ change is previewed first: what changes, and what happens to each module it affe
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -14,9 +16,11 @@ from flask_babel import ngettext
 
 from imaginecole.accounts.auth import current_user, role_required
 from imaginecole.curriculum import operations as service
+from imaginecole.curriculum.case import cf_package
 from imaginecole.curriculum.models import Country
 from imaginecole.curriculum.queries import curriculum_of
 from imaginecole.extensions import db
+from imaginecole.i18n import current_language
 from imaginecole.localized import pick
 from imaginecole.search.indexing import sync_index
 from sync import model as fmt
@@ -308,6 +312,20 @@ def curriculum_export(country: str):
         service.export_toml(country),
         mimetype="application/toml",
         headers={"Content-Disposition": f'attachment; filename="{country}-curriculum.toml"'},
+    )
+
+
+@bp.route("/<country>/curriculum.case.json")
+@role_required("editor")
+def curriculum_case(country: str):
+    _country(country)
+    lang = current_language()
+    return Response(
+        json.dumps(cf_package(country, lang), ensure_ascii=False, indent=2),
+        mimetype="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{country}-curriculum-case-{lang}.json"'
+        },
     )
 
 

@@ -1,10 +1,10 @@
-"""The search page, usable with JavaScript off, and the same search as JSON."""
+"""The search page, usable with JavaScript off (the same search as JSON is in imaginecole.api)."""
 
 from __future__ import annotations
 
 from urllib.parse import quote_plus, urlencode
 
-from flask import Blueprint, g, jsonify, render_template, request, url_for
+from flask import Blueprint, g, render_template, request, url_for
 
 from imaginecole.catalog.queries import facet_labels
 from imaginecole.i18n import current_language
@@ -72,39 +72,3 @@ def page():
     results = search_index().search(query) if query.text.strip() or query.filters() else None
     labels = facet_labels(results, current_language()) if results else {}
     return render_template("search/results.html", query=query, results=results, labels=labels)
-
-
-@bp.route("/api/v1/search")
-@public_page
-def api():
-    query = query_from_request()
-    results = search_index().search(query)
-    return jsonify(
-        query=query.text,
-        total=results.total,
-        page=query.page,
-        pages=results.pages,
-        suggestion=results.suggestion or None,
-        corrected=results.corrected,
-        partial=results.partial,
-        facets={
-            name: [{"value": v, "count": c} for v, c in values]
-            for name, values in results.facets.items()
-        },
-        results=[
-            {
-                "kind": hit.kind,
-                "module": hit.module_uid,
-                "lesson": hit.lesson_slug or None,
-                "language": hit.lang,
-                "title": hit.title,
-                "module_title": hit.module_title,
-                "snippet_html": hit.snippet,
-                "country": hit.country,
-                "levels": hit.levels,
-                "subject": hit.subject,
-                "resource_type": hit.resource_type,
-            }
-            for hit in results.hits
-        ],
-    )

@@ -23,11 +23,13 @@ from sqlalchemy import (
     String,
     Text,
     create_engine,
+    event,
     func,
     insert,
     select,
     text,
 )
+from sqlalchemy.orm import Session
 
 from imaginecole.accounts.operations import create_user
 from imaginecole.app import create_app
@@ -35,6 +37,7 @@ from imaginecole.bundles import operations as bundle_operations
 from imaginecole.bundles.operations import build_country_bundle
 from imaginecole.datadir import schema_lock, signing_key_path
 from imaginecole.extensions import db
+from imaginecole.oai.queries import record_removals
 from imaginecole.schema import (
     BASELINE,
     SchemaError,
@@ -148,6 +151,15 @@ def fill(app) -> None:
     migration changes a table written here, write that table's rows with SQL of the first
     revision instead.
     """
+    # The first revision has no module_tombstone table: write as a release of that time did.
+    event.remove(Session, "before_flush", record_removals)
+    try:
+        _fill(app)
+    finally:
+        event.listen(Session, "before_flush", record_removals)
+
+
+def _fill(app) -> None:
     assert not load_content(app).problems  # curriculum, modules, lessons, media and their files
     give_signing_key(app)
     with app.app_context():
@@ -162,6 +174,8 @@ def fill(app) -> None:
                 lambda country: load_private_key(signing_key_path()),
             ),
             patch.object(bundle_operations, "record_first_key", lambda country, key: None),
+            # Nor a built_bundle_file table: no hashes of the files were kept.
+            patch.object(bundle_operations, "file_rows", lambda parts: []),
         ):
             build_country_bundle("zz")  # the bundle file, its row, module versions
         db.session.commit()

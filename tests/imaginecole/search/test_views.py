@@ -261,6 +261,7 @@ def test_api_shape(client):
         "query",
         "total",
         "page",
+        "per_page",
         "pages",
         "suggestion",
         "corrected",
@@ -296,7 +297,14 @@ def test_api_shape(client):
         "levels": ["zz:cm1", "zz:7e-annee"],
         "subject": "sciences",
         "resource_type": "activity",
+        "licence": {
+            "id": "CC-BY-4.0",
+            "name": lesson["licence"]["name"],
+            "url": "https://creativecommons.org/licenses/by/4.0/",
+        },
+        "authors": [{"name": "Équipe d'essai", "role": "author"}],
     }
+    assert lesson["licence"]["name"]["en"] == "Creative Commons Attribution 4.0"
     assert "<mark>" in lesson["snippet_html"]
     # A module of several lessons has a result of its own.
     module = next(r for r in api(client, q="fractions")["results"] if r["kind"] == "module")
