@@ -14,11 +14,12 @@ from html import escape
 from urllib.parse import unquote
 
 import nh3
-from latex2mathml.converter import convert as latex_to_mathml
 from markdown_it import MarkdownIt
 from mdit_py_plugins.admon import admon_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
+
+from imaginecole.rendering.maths import formula_html
 
 
 @dataclass
@@ -57,10 +58,13 @@ HTML_TAGS = {
     "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "a", "img", "picture", "source",
     "em", "strong", "code", "pre", "blockquote", "table", "thead", "tbody", "tr", "th", "td", "hr",
     "br", "del", "s", "details", "summary", "div", "span", "input", "audio", "video", "figure",
-    "figcaption", "sup", "sub",
+    "figcaption", "sup", "sub", "var",
 }  # fmt: skip
 ATTRIBUTES = {
     "*": {"class", "lang", "dir"},
+    # A formula or code box that may scroll sideways takes the keyboard focus (WCAG 2.1.1).
+    "span": {"tabindex"},
+    "pre": {"tabindex"},
     "a": {"href", "title", "type", "download"},
     "img": {"src", "srcset", "sizes", "alt", "title", "width", "height", "loading", "decoding"},
     "source": {"srcset", "sizes", "type", "src"},
@@ -76,11 +80,21 @@ ATTRIBUTES = {
 ALIGN_CLASS = re.compile(r'style="text-align:(left|right|center)"')
 
 
-def _math(latex: str, display: str) -> str:
-    try:
-        return latex_to_mathml(latex, display=display)
-    except Exception:  # latex2mathml raises many error types on bad input; show the source instead
-        return f'<code class="math-error">{escape(latex)}</code>'
+def _render_math_inline(self, tokens, idx, options, env):
+    return formula_html(tokens[idx].content, display=False)
+
+
+def _render_math_inline_double(self, tokens, idx, options, env):
+    # "$$…$$" inside a paragraph (straight after a line of text) is still a display formula:
+    # its box is a block, but it stays inside the paragraph's HTML.
+    return formula_html(tokens[idx].content, display=True)
+
+
+def _render_math_block(self, tokens, idx, options, env):
+    token = tokens[idx]
+    label = token.info if token.type == "math_block_label" else ""
+    number = f'<span class="eqno">({escape(label)})</span>' if label else ""
+    return f'<div class="formula">{formula_html(token.content, display=True)}{number}</div>\n'
 
 
 def _render_admonition_open(self, tokens, idx, options, env):
@@ -176,11 +190,12 @@ def make_parser() -> MarkdownIt:
             allow_space=False,
             allow_digits=True,
             double_inline=True,
-            renderer=lambda content, opts: _math(
-                content, "block" if opts.get("display_mode") else "inline"
-            ),
         )
     )
+    parser.add_render_rule("math_inline", _render_math_inline)
+    parser.add_render_rule("math_inline_double", _render_math_inline_double)
+    parser.add_render_rule("math_block", _render_math_block)
+    parser.add_render_rule("math_block_label", _render_math_block)
     parser.add_render_rule("admonition_open", _render_admonition_open)
     parser.add_render_rule("admonition_close", _render_admonition_close)
     parser.add_render_rule("admonition_title_open", _render_admonition_title_open)

@@ -20,6 +20,8 @@ from PIL import Image
 
 from imaginecole.catalog import queries
 from imaginecole.config import TRANSLATIONS_DIR
+from imaginecole.rendering.markdown import render_markdown
+from tests.conftest import CORPUS
 
 LANGS = ("fr", "en", "ar")
 DIRECTION = {"fr": "ltr", "en": "ltr", "ar": "rtl"}
@@ -515,6 +517,33 @@ def test_a_lesson_with_its_stylesheet_fits_in_30_kb_gzipped(client, url):
     css = b"".join(client.get(href).data for href in sheet)
 
     assert len(gzip.compress(html.data)) + len(gzip.compress(css)) <= 30 * 1024
+
+
+@pytest.mark.corpus
+def test_nine_corpus_lessons_in_ten_fit_in_30_kb_gzipped_with_their_formulas(client):
+    """Every Markdown page of the real corpus, rendered into the lesson page around it."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"the course corpus is not at {CORPUS}")
+    page = client.get(LESSONS[0].format(lang="fr")).get_data(as_text=True)
+    before, _, rest = page.partition('<article class="lesson">')
+    after = rest.partition("</article>")[2]
+    css = client.get(Page(page).named("link")[0]["href"]).data
+    sources = [
+        p for p in sorted(CORPUS.rglob("*.md")) if p.name not in ("README.md", "ATTRIBUTION.md")
+    ]
+    sizes = [
+        len(
+            gzip.compress(
+                f"{before}<article>{render_markdown(p.read_text('utf-8'))}</article>{after}".encode()
+            )
+        )
+        + len(gzip.compress(css))
+        for p in sources
+    ]
+
+    assert len(sizes) > 100
+    within = sum(size <= 30 * 1024 for size in sizes)
+    assert within >= 0.9 * len(sizes), sorted(sizes)[-10:]
 
 
 # ---------------------------------------------------------------------------- offline ZIP
