@@ -129,6 +129,21 @@ def get_module(uid: str) -> Module:
     return module or abort(404)
 
 
+def get_module_with_texts(uid: str) -> Module:
+    """Return a published module with the full text of every lesson (the printed module)."""
+    module = db.session.scalar(
+        select(Module)
+        .filter_by(uid=uid, published=True)
+        .options(
+            selectinload(Module.lessons).selectinload(Lesson.translations),
+            selectinload(Module.levels),
+            selectinload(Module.country),
+            selectinload(Module.subject),
+        )
+    )
+    return module or abort(404)
+
+
 def get_lesson(module: Module, slug: str) -> tuple[Lesson, Lesson | None, Lesson | None]:
     """Return the lesson with its previous and next lessons in the module."""
     for index, lesson in enumerate(module.lessons):

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from imaginecole.catalog import queries
 from imaginecole.catalog.offline import module_zip
 from imaginecole.i18n import current_language
+from imaginecole.rendering.markdown import printable
 
 bp = Blueprint("catalog", __name__, url_prefix="/<lang>", template_folder="templates")
 
@@ -82,6 +83,24 @@ def module(uid: str):
     found = queries.get_module(uid)
     return render_template(
         "catalog/module.html", module=found, country=found.country, level=found.levels[0]
+    )
+
+
+@bp.route("/modules/<uid>/print")
+def print_module(uid: str):
+    found = queries.get_module_with_texts(uid)
+    lang = current_language()
+    lessons = [
+        (lesson, text, printable(text.html))
+        for lesson in found.lessons
+        for text in [lesson.text_in(lang)]
+    ]
+    return render_template(
+        "catalog/print.html",
+        module=found,
+        country=found.country,
+        level=found.levels[0],
+        lessons=lessons,
     )
 
 

@@ -78,6 +78,19 @@ ATTRIBUTES = {
     **{tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS},
 }
 ALIGN_CLASS = re.compile(r'style="text-align:(left|right|center)"')
+# "4 100" written with a plain space: inside Arabic text the bidirectional algorithm shows it
+# as "100 4". A narrow no-break space is a number separator to that algorithm, and never
+# breaks the number across lines either.
+THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d])")
+
+
+def _group_thousands(state) -> None:
+    for token in state.tokens:
+        for child in token.children or []:
+            if child.type == "text" and " " in child.content:
+                child.content = THOUSANDS.sub(
+                    lambda match: match.group(0).replace(" ", "\u202f"), child.content
+                )
 
 
 def _render_math_inline(self, tokens, idx, options, env):
@@ -196,6 +209,7 @@ def make_parser() -> MarkdownIt:
     parser.add_render_rule("math_inline_double", _render_math_inline_double)
     parser.add_render_rule("math_block", _render_math_block)
     parser.add_render_rule("math_block_label", _render_math_block)
+    parser.core.ruler.push("group_thousands", _group_thousands)
     parser.add_render_rule("admonition_open", _render_admonition_open)
     parser.add_render_rule("admonition_close", _render_admonition_close)
     parser.add_render_rule("admonition_title_open", _render_admonition_title_open)
@@ -231,6 +245,12 @@ def sanitize(html: str) -> str:
         link_rel="noopener noreferrer",
         strip_comments=True,
     )
+
+
+def printable(html: str) -> str:
+    """Return lesson HTML for paper: every <details> open, every image loaded at once."""
+    html = re.sub(r"<details((?: class=\"[^\"]*\")?)>", r"<details\1 open>", html)
+    return html.replace(' loading="lazy"', "")
 
 
 def plain_text(html: str) -> str:

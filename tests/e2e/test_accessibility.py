@@ -24,6 +24,7 @@ READING_PAGES = {
     "module": MODULE,
     "lesson": MODULE + "lire-une-fraction",
     "lesson-with-more-formulas": MODULE + "comparer",
+    "print": MODULE + "print",
     "search-results": "/search?q=fraction",
     "search-nothing-found": "/search?q=zzzzqqq",
 }

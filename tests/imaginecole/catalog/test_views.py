@@ -663,3 +663,33 @@ def test_media_names_that_do_not_match_a_file_are_404(client, name):
 
     assert response.status_code == 404
     assert "immutable" not in response.headers.get("Cache-Control", "")
+
+
+# ---------------------------------------------------------------------------- printed module
+
+
+def test_the_module_page_leads_to_its_printable_version(client):
+    page = get_page(client, "/fr/modules/zz-maths-fractions/")
+
+    assert "/fr/modules/zz-maths-fractions/print" in [a.get("href") for a in page.named("a")]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_printed_module_holds_every_lesson_with_answers_open_and_credits_once(client, lang):
+    page = get_page(client, f"/{lang}/modules/zz-maths-fractions/print")
+    html = client.get(f"/{lang}/modules/zz-maths-fractions/print").get_data(as_text=True)
+
+    lessons = [a for a in page.named("section") if "print-lesson" in a.get("class", "")]
+    assert len(lessons) == 2
+    assert {"fr": "Zedland", "en": "Zedland", "ar": "زدلاند"}[lang] in page.text()
+    assert html.count('class="licence"') == 1
+    assert all("open" in d for d in page.named("details"))
+    if lang == "fr":  # the French lesson hides its correction in a <details> on screen
+        assert page.named("details")
+    assert all(img.get("loading") != "lazy" for img in page.named("img"))
+    assert page.named("math")
+    assert page.html_tag()["dir"] == DIRECTION[lang]
+
+
+def test_the_printed_module_of_an_unknown_module_is_not_found(client):
+    get_page(client, "/fr/modules/zz-nothing-here/print", status=404)

@@ -127,8 +127,29 @@ def test_a_numbered_equation_keeps_its_number_beside_the_box():
 def test_the_stylesheet_shows_mathml_only_where_the_browser_lays_it_out():
     css = STYLE.read_text(encoding="utf-8")
 
-    assert ".math > math { display: none; }" in css
+    assert ".math > math:not(:only-child) { display: none; }" in css
     assert (
         "@supports (math-depth: auto-add) {"
-        " .math > math { display: revert; } .math-text { display: none; } }"
+        " .math > math:not(:only-child) { display: revert; } .math-text { display: none; } }"
     ) in css
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("حقل مساحته 4 100 م²", "حقل مساحته 4\u202f100 م²"),
+        ("Il y a 1 234 567 élèves.", "Il y a 1\u202f234\u202f567 élèves."),
+        ("En 1960, 12 pays et 3 100 écoles.", "En 1960, 12 pays et 3\u202f100 écoles."),
+        ("Les pages 12 et 1234 567", "Les pages 12 et 1234 567"),
+    ],
+)
+def test_thousands_in_text_keep_their_order_in_arabic(text, shown):
+    html = render_markdown(text)
+
+    assert Elements(html).text.strip() == shown
+
+
+def test_numbers_in_code_are_left_as_written():
+    html = render_markdown("`x = 4 100`\n\n```\n1 000\n```\n")
+
+    assert "\u202f" not in html
