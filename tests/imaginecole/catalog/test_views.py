@@ -21,7 +21,7 @@ from PIL import Image
 from imaginecole.catalog import queries
 from imaginecole.config import TRANSLATIONS_DIR
 from imaginecole.rendering.markdown import render_markdown
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, load_content
 
 LANGS = ("fr", "en", "ar")
 DIRECTION = {"fr": "ltr", "en": "ltr", "ar": "rtl"}
@@ -693,3 +693,40 @@ def test_the_printed_module_holds_every_lesson_with_answers_open_and_credits_onc
 
 def test_the_printed_module_of_an_unknown_module_is_not_found(client):
     get_page(client, "/fr/modules/zz-nothing-here/print", status=404)
+
+
+# ---------------------------------------------------------------------------- bidirectional text
+
+OVERRIDE = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: reverses everything after it, up to an isolate
+
+
+@pytest.fixture
+def overriding_client(app, content_copy):
+    toml = content_copy / "zz" / "modules" / "zz-maths-fractions" / "module.toml"
+    text = toml.read_text(encoding="utf-8")
+    text = text.replace('name = "Awa Diallo"', f'name = "Awa {OVERRIDE}Diallo"')
+    text = text.replace(
+        'attribution = "Équipe d\'essai"', f'attribution = "{OVERRIDE}Équipe d\'essai"'
+    )
+    toml.write_text(text, encoding="utf-8")
+    report = load_content(app, content_copy)
+    assert not report.problems, report.problems
+    return app.test_client()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize(
+    "url", ["/{lang}/modules/zz-maths-fractions/", "/{lang}/modules/zz-maths-fractions/comparer"]
+)
+def test_a_control_character_in_a_credit_cannot_reorder_the_interface(overriding_client, url, lang):
+    html = overriding_client.get(url.format(lang=lang)).get_data(as_text=True)
+
+    # Every occurrence sits alone inside a <bdi>, whose end closes the override.
+    pieces = re.findall(rf"<bdi>[^<]*{OVERRIDE}[^<]*</bdi>", html)
+    assert pieces and len(pieces) == html.count(OVERRIDE)
+
+
+def test_titles_in_the_interface_language_are_isolated_too(client):
+    page = client.get("/ar/modules/zz-maths-fractions/").get_data(as_text=True)
+
+    assert "<h1><bdi>الكسور</bdi></h1>" in page
