@@ -23,10 +23,18 @@ def home():
 @bp.route("/<string(length=2):country>/")
 def country(country: str):
     found = queries.get_country(country)
+    counts = queries.module_counts_by_level(found)
     return render_template(
         "catalog/country.html",
         country=found,
-        counts=queries.module_counts_by_level(found),
+        filled=[
+            (cycle, [(level, counts[level.id]) for level in cycle.levels if counts.get(level.id)])
+            for cycle in found.cycles
+            if any(counts.get(level.id) for level in cycle.levels)
+        ],
+        empty=[
+            level for cycle in found.cycles for level in cycle.levels if not counts.get(level.id)
+        ],
         search_scope=[
             (
                 "country",
@@ -46,7 +54,8 @@ def level(country: str, level: str):
         "catalog/level.html",
         country=found,
         level=found_level,
-        counts=counts,
+        filled=[(s, counts[s.id]) for s in found.subjects if counts.get(s.id)],
+        empty=[s for s in found.subjects if not counts.get(s.id)],
         search_scope=[
             (
                 "country",

@@ -77,6 +77,8 @@ ATTRIBUTES = {
     "video": {"controls", "preload", "src", "width", "height"},
     **{tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS},
 }
+# Wider than a lesson column at its largest (46rem): shown shrunk, with a link to the full file.
+WIDE_IMAGE_PX = 800
 ALIGN_CLASS = re.compile(r'style="text-align:(left|right|center)"')
 # "4 100" written with a plain space: inside Arabic text the bidirectional algorithm shows it
 # as "100 4". A narrow no-break space is a number separator to that algorithm, and never
@@ -154,14 +156,20 @@ def _render_image(self, tokens, idx, options, env):
     img = (
         f'<img src="{escape(found.url)}" alt="{escape(alt)}"{size} loading="lazy" decoding="async">'
     )
-    if not found.sources:
-        return img
-    sources = "".join(
+    if found.sources:
+        img = f"<picture>{_sources(found)}{img}</picture>"
+    if found.width and found.width > WIDE_IMAGE_PX:
+        # Shrunk to a phone's width, a wide diagram's labels cannot be read: link the full file.
+        return f'<a class="full-image" href="{escape(found.url)}">{img}</a>'
+    return img
+
+
+def _sources(found: ImageInfo) -> str:
+    return "".join(
         f'<source type="{escape(media_type)}" srcset="{escape(", ".join(f"{u} {w}w" for u, w in variants))}"'
         ' sizes="(max-width: 48rem) 100vw, 46rem">'
         for media_type, variants in found.sources
     )
-    return f"<picture>{sources}{img}</picture>"
 
 
 def _media_element(found: MediaLink, label: str) -> str:
@@ -185,8 +193,9 @@ def _render_link_open(self, tokens, idx, options, env):
     if isinstance(found, (MediaLink, ImageInfo)):
         token.attrSet("href", found.url)
     elif not re.match(r"^(https?:|mailto:|#)", href, re.I):
-        # A local link that leads nowhere on this server: keep the text, drop the link.
-        token.attrSet("href", "#")
+        # A local link that leads nowhere on this server: keep the text, drop the target. An
+        # <a> without href is not a link at all, where href="#" was one that went nowhere.
+        del token.attrs["href"]
     return self.renderToken(tokens, idx, options, env)
 
 
@@ -232,6 +241,8 @@ def render_markdown(markdown: str, media: MediaResolver | None = None) -> str:
 
     html = _PARSER.render(markdown, {"media": resolve if media else None})
     html = ALIGN_CLASS.sub(r'class="align-\1"', html)
+    # A code block scrolls sideways when its lines are long: it takes the keyboard focus.
+    html = html.replace("<pre><code", '<pre tabindex="0"><code')
     return sanitize(html)
 
 

@@ -81,3 +81,17 @@ def test_a_formula_wider_than_the_phone_scrolls_in_its_own_box(phone, live_serve
     expect(phone.locator("article.lesson .math math").first).to_be_visible()
     expect(phone.locator("article.lesson .math-text").first).to_be_hidden()
     assert phone.locator("article.lesson mn", has_text="23,04").count() == 1
+
+
+def test_on_a_phone_the_first_result_comes_before_the_facets(phone, live_server):
+    phone.goto(f"{live_server.url}/fr/search?q=fraction")
+    first = phone.locator("ol.results > li").first.bounding_box()
+    facets = phone.locator("aside.facets").bounding_box()
+    assert first and facets and first["y"] < facets["y"] < 2000
+
+    phone.set_viewport_size({"width": 1280, "height": 800})
+    first = phone.locator("ol.results > li").first.bounding_box()
+    facets = phone.locator("aside.facets").bounding_box()
+    # On a wide screen the facets are back in their column beside the results.
+    assert first and facets and facets["x"] + facets["width"] <= first["x"]
+    assert abs(facets["y"] - first["y"]) < 80

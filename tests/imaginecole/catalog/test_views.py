@@ -730,3 +730,25 @@ def test_titles_in_the_interface_language_are_isolated_too(client):
     page = client.get("/ar/modules/zz-maths-fractions/").get_data(as_text=True)
 
     assert "<h1><bdi>الكسور</bdi></h1>" in page
+
+
+# ---------------------------------------------------------------------------- what leads somewhere
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_level_lists_subjects_with_modules_and_folds_the_empty_ones(client, lang):
+    page = get_page(client, f"/{lang}/zz/cm1/")
+    html = client.get(f"/{lang}/zz/cm1/").get_data(as_text=True)
+
+    subject_links = [h for h in page.links_in("main") if h.startswith(f"/{lang}/zz/cm1/")]
+    assert subject_links == [f"/{lang}/zz/cm1/mathematiques/", f"/{lang}/zz/cm1/sciences/"]
+    # History has no module in CM1: named in a folded list, not a link to an empty page.
+    folded = html.partition('<details class="not-yet">')[2].partition("</details>")[0]
+    assert "(1)" in folded and "<a " not in folded
+    assert f"/{lang}/zz/cm1/histoire/" not in html
+
+
+def test_search_results_come_before_the_facets(client):
+    html = client.get("/fr/search?q=fraction").get_data(as_text=True)
+
+    assert 0 < html.index('<ol class="results">') < html.index('<aside class="facets"')
