@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, send_file
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from imaginecole.catalog import queries
-from imaginecole.catalog.offline import module_zip
+from imaginecole.catalog.offline import estimated_size, module_zip
 from imaginecole.i18n import current_language
 from imaginecole.rendering.markdown import printable
 
@@ -91,8 +92,19 @@ def subject(country: str, level: str, subject: str):
 def module(uid: str):
     found = queries.get_module(uid)
     return render_template(
-        "catalog/module.html", module=found, country=found.country, level=found.levels[0]
+        "catalog/module.html",
+        module=found,
+        country=found.country,
+        level=found.levels[0],
+        download_size=readable_size(estimated_size(found)),
     )
+
+
+def readable_size(size: int) -> str:
+    """Return a size as a reader says it: "12 kB", "1.4 MB", in the page's language."""
+    if size < 1_000_000:
+        return _("%(num)s kB", num=format_decimal(max(1, round(size / 1000))))
+    return _("%(num)s MB", num=format_decimal(round(size / 1_000_000, 1)))
 
 
 @bp.route("/modules/<uid>/print")

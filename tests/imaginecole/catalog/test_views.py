@@ -752,3 +752,15 @@ def test_search_results_come_before_the_facets(client):
     html = client.get("/fr/search?q=fraction").get_data(as_text=True)
 
     assert 0 < html.index('<ol class="results">') < html.index('<aside class="facets"')
+
+
+@pytest.mark.parametrize(("lang", "unit"), [("fr", "ko"), ("en", "kB"), ("ar", "ك.ب")])
+def test_the_download_button_says_how_big_the_zip_may_be(client, lang, unit):
+    html = client.get(f"/{lang}/modules/zz-maths-fractions/").get_data(as_text=True)
+    actual = len(client.get(DOWNLOAD.format(lang=lang)).data)
+
+    shown = re.search(rf"<small>[^<]*?(\d+) {unit}</small>", html)
+    assert shown, html
+    # Never much less than the real ZIP, and the right order of size (the Arabic ZIP has no
+    # picture: its lessons use none).
+    assert actual * 0.7 <= int(shown.group(1)) * 1000 <= actual * 3, (shown.group(0), actual)
