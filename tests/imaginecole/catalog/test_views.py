@@ -764,3 +764,25 @@ def test_the_download_button_says_how_big_the_zip_may_be(client, lang, unit):
     # Never much less than the real ZIP, and the right order of size (the Arabic ZIP has no
     # picture: its lessons use none).
     assert actual * 0.7 <= int(shown.group(1)) * 1000 <= actual * 3, (shown.group(0), actual)
+
+
+@pytest.mark.parametrize(
+    ("lang", "country", "subject"),
+    [("fr", "Zedland", "Mathématiques"), ("ar", "زدلاند", "الرياضيات")],
+)
+def test_the_offline_index_says_what_it_is_for_and_the_licence_once(client, lang, country, subject):
+    data = client.get(DOWNLOAD.format(lang=lang)).data
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        index = archive.read("zz-maths-fractions/index.html").decode()
+    page = Page(index)
+
+    facts = page.text()
+    assert country in facts and "CM1" in facts and subject in facts
+    assert index.count("CC BY-SA") + index.count("CC-BY-SA") <= 2  # its name and code, once
+    assert index.count(licence_name_in(client, lang)) == 1
+
+
+def licence_name_in(client, lang: str) -> str:
+    """The licence's name as the module page shows it in ``lang``."""
+    html = client.get(f"/{lang}/modules/zz-maths-fractions/").get_data(as_text=True)
+    return re.search(r"</strong> ([^<]+) <small class=\"code\">CC-BY-SA-4.0", html).group(1)
