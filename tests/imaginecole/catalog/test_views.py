@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import shutil
 import zipfile
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
@@ -786,3 +787,23 @@ def licence_name_in(client, lang: str) -> str:
     """The licence's name as the module page shows it in ``lang``."""
     html = client.get(f"/{lang}/modules/zz-maths-fractions/").get_data(as_text=True)
     return re.search(r"</strong> ([^<]+) <small class=\"code\">CC-BY-SA-4.0", html).group(1)
+
+
+def test_chapters_are_listed_in_natural_order(app, content_copy):
+    modules = content_copy / "zz" / "modules"
+    for number in (1, 2, 10, 11):
+        folder = modules / f"zz-maths-chapitre-{number}"
+        shutil.copytree(modules / "zz-maths-fractions", folder)
+        toml = folder / "module.toml"
+        text = toml.read_text(encoding="utf-8").replace(
+            'id = "zz-maths-fractions"', f'id = "zz-maths-chapitre-{number}"'
+        )
+        toml.write_text(
+            text.replace('competencies = ["ZZ-MATH-1-1"]', "competencies = []"), "utf-8"
+        )
+    report = load_content(app, content_copy)
+    assert not report.problems, report.problems
+
+    page = get_page(app.test_client(), "/fr/zz/cm1/mathematiques/")
+    chapters = [h for h in page.links_in("main") if "chapitre" in h]
+    assert chapters == [f"/fr/modules/zz-maths-chapitre-{n}/" for n in (1, 2, 10, 11)]
