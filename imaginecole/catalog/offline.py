@@ -7,12 +7,16 @@ import zipfile
 from pathlib import Path
 
 from flask import current_app, render_template
+from sqlalchemy import func, select
 
-from imaginecole.content.models import Module
+from imaginecole.content.models import Lesson, LessonText, Module
+from imaginecole.extensions import db
 from imaginecole.media.models import Asset
 from imaginecole.media.operations import blob_store
 from imaginecole.rendering.markdown import ImageInfo, MediaLink, render_markdown
 from sync.media import EXTENSION_FOR_TYPE
+
+STYLESHEET_BYTES = 4_000  # style.css deflated, in every ZIP
 
 
 def lesson_filename(position: int, slug: str) -> str:
@@ -67,6 +71,25 @@ def module_zip(module: Module, lang: str):
             archive.write(path, folder + name, compress_type=zipfile.ZIP_STORED)
     out.seek(0)
     return out
+
+
+def estimated_size(module: Module) -> int:
+    """Return about how many bytes the module's offline ZIP takes at most, without building it.
+
+    Every medium counts (the file ``_offline_media`` picks; a language whose lessons use fewer
+    makes a smaller ZIP); the lessons' HTML deflates to about a third.
+    """
+    media = 0
+    for asset in module.assets:
+        fallback = [v for v in asset.variants if v.media_type != "image/webp"]
+        media += fallback[-1].size if asset.is_image and fallback else asset.size
+    text = db.session.scalar(
+        select(func.coalesce(func.sum(func.length(LessonText.html)), 0))
+        .join(Lesson, Lesson.id == LessonText.lesson_id)
+        .where(Lesson.module_id == module.id)
+    )
+    languages = max(1, len(module.languages))
+    return media + int(text) // (3 * languages) + STYLESHEET_BYTES
 
 
 def _offline_media(asset: Asset, files: dict[str, Path], store) -> ImageInfo | MediaLink:

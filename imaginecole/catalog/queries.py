@@ -13,6 +13,7 @@ from imaginecole.curriculum.models import Competency, Country, Level, Subject
 from imaginecole.extensions import db
 from imaginecole.i18n import LANGUAGE_NAMES
 from imaginecole.templating import RESOURCE_TYPES
+from sync.course.chapters import natural_key
 from sync.text import fold_accents
 
 
@@ -68,7 +69,8 @@ def module_counts_by_subject(level: Level) -> dict[int, int]:
 
 
 def modules_of(level: Level, subject: Subject) -> list[Module]:
-    return list(
+    """Return the published modules of a class and subject, "chapitre-2" before "chapitre-10"."""
+    modules = list(
         db.session.scalars(
             select(Module)
             .join(module_levels, Module.id == module_levels.c.module_id)
@@ -80,9 +82,9 @@ def modules_of(level: Level, subject: Subject) -> list[Module]:
             .options(
                 selectinload(Module.competency_links).selectinload(ModuleCompetency.competency)
             )
-            .order_by(Module.id)
         )
     )
+    return sorted(modules, key=lambda module: natural_key(module.uid))
 
 
 def group_by_competency(modules: list[Module]) -> list[tuple[Competency | None, list[Module]]]:
@@ -124,6 +126,21 @@ def get_module(uid: str) -> Module:
             selectinload(Module.country),
             selectinload(Module.subject),
             selectinload(Module.competency_links).selectinload(ModuleCompetency.competency),
+        )
+    )
+    return module or abort(404)
+
+
+def get_module_with_texts(uid: str) -> Module:
+    """Return a published module with the full text of every lesson (the printed module)."""
+    module = db.session.scalar(
+        select(Module)
+        .filter_by(uid=uid, published=True)
+        .options(
+            selectinload(Module.lessons).selectinload(Lesson.translations),
+            selectinload(Module.levels),
+            selectinload(Module.country),
+            selectinload(Module.subject),
         )
     )
     return module or abort(404)

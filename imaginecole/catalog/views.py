@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, send_file
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from imaginecole.catalog import queries
-from imaginecole.catalog.offline import module_zip
+from imaginecole.catalog.offline import estimated_size, module_zip
 from imaginecole.catalog.structured import lesson_json_ld, module_json_ld
 from imaginecole.i18n import current_language
 from imaginecole.pages.cache import public_page
+from imaginecole.rendering.markdown import printable
 
 bp = Blueprint("catalog", __name__, url_prefix="/<lang>", template_folder="templates")
 
@@ -26,10 +28,18 @@ def home():
 @public_page
 def country(country: str):
     found = queries.get_country(country)
+    counts = queries.module_counts_by_level(found)
     return render_template(
         "catalog/country.html",
         country=found,
-        counts=queries.module_counts_by_level(found),
+        filled=[
+            (cycle, [(level, counts[level.id]) for level in cycle.levels if counts.get(level.id)])
+            for cycle in found.cycles
+            if any(counts.get(level.id) for level in cycle.levels)
+        ],
+        empty=[
+            level for cycle in found.cycles for level in cycle.levels if not counts.get(level.id)
+        ],
         search_scope=[
             (
                 "country",
@@ -50,7 +60,8 @@ def level(country: str, level: str):
         "catalog/level.html",
         country=found,
         level=found_level,
-        counts=counts,
+        filled=[(s, counts[s.id]) for s in found.subjects if counts.get(s.id)],
+        empty=[s for s in found.subjects if not counts.get(s.id)],
         search_scope=[
             (
                 "country",
@@ -93,6 +104,33 @@ def module(uid: str):
         country=found.country,
         level=found.levels[0],
         json_ld=module_json_ld(found, current_language()),
+        download_size=readable_size(estimated_size(found)),
+    )
+
+
+def readable_size(size: int) -> str:
+    """Return a size as a reader says it: "12 kB", "1.4 MB", in the page's language."""
+    if size < 1_000_000:
+        return _("%(num)s kB", num=format_decimal(max(1, round(size / 1000))))
+    return _("%(num)s MB", num=format_decimal(round(size / 1_000_000, 1)))
+
+
+@bp.route("/modules/<uid>/print")
+@public_page
+def print_module(uid: str):
+    found = queries.get_module_with_texts(uid)
+    lang = current_language()
+    lessons = [
+        (lesson, text, printable(text.html))
+        for lesson in found.lessons
+        for text in [lesson.text_in(lang)]
+    ]
+    return render_template(
+        "catalog/print.html",
+        module=found,
+        country=found.country,
+        level=found.levels[0],
+        lessons=lessons,
     )
 
 

@@ -14,11 +14,12 @@ from html import escape
 from urllib.parse import unquote
 
 import nh3
-from latex2mathml.converter import convert as latex_to_mathml
 from markdown_it import MarkdownIt
 from mdit_py_plugins.admon import admon_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
+
+from imaginecole.rendering.maths import formula_html
 
 
 @dataclass
@@ -57,10 +58,13 @@ HTML_TAGS = {
     "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "a", "img", "picture", "source",
     "em", "strong", "code", "pre", "blockquote", "table", "thead", "tbody", "tr", "th", "td", "hr",
     "br", "del", "s", "details", "summary", "div", "span", "input", "audio", "video", "figure",
-    "figcaption", "sup", "sub",
+    "figcaption", "sup", "sub", "var",
 }  # fmt: skip
 ATTRIBUTES = {
     "*": {"class", "lang", "dir"},
+    # A formula or code box that may scroll sideways takes the keyboard focus (WCAG 2.1.1).
+    "span": {"tabindex"},
+    "pre": {"tabindex"},
     "a": {"href", "title", "type", "download"},
     "img": {"src", "srcset", "sizes", "alt", "title", "width", "height", "loading", "decoding"},
     "source": {"srcset", "sizes", "type", "src"},
@@ -73,14 +77,39 @@ ATTRIBUTES = {
     "video": {"controls", "preload", "src", "width", "height"},
     **{tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS},
 }
+# Wider than a lesson column at its largest (46rem): shown shrunk, with a link to the full file.
+WIDE_IMAGE_PX = 800
 ALIGN_CLASS = re.compile(r'style="text-align:(left|right|center)"')
+# "4 100" written with a plain space: inside Arabic text the bidirectional algorithm shows it
+# as "100 4". A narrow no-break space is a number separator to that algorithm, and never
+# breaks the number across lines either.
+THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?![\d])")
 
 
-def _math(latex: str, display: str) -> str:
-    try:
-        return latex_to_mathml(latex, display=display)
-    except Exception:  # latex2mathml raises many error types on bad input; show the source instead
-        return f'<code class="math-error">{escape(latex)}</code>'
+def _group_thousands(state) -> None:
+    for token in state.tokens:
+        for child in token.children or []:
+            if child.type == "text" and " " in child.content:
+                child.content = THOUSANDS.sub(
+                    lambda match: match.group(0).replace(" ", "\u202f"), child.content
+                )
+
+
+def _render_math_inline(self, tokens, idx, options, env):
+    return formula_html(tokens[idx].content, display=False)
+
+
+def _render_math_inline_double(self, tokens, idx, options, env):
+    # "$$…$$" inside a paragraph (straight after a line of text) is still a display formula:
+    # its box is a block, but it stays inside the paragraph's HTML.
+    return formula_html(tokens[idx].content, display=True)
+
+
+def _render_math_block(self, tokens, idx, options, env):
+    token = tokens[idx]
+    label = token.info if token.type == "math_block_label" else ""
+    number = f'<span class="eqno">({escape(label)})</span>' if label else ""
+    return f'<div class="formula">{formula_html(token.content, display=True)}{number}</div>\n'
 
 
 def _render_admonition_open(self, tokens, idx, options, env):
@@ -127,14 +156,20 @@ def _render_image(self, tokens, idx, options, env):
     img = (
         f'<img src="{escape(found.url)}" alt="{escape(alt)}"{size} loading="lazy" decoding="async">'
     )
-    if not found.sources:
-        return img
-    sources = "".join(
+    if found.sources:
+        img = f"<picture>{_sources(found)}{img}</picture>"
+    if found.width and found.width > WIDE_IMAGE_PX:
+        # Shrunk to a phone's width, a wide diagram's labels cannot be read: link the full file.
+        return f'<a class="full-image" href="{escape(found.url)}">{img}</a>'
+    return img
+
+
+def _sources(found: ImageInfo) -> str:
+    return "".join(
         f'<source type="{escape(media_type)}" srcset="{escape(", ".join(f"{u} {w}w" for u, w in variants))}"'
         ' sizes="(max-width: 48rem) 100vw, 46rem">'
         for media_type, variants in found.sources
     )
-    return f"<picture>{sources}{img}</picture>"
 
 
 def _media_element(found: MediaLink, label: str) -> str:
@@ -158,8 +193,9 @@ def _render_link_open(self, tokens, idx, options, env):
     if isinstance(found, (MediaLink, ImageInfo)):
         token.attrSet("href", found.url)
     elif not re.match(r"^(https?:|mailto:|#)", href, re.I):
-        # A local link that leads nowhere on this server: keep the text, drop the link.
-        token.attrSet("href", "#")
+        # A local link that leads nowhere on this server: keep the text, drop the target. An
+        # <a> without href is not a link at all, where href="#" was one that went nowhere.
+        del token.attrs["href"]
     return self.renderToken(tokens, idx, options, env)
 
 
@@ -176,11 +212,13 @@ def make_parser() -> MarkdownIt:
             allow_space=False,
             allow_digits=True,
             double_inline=True,
-            renderer=lambda content, opts: _math(
-                content, "block" if opts.get("display_mode") else "inline"
-            ),
         )
     )
+    parser.add_render_rule("math_inline", _render_math_inline)
+    parser.add_render_rule("math_inline_double", _render_math_inline_double)
+    parser.add_render_rule("math_block", _render_math_block)
+    parser.add_render_rule("math_block_label", _render_math_block)
+    parser.core.ruler.push("group_thousands", _group_thousands)
     parser.add_render_rule("admonition_open", _render_admonition_open)
     parser.add_render_rule("admonition_close", _render_admonition_close)
     parser.add_render_rule("admonition_title_open", _render_admonition_title_open)
@@ -203,6 +241,8 @@ def render_markdown(markdown: str, media: MediaResolver | None = None) -> str:
 
     html = _PARSER.render(markdown, {"media": resolve if media else None})
     html = ALIGN_CLASS.sub(r'class="align-\1"', html)
+    # A code block scrolls sideways when its lines are long: it takes the keyboard focus.
+    html = html.replace("<pre><code", '<pre tabindex="0"><code')
     return sanitize(html)
 
 
@@ -216,6 +256,12 @@ def sanitize(html: str) -> str:
         link_rel="noopener noreferrer",
         strip_comments=True,
     )
+
+
+def printable(html: str) -> str:
+    """Return lesson HTML for paper: every <details> open, every image loaded at once."""
+    html = re.sub(r"<details((?: class=\"[^\"]*\")?)>", r"<details\1 open>", html)
+    return html.replace(' loading="lazy"', "")
 
 
 def plain_text(html: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import shutil
 import zipfile
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
@@ -20,6 +21,8 @@ from PIL import Image
 
 from imaginecole.catalog import queries
 from imaginecole.config import TRANSLATIONS_DIR
+from imaginecole.rendering.markdown import render_markdown
+from tests.conftest import CORPUS, load_content
 
 LANGS = ("fr", "en", "ar")
 DIRECTION = {"fr": "ltr", "en": "ltr", "ar": "rtl"}
@@ -522,6 +525,33 @@ def test_a_lesson_with_its_stylesheet_fits_in_30_kb_gzipped(client, url):
     assert len(gzip.compress(html.data)) + len(gzip.compress(css)) <= 30 * 1024
 
 
+@pytest.mark.corpus
+def test_nine_corpus_lessons_in_ten_fit_in_30_kb_gzipped_with_their_formulas(client):
+    """Every Markdown page of the real corpus, rendered into the lesson page around it."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"the course corpus is not at {CORPUS}")
+    page = client.get(LESSONS[0].format(lang="fr")).get_data(as_text=True)
+    before, _, rest = page.partition('<article class="lesson">')
+    after = rest.partition("</article>")[2]
+    css = client.get(Page(page).named("link")[0]["href"]).data
+    sources = [
+        p for p in sorted(CORPUS.rglob("*.md")) if p.name not in ("README.md", "ATTRIBUTION.md")
+    ]
+    sizes = [
+        len(
+            gzip.compress(
+                f"{before}<article>{render_markdown(p.read_text('utf-8'))}</article>{after}".encode()
+            )
+        )
+        + len(gzip.compress(css))
+        for p in sources
+    ]
+
+    assert len(sizes) > 100
+    within = sum(size <= 30 * 1024 for size in sizes)
+    assert within >= 0.9 * len(sizes), sorted(sizes)[-10:]
+
+
 # ---------------------------------------------------------------------------- offline ZIP
 
 
@@ -656,3 +686,146 @@ def test_media_names_that_do_not_match_a_file_are_404(client, name):
 
     assert response.status_code == 404
     assert "immutable" not in response.headers.get("Cache-Control", "")
+
+
+# ---------------------------------------------------------------------------- printed module
+
+
+def test_the_module_page_leads_to_its_printable_version(client):
+    page = get_page(client, "/fr/modules/zz-maths-fractions/")
+
+    assert "/fr/modules/zz-maths-fractions/print" in [a.get("href") for a in page.named("a")]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_printed_module_holds_every_lesson_with_answers_open_and_credits_once(client, lang):
+    page = get_page(client, f"/{lang}/modules/zz-maths-fractions/print")
+    html = client.get(f"/{lang}/modules/zz-maths-fractions/print").get_data(as_text=True)
+
+    lessons = [a for a in page.named("section") if "print-lesson" in a.get("class", "")]
+    assert len(lessons) == 2
+    assert {"fr": "Zedland", "en": "Zedland", "ar": "زدلاند"}[lang] in page.text()
+    assert html.count('class="licence"') == 1
+    assert all("open" in d for d in page.named("details"))
+    if lang == "fr":  # the French lesson hides its correction in a <details> on screen
+        assert page.named("details")
+    assert all(img.get("loading") != "lazy" for img in page.named("img"))
+    assert page.named("math")
+    assert page.html_tag()["dir"] == DIRECTION[lang]
+
+
+def test_the_printed_module_of_an_unknown_module_is_not_found(client):
+    get_page(client, "/fr/modules/zz-nothing-here/print", status=404)
+
+
+# ---------------------------------------------------------------------------- bidirectional text
+
+OVERRIDE = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: reverses everything after it, up to an isolate
+
+
+@pytest.fixture
+def overriding_client(app, content_copy):
+    toml = content_copy / "zz" / "modules" / "zz-maths-fractions" / "module.toml"
+    text = toml.read_text(encoding="utf-8")
+    text = text.replace('name = "Awa Diallo"', f'name = "Awa {OVERRIDE}Diallo"')
+    text = text.replace(
+        'attribution = "Équipe d\'essai"', f'attribution = "{OVERRIDE}Équipe d\'essai"'
+    )
+    toml.write_text(text, encoding="utf-8")
+    report = load_content(app, content_copy)
+    assert not report.problems, report.problems
+    return app.test_client()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize(
+    "url", ["/{lang}/modules/zz-maths-fractions/", "/{lang}/modules/zz-maths-fractions/comparer"]
+)
+def test_a_control_character_in_a_credit_cannot_reorder_the_interface(overriding_client, url, lang):
+    html = overriding_client.get(url.format(lang=lang)).get_data(as_text=True)
+
+    # Every occurrence sits alone inside a <bdi>, whose end closes the override.
+    pieces = re.findall(rf"<bdi>[^<]*{OVERRIDE}[^<]*</bdi>", html)
+    assert pieces and len(pieces) == html.count(OVERRIDE)
+
+
+def test_titles_in_the_interface_language_are_isolated_too(client):
+    page = client.get("/ar/modules/zz-maths-fractions/").get_data(as_text=True)
+
+    assert "<h1><bdi>الكسور</bdi></h1>" in page
+
+
+# ---------------------------------------------------------------------------- what leads somewhere
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_level_lists_subjects_with_modules_and_folds_the_empty_ones(client, lang):
+    page = get_page(client, f"/{lang}/zz/cm1/")
+    html = client.get(f"/{lang}/zz/cm1/").get_data(as_text=True)
+
+    subject_links = [h for h in page.links_in("main") if h.startswith(f"/{lang}/zz/cm1/")]
+    assert subject_links == [f"/{lang}/zz/cm1/mathematiques/", f"/{lang}/zz/cm1/sciences/"]
+    # History has no module in CM1: named in a folded list, not a link to an empty page.
+    folded = html.partition('<details class="not-yet">')[2].partition("</details>")[0]
+    assert "(1)" in folded and "<a " not in folded
+    assert f"/{lang}/zz/cm1/histoire/" not in html
+
+
+def test_search_results_come_before_the_facets(client):
+    html = client.get("/fr/search?q=fraction").get_data(as_text=True)
+
+    assert 0 < html.index('<ol class="results">') < html.index('<aside class="facets"')
+
+
+@pytest.mark.parametrize(("lang", "unit"), [("fr", "ko"), ("en", "kB"), ("ar", "ك.ب")])
+def test_the_download_button_says_how_big_the_zip_may_be(client, lang, unit):
+    html = client.get(f"/{lang}/modules/zz-maths-fractions/").get_data(as_text=True)
+    actual = len(client.get(DOWNLOAD.format(lang=lang)).data)
+
+    shown = re.search(rf"<small>[^<]*?(\d+) {unit}</small>", html)
+    assert shown, html
+    # Never much less than the real ZIP, and the right order of size (the Arabic ZIP has no
+    # picture: its lessons use none).
+    assert actual * 0.7 <= int(shown.group(1)) * 1000 <= actual * 3, (shown.group(0), actual)
+
+
+@pytest.mark.parametrize(
+    ("lang", "country", "subject"),
+    [("fr", "Zedland", "Mathématiques"), ("ar", "زدلاند", "الرياضيات")],
+)
+def test_the_offline_index_says_what_it_is_for_and_the_licence_once(client, lang, country, subject):
+    data = client.get(DOWNLOAD.format(lang=lang)).data
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        index = archive.read("zz-maths-fractions/index.html").decode()
+    page = Page(index)
+
+    facts = page.text()
+    assert country in facts and "CM1" in facts and subject in facts
+    assert index.count("CC BY-SA") + index.count("CC-BY-SA") <= 2  # its name and code, once
+    assert index.count(licence_name_in(client, lang)) == 1
+
+
+def licence_name_in(client, lang: str) -> str:
+    """The licence's name as the module page shows it in ``lang``."""
+    html = client.get(f"/{lang}/modules/zz-maths-fractions/").get_data(as_text=True)
+    return re.search(r"</strong> ([^<]+) <small class=\"code\">CC-BY-SA-4.0", html).group(1)
+
+
+def test_chapters_are_listed_in_natural_order(app, content_copy):
+    modules = content_copy / "zz" / "modules"
+    for number in (1, 2, 10, 11):
+        folder = modules / f"zz-maths-chapitre-{number}"
+        shutil.copytree(modules / "zz-maths-fractions", folder)
+        toml = folder / "module.toml"
+        text = toml.read_text(encoding="utf-8").replace(
+            'id = "zz-maths-fractions"', f'id = "zz-maths-chapitre-{number}"'
+        )
+        toml.write_text(
+            text.replace('competencies = ["ZZ-MATH-1-1"]', "competencies = []"), "utf-8"
+        )
+    report = load_content(app, content_copy)
+    assert not report.problems, report.problems
+
+    page = get_page(app.test_client(), "/fr/zz/cm1/mathematiques/")
+    chapters = [h for h in page.links_in("main") if "chapitre" in h]
+    assert chapters == [f"/fr/modules/zz-maths-chapitre-{n}/" for n in (1, 2, 10, 11)]

@@ -195,7 +195,9 @@ def edit_form(client) -> MultiDict:
 
 
 def lesson_links(client, path: str) -> list[str]:
+    """The lessons listed on a module page, in order (not its download or print links)."""
     html = client.get(path).get_data(as_text=True)
+    html = html.partition('<ol class="lessons">')[2].partition("</ol>")[0]
     return re.findall(rf'href="/en/modules/{UID}/([a-z0-9-]+)"', html)
 
 

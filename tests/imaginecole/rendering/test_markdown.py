@@ -131,7 +131,7 @@ def test_a_local_link_to_nothing_keeps_its_text_but_leads_nowhere():
     html = render_markdown("[la suite](autre-lecon.md)", media=lambda target: None)
 
     found = assert_inert(html)
-    assert [a["href"] for a in found.named("a")] == ["#"]
+    assert [a.get("href") for a in found.named("a")] == [None]
     assert "la suite" in found.text
 
 
@@ -338,3 +338,27 @@ def test_a_link_to_a_local_pdf_points_at_the_served_file():
     )
 
     assert [a["href"] for a in assert_inert(html).named("a")] == [url]
+
+
+def test_a_wide_picture_links_to_its_largest_file():
+    wide = ImageInfo("/media/big.png", 1024, 600, [("image/webp", [("/media/b.webp", 320)])])
+    html = render_markdown("![Un schéma annoté](schema.png)", media=lambda target: wide)
+
+    found = assert_inert(html)
+    assert [a.get("href") for a in found.named("a")] == ["/media/big.png"]
+    assert found.named("img")[0]["alt"] == "Un schéma annoté"  # the link's name
+
+
+def test_a_picture_that_fits_the_column_is_not_a_link():
+    small = ImageInfo("/media/small.png", 400, 300)
+    html = render_markdown("![Un disque](disque.png)", media=lambda target: small)
+
+    assert Elements(html).named("a") == []
+
+
+def test_a_code_block_can_take_the_keyboard_focus_to_scroll():
+    html = render_markdown(
+        "```\nprint('une ligne bien plus longue que la largeur d’un téléphone')\n```"
+    )
+
+    assert Elements(html).named("pre") == [{"tabindex": "0"}]
