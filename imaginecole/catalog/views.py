@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, send_file
+from flask import Blueprint, render_template, request, send_file
 from flask_babel import gettext as _
 
+from imaginecole.accounts.auth import changes_nothing
 from imaginecole.catalog import queries
+from imaginecole.catalog.exercises import lesson_with_feedback
 from imaginecole.catalog.offline import module_zip
 from imaginecole.i18n import current_language
 
@@ -85,17 +87,31 @@ def module(uid: str):
     )
 
 
-@bp.route("/modules/<uid>/<slug>")
+@bp.route("/modules/<uid>/<slug>", methods=["GET", "POST"])
+@changes_nothing
 def lesson(uid: str, slug: str):
+    """Show a lesson; a POST checks the answer to one of its exercises and shows the feedback.
+
+    ``exercises.js`` asks for the answered exercise alone (``X-Exercise: fragment``).
+    """
     found = queries.get_module(uid)
     lesson, previous, following = queries.get_lesson(found, slug)
+    text = lesson.text_in(current_language())
+    html = text.html
+    if request.method == "POST":
+        answered = lesson_with_feedback(found, text)
+        if answered is not None:
+            html, fragment = answered
+            if request.headers.get("X-Exercise") == "fragment":
+                return fragment, 200, {"Content-Type": "text/html; charset=utf-8"}
     return render_template(
         "catalog/lesson.html",
         module=found,
         country=found.country,
         level=found.levels[0],
         lesson=lesson,
-        text=lesson.text_in(current_language()),
+        text=text,
+        html=html,
         previous=previous,
         following=following,
     )

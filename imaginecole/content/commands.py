@@ -11,7 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from imaginecole.commands import database_command
-from imaginecole.content.operations import load_tree
+from imaginecole.content.operations import load_tree, max_video_bytes
 from imaginecole.curriculum.queries import curriculum_of
 from imaginecole.extensions import db
 from imaginecole.search.indexing import sync_index
@@ -38,7 +38,7 @@ def _print_problems(problems: Iterable[Problem]) -> None:
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 @with_appcontext
 def content_check(directory: Path | None) -> None:
-    tree = read_content(directory or _default_content_dir())
+    tree = read_content(directory or _default_content_dir(), max_video_bytes=max_video_bytes())
     lessons = sum(len(m.lessons) for m in tree.modules)
     click.echo(
         f"{len(tree.curricula)} countries, {len(tree.modules)} valid modules, {lessons} lessons"
@@ -57,7 +57,9 @@ def content_check(directory: Path | None) -> None:
 def content_load(directory: Path | None, countries: tuple[str, ...]) -> None:
     directory = directory or _default_content_dir()
     click.echo(f"Reading {directory} …")
-    tree = read_content(directory, list(countries) or None)
+    tree = read_content(
+        directory, list(countries) or None, max_video_bytes=max_video_bytes()
+    )
     _load_and_report(tree)
 
 
