@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -231,3 +233,12 @@ def test_authors_mistakes_name_the_line(body, line, words):
 def test_an_unclosed_exercise_is_a_problem_at_its_first_line():
     problems = exercise_problems("# Titre\n\n```exercice\nQuestion ?\nréponse: 3\n")
     assert problems == [(3, "the exercise is not closed: end it with a line ```")]
+
+
+def test_the_examples_of_the_authors_guide_are_valid():
+    guide = (Path(__file__).parents[2] / "content" / "README.md").read_text()
+    examples = re.findall(r"````markdown\n(```exerci[cs]e\n.*?\n```)\n````", guide, re.S)
+    assert len(examples) >= 4
+    for example in examples:
+        assert exercise_problems(example) == [], example
+        assert exercises_of(example)[0].exercise is not None
