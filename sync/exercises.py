@@ -405,13 +405,18 @@ def fold(text: str, accents: bool, case: bool) -> str:
     return text
 
 
-_NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d+)?|[.,]\d+)$")
-_FRACTION = re.compile(r"^[+-]?\d+/\d+$")
+# Arabic-Indic and Persian digits, the Arabic decimal and thousands separators, as Western ones.
+_DIGITS = str.maketrans(
+    {**{0x0660 + n: str(n) for n in range(10)}, **{0x06F0 + n: str(n) for n in range(10)},
+     0x066B: ",", 0x066C: " "}
+)  # fmt: skip
+_NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:[.,][0-9]+)?|[.,][0-9]+)$")
+_FRACTION = re.compile(r"^[+-]?[0-9]+/[0-9]+$")
 
 
 def parse_number(text: str, unit: str = "") -> Fraction | None:
     """Read a number as pupils write it: "4,8", "4.8", "1 200", "-3", "3/4" (and the unit)."""
-    text = clean_answer(text).replace("\u2212", "-")
+    text = clean_answer(text.translate(_DIGITS)).replace("\u2212", "-")
     if unit:
         folded, folded_unit = fold(text, True, True), fold(unit, True, True)
         if folded.endswith(folded_unit) and len(folded) > len(folded_unit):

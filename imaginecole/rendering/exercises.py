@@ -30,6 +30,20 @@ _BLANK_FOUND = re.compile("\ue000(\\d+)\ue001")
 _PRIVATE = re.compile("[\ue000\ue001]")
 
 
+# The words every exercise form repeats (buttons, labels, "Exercice 3"): not what a lesson is
+# about, so search leaves them out.
+FORM_WORDS = re.compile(
+    r'<button[^>]*>.*?</button>|<p class="exercise-(?:title|note)">.*?</p>'
+    r'|<label for="exercise-[^"]*">.*?</label>|(?<=<details class="exercise-hint">)<summary>.*?</summary>',
+    re.S,
+)
+
+
+def without_form_words(html: str) -> str:
+    """Return lesson HTML without the words of its exercise forms."""
+    return FORM_WORDS.sub(" ", html)
+
+
 @dataclass
 class Feedback:
     """A checked answer to show with one exercise: its result, or that the exercise changed."""

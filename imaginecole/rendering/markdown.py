@@ -23,7 +23,12 @@ from mdit_py_plugins.admon import admon_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 
-from imaginecole.rendering.exercises import Feedback, answer_key, render_exercise
+from imaginecole.rendering.exercises import (
+    Feedback,
+    answer_key,
+    render_exercise,
+    without_form_words,
+)
 from sync.content import sidecar_targets
 from sync.exercises import ExerciseBlock, split_lesson
 
@@ -300,5 +305,5 @@ def sanitize(html: str) -> str:
 
 def plain_text(html: str) -> str:
     """Return the visible text of rendered HTML, for search and summaries."""
-    text = nh3.clean(html, tags=set(), attributes={})
+    text = nh3.clean(without_form_words(html), tags=set(), attributes={})
     return re.sub(r"\s+", " ", text).strip()

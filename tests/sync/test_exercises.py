@@ -108,6 +108,8 @@ def test_every_part_of_an_exercise_is_read():
         ("1\u202f200,5", Fraction(24010, 20)),
         ("\u22123", Fraction(-3)),
         ("3/4", Fraction(3, 4)),
+        ("٢٫٥", Fraction(5, 2)),
+        ("١٢", Fraction(12)),
         (",5", Fraction(1, 2)),
         ("1/0", None),
         ("4,8,1", None),
@@ -242,3 +244,28 @@ def test_the_examples_of_the_authors_guide_are_valid():
     for example in examples:
         assert exercise_problems(example) == [], example
         assert exercises_of(example)[0].exercise is not None
+
+
+def test_every_sample_country_has_exercises_and_a_lesson_with_sound_or_video():
+    from sync.content import read_content
+
+    tree = read_content(Path(__file__).parents[2] / "content")
+    assert not tree.problems, tree.problems
+    countries = {module.country for module in tree.modules}
+    assert len(countries) >= 10
+    for country in countries:
+        modules = [m for m in tree.modules if m.country == country]
+        texts = [(m, t) for m in modules for lesson in m.lessons for t in lesson.texts.values()]
+        exercises = [b for _, t in texts for b in exercises_of(t.markdown)]
+        assert len(exercises) >= 3 and all(b.exercise for b in exercises), country
+        players = [
+            (module, text, target)
+            for module, text in texts
+            for target, sha in text.media.items()
+            if module.blobs[sha].media_type.startswith(("audio/", "video/"))
+        ]
+        assert players, f"{country} has no lesson with sound or video"
+        for module, text, target in players:
+            assert module.blobs[text.media[target]].size < 200_000  # small: pupils pay for data
+            captions = target.rsplit(".", 1)[0] + ".vtt"
+            assert captions in text.media, f"{target} has no captions"
