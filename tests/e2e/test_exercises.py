@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 import re
+import shutil
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.conftest import TEST_CONTENT, add_exercise_lesson, load_content, make_app
 from tests.e2e.test_browser import TIMEOUT_MS, Reader
+from tests.live_server import start_server, stop_server
 
 pytestmark = pytest.mark.browser
 
 LESSON = "/fr/modules/zz-sciences-eau/exercices"
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """The real server over the zz test content with the exercise lesson."""
+    content = tmp_path_factory.mktemp("e2e-exercises") / "content"
+    shutil.copytree(TEST_CONTENT, content)
+    add_exercise_lesson(content)
+    data_dir = tmp_path_factory.mktemp("e2e-exercises-data")
+    app = make_app(data_dir)
+    assert not load_content(app, content).problems
+    with app.app_context():
+        from imaginecole.extensions import db
+
+        db.engine.dispose()  # the server process opens the database on its own
+    server = start_server(data_dir, tmp_path_factory.mktemp("e2e-exercises-log") / "server.log")
+    yield server
+    stop_server(server)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import TEST_CONTENT
+from tests.conftest import TEST_CONTENT, add_exercise_lesson
 from tests.imaginecole.content.test_operations import module_dir, module_row, replace_in
 
 PROBLEM_LINE = re.compile(
@@ -17,7 +17,7 @@ def test_cli_load_prints_a_summary_then_nothing_changed(runner):
 
     assert first.exit_code == 0, first.output
     assert "Countries: 1 added, 0 updated, 0 unchanged." in first.output
-    assert "Modules: 3 added, 0 updated, 0 unchanged; 5 lessons loaded." in first.output
+    assert "Modules: 3 added, 0 updated, 0 unchanged; 4 lessons loaded." in first.output
     assert "Nothing changed" not in first.output
 
     second = runner.invoke(args=["content", "load", str(TEST_CONTENT)])
@@ -44,7 +44,7 @@ def test_cli_check_passes_on_a_clean_tree(runner, app):
     result = runner.invoke(args=["content", "check", str(TEST_CONTENT)])
 
     assert result.exit_code == 0, result.output
-    assert "1 countries, 3 valid modules, 5 lessons" in result.output
+    assert "1 countries, 3 valid modules, 4 lessons" in result.output
     assert "No problems found." in result.output
     assert module_row(app, "zz-maths-fractions") is None  # check loads nothing
 
@@ -86,7 +86,7 @@ def test_cli_check_of_a_missing_folder_fails(runner, tmp_path):
 def test_cli_check_names_the_line_of_an_exercise_mistake_and_loads_nothing_of_it(
     runner, app, content_copy
 ):
-    lesson = module_dir(content_copy) / "02-exercices.md"
+    lesson = add_exercise_lesson(content_copy) / "09-exercices.md"
     replace_in(lesson, "- [x] la pluie", "- [ ] la pluie")
     replace_in(lesson, "- [x] l'évaporation", "- [ ] l'évaporation")
     replace_in(lesson, "tolérance: 0,05", "tolérance: un peu")
@@ -106,6 +106,7 @@ def test_cli_check_names_the_line_of_an_exercise_mistake_and_loads_nothing_of_it
 
 def test_cli_check_refuses_a_video_over_the_limit_and_says_why(runner, app, content_copy):
     media = module_dir(content_copy) / "media"
+    media.mkdir()
     (media / "film.webm").write_bytes(b"\x1a\x45\xdf\xa3" + b"\0" * (2 * 1024 * 1024))
     lesson = module_dir(content_copy) / "01-evaporation.md"
     lesson.write_text(lesson.read_text() + "\n![Un film](media/film.webm)\n")

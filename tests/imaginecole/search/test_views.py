@@ -463,7 +463,8 @@ def test_removing_a_module_from_the_database_removes_it_from_the_results(app):
     assert api(client, q="royaume")["total"] == 0
 
 
-def test_questions_are_found_but_not_their_answers(client):
+def test_questions_are_found_but_not_their_answers(exercises_app):
+    client = exercises_app.test_client()
     question = get_page(client, "/fr/search?q=flaque")
     hrefs = [link["href"] for link in question.links_in("results")]
     assert "/fr/modules/zz-sciences-eau/exercices" in hrefs
