@@ -112,7 +112,7 @@ def item(uid: str):
             )
             return redirect(url_for("review.queue"))
     latest = submission.latest
-    html = render_with_files(latest.markdown, latest.files, submission.language)
+    html = render_with_files(latest.markdown, latest.files, latest.language)
     return render_template(
         "review/item.html",
         submission=submission,

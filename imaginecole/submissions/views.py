@@ -196,7 +196,7 @@ def _own(uid: str):
 def detail(uid: str):
     submission = _own(uid)
     latest = submission.latest
-    html = render_with_files(latest.markdown, latest.files, submission.language)
+    html = render_with_files(latest.markdown, latest.files, latest.language)
     return render_template(
         "submissions/detail.html", submission=submission, latest=latest, html=html
     )
