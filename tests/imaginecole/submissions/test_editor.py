@@ -6,6 +6,7 @@ images) are shared by the other tests of this folder.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from pathlib import Path
@@ -28,6 +29,7 @@ from imaginecole.submissions.operations import (
     save_revision,
     submit,
 )
+from sync.exercises import exercise_problems, exercises_of
 from tests.conftest import copy_data_dir, load_content, make_app
 
 PASSWORD = "correct horse battery"
@@ -653,3 +655,14 @@ def test_an_exercise_with_a_mistake_is_not_saved_and_the_preview_names_its_line(
     section = preview[preview.index('<section class="preview">') :]
     # The words around the problem are in the resource's language, like its exercises.
     assert "ligne 3: the exercise has no answer" in section
+
+
+@pytest.mark.parametrize("lang", ["fr", "en", "ar"])
+def test_the_editor_shows_a_valid_example_of_each_kind_of_exercise(school, teacher, lang):
+    page = teacher.get(NEW.replace("/en/", f"/{lang}/")).get_data(as_text=True)
+    example = html.unescape(
+        re.search(r"<details class=\"meta\">.*?<pre>(.*?)</pre>", page, re.S)[1]
+    )
+    assert exercise_problems(example) == []
+    kinds = [block.exercise.kind for block in exercises_of(example)]
+    assert kinds == ["number", "choice", "blanks"]
