@@ -52,6 +52,12 @@ SETTINGS = (
     Setting("IMAGE_WIDTHS", (320, 640, 1024), "Widths in pixels that lesson images are resized to"),
     Setting("MAX_UPLOAD_MB", 50, "Largest file, in megabytes, a teacher may upload"),
     Setting("MAX_ZIP_MB", 500, "Largest ZIP, in megabytes, a national editor may upload"),
+    Setting(
+        "MAX_VIDEO_MB",
+        50,
+        "Largest video, in megabytes, a lesson may hold; the content check refuses bigger ones "
+        "(pupils pay for their data)",
+    ),
     Setting("ZIP_MAX_FILES", 20000, "Most files a ZIP upload may hold"),
     Setting("ZIP_MAX_UNPACKED_MB", 2000, "Most megabytes a ZIP upload may hold once unpacked"),
     Setting(

@@ -11,6 +11,7 @@ PROBLEM_TEXTS = {
     "invalid": _l("Choose from the list."),
     "invalid_text": _l("This text contains invisible control characters; please retype it."),
     "locked": _l("This resource can no longer be changed."),
+    "exercise": _l("An exercise has mistakes: the preview says which line to fix."),
 }
 
 

@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 
+from sync.exercises import exercise_problems
 from sync.markdown import first_heading, local_targets
 from sync.media import MEDIA_EXTENSIONS, sniff_media_type
 from sync.model import (
@@ -57,6 +58,10 @@ LESSON_FILE = re.compile(
     r"^(?P<number>\d+)-(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)(?:\.(?P<lang>[a-z]{2}))?\.md$"
 )
 MAX_MEDIA_BYTES = 200 * 1024 * 1024  # a whole-lesson video fits; anything bigger is a mistake
+# Pupils pay for their data and school disks are small: the app's MAX_VIDEO_MB setting.
+MAX_VIDEO_BYTES = 50 * 1024 * 1024
+# Files beside an audio or video file, with its name: captions and the poster of a video.
+SIDECARS = (".vtt", ".jpg", ".jpeg", ".png", ".webp")
 
 
 @dataclass
@@ -69,7 +74,9 @@ class ContentTree:
 # ---------------------------------------------------------------------------- reading
 
 
-def read_content(root: Path, countries: list[str] | None = None) -> ContentTree:
+def read_content(
+    root: Path, countries: list[str] | None = None, *, max_video_bytes: int = MAX_VIDEO_BYTES
+) -> ContentTree:
     """Read every country and module under ``root``, collecting all problems on the way."""
     tree = ContentTree()
     root = Path(root)
@@ -100,7 +107,9 @@ def read_content(root: Path, countries: list[str] | None = None) -> ContentTree:
         tree.curricula[curriculum.code] = curriculum
         if modules_dir.is_dir():
             for module_dir in sorted(p for p in modules_dir.iterdir() if p.is_dir()):
-                module = read_module(module_dir, curriculum, tree.problems)
+                module = read_module(
+                    module_dir, curriculum, tree.problems, max_video_bytes=max_video_bytes
+                )
                 if module is not None:
                     tree.modules.append(module)
     return tree
@@ -417,7 +426,13 @@ def _has_cycle(node: Competency, by_code: dict[str, Competency]) -> bool:
 MODULE_KEYS = tuple(f.name for f in fields(ModuleInfo) if f.name != "country")
 
 
-def read_module(module_dir: Path, curriculum: Curriculum, problems: ProblemList) -> Module | None:
+def read_module(
+    module_dir: Path,
+    curriculum: Curriculum,
+    problems: ProblemList,
+    *,
+    max_video_bytes: int = MAX_VIDEO_BYTES,
+) -> Module | None:
     """Read one module folder; return None when it has any problem."""
     path = module_dir / "module.toml"
     before = len(problems)
@@ -497,7 +512,7 @@ def read_module(module_dir: Path, curriculum: Curriculum, problems: ProblemList)
     )
 
     blobs: dict[str, Blob] = {}
-    lessons = _read_lessons(module_dir, main_lang, blobs, problems)
+    lessons = _read_lessons(module_dir, main_lang, blobs, problems, max_video_bytes)
 
     if len(problems) > before:
         return None
@@ -524,7 +539,11 @@ def read_module(module_dir: Path, curriculum: Curriculum, problems: ProblemList)
 
 
 def _read_lessons(
-    module_dir: Path, main_lang: str, blobs: dict[str, Blob], problems: ProblemList
+    module_dir: Path,
+    main_lang: str,
+    blobs: dict[str, Blob],
+    problems: ProblemList,
+    max_video_bytes: int = MAX_VIDEO_BYTES,
 ) -> list[Lesson]:
     by_number: dict[int, Lesson] = {}
     originals: dict[
@@ -559,7 +578,7 @@ def _read_lessons(
             )
             continue
         originals[number] = slug
-        text = read_lesson_text(path, lang, module_dir, blobs, problems)
+        text = read_lesson_text(path, lang, module_dir, blobs, problems, max_video_bytes)
         if text is not None:
             by_number[number] = Lesson(slug=slug, position=number, texts={lang: text})
     for path, number, slug, lang in translations:
@@ -571,7 +590,7 @@ def _read_lessons(
                 f"a translation needs the original lesson {number:02d}-{slug}.md",
             )
             continue
-        text = read_lesson_text(path, lang, module_dir, blobs, problems)
+        text = read_lesson_text(path, lang, module_dir, blobs, problems, max_video_bytes)
         if text is not None and number in by_number:
             by_number[number].texts[lang] = text
     if not originals:
@@ -585,9 +604,18 @@ def _read_lessons(
 
 
 def read_lesson_text(
-    path: Path, lang: str, base_dir: Path, blobs: dict[str, Blob], problems: ProblemList
+    path: Path,
+    lang: str,
+    base_dir: Path,
+    blobs: dict[str, Blob],
+    problems: ProblemList,
+    max_video_bytes: int = MAX_VIDEO_BYTES,
 ) -> LessonText | None:
-    """Read one lesson file, resolve its local media inside ``base_dir`` and find its title."""
+    """Read one lesson file, resolve its local media inside ``base_dir`` and find its title.
+
+    Captions (``.vtt``) and a poster image beside an audio or video file, with its name, are
+    taken with it; the exercises are checked.
+    """
     try:
         markdown = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
@@ -609,18 +637,45 @@ def read_lesson_text(
         return None
     media: dict[str, str] = {}
     ok = True
+    for line, message in exercise_problems(markdown):
+        problems.add(path, line, "exercise", message)
+        ok = False
     for target, line in local_targets(markdown):
         blob, reason = resolve_media(path.parent, target, base_dir)
         if blob is None:
             problems.add(path, line, "media", f'"{target}": {reason}')
             ok = False
             continue
+        if blob.media_type.startswith("video/") and blob.size > max_video_bytes:
+            problems.add(
+                path,
+                line,
+                "media",
+                f'"{target}" is a video of {blob.size / 1048576:.1f} MB; videos may be at most '
+                f"{max_video_bytes / 1048576:g} MB (setting IMAGINECOLE_MAX_VIDEO_MB), because "
+                "pupils pay for their data and school servers have small disks: make it shorter "
+                "or smaller (480 pixels high is enough on a phone)",
+            )
+            ok = False
+            continue
         blobs.setdefault(blob.sha256, blob)
         media[target] = blob.sha256
+        if blob.media_type.startswith(("audio/", "video/")):
+            for sidecar in sidecar_targets(target):
+                found, _ = resolve_media(path.parent, sidecar, base_dir)
+                if found is not None:
+                    blobs.setdefault(found.sha256, found)
+                    media[sidecar] = found.sha256
     return LessonText(lang=lang, title=title, markdown=markdown, media=media) if ok else None
 
 
 # ---------------------------------------------------------------------------- media
+
+
+def sidecar_targets(target: str) -> list[str]:
+    """Return the links of the files that may sit beside an audio or video file."""
+    stem = target.rsplit(".", 1)[0] if "." in target.rsplit("/", 1)[-1] else target
+    return [stem + suffix for suffix in SIDECARS]
 
 
 def resolve_media(page_dir: Path, target: str, base_dir: Path) -> tuple[Blob | None, str]:

@@ -17,13 +17,29 @@ _LINK_TARGET = re.compile(
     r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*(?:<([^>\n]*)>|([^)\s]+))(?:\s+[\"'][^)]*[\"'])?\s*\)"
 )
 _EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//|#|/)", re.IGNORECASE)
+# An exercise (``sync.exercises``) is a fence that opens at the start of a line; its lines are
+# lesson text (a question, its images), not code.
+EXERCISE_OPENING = re.compile(
+    r"^(?P<fence>`{3,}|~{3,})[ \t]*(?:exercise|exercice)[ \t]*$", re.IGNORECASE
+)
 
 
 def _outside_code(markdown: str):
-    """Yield (line number, line) for lines outside fenced code blocks."""
+    """Yield (line number, line) for lines outside fenced code blocks (exercises are not code)."""
     fence = None
+    exercise = ""
     for number, line in enumerate(markdown.split("\n"), start=1):
         stripped = line.lstrip()
+        if exercise:
+            if stripped.startswith(exercise) and set(stripped.strip()) == {exercise[0]}:
+                exercise = ""
+            else:
+                yield number, line
+            continue
+        opening = EXERCISE_OPENING.match(line) if fence is None else None
+        if opening:
+            exercise = opening["fence"]
+            continue
         match = _FENCE.match(stripped)
         if match:
             if fence is None:

@@ -13,6 +13,7 @@ MEDIA_EXTENSIONS = {
     ".ogg": "audio/ogg",
     ".mp4": "video/mp4",
     ".webm": "video/webm",
+    ".vtt": "text/vtt",
 }
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 EXTENSION_FOR_TYPE = {
@@ -25,6 +26,7 @@ EXTENSION_FOR_TYPE = {
     "audio/ogg": ".ogg",
     "video/mp4": ".mp4",
     "video/webm": ".webm",
+    "text/vtt": ".vtt",
 }
 
 
@@ -48,4 +50,9 @@ def sniff_media_type(head: bytes) -> str | None:
         return "video/mp4"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "video/webm"
+    if head.removeprefix(b"\xef\xbb\xbf").startswith(b"WEBVTT") and (
+        len(head.removeprefix(b"\xef\xbb\xbf")) == 6
+        or head.removeprefix(b"\xef\xbb\xbf")[6:7] in b" \t\r\n"
+    ):
+        return "text/vtt"
     return None

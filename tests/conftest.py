@@ -29,6 +29,9 @@ from tests import postgresql
 
 TESTS_DIR = Path(__file__).resolve().parent
 TEST_CONTENT = TESTS_DIR / "data" / "content"
+# A lesson of exercises (every kind) with a sound and its captions, added to zz-sciences-eau
+# by the tests of exercises only, so the other tests keep their counts.
+EXERCISE_LESSON = TESTS_DIR / "data" / "exercises"
 REPO_ROOT = TESTS_DIR.parent
 CORPUS = (REPO_ROOT.parent / "shared" / "corpus").resolve()
 
@@ -256,6 +259,25 @@ def app(tmp_path):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+def add_exercise_lesson(content: Path) -> Path:
+    """Add the exercise lesson to zz-sciences-eau in ``content``; return that module's folder."""
+    module = content / "zz" / "modules" / "zz-sciences-eau"
+    shutil.copytree(EXERCISE_LESSON, module, dirs_exist_ok=True)
+    return module
+
+
+@pytest.fixture(scope="session")
+def exercises_app(tmp_path_factory):
+    """An app with the zz test content and the exercise lesson loaded, for tests that only read."""
+    content = tmp_path_factory.mktemp("exercises-content") / "content"
+    shutil.copytree(TEST_CONTENT, content)
+    add_exercise_lesson(content)
+    app = make_app(tmp_path_factory.mktemp("exercises"))
+    report = load_content(app, content)
+    assert not report.problems, report.problems
+    return app
 
 
 @pytest.fixture

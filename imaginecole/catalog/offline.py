@@ -39,7 +39,9 @@ def module_zip(module: Module, lang: str):
     lessons = []
     for lesson in module.lessons:
         text = lesson.text_in(lang)
-        html = render_markdown(text.markdown, resolver(text.media))
+        html = render_markdown(
+            text.markdown, resolver(text.media), lang=text.lang, corrections="details"
+        )
         lessons.append((lesson, text, lesson_filename(lesson.position, lesson.slug), html))
 
     out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
@@ -104,4 +106,4 @@ def _offline_media(asset: Asset, files: dict[str, Path], store) -> ImageInfo | M
     files[name] = store.path(asset.sha256)
     if asset.is_image:
         return ImageInfo(name, asset.width, asset.height)
-    return MediaLink(name, asset.media_type)
+    return MediaLink(name, asset.media_type, asset.size)

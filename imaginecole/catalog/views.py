@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, send_file
+from flask import Blueprint, render_template, request, send_file
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 
+from imaginecole.accounts.auth import changes_nothing
 from imaginecole.catalog import queries
+from imaginecole.catalog.exercises import lesson_for_paper, lesson_with_feedback
 from imaginecole.catalog.offline import estimated_size, module_zip
 from imaginecole.catalog.structured import lesson_json_ld, module_json_ld
 from imaginecole.i18n import current_language
@@ -121,7 +123,7 @@ def print_module(uid: str):
     found = queries.get_module_with_texts(uid)
     lang = current_language()
     lessons = [
-        (lesson, text, printable(text.html))
+        (lesson, text, printable(lesson_for_paper(found, text)))
         for lesson in found.lessons
         for text in [lesson.text_in(lang)]
     ]
@@ -134,12 +136,24 @@ def print_module(uid: str):
     )
 
 
-@bp.route("/modules/<uid>/<slug>")
-@public_page
+@bp.route("/modules/<uid>/<slug>", methods=["GET", "POST"])
+@public_page  # GET and HEAD only: an answer checked is never stored
+@changes_nothing
 def lesson(uid: str, slug: str):
+    """Show a lesson; a POST checks the answer to one of its exercises and shows the feedback.
+
+    ``exercises.js`` asks for the answered exercise alone (``X-Exercise: fragment``).
+    """
     found = queries.get_module(uid)
     lesson, previous, following = queries.get_lesson(found, slug)
     text = lesson.text_in(current_language())
+    html = text.html
+    if request.method == "POST":
+        answered = lesson_with_feedback(found, text)
+        if answered is not None:
+            html, fragment = answered
+            if request.headers.get("X-Exercise") == "fragment":
+                return fragment, 200, {"Content-Type": "text/html; charset=utf-8"}
     return render_template(
         "catalog/lesson.html",
         module=found,
@@ -147,6 +161,7 @@ def lesson(uid: str, slug: str):
         level=found.levels[0],
         lesson=lesson,
         text=text,
+        html=html,
         previous=previous,
         following=following,
         json_ld=lesson_json_ld(found, lesson, text, current_language()),

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from imaginecole.commands import database_command
 from imaginecole.content.models import Module
-from imaginecole.content.operations import load_tree
+from imaginecole.content.operations import load_tree, max_video_bytes
 from imaginecole.curation.operations import record_version
 from imaginecole.curation.reloading import apply_choices, differences
 from imaginecole.curriculum.queries import curriculum_of
@@ -51,7 +51,7 @@ def _print_problems(problems: Iterable[Problem]) -> None:
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 @with_appcontext
 def content_check(directory: Path | None) -> None:
-    tree = read_content(_content_dir(directory))
+    tree = read_content(_content_dir(directory), max_video_bytes=max_video_bytes())
     lessons = sum(len(m.lessons) for m in tree.modules)
     click.echo(
         f"{len(tree.curricula)} countries, {len(tree.modules)} valid modules, {lessons} lessons"
@@ -77,7 +77,7 @@ TAKE_FILES_HELP = (
 def content_load(directory: Path | None, countries: tuple[str, ...], take_files: bool) -> None:
     directory = _content_dir(directory)
     click.echo(f"Reading {directory} …")
-    tree = read_content(directory, list(countries) or None)
+    tree = read_content(directory, list(countries) or None, max_video_bytes=max_video_bytes())
     _load_and_report(tree, origin="files", reference=str(directory), take_files=take_files)
 
 

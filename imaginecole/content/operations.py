@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from flask import current_app
 from sqlalchemy import select
 
 from imaginecole.extensions import db
@@ -59,6 +60,11 @@ class LoadReport:
             or self.modules_added
             or self.modules_updated
         )
+
+
+def max_video_bytes() -> int:
+    """Return the largest video a lesson may hold here (setting ``MAX_VIDEO_MB``)."""
+    return int(float(current_app.config["MAX_VIDEO_MB"]) * 1024 * 1024)
 
 
 def load_tree(
@@ -289,7 +295,7 @@ def render_lessons(sources: list[fmt.Module], arriving: frozenset[str]) -> Rende
                 if all(sha in described for sha in text.media.values()):
                     lookup = {target: described[sha] for target, sha in text.media.items()}
                     key = (source.id, lesson.slug, text.lang)
-                    rendered[key] = render_markdown(text.markdown, lookup.get)
+                    rendered[key] = render_markdown(text.markdown, lookup.get, lang=text.lang)
     return rendered
 
 
@@ -440,7 +446,7 @@ def _write_module(
             html = lookups.rendered.get((source.id, item.slug, text.lang))
             if html is None:
                 lookup = {target: described[sha] for target, sha in text.media.items()}
-                html = render_markdown(text.markdown, lookup.get)
+                html = render_markdown(text.markdown, lookup.get, lang=text.lang)
             lesson.translations.append(
                 LessonText(
                     lang=text.lang,

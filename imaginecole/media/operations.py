@@ -173,7 +173,7 @@ def describe(asset: Asset | Blob) -> ImageInfo | MediaLink:
     in the database's order (by width).
     """
     if not asset.media_type.startswith("image/"):
-        return MediaLink(media_url(asset.sha256, asset.media_type), asset.media_type)
+        return MediaLink(media_url(asset.sha256, asset.media_type), asset.media_type, asset.size)
     variants = sorted(asset.variants, key=lambda variant: variant.width)
     webp = [v for v in variants if v.media_type == "image/webp"]
     fallback = [v for v in variants if v.media_type != "image/webp"]

@@ -14,12 +14,23 @@ from html import escape
 from urllib.parse import unquote
 
 import nh3
+from babel.numbers import format_decimal
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from markdown_it import MarkdownIt
 from mdit_py_plugins.admon import admon_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 
+from imaginecole.rendering.exercises import (
+    Feedback,
+    answer_key,
+    render_exercise,
+    without_form_words,
+)
 from imaginecole.rendering.maths import formula_html
+from sync.content import sidecar_targets
+from sync.exercises import ExerciseBlock, split_lesson
 
 
 @dataclass
@@ -38,6 +49,7 @@ class ImageInfo:
 class MediaLink:
     url: str
     media_type: str
+    size: int | None = None  # bytes, shown beside the download link of audio and video
 
 
 MediaResolver = Callable[[str], ImageInfo | MediaLink | None]
@@ -58,7 +70,7 @@ HTML_TAGS = {
     "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "a", "img", "picture", "source",
     "em", "strong", "code", "pre", "blockquote", "table", "thead", "tbody", "tr", "th", "td", "hr",
     "br", "del", "s", "details", "summary", "div", "span", "input", "audio", "video", "figure",
-    "figcaption", "sup", "sub", "var",
+    "figcaption", "sup", "sub", "var", "track",
 }  # fmt: skip
 ATTRIBUTES = {
     "*": {"class", "lang", "dir"},
@@ -74,7 +86,8 @@ ATTRIBUTES = {
     "details": {"open"},
     "input": {"type", "checked", "disabled"},
     "audio": {"controls", "preload", "src"},
-    "video": {"controls", "preload", "src", "width", "height"},
+    "video": {"controls", "preload", "src", "width", "height", "poster"},
+    "track": {"kind", "src", "srclang", "label", "default"},
     **{tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS},
 }
 # Wider than a lesson column at its largest (46rem): shown shrunk, with a link to the full file.
@@ -149,7 +162,7 @@ def _render_image(self, tokens, idx, options, env):
         # An image we could not resolve is shown as its description, never fetched from elsewhere.
         return f'<span class="missing-image">[{escape(alt)}]</span>'
     if isinstance(found, MediaLink):
-        return _media_element(found, alt)
+        return _media_element(found, alt, src, resolver, env.get("lang") or "fr")
     size = ""
     if found.width and found.height:
         size = f' width="{found.width}" height="{found.height}"'
@@ -172,13 +185,48 @@ def _sources(found: ImageInfo) -> str:
     )
 
 
-def _media_element(found: MediaLink, label: str) -> str:
+def _media_element(
+    found: MediaLink, label: str, target: str, resolver: MediaResolver, lang: str
+) -> str:
+    """Return a player that loads nothing until pressed, with its size and a download link.
+
+    Captions (``name.vtt``) and a video's poster (``name.jpg`` …) are the files beside it that
+    the content reader took along (``sync.content.sidecar_targets``).
+    """
     url, label = escape(found.url), escape(label or "")
-    if found.media_type.startswith("audio/"):
-        return f'<audio controls preload="none" src="{url}"></audio>'
-    if found.media_type.startswith("video/"):
-        return f'<video controls preload="none" src="{url}"></video>'
-    return f'<a href="{url}" download>{label}</a>'
+    tag = found.media_type.split("/")[0]
+    if tag not in ("audio", "video"):
+        return f'<a href="{url}" download>{label}</a>'
+    captions = poster = None
+    for sidecar in sidecar_targets(target):
+        extra = resolver(sidecar)
+        if isinstance(extra, MediaLink) and extra.media_type == "text/vtt":
+            captions = captions or extra
+        elif isinstance(extra, ImageInfo) and tag == "video":
+            poster = poster or extra
+    with force_locale(lang):
+        kind = found.media_type.split("/")[1].upper().replace("MPEG", "MP3")
+        size = ""
+        if found.size:
+            megabytes = format_decimal(round(found.size / 1_000_000, 1) or 0.1, locale=lang)
+            size = ", " + _("%(size)s MB", size=megabytes)
+        download = escape(_("Download (%(kind)s%(size)s)", kind=kind, size=size))
+        track = ""
+        if captions is not None:
+            track = (
+                f'<track kind="captions" src="{escape(captions.url)}" srclang="{escape(lang)}" '
+                f'label="{escape(_("Captions"))}" default>'
+            )
+    cover = f' poster="{escape(poster.url)}"' if poster is not None else ""
+    player = (
+        f'<{tag} controls preload="none" src="{url}"{cover}>{track}'
+        f'<a href="{url}" download>{label or download}</a></{tag}>'
+    )
+    caption = f"{label} · " if label else ""
+    return (
+        f'<figure class="media media-{tag}">{player}'
+        f'<figcaption>{caption}<a href="{url}" download>{download}</a></figcaption></figure>'
+    )
 
 
 def _render_link_open(self, tokens, idx, options, env):
@@ -231,19 +279,56 @@ def make_parser() -> MarkdownIt:
 _PARSER = make_parser()
 
 
-def render_markdown(markdown: str, media: MediaResolver | None = None) -> str:
-    """Return sanitised HTML for ``markdown``; ``media`` maps a written link to a served file."""
+def render_markdown(
+    markdown: str,
+    media: MediaResolver | None = None,
+    *,
+    lang: str = "fr",
+    corrections: str = "none",
+    feedback: dict[int, Feedback] | None = None,
+) -> str:
+    """Return sanitised HTML for ``markdown``; ``media`` maps a written link to a served file.
+
+    ``lang`` is the lesson's language (the words of its players and exercises). Exercises are
+    forms with no answer in them unless ``corrections`` asks for their corrections
+    (``rendering.exercises.CORRECTION_MODES``); ``feedback`` maps an exercise's number to the
+    checked answer to show with it.
+    """
 
     def resolve(url: str) -> ImageInfo | MediaLink | None:
         # markdown-it percent-encodes link targets ("été.png" -> "%C3%A9t%C3%A9.png"), while
         # ``media`` knows them as the author wrote them.
         return media(url) or media(unquote(url))
 
-    html = _PARSER.render(markdown, {"media": resolve if media else None})
-    html = ALIGN_CLASS.sub(r'class="align-\1"', html)
-    # A code block scrolls sideways when its lines are long: it takes the keyboard focus.
-    html = html.replace("<pre><code", '<pre tabindex="0"><code')
-    return sanitize(html)
+    def render_block(text: str) -> str:
+        html = _PARSER.render(text, {"media": resolve if media else None, "lang": lang})
+        html = ALIGN_CLASS.sub(r'class="align-\1"', html)
+        # A code block scrolls sideways when its lines are long: it takes the keyboard focus.
+        html = html.replace("<pre><code", '<pre tabindex="0"><code')
+        return sanitize(html)
+
+    def render_inline(text: str) -> str:
+        env = {"media": resolve if media else None, "lang": lang}
+        return sanitize(_PARSER.renderInline(text, env))
+
+    segments = split_lesson(markdown)
+    if all(isinstance(segment, str) for segment in segments):
+        return render_block(markdown)
+    html, blocks = [], []
+    for segment in segments:
+        if isinstance(segment, ExerciseBlock):
+            blocks.append(segment)
+            found = (feedback or {}).get(len(blocks))
+            html.append(
+                render_exercise(
+                    segment, len(blocks), lang, render_block, render_inline, corrections, found
+                )
+            )
+        else:
+            html.append(render_block(segment))
+    if corrections == "key":
+        html.append(answer_key(blocks, lang, render_block, render_inline))
+    return "\n".join(html)
 
 
 def sanitize(html: str) -> str:
@@ -266,5 +351,5 @@ def printable(html: str) -> str:
 
 def plain_text(html: str) -> str:
     """Return the visible text of rendered HTML, for search and summaries."""
-    text = nh3.clean(html, tags=set(), attributes={})
+    text = nh3.clean(without_form_words(html), tags=set(), attributes={})
     return re.sub(r"\s+", " ", text).strip()

@@ -249,7 +249,7 @@ def submission_decision(submission: Submission) -> str:
 
 def _item_page(submission: Submission, problems: dict[str, str] | None = None):
     latest = submission.latest
-    html = render_with_files(latest.markdown, latest.files)
+    html = render_with_files(latest.markdown, latest.files, latest.language)
     country = submission.country_code
     parents = {r.parent_uid for r in submission.revisions}
     heads = [r for r in submission.revisions if r.uid not in parents]

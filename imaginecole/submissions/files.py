@@ -104,10 +104,11 @@ def store_teacher_file(user: User, name: str, data: bytes) -> TeacherFile:
     return upload
 
 
-def render_with_files(markdown: str, files) -> str:
+def render_with_files(markdown: str, files, lang: str = "fr") -> str:
     """Render a teacher's Markdown, resolving ![…](name) to the uploaded file of that name.
 
     ``files`` are ``TeacherFile`` rows or a revision's file dicts (name, sha256, media_type).
+    The teacher and the reviewer see each exercise with its correction.
     """
     by_name = {f.name if hasattr(f, "name") else f["name"]: f for f in files}
 
@@ -120,4 +121,4 @@ def render_with_files(markdown: str, files) -> str:
         url = media_url(sha, media_type)
         return ImageInfo(url) if media_type.startswith("image/") else MediaLink(url, media_type)
 
-    return render_markdown(markdown, resolve)
+    return render_markdown(markdown, resolve, lang=lang, corrections="open")

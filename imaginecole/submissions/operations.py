@@ -22,6 +22,7 @@ from imaginecole.submissions.models import (
     TeacherFile,
 )
 from sync.content import LANGUAGES
+from sync.exercises import exercise_problems
 from sync.submissions import (
     FileRef,
     InvalidText,
@@ -74,6 +75,8 @@ def validate(form: SubmissionForm, user: User) -> tuple[dict[str, str], list[Tea
             problems[name] = "required"
         elif len(value) > limit:
             problems[name] = "too_long"
+    if "markdown" not in problems and exercise_problems(form.markdown.replace("\r\n", "\n")):
+        problems["markdown"] = "exercise"
     if form.language not in LANGUAGES:
         problems["language"] = "invalid"
     known_levels = set(db.session.scalars(select(Level.code).filter_by(country_code=country)))

@@ -123,7 +123,7 @@ def _preview(form: service.SubmissionForm) -> str:
             TeacherFile.id.in_(form.upload_ids), TeacherFile.user_id == current_user().id
         )
     ).all()
-    return render_with_files(form.markdown, uploads)
+    return render_with_files(form.markdown, uploads, form.language or "fr")
 
 
 def _editor(form, submission=None, problems=None, preview=None, refused=None, status=200):
@@ -211,7 +211,7 @@ def _own(uid: str):
 def detail(uid: str):
     submission = _own(uid)
     latest = submission.latest
-    html = render_with_files(latest.markdown, latest.files)
+    html = render_with_files(latest.markdown, latest.files, latest.language)
     subjects = {
         row.slug: row.shown(current_language()).text
         for row in db.session.scalars(

@@ -35,7 +35,7 @@ from sqlalchemy import select, update
 
 from imaginecole.accounts.models import User
 from imaginecole.content.models import Module
-from imaginecole.content.operations import LoadReport, load_tree
+from imaginecole.content.operations import LoadReport, load_tree, max_video_bytes
 from imaginecole.curation.operations import record_version
 from imaginecole.curation.reloading import (
     CHOICES,
@@ -415,7 +415,7 @@ def _read_staged(upload: ContentUpload) -> _Reading:
     own: list[dict] = []
     module_dirs: list[Path] = []
     if layout in ("country", "tree"):
-        tree = fmt.read_content(root, countries=[country])
+        tree = fmt.read_content(root, countries=[country], max_video_bytes=max_video_bytes())
         for other in _children(root):
             if other.is_dir() and other.name != country:
                 own.append(_own_problem(other, "other_country_folder", other=other.name))
@@ -436,7 +436,9 @@ def _read_staged(upload: ContentUpload) -> _Reading:
                 [root] if layout == "module" else [d for d in _children(root) if d.is_dir()]
             )
             for module_dir in module_dirs:
-                module = fmt.read_module(module_dir, curriculum, tree.problems)
+                module = fmt.read_module(
+                    module_dir, curriculum, tree.problems, max_video_bytes=max_video_bytes()
+                )
                 if module is not None:
                     tree.modules.append(module)
             if not module_dirs:

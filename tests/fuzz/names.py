@@ -19,4 +19,5 @@ TARGET_NAMES = (
     "markdown",
     "search_query",
     "submission_text",
+    "exercises",
 )

@@ -33,10 +33,12 @@ from sync.bundle.manifest import parse_manifest
 from sync.container.keys import Signature, load_trust, sign
 from sync.container.zipcheck import ZipLimits
 from sync.content import read_content
+from sync.exercises import check, exercise_problems, exercises_of
 from sync.markdown import first_heading, local_targets
 from sync.submissions import verify_package
 from sync.submissions.model import validate_text
 from sync.submissions.package import load_enrolled, parse_package_manifest
+from tests.conftest import EXERCISE_LESSON
 from tests.sync.bundle.test_support import make_kit
 from tests.sync.submissions.test_support import make_school
 
@@ -135,6 +137,18 @@ def _markdown(data: bytes) -> None:
     local_targets(markdown)
 
 
+def _exercises(data: bytes) -> None:
+    # The lesson is the input; its lines are also posted as every exercise's answers.
+    markdown = text(data)
+    exercise_problems(markdown)
+    for mode in ("none", "details", "key"):
+        render_markdown(markdown, corrections=mode)
+    answers = markdown.split("\n")[:50]
+    for block in exercises_of(markdown):
+        if block.exercise is not None:
+            check(block.exercise, {name: answers for name in block.exercise.field_names()})
+
+
 def _search_query(data: bytes) -> None:
     words, phrases = parse_user_query(text(data))
     for word in words + phrases:
@@ -228,6 +242,7 @@ def make_targets(root: Path) -> list[Target]:
                 ).read_bytes()
             ],
         ),
+        Target("exercises", _exercises, (), [(EXERCISE_LESSON / "09-exercices.md").read_bytes()]),
         Target("search_query", _search_query, (), ['l\'éducation "les fractions" 1/2 *'.encode()]),
         Target(
             "submission_text",

@@ -68,6 +68,7 @@ from sync.container.staging import RESERVE_BYTES
 from tests.conftest import (
     REPO_ROOT,
     TEST_CONTENT,
+    add_exercise_lesson,
     database_env,
     give_signing_key,
     load_content,
@@ -1237,3 +1238,34 @@ def test_removing_a_channel_removes_its_modules_search_and_history(publisher, sc
     report = install(school, publisher, 1)
     assert report.blobs_copied == 0
     assert searches(school) == publisher.results[1]
+
+
+def test_exercises_and_their_captions_travel_in_bundles_and_deltas(tmp_path):
+    content = tmp_path / "content"
+    shutil.copytree(TEST_CONTENT, content)
+    lesson = add_exercise_lesson(content) / "09-exercices.md"
+    national = make_app(tmp_path / "national")
+    give_signing_key(national)
+    assert not load_content(national, content).problems
+    first = build(national)
+    lesson.write_text(lesson.read_text().replace("réponse: 4,5", "réponse: 4,50"))
+    set_version(content, "zz-sciences-eau", 2)
+    assert not load_content(national, content).problems
+    delta = build(national, since=first.version)
+    assert delta.module_count == 1
+
+    school = make_app(tmp_path / "school")
+    trust(school, Publisher(national, tmp_path / "national"))
+    for built in (first, delta):
+        with school.app_context():
+            assert not import_bundle(built.path).noop
+    client = school.test_client()
+    page = client.get("/fr/modules/zz-sciences-eau/exercices").get_data(as_text=True)
+    assert page.count('<form class="exercise"') == 5 and '<track kind="captions"' in page
+    answered = client.post(
+        "/fr/modules/zz-sciences-eau/exercices?exercise=3",
+        data={"answer": "4,5 L"},
+        headers={"Origin": "http://localhost"},
+    )
+    assert 'class="feedback feedback-right"' in answered.get_data(as_text=True)
+    assert "Set-Cookie" not in answered.headers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import TEST_CONTENT
+from tests.conftest import TEST_CONTENT, add_exercise_lesson
 from tests.imaginecole.content.test_operations import module_dir, module_row, replace_in
 
 PROBLEM_LINE = re.compile(
@@ -89,3 +89,41 @@ def test_cli_load_of_a_missing_folder_says_so_first_and_fails(runner, tmp_path):
     assert result.exit_code == 1
     assert f"{tmp_path / 'nowhere'}: no such content folder" in result.output
     assert "Nothing changed" not in result.output and "Traceback" not in result.output
+
+
+def test_cli_check_names_the_line_of_an_exercise_mistake_and_loads_nothing_of_it(
+    runner, app, content_copy
+):
+    lesson = add_exercise_lesson(content_copy) / "09-exercices.md"
+    replace_in(lesson, "- [x] la pluie", "- [ ] la pluie")
+    replace_in(lesson, "- [x] l'évaporation", "- [ ] l'évaporation")
+    replace_in(lesson, "tolérance: 0,05", "tolérance: un peu")
+    line_of_choice = lesson.read_text().split("\n").index("- [ ] l'évaporation") + 1
+    line_of_tolerance = lesson.read_text().split("\n").index("tolérance: un peu") + 1
+
+    checked = runner.invoke(args=["content", "check", str(content_copy)])
+    loaded = runner.invoke(args=["content", "load", str(content_copy)])
+
+    assert checked.exit_code == 1
+    assert f"{lesson}:{line_of_choice}: exercise: no choice is marked right" in checked.output
+    assert f'{lesson}:{line_of_tolerance}: exercise: tolérance: "un peu"' in checked.output
+    assert loaded.exit_code == 1
+    assert module_row(app) is None  # the module with the mistakes: not even its good lesson
+    assert module_row(app, "zz-maths-fractions") is not None
+
+
+def test_cli_check_refuses_a_video_over_the_limit_and_says_why(runner, app, content_copy):
+    media = module_dir(content_copy) / "media"
+    media.mkdir()
+    (media / "film.webm").write_bytes(b"\x1a\x45\xdf\xa3" + b"\0" * (2 * 1024 * 1024))
+    lesson = module_dir(content_copy) / "01-evaporation.md"
+    lesson.write_text(lesson.read_text() + "\n![Un film](media/film.webm)\n")
+    app.config["MAX_VIDEO_MB"] = 1
+
+    result = runner.invoke(args=["content", "check", str(content_copy)])
+
+    assert result.exit_code == 1
+    assert '"media/film.webm" is a video of 2.0 MB; videos may be at most 1 MB' in result.output
+    assert "IMAGINECOLE_MAX_VIDEO_MB" in result.output and "pupils pay for their data" in result.output
+    app.config["MAX_VIDEO_MB"] = 5
+    assert runner.invoke(args=["content", "check", str(content_copy)]).exit_code == 0

@@ -469,3 +469,14 @@ def test_removing_a_module_from_the_database_removes_it_from_the_results(app):
         report = sync_index()
     assert report.removed == 1
     assert api(client, q="royaume")["total"] == 0
+
+
+def test_questions_are_found_but_not_their_answers(exercises_app):
+    client = exercises_app.test_client()
+    question = get_page(client, "/fr/search?q=flaque")
+    hrefs = [link["href"] for link in question.links_in("results")]
+    assert "/fr/modules/zz-sciences-eau/exercices" in hrefs
+    # "condensation" is only in an explanation, shown after answering: never in the index.
+    assert api(client, q="condensation")["total"] == 0
+    # Nor are the forms' words ("Vérifier", "Ta réponse") what a lesson is found by.
+    assert api(client, q="vérifier")["total"] == 0

@@ -6,6 +6,7 @@ images) are shared by the other tests of this folder.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from pathlib import Path
@@ -28,6 +29,7 @@ from imaginecole.submissions.operations import (
     save_revision,
     submit,
 )
+from sync.exercises import exercise_problems, exercises_of
 from tests.conftest import copy_data_dir, load_content, make_app
 
 PASSWORD = "correct horse battery"
@@ -619,3 +621,49 @@ def test_the_editor_escapes_what_a_teacher_typed(school, teacher):
         page = teacher.get(url).get_data(as_text=True)
         assert "<script>alert(1)</script>" not in page, url
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, url
+
+
+# ---------------------------------------------------------------------------- exercises
+
+EXERCISE = (
+    "# Les fractions au marché\n\n```exercice\nUne galette en quatre : quelle part ?\n"
+    "réponse: 1/4\nexplication: Une part sur quatre.\n```\n"
+)
+
+
+def test_the_preview_shows_an_exercise_with_its_correction(school, teacher):
+    response = post_form(teacher, NEW, lesson(markdown=EXERCISE, action="preview"))
+
+    page = response.get_data(as_text=True)
+    preview = page[page.index('<section class="preview">') : page.index("</section>")]
+    assert "Une galette en quatre : quelle part ?" in preview
+    assert '<div class="exercise-correction">' in preview and "Une part sur quatre." in preview
+    assert 'name="answer"' not in preview  # the teacher sees the worksheet, not the pupil's form
+
+
+def test_an_exercise_with_a_mistake_is_not_saved_and_the_preview_names_its_line(school, teacher):
+    broken = EXERCISE.replace("réponse: 1/4\n", "")
+
+    saved = post_form(teacher, NEW, lesson(markdown=broken))
+    previewed = post_form(teacher, NEW, lesson(markdown=broken, action="preview"))
+
+    assert saved.status_code == 400
+    assert problem(saved.get_data(as_text=True), "markdown") == (
+        "An exercise has mistakes: the preview says which line to fix."
+    )
+    assert count(school, Submission) == 0
+    preview = previewed.get_data(as_text=True)
+    section = preview[preview.index('<section class="preview">') :]
+    # The words around the problem are in the resource's language, like its exercises.
+    assert "ligne 3: the exercise has no answer" in section
+
+
+@pytest.mark.parametrize("lang", ["fr", "en", "ar"])
+def test_the_editor_shows_a_valid_example_of_each_kind_of_exercise(school, teacher, lang):
+    page = teacher.get(NEW.replace("/en/", f"/{lang}/")).get_data(as_text=True)
+    example = html.unescape(
+        re.search(r"<details class=\"meta\">.*?<pre>(.*?)</pre>", page, re.S)[1]
+    )
+    assert exercise_problems(example) == []
+    kinds = [block.exercise.kind for block in exercises_of(example)]
+    assert kinds == ["number", "choice", "blanks"]

@@ -975,3 +975,29 @@ def test_two_enrolments_of_the_same_schools_at_once_both_succeed(templates, tmp_
         assert out.count("Enrolled ") == 2 and "Traceback" not in out + err
     with national.app_context():
         assert len(db.session.scalars(select(EnrolledSchool)).all()) == 2
+
+
+# ---------------------------------------------------------------------------- exercises
+
+EXERCISE_MARKDOWN = (
+    "# Le baobab et les fractions\n\n```exercice\nOn partage 12 fruits en 4 parts égales. "
+    "Combien de fruits dans une part ?\nréponse: 3\nunité: fruits\n"
+    "explication: 12 : 4 = 3 fruits.\n```\n"
+)
+
+
+def test_the_reviewer_sees_the_exercise_with_its_correction(world):
+    teacher = sign_in(world.school_a, TEACHER)
+    submitted = post_form(teacher, NEW, lesson(markdown=EXERCISE_MARKDOWN, action="submit"))
+    uid = submitted.headers["Location"].rsplit("/", 1)[-1]
+    package = world.package("a-1")
+    assert export(world.school_a, package).exit_code == 0
+    received(world.national, package)
+
+    editor = sign_in(world.national, EDITOR)
+    page = editor.get(f"/en/review/{uid}").get_data(as_text=True)
+
+    assert "On partage 12 fruits en 4 parts égales." in page
+    assert '<div class="exercise-correction">' in page and "12 : 4 = 3 fruits." in page
+    assert "3 fruits" in page
+    assert 'name="answer"' not in page  # a worksheet to read, not a form to answer
