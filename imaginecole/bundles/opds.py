@@ -24,6 +24,7 @@ from imaginecole.curriculum.models import Country
 from imaginecole.extensions import db
 from imaginecole.i18n import current_language
 from imaginecole.links import external_url, public_host
+from imaginecole.xmldoc import xml_text
 
 bp = Blueprint("opds", __name__, url_prefix="/opds")
 
@@ -43,7 +44,7 @@ ACQUISITION = "application/atom+xml;profile=opds-catalog;kind=acquisition"
 OPEN_ACCESS = "http://opds-spec.org/acquisition/open-access"
 BUNDLE_TYPE = "application/octet-stream"
 
-for _prefix, _uri in (("", ATOM), ("dcterms", DCTERMS), ("opds", OPDS)):
+for _prefix, _uri in (("dcterms", DCTERMS), ("opds", OPDS)):
     ET.register_namespace(_prefix, _uri)
 
 
@@ -223,7 +224,7 @@ def _sub(parent: ET.Element, name: str, text: str | None = None) -> ET.Element:
 
 
 def _xml(feed: ET.Element, kind: str) -> Response:
-    body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    body = xml_text(feed, ATOM, declaration=True).encode()
     response = Response(body, content_type=f"{kind};charset=utf-8")
     response.headers["Vary"] = "Accept-Language"
     response.headers["Cache-Control"] = "no-cache"

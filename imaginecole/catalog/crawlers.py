@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort
 
 from imaginecole.catalog.sitemap import Page, pages_in_every_language
 from imaginecole.links import external_url
+from imaginecole.xmldoc import xml_text
 
 bp = Blueprint("crawlers", __name__)
 
@@ -73,6 +74,5 @@ def _w3c(stamp: datetime) -> str:
 
 
 def _xml(root: ET.Element) -> Response:
-    ET.register_namespace("", SITEMAP_NS)
-    body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    body = xml_text(root, SITEMAP_NS, declaration=True).encode()
     return Response(body, mimetype="application/xml", headers={"Cache-Control": "max-age=3600"})

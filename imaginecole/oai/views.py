@@ -25,6 +25,7 @@ from imaginecole.oai.protocol import (
     parse_request,
 )
 from imaginecole.templating import licence_url
+from imaginecole.xmldoc import xml_text
 
 bp = Blueprint("oai", __name__)
 
@@ -36,7 +37,7 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 OAI_SCHEMA = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
 OAI_DC_SCHEMA = "http://www.openarchives.org/OAI/2.0/oai_dc.xsd"
 
-for _prefix, _uri in (("", OAI), ("oai_dc", OAI_DC), ("dc", DC), ("xsi", XSI)):
+for _prefix, _uri in (("oai_dc", OAI_DC), ("dc", DC), ("xsi", XSI)):
     ET.register_namespace(_prefix, _uri)
 
 
@@ -252,5 +253,5 @@ def _error(root: ET.Element, error: OaiError) -> None:
 
 
 def _response(root: ET.Element) -> Response:
-    body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    body = xml_text(root, OAI, declaration=True).encode()
     return Response(body, mimetype="text/xml", headers={"Cache-Control": "no-cache"})

@@ -15,8 +15,9 @@ from html import escape
 
 from latex2mathml.converter import convert as latex_to_mathml
 
+from imaginecole.xmldoc import xml_text
+
 MATHML = "http://www.w3.org/1998/Math/MathML"
-ET.register_namespace("", MATHML)
 
 # A formula longer than this may not fit a 360 px phone: its box can then scroll, so it must
 # take the keyboard focus too (WCAG 2.1.1); shorter ones stay out of the tab order.
@@ -38,8 +39,8 @@ def formula_html(latex: str, display: bool) -> str:
     except Exception:  # latex2mathml raises many error types on bad input; show the source instead
         return f'<code class="math-error">{escape(latex)}</code>'
     join_numbers(tree)
-    mathml = ET.tostring(tree, encoding="unicode", short_empty_elements=False)
     text = linear(tree).strip()
+    mathml = xml_text(tree, MATHML)
     kind = "block" if display else "inline"
     focus = ' tabindex="0"' if display or len(latex) > MAY_SCROLL_CHARACTERS else ""
     return (
