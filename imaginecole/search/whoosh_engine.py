@@ -40,7 +40,7 @@ TYPO_RATIO = 20  # a word this many times rarer than a close spelling is taken f
 SPELLING_DISTANCE = 2  # edits between a typed word and the spelling suggested for it
 TYPO_MAX_COUNT = 5  # a word written this many times is no typo (and costs no spelling search)
 RESULT_CACHE_SIZE = 256  # recent results kept per process: a class types the teacher's words
-MAX_KNOWN_TERMS = 100_000  # words whose presence in a field is remembered per index version
+MAX_KNOWN_TERMS = 20_000  # field words remembered per index version: about 3.5 MB at most
 
 Known = Callable[[str, str], bool]  # whether a field of the index holds a word
 
