@@ -133,7 +133,10 @@ class SearchIndex(Protocol):
     """
 
     def search(self, query: SearchQuery) -> SearchResults:
-        """Return a page of results with facet counts; never fails on what a person typed."""
+        """Return a page of results with facet counts; never fails on what a person typed.
+
+        The results may be kept and handed to the next caller asking the same: read them only.
+        """
         ...
 
     def begin_update(self) -> IndexUpdate:

@@ -7,11 +7,12 @@ Only this module and the analysis it uses (``analysis``) import whoosh.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import shutil
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from itertools import chain
 from pathlib import Path
@@ -22,7 +23,7 @@ from whoosh import index as whoosh_index
 from whoosh import sorting
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
-from whoosh.query import And, Every, Or, Phrase, Query, Term
+from whoosh.query import And, Every, NullQuery, Or, Phrase, Query, Term
 
 from imaginecole.search.analysis import ANALYZERS, exact_analyzer
 from imaginecole.search.interface import Document, Hit, SearchQuery, SearchResults
@@ -38,6 +39,10 @@ FACETS = ("country", "levels", "subject", "lang", "resource_type", "kind")
 TYPO_RATIO = 20  # a word this many times rarer than a close spelling is taken for a typo
 SPELLING_DISTANCE = 2  # edits between a typed word and the spelling suggested for it
 TYPO_MAX_COUNT = 5  # a word written this many times is no typo (and costs no spelling search)
+RESULT_CACHE_SIZE = 256  # recent results kept per process: a class types the teacher's words
+MAX_KNOWN_TERMS = 20_000  # field words remembered per index version: about 3.5 MB at most
+
+Known = Callable[[str, str], bool]  # whether a field of the index holds a word
 
 
 def _codec() -> W3Codec:
@@ -79,23 +84,43 @@ def _analyzed(schema: Schema, fieldname: str, text: str) -> list[str]:
     return [token.text for token in schema[fieldname].analyzer(text)]
 
 
-def _alternatives(schema: Schema, lang: str, text: str, phrase: bool) -> list[Query]:
-    """Return the ways ``text`` can match the fields of ``lang``; [] if it means nothing there."""
+def _alternatives(
+    schema: Schema, lang: str, text: str, phrase: bool, known: Known
+) -> list[Query] | None:
+    """Return the ways ``text`` can match the fields of ``lang``.
+
+    None if it means nothing there (no field keeps a word of it); [] if it means something
+    but no indexed word matches it (``known`` says which words are indexed).
+    """
     alternatives: list[Query] = []
+    meaningful = False
     for kind, boost in FIELD_BOOSTS.items():
         fieldname = f"{kind}_{lang}"
         terms = _analyzed(schema, fieldname, text)
+        if not terms:
+            continue
+        meaningful = True
+        if not all(known(fieldname, term) for term in terms):
+            continue  # it cannot match in this field
         if len(terms) == 1:
             alternatives.append(Term(fieldname, terms[0], boost=boost))
-        elif terms and phrase:
+        elif phrase:
             alternatives.append(Phrase(fieldname, terms, boost=boost))
-        elif terms:
+        else:
             alternatives.append(And([Term(fieldname, t) for t in terms], boost=boost))
-    return alternatives
+    return alternatives if meaningful else None
+
+
+def _everything_known(fieldname: str, text: str) -> bool:
+    return True
 
 
 def build_query(
-    schema: Schema, words: list[str], phrases: list[str], require_all: bool = True
+    schema: Schema,
+    words: list[str],
+    phrases: list[str],
+    require_all: bool = True,
+    known: Known = _everything_known,
 ) -> Query | None:
     """Match documents of each language on the words that mean something in that language.
 
@@ -103,6 +128,12 @@ def build_query(
     that language ("de" in French, "the" in English) asks nothing of its documents, while it
     still counts where it is a real word ("while" in a Python lesson written in French).
     With ``require_all`` every remaining word must match; otherwise any of them may.
+
+    Return None when no word means anything (an empty query), and a ``NullQuery`` when the
+    words mean something but ``known`` (whether a field holds a word) says nothing can match.
+    Leaving out what cannot match changes neither the matches nor their scores (a sum over
+    the parts that match), but Whoosh no longer builds a matcher for each part in each
+    segment: most of the time of a query, as most words are in one language only.
     """
     # Short words that are stop words somewhere ("de", "la", "the", "in", "or") carry too little
     # to require anywhere; longer ones ("while", "sommes") may be the very word sought.
@@ -111,19 +142,29 @@ def build_query(
         for w in words
         if len(w) > 3 or all(_analyzed(schema, f"text_{lang}", w) for lang in LANGUAGES)
     ]
+    meaningful = False
     per_language: list[Query] = []
     for lang in LANGUAGES:
-        parts = [
-            Or(found)
-            for text, phrase in [(w, False) for w in words] + [(p, True) for p in phrases]
-            if (found := _alternatives(schema, lang, text, phrase))
-        ]
-        if parts:
-            per_language.append(
-                parts[0] if len(parts) == 1 else (And(parts) if require_all else Or(parts))
-            )
-    if not per_language:
+        parts: list[Query] = []
+        missing = False  # a word means something here, yet nothing here has it
+        for text, phrase in [(w, False) for w in words] + [(p, True) for p in phrases]:
+            found = _alternatives(schema, lang, text, phrase, known)
+            if found is None:
+                continue
+            meaningful = True
+            if found:
+                parts.append(Or(found))
+            else:
+                missing = True
+        if not parts or (missing and require_all):
+            continue
+        per_language.append(
+            parts[0] if len(parts) == 1 else (And(parts) if require_all else Or(parts))
+        )
+    if not meaningful:
         return None
+    if not per_language:
+        return NullQuery
     return per_language[0] if len(per_language) == 1 else Or(per_language)
 
 
@@ -216,9 +257,14 @@ class WhooshIndex:
         self.directory = Path(directory)
         self._index = None
         self._lock = threading.Lock()
-        self._local = threading.local()
         self._folder: tuple[int, int] | None = None  # the folder the open index was read from
-        self._spelling = Spelling(None)  # shared by the threads reading the same version
+        # Whoosh readers seek in shared buffers, so the threads of a process take turns
+        # with one searcher: Python runs one of them at a time anyway, and one searcher
+        # (with its facet values and word lists) is one copy in memory rather than one per
+        # thread.
+        self._reading = threading.Lock()
+        self._view: IndexView | None = None
+        self._results: OrderedDict[tuple, SearchResults] = OrderedDict()
 
     # -- opening, checking, repairing
 
@@ -269,6 +315,8 @@ class WhooshIndex:
         return f"{_folder_identity(self.directory)}:{self._open().latest_generation()}"
 
     def close(self) -> None:
+        with self._reading:
+            self._forget_view()
         with self._lock:
             if self._index is not None:
                 self._index.close()
@@ -335,57 +383,75 @@ class WhooshIndex:
 
     # -- reading
 
-    def _searcher(self):
-        # Whoosh readers seek in shared files: each thread gets its own searcher, refreshed when
-        # a writer has committed, so a long import never blocks or disturbs readers.
+    def _current_view(self) -> IndexView:
+        """Return the view of the latest version of the index; called holding ``_reading``."""
         ix = self._open()
-        searcher = getattr(self._local, "searcher", None)
-        if searcher is None or getattr(self._local, "index", None) is not ix:
-            searcher = ix.searcher()
+        view = self._view
+        if view is not None and view.index is ix and view.searcher.up_to_date():
+            return view
+        if view is not None and view.index is ix:
+            # Segments that did not change are read on by the new searcher, not opened again.
+            searcher = view.searcher.refresh()
         else:
-            searcher = searcher.refresh()
-        if searcher is not getattr(self._local, "searcher", None):
-            self._local.facet_values = FacetValues(searcher)
-            generation = (self._folder, searcher.reader().generation())
-            if self._spelling.generation != generation:
-                self._spelling = Spelling(generation)
-        self._local.searcher, self._local.index = searcher, ix
-        return searcher
+            self._forget_view()
+            searcher = ix.searcher()
+        self._view = IndexView(ix, searcher, (self._folder, searcher.reader().generation()))
+        self._results.clear()
+        return self._view
+
+    def _forget_view(self) -> None:
+        if self._view is not None:
+            self._view.searcher.close()
+            self._view = None
+        self._results.clear()
 
     def search(self, query: SearchQuery) -> SearchResults:
+        """Return the results of ``query``, shared with later callers asking the same."""
+        with self._reading:
+            view = self._current_view()
+            key = (view.version, dataclasses.astuple(query))
+            results = self._results.get(key)
+            if results is not None:
+                self._results.move_to_end(key)
+                return results
+            results = self._search(view, query)
+            self._results[key] = results
+            if len(self._results) > RESULT_CACHE_SIZE:
+                self._results.popitem(last=False)
+            return results
+
+    def _search(self, view: IndexView, query: SearchQuery) -> SearchResults:
         results = SearchResults(query=query)
         words, phrases = parse_user_query(query.text)
-        searcher = self._searcher()
-        parsed = build_query(searcher.schema, words, phrases)
+        schema = view.searcher.schema
+        parsed = build_query(schema, words, phrases, known=view.known)
         if parsed is None:
             results.empty_query = True
             parsed = Every() if query.filters() else None
             if parsed is None:
                 return results
         filters = [Term(name, value) for name, value in query.filters().items()]
-        self._run(searcher, parsed, filters, words, phrases, results)
+        self._run(view, parsed, filters, words, phrases, results)
         if words and results.total < 3:
-            suggestion = self._suggest(searcher, words, found_nothing=results.total == 0)
+            suggestion = self._suggest(view, words, found_nothing=results.total == 0)
             if suggestion:
                 results.suggestion = " ".join([suggestion, *(f'"{p}"' for p in phrases)])
                 if results.total == 0:
-                    corrected = build_query(searcher.schema, suggestion.split(), phrases)
+                    corrected = build_query(schema, suggestion.split(), phrases, known=view.known)
                     if corrected is not None:
-                        self._run(
-                            searcher, corrected, filters, suggestion.split(), phrases, results
-                        )
+                        self._run(view, corrected, filters, suggestion.split(), phrases, results)
                         results.corrected = results.total > 0
         if results.total == 0 and len(words) + len(phrases) > 1:
             # Nothing has every word: show what has some of them, best matches first.
-            partial = build_query(searcher.schema, words, phrases, require_all=False)
+            partial = build_query(schema, words, phrases, require_all=False, known=view.known)
             if partial is not None:
-                self._run(searcher, partial, filters, words, phrases, results)
+                self._run(view, partial, filters, words, phrases, results)
                 results.partial = results.total > 0
         return results
 
     def _run(
         self,
-        searcher,
+        view: IndexView,
         parsed: Query,
         filters: list[Query],
         words: list[str],
@@ -393,7 +459,11 @@ class WhooshIndex:
         results: SearchResults,
     ) -> None:
         query = results.query
-        values: FacetValues = self._local.facet_values  # of this thread's searcher
+        if parsed is NullQuery:  # a word is in no document: no need to ask Whoosh
+            results.total, results.hits = 0, []
+            results.facets = {name: [] for name in FACETS}
+            return
+        searcher, values = view.searcher, view.facets
         # The reader's language first, then by relevance: a French page must not push the
         # English translation of the same lesson below it for an English reader. A sorted
         # search also keeps every match, which the facet counts need.
@@ -421,7 +491,7 @@ class WhooshIndex:
         stems = {lang: query_stems(searcher.schema, lang, words, phrases) for lang in LANGUAGES}
         results.hits = [_hit(hit, stems) for hit in found[start : start + query.per_page]]
 
-    def _suggest(self, searcher, words: list[str], found_nothing: bool = False) -> str:
+    def _suggest(self, view: IndexView, words: list[str], found_nothing: bool = False) -> str:
         """Return the query with each unknown word replaced by the closest indexed word, or ''.
 
         When the query found nothing, a word the index holds a few times next to a close spelling
@@ -429,8 +499,8 @@ class WhooshIndex:
         """
         changed = False
         corrected = []
-        reader = searcher.reader()
-        spelling = self._spelling
+        reader = view.searcher.reader()
+        spelling = view.spelling
         for word in words:
             lower = word.lower()
             replacement = lower
@@ -452,6 +522,36 @@ class WhooshIndex:
         return " ".join(corrected) if changed else ""
 
 
+# ---------------------------------------------------------------------------- one version
+
+
+class IndexView:
+    """One version of the index as a process reads it: its searcher and what is read from it.
+
+    Everything here is read once for the version and kept until a writer publishes another:
+    the facet values of every document, the word lists of spelling suggestions, and whether a
+    field holds a word (asked of every segment for each word of each query otherwise).
+    """
+
+    def __init__(self, index, searcher, version: tuple) -> None:
+        self.index = index
+        self.searcher = searcher
+        self.version = version
+        self.facets = FacetValues(searcher)
+        self.spelling = Spelling()
+        self._known: dict[tuple[str, str], bool] = {}
+
+    def known(self, fieldname: str, text: str) -> bool:
+        """Return True if a document of this version has ``text`` in ``fieldname``."""
+        key = (fieldname, text)
+        found = self._known.get(key)
+        if found is None:
+            if len(self._known) >= MAX_KNOWN_TERMS:  # what pupils type has no end
+                self._known.clear()
+            found = self._known[key] = key in self.searcher.reader()
+        return found
+
+
 # ---------------------------------------------------------------------------- spelling
 
 
@@ -460,18 +560,17 @@ class Spelling:
 
     Whoosh's own suggestions compute an edit distance in Python against every word of the
     field that starts like the one asked: two thirds of an uncached query that found nothing.
-    Here the words are read once for a version of the index, shared by the threads that read
-    it, and the distances computed by rapidfuzz, in C.
+    Here the words are read once for a version of the index and the distances computed by
+    rapidfuzz, in C.
     """
 
-    def __init__(self, generation: object) -> None:
-        self.generation = generation
+    def __init__(self) -> None:
         self._words: dict[tuple[str, str], list[str]] = {}
 
     def close_words(self, reader, fieldname: str, word: str, distance: int) -> list[str]:
         """Return the other words of ``fieldname`` within ``distance`` edits of ``word``.
 
-        ``reader`` is the calling thread's reader of this version. Edits are those of Whoosh's
+        ``reader`` reads this version. Edits are those of Whoosh's
         suggestions (insert, delete, replace, swap two neighbours); the first letter is kept,
         as typing mistakes seldom touch it.
         """
@@ -480,7 +579,6 @@ class Spelling:
         key = (spelled, word[:1])
         words = self._words.get(key)
         if words is None:
-            # Two threads may read the same words at once: the same list, stored twice.
             words = [field.from_bytes(term) for term in reader.expand_prefix(spelled, word[:1])]
             self._words[key] = words
         found = process.extract(word, words, scorer=OSA.distance, score_cutoff=distance, limit=None)
@@ -493,8 +591,7 @@ class Spelling:
 class FacetValues:
     """Every document's values of the facet fields, read once per searcher.
 
-    A searcher sees one version of the index, so the values never change under it; each thread
-    keeps its searcher until a writer commits. Counting the matches of a query is then a pass
+    A searcher sees one version of the index, so the values never change under it. Counting the matches of a query is then a pass
     over their numbers, where Whoosh's grouping read the postings of every value again for each
     query and called several methods per match and facet.
     """

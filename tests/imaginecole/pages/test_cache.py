@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import io
 import shutil
 import threading
+import zipfile
 
 import pytest
 from sqlalchemy import delete, select
@@ -13,6 +15,7 @@ from werkzeug.security import generate_password_hash
 from imaginecole.accounts.models import User
 from imaginecole.accounts.operations import create_user
 from imaginecole.catalog import queries
+from imaginecole.catalog import views as catalog_views
 from imaginecole.content.models import Lesson, Module
 from imaginecole.content.operations import load_tree, remove_module
 from imaginecole.curation.operations import set_published
@@ -382,3 +385,43 @@ def test_a_page_is_read_from_one_snapshot_while_its_module_is_removed(app, monke
     assert words in page.get_data(as_text=True)
     monkeypatch.setattr(queries, "get_lesson", original)
     assert client.get(url).status_code == 404  # the next reader sees the removal
+
+
+def test_the_offline_zip_is_served_from_the_store_until_the_content_changes(
+    app, content_copy, monkeypatch
+):
+    url = "/fr/modules/zz-maths-fractions/download.zip"
+    client = app.test_client()
+    first = client.get(url)
+    assert first.status_code == 200 and first.mimetype == "application/zip"
+    monkeypatch.setattr(catalog_views, "module_zip", lambda *args: pytest.fail("built again"))
+
+    again = client.get(url)
+
+    assert again.status_code == 200 and again.data == first.data
+    assert again.headers["Content-Disposition"] == first.headers["Content-Disposition"]
+    assert "mangue" not in zip_text(first.data)
+
+    monkeypatch.undo()
+    lesson = content_copy / "zz" / "modules" / "zz-maths-fractions" / "01-lire-une-fraction.md"
+    lesson.write_text(lesson.read_text("utf-8") + "\nUne mangue partagée en trois.\n", "utf-8")
+    toml = lesson.parent / "module.toml"
+    toml.write_text(toml.read_text("utf-8").replace("version = 1", "version = 2"), "utf-8")
+    with app.app_context():
+        load_tree(read_content(content_copy))
+        db.session.commit()
+
+    after = client.get(url)
+
+    assert after.status_code == 200 and "mangue" in zip_text(after.data)
+    assert "-v2-fr.zip" in after.headers["Content-Disposition"]
+
+
+def zip_text(data: bytes) -> str:
+    """Return the text of every HTML and Markdown file of a ZIP, one after another."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return "".join(
+            archive.read(name).decode("utf-8")
+            for name in archive.namelist()
+            if name.endswith((".html", ".md"))
+        )

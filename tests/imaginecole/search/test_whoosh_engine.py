@@ -7,7 +7,9 @@ left an index folder.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from whoosh.codec.whoosh3 import W3Codec
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
 
+from imaginecole.search.interface import SearchQuery, SearchResults
 from imaginecole.search.whoosh_engine import WhooshIndex, whoosh_fields
 from tests.conftest import REPO_ROOT
 from tests.imaginecole.search.conftest import indexed, make_doc, search, slugs
@@ -369,3 +372,68 @@ def test_index_folder_removed_under_a_reader(built):
     reader.rebuild(iter(OLD))
     assert search(reader, "fraction").total == 2
     reader.close()
+
+
+def test_threads_searching_at_once_get_what_one_search_at_a_time_gets(tmp_path):
+    # The threads of a worker share one searcher: a search must never see another's state.
+    directory = tmp_path / "search"
+    writer = WhooshIndex(directory)
+    writer.replace_modules(
+        {
+            "zz-maths-fractions": [
+                make_doc(f"l{n}", f"Fraction {n}", f"Une fraction de {n} parts égales.")
+                for n in range(15)
+            ],
+            "zz-sciences-eau": [
+                make_doc(
+                    f"e{n}",
+                    f"L'eau {n}",
+                    "L'eau de la mare s'évapore au soleil.",
+                    module_uid="zz-sciences-eau",
+                    subject="sciences",
+                )
+                for n in range(15)
+            ],
+        }
+    )
+    writer.close()
+    queries = [
+        SearchQuery(text=text, page=page, subject=subject, prefer_lang="fr")
+        for text in ("fraction", "eau soleil", "fractoin", "fraction soleil", '"parts égales"')
+        for page in (1, 2)
+        for subject in ("", "sciences")
+    ]
+    shared = WhooshIndex(directory)
+    found: dict[int, list[SearchResults]] = {n: [] for n in range(len(queries))}
+    errors: list[BaseException] = []
+
+    def reader(order: list[int]) -> None:
+        try:
+            for n in order * 3:
+                # A new query object each time: equal queries are answered from recent results.
+                found[n].append(shared.search(dataclasses.replace(queries[n], per_page=10 + n)))
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    orders = [random.Random(seed).sample(range(len(queries)), len(queries)) for seed in range(6)]
+    threads = [threading.Thread(target=reader, args=(order,)) for order in orders]
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sys.setswitchinterval(switch)
+    shared.close()
+    assert not errors
+    alone = WhooshIndex(directory)
+    expected = [
+        alone.search(dataclasses.replace(query, per_page=10 + n)) for n, query in enumerate(queries)
+    ]
+    alone.close()
+    assert sum(results.total > 0 for results in expected) > len(queries) // 2
+    for n, query in enumerate(queries):
+        assert len(found[n]) == 18
+        assert all(results == expected[n] for results in found[n]), query

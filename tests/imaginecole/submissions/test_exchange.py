@@ -341,6 +341,29 @@ def test_a_resource_goes_up_is_accepted_and_comes_back_down_published(world):
     assert not world.package("a-2").exists()
 
 
+def test_accepting_a_resource_retires_the_pages_stored_for_readers(world):
+    # Accepting publishes a module in the review's transaction: the catalogue pages already
+    # stored for readers of the national server must show it from that commit on.
+    teacher = sign_in(world.school_a, TEACHER)
+    uid = write(teacher)
+    received(world.national, exported(world.school_a, world.package("a-1")))
+    reader = world.national.test_client()
+    listing = "/fr/zz/cm1/mathematiques/"
+    first, stored = reader.get(listing), reader.get(listing)
+    assert first.status_code == stored.status_code == 200
+    assert stored.headers["ETag"] == first.headers["ETag"]
+    assert "baobab" not in stored.get_data(as_text=True).lower()
+
+    editor = sign_in(world.national, EDITOR)
+    assert review(editor, uid, "accept", "Merci.").status_code == 302
+    module = national_row(world.national, uid)["module"]
+
+    after = reader.get(listing)
+    assert after.status_code == 200 and after.headers["ETag"] != first.headers["ETag"]
+    assert f"/fr/modules/{module}/" in after.get_data(as_text=True)
+    assert "baobab" in reader.get(f"/fr/modules/{module}/").get_data(as_text=True).lower()
+
+
 def school_key_file(school) -> Path:
     return Path(school.config["DATA_DIR"]) / "keys" / "school.key"
 
