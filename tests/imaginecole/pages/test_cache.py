@@ -268,8 +268,10 @@ def test_stored_search_pages_follow_the_index_which_follows_the_commit(app, cont
     with app.app_context():
         load_tree(read_content(content_copy))
         db.session.commit()
-        # Committed, not indexed yet: searches still show what the index holds.
-        assert client.get("/api/v1/search?q=mangue").get_json()["total"] == 0
+        # Committed: Whoosh's index is not written yet, and searches show what it holds;
+        # PostgreSQL's search rows were written in the commit itself.
+        found = client.get("/api/v1/search?q=mangue").get_json()["total"]
+        assert (found == 0) if app.config["SEARCH_ENGINE"] == "whoosh" else (found > 0)
         sync_index()
 
     assert client.get("/api/v1/search?q=mangue").get_json()["total"] > 0
