@@ -395,6 +395,8 @@ QUERIES = ["fractions", "eau", "royaume", "partage", "évaporation", "الكسو
 
 
 def test_sync_index_rebuilds_a_deleted_index(app):
+    if app.config["SEARCH_ENGINE"] != "whoosh":
+        pytest.skip("an index folder is Whoosh's: PostgreSQL's search is rows of the database")
     load_content(app)
     client = app.test_client()
     before = {q: ranked(client, q) for q in QUERIES}
@@ -408,6 +410,8 @@ def test_sync_index_rebuilds_a_deleted_index(app):
 
 
 def test_sync_index_at_start_rebuilds_a_deleted_index(app, tmp_path):
+    if app.config["SEARCH_ENGINE"] != "whoosh":
+        pytest.skip("an index folder is Whoosh's: PostgreSQL's search is rows of the database")
     load_content(app)
     before = {q: ranked(app.test_client(), q) for q in QUERIES}
     shutil.rmtree(Path(app.config["DATA_DIR"]) / "search")
@@ -418,6 +422,8 @@ def test_sync_index_at_start_rebuilds_a_deleted_index(app, tmp_path):
 
 
 def test_sync_index_repairs_a_damaged_index(app):
+    if app.config["SEARCH_ENGINE"] != "whoosh":
+        pytest.skip("an index folder is Whoosh's: PostgreSQL's search is rows of the database")
     load_content(app)
     with app.app_context():
         index = search_index()
@@ -471,7 +477,8 @@ def test_removing_a_module_from_the_database_removes_it_from_the_results(app):
         module.published = False
         db.session.commit()
         report = sync_index()
-    assert report.removed == 1
+    # Whoosh's index follows after the commit; PostgreSQL's search rows went with the commit.
+    assert report.removed == (1 if app.config["SEARCH_ENGINE"] == "whoosh" else 0)
     assert api(client, q="royaume")["total"] == 0
 
 
