@@ -49,6 +49,7 @@ RANK_WEIGHTS = "{0.25, 0.375, 0, 1.0}"
 # (on the relevance cases, dividing by 1 + log(length) lost four of them, by length forty).
 RANK_NORMALIZATION = 0
 MAX_POSITIONS = 256  # per term and document, as PostgreSQL keeps at most
+MAX_POSITION = 16383  # a greater position is stored as this one
 # Longer "words" (a pasted hash, base64) are nobody's search; PostgreSQL refuses terms over 2 kB.
 MAX_TERM_BYTES = 250
 TITLE_GAP = 2  # positions between the title and the text: no phrase spans them
@@ -70,8 +71,10 @@ def _words_as_terms(term: Callable[[str], str | None], value: str) -> list[str]:
     """
     return [
         found
-        for match in WORD.finditer(value)
-        if (found := term(match.group())) is not None and len(found.encode()) <= MAX_TERM_BYTES
+        for word in WORD.findall(value)
+        if (found := term(word)) is not None
+        # A UTF-8 character takes at most 4 bytes: most terms need no encoding to measure.
+        and (len(found) * 4 <= MAX_TERM_BYTES or len(found.encode()) <= MAX_TERM_BYTES)
     ]
 
 
@@ -86,25 +89,31 @@ def document_terms(doc: Document) -> str:
     words as written ``fr=mot`` (weight C, title, body and extra, as the Whoosh exact field).
     """
     lang = analysis_language(doc.lang)
-    positions: dict[str, list[str]] = {}
-
-    def add(lexeme: str, position: int, weight: str) -> None:
-        found = positions.setdefault(lexeme, [])
-        if len(found) < MAX_POSITIONS:
-            found.append(f"{min(position, 16383)}{weight}")
-
     stem = TERMS[lang]
+    stems: dict[str, list[str]] = {}
     title = _words_as_terms(stem, doc.title)
-    for position, term in enumerate(title, start=1):
-        add(f"{lang}:{term}", position, "A")
-    start = len(title) + TITLE_GAP
-    for position, term in enumerate(_words_as_terms(stem, f"{doc.body}\n{doc.extra}"), start):
-        add(f"{lang}:{term}", position, "D")
-    exact = EXACT_TERMS[lang]
+    _add_positions(stems, title, 1, "A")
+    text_ = _words_as_terms(stem, f"{doc.body}\n{doc.extra}")
+    _add_positions(stems, text_, len(title) + TITLE_GAP, "D")
+    exact: dict[str, list[str]] = {}
     written = f"{doc.title}\n{doc.body}\n{doc.extra}"
-    for position, term in enumerate(_words_as_terms(exact, written), start=1):
-        add(f"{lang}={term}", position, "C")
-    return " ".join(f"{_quoted(lexeme)}:{','.join(at)}" for lexeme, at in positions.items())
+    _add_positions(exact, _words_as_terms(EXACT_TERMS[lang], written), 1, "C")
+    return " ".join(
+        [
+            *(f"{_quoted(f'{lang}:{term}')}:{','.join(at)}" for term, at in stems.items()),
+            *(f"{_quoted(f'{lang}={term}')}:{','.join(at)}" for term, at in exact.items()),
+        ]
+    )
+
+
+def _add_positions(positions: dict[str, list[str]], terms: list[str], start: int, weight: str):
+    """Add each term's position (from ``start``) and weight, up to what a tsvector keeps."""
+    for position, term in enumerate(terms, start):
+        found = positions.get(term)
+        if found is None:
+            positions[term] = found = []
+        if len(found) < MAX_POSITIONS:
+            found.append(f"{min(position, MAX_POSITION)}{weight}")
 
 
 def _phrase_or_term(lexemes: list[str], phrase: bool) -> str:
