@@ -14,6 +14,7 @@ becomes terms of the analysis, each quoted, or bound parameters.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -510,12 +511,19 @@ class PostgresIndex:
             limit=query.per_page,
             offset=(page - 1) * query.per_page,
         )
-        counts = " UNION ALL ".join(
-            f"SELECT '{name}', {name}, count(*) FROM matched GROUP BY 2"
-            if name != "levels"
-            else "SELECT 'levels', level, count(*) FROM matched, "
-            "unnest(string_to_array(levels, ',')) AS level GROUP BY 2"
-            for name in FACETS
+        # Every facet in one pass over the matches. Levels are counted per list as stored,
+        # then per level in Python: far fewer rows than unnesting each match's list.
+        facet_name = " ".join(f"WHEN GROUPING({name}) = 0 THEN '{name}'" for name in FACETS)
+        counts = (
+            f"SELECT CASE {facet_name} END, COALESCE({', '.join(FACETS)}), count(*) "
+            f"FROM matched GROUP BY GROUPING SETS ({', '.join(FACETS)})"
+        )
+        # The planner takes a row's terms for cheap to test, but they are stored apart (TOAST)
+        # and a sequential scan unpacks every row's to match them: 10 times the time of the
+        # GIN index on a common word at 10,000 lessons. Without terms, there is only the scan.
+        connection.execute(
+            text("SELECT set_config('enable_seqscan', :scan, true)"),
+            {"scan": "on" if tsquery is None else "off"},
         )
         rows = connection.execute(
             text(
@@ -638,12 +646,17 @@ class PostgresIndex:
 
 
 def _facets(rows) -> _Facets:
-    facets: dict[str, list[tuple[str, int]]] = {name: [] for name in FACETS}
+    counts: dict[str, Counter[str]] = {name: Counter() for name in FACETS}
     for facet, value, count in rows:
-        if facet:
-            facets[facet].append((value, count))
-    for values in facets.values():
-        values.sort(key=lambda item: (-item[1], str(item[0])))
+        if facet == "levels":  # a list of levels, "cc:slug" separated by commas
+            for level in value.split(",") if value else []:
+                counts["levels"][level] += count
+        elif facet:
+            counts[facet][value] += count
+    facets = {
+        name: sorted(found.items(), key=lambda item: (-item[1], str(item[0])))
+        for name, found in counts.items()
+    }
     return _Facets(total=sum(count for _, count in facets["kind"]), facets=facets)
 
 
