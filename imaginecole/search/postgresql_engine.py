@@ -53,6 +53,20 @@ MAX_POSITIONS = 256  # per term and document, as PostgreSQL keeps at most
 MAX_POSITION = 16383  # a greater position is stored as this one
 # Longer "words" (a pasted hash, base64) are nobody's search; PostgreSQL refuses terms over 2 kB.
 MAX_TERM_BYTES = 250
+# What a hit shows, read with the page of matches in the same statement.
+HIT_COLUMNS = (
+    "kind",
+    "module_uid",
+    "lesson_slug",
+    "lang",
+    "title",
+    "module_title",
+    "body",
+    "country",
+    "levels",
+    "subject",
+    "resource_type",
+)
 TITLE_GAP = 2  # positions between the title and the text: no phrase spans them
 WRITE_BATCH = 500
 
@@ -534,58 +548,24 @@ class PostgresIndex:
                     FROM search_document WHERE {" AND ".join(conditions)}
                 ),
                 page AS (
-                    SELECT id FROM matched
+                    SELECT id, lang = :prefer AS preferred, rank FROM matched
                     ORDER BY lang = :prefer DESC, rank DESC, id
                     LIMIT :limit OFFSET :offset
                 )
-                SELECT '' AS facet, id AS value, 0 AS n FROM page
-                UNION ALL {counts}
+                SELECT '' AS facet, id AS value,
+                       row_number() OVER (ORDER BY preferred DESC, rank DESC, id) AS n,
+                       {", ".join(f"d.{name}" for name in HIT_COLUMNS)}
+                FROM page JOIN search_document d USING (id)
+                UNION ALL
+                SELECT *, {", ".join("NULL" for _ in HIT_COLUMNS)} FROM ({counts}) AS counts
                 """  # noqa: S608 (names of ours; values are bound)
             ),
             parameters,
         ).all()
-        order = [value for facet, value, _ in rows if facet == ""]
-        facets = _facets(rows)
+        facets = _facets(row[:3] for row in rows)
         results.total, results.facets = facets.total, facets.facets
-        results.hits = self._hits(connection, order, words, phrases)
-
-    def _hits(
-        self, connection: Connection, ids: list[str], words: list[str], phrases: list[str]
-    ) -> list[Hit]:
-        if not ids:
-            return []
-        rows = connection.execute(
-            text(
-                "SELECT id, kind, module_uid, lesson_slug, lang, title, module_title, body, "
-                "country, levels, subject, resource_type FROM search_document "
-                "WHERE id = ANY(:ids)"
-            ),
-            {"ids": ids},
-        ).mappings()
-        found = {row["id"]: row for row in rows}
-        stems = {lang: query_stems(lang, words, phrases) for lang in LANGUAGES}
-        hits = []
-        for id_ in ids:
-            row = found.get(id_)
-            if row is None:
-                continue  # removed between the two statements
-            lang = analysis_language(row["lang"])
-            hits.append(
-                Hit(
-                    kind=row["kind"],
-                    module_uid=row["module_uid"],
-                    lesson_slug=row["lesson_slug"],
-                    lang=row["lang"],
-                    title=row["title"],
-                    module_title=row["module_title"],
-                    snippet=make_snippet(row["body"], stems[lang], arabic=lang == "ar"),
-                    country=row["country"],
-                    levels=[level for level in row["levels"].split(",") if level],
-                    subject=row["subject"],
-                    resource_type=row["resource_type"],
-                )
-            )
-        return hits
+        page_rows = sorted((row for row in rows if row[0] == ""), key=lambda row: row[2])
+        results.hits = _hits([row._mapping for row in page_rows], words, phrases)
 
     def _suggest(self, connection: Connection, words: list[str], found_nothing: bool) -> str:
         """Return the query with each unknown word replaced by the closest indexed word, or ''.
@@ -643,6 +623,30 @@ class PostgresIndex:
             if (distance := edit_distance(word, found, limit=2)) <= 2
         )
         return [(-count, found) for _, count, found in close[:3]]
+
+
+def _hits(rows: list, words: list[str], phrases: list[str]) -> list[Hit]:
+    """Return the hits of the page's documents, in order, each with its snippet."""
+    stems = {lang: query_stems(lang, words, phrases) for lang in LANGUAGES}
+    hits = []
+    for row in rows:
+        lang = analysis_language(row["lang"])
+        hits.append(
+            Hit(
+                kind=row["kind"],
+                module_uid=row["module_uid"],
+                lesson_slug=row["lesson_slug"],
+                lang=row["lang"],
+                title=row["title"],
+                module_title=row["module_title"],
+                snippet=make_snippet(row["body"], stems[lang], arabic=lang == "ar"),
+                country=row["country"],
+                levels=[level for level in row["levels"].split(",") if level],
+                subject=row["subject"],
+                resource_type=row["resource_type"],
+            )
+        )
+    return hits
 
 
 def _facets(rows) -> _Facets:
