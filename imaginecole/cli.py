@@ -22,7 +22,9 @@ from imaginecole.config import SETTINGS, without_password
 from imaginecole.content.commands import content_group, content_load
 from imaginecole.coverage.commands import report_group
 from imaginecole.curation.commands import module_group
+from imaginecole.datadir import ImportBusy
 from imaginecole.maintenance.commands import check_command
+from imaginecole.maintenance.operations import rerender_lessons
 from imaginecole.review.commands import submissions_enroll, submissions_import
 from imaginecole.search.commands import search_group
 from imaginecole.serving import ServingError, plan, prepare
@@ -136,6 +138,12 @@ def db_group() -> None:
 @database_command
 def db_upgrade() -> None:
     app = current_app._get_current_object()
+    try:
+        rerendered = rerender_lessons()
+    except ImportBusy as error:
+        raise click.ClickException(f"{error} Lessons were not rendered again.") from None
+    if rerendered:
+        click.echo(f"{rerendered} lesson text(s) rendered by an older version were rendered again.")
     click.echo(f"Database ready: {schema.where(app)} (revision {schema.database_state(app).head})")
 
 

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 from flask import Flask
 
+from imaginecole.datadir import ImportBusy
 from imaginecole.extensions import db
+from imaginecole.maintenance.operations import rerender_lessons
 from imaginecole.schema import ensure_schema
 from imaginecole.search import search_index
 from imaginecole.search.indexing import sync_index
@@ -69,12 +71,20 @@ def default_workers() -> int:
 
 
 def prepare(app: Flask) -> None:
-    """Upgrade the database and bring the search index up to date, before serving.
+    """Upgrade the database, render old lessons again, update the search index, before serving.
 
     Raise SchemaError when the database was upgraded by a newer version.
     """
     ensure_schema(app)
     with app.app_context():
+        try:
+            rerendered = rerender_lessons()
+            db.session.commit()
+        except ImportBusy:  # an import runs: the next start or `check --repair` does it
+            db.session.rollback()
+            rerendered = 0
+        if rerendered:
+            app.logger.info("Lessons rendered again by this version: %s", rerendered)
         report = sync_index()
     if report.updated or report.removed:
         app.logger.info(

@@ -177,6 +177,13 @@ def _load_and_report(
     "--id-prefix", default="", help="Prefix of the module ids (default: country and folder name)."
 )
 @click.option(
+    "--competency",
+    "competencies",
+    multiple=True,
+    help="Code of a competency every module teaches (repeatable); the subject page groups "
+    "the course's modules under it.",
+)
+@click.option(
     "--dry-run", is_flag=True, help="Report what would be published, and write nothing."
 )
 @click.option("--take-files", is_flag=True, help=TAKE_FILES_HELP)
@@ -190,6 +197,7 @@ def content_import_course(
     authors: tuple[str, ...],
     attribution: str,
     id_prefix: str,
+    competencies: tuple[str, ...],
     dry_run: bool,
     take_files: bool,
 ) -> None:
@@ -206,6 +214,7 @@ def content_import_course(
         authors=list(authors),
         attribution=attribution,
         id_prefix=id_prefix,
+        competencies=list(competencies),
     )
     tree = read_course(directory, curriculum, options)
     click.echo(
@@ -213,6 +222,8 @@ def content_import_course(
     )
     for problem in tree.skipped:
         click.secho(f"  skipped: {problem}", fg="yellow", err=True)
+    for problem in tree.undescribed:
+        click.secho(f"  no description: {problem}", fg="yellow", err=True)
     if dry_run:
         _dry_run_report(tree, take_files=take_files)
         return

@@ -149,12 +149,16 @@ class Lesson(db.Model):
 
 class LessonText(db.Model):
     __table_args__ = (UniqueConstraint("lesson_id", "lang"),)
+    # The loader always sets ``rendering``, and only maintenance reads it: never read back.
+    __mapper_args__ = {"eager_defaults": False}
     id: Mapped[int] = mapped_column(primary_key=True)
     lesson_id: Mapped[int] = mapped_column(ForeignKey("lesson.id", ondelete="CASCADE"), index=True)
     lang: Mapped[str] = mapped_column(String(8))
     title: Mapped[str] = mapped_column(String(LESSON_TITLE_CHARS))
     markdown: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)  # rendered once at load, sanitised
+    # The RENDERING_VERSION that made ``html``: an older one is rendered again.
+    rendering: Mapped[int] = mapped_column(Integer, server_default="0", deferred=True)
     media: Mapped[dict] = mapped_column(JSON, default=dict)  # target as written -> sha256
 
     lesson: Mapped[Lesson] = relationship(back_populates="translations")

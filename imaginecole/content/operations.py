@@ -13,13 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from imaginecole.extensions import db
 from imaginecole.content.models import Lesson, LessonText, Module, ModuleCompetency
 from imaginecole.curriculum.models import Competency, Country, Cycle, Domain, Level, Subject
 from imaginecole.media.models import Asset
 from imaginecole.content.models import LESSON_TITLE_CHARS, module_levels
+from imaginecole.rendering import RENDERING_VERSION
 from imaginecole.rendering.images import ImageRejected
 from imaginecole.rendering.markdown import render_markdown
 from imaginecole.media.operations import (
@@ -453,11 +454,47 @@ def _write_module(
                     title=text.title[:LESSON_TITLE_CHARS],
                     markdown=text.markdown,
                     html=html,
+                    rendering=RENDERING_VERSION,
                     media=text.media,
                 )
             )
         module.lessons.append(lesson)
     return module
+
+
+def stale_lessons() -> int:
+    """Return how many lesson texts an older renderer made (``RENDERING_VERSION``)."""
+    return db.session.scalar(
+        select(func.count()).select_from(LessonText).where(LessonText.rendering < RENDERING_VERSION)
+    )
+
+
+def rerender_stale_lessons(batch: int = 200) -> int:
+    """Render again, from their Markdown, the lesson texts an older renderer made; return how many.
+
+    Only the stored HTML changes: the module keeps its fingerprint and version (the files did
+    not change), and the write moves the content generation on, so cached pages are retired.
+    The caller holds the import lock (or runs alone) and commits.
+    """
+    done = 0
+    while True:
+        texts = db.session.scalars(
+            select(LessonText)
+            .where(LessonText.rendering < RENDERING_VERSION)
+            .order_by(LessonText.id)
+            .limit(batch)
+        ).all()
+        if not texts:
+            return done
+        for text in texts:
+            assets = {asset.sha256: asset for asset in text.lesson.module.assets}
+            lookup = {
+                target: describe(assets[sha]) for target, sha in text.media.items() if sha in assets
+            }
+            text.html = render_markdown(text.markdown, lookup.get, lang=text.lang)
+            text.rendering = RENDERING_VERSION
+        db.session.flush()
+        done += len(texts)
 
 
 def remove_module(uid: str) -> bool:

@@ -26,6 +26,7 @@ def describe(report: CheckReport) -> list[str]:
         f"  blobs named by the database but missing: {len(report.missing)}",
         f"  modules the search index has out of date or lacks: {len(report.index_stale)}",
         f"  modules the search index has but the database does not: {len(report.index_extra)}",
+        f"  lesson texts rendered by an older version: {report.stale_lessons}",
     ]
     lines += [f"    missing {sha}" for sha in report.missing[:20]]
     return lines
@@ -33,10 +34,15 @@ def describe(report: CheckReport) -> list[str]:
 
 @click.command(
     "check",
-    help="Find blobs nothing uses, staging and upload leftovers, and search index gaps; "
-    "--repair removes and rebuilds them.",
+    help="Find blobs nothing uses, staging and upload leftovers, search index gaps and lessons "
+    "an older version rendered; --repair removes, rebuilds and renders them again.",
 )
-@click.option("--repair", "do_repair", is_flag=True, help="Remove the leftovers, update the index.")
+@click.option(
+    "--repair",
+    "do_repair",
+    is_flag=True,
+    help="Remove the leftovers, update the index, render old lessons again.",
+)
 @database_command
 def check_command(do_repair: bool) -> None:
     report = check_data()
@@ -55,7 +61,7 @@ def check_command(do_repair: bool) -> None:
         raise click.ClickException(str(error)) from None
     click.echo(
         f"Repaired: {result.removed} leftover(s) removed ({human_size(result.freed)} freed), "
-        f"{result.reindexed} module(s) re-indexed."
+        f"{result.reindexed} module(s) re-indexed, {result.rerendered} lesson text(s) rendered again."
     )
     if report.missing:
         click.echo(

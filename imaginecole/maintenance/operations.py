@@ -2,7 +2,7 @@
 
 A failed import, a full disk or a killed process can leave files nobody names: blobs no row
 refers to, staging folders, temporary files, uploads never finished; and a search index that
-lags behind the database. None of them is served or taken for content, but they hold disk
+lags behind the database; and lessons an older renderer made (``RENDERING_VERSION``). None of them is served or taken for content, but they hold disk
 space (which a full disk needs back) and hide real problems. ``check_data`` finds them;
 ``repair`` removes or rebuilds them, under the import lock so that no import is running.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from imaginecole.content.models import Module
+from imaginecole.content.operations import rerender_stale_lessons, stale_lessons
 from imaginecole.datadir import import_lock, shared_path
 from imaginecole.extensions import db
 from imaginecole.media.operations import blob_store
@@ -55,6 +56,7 @@ class CheckReport:
     missing: list[str] = field(default_factory=list)  # blobs rows name but the store lacks
     index_stale: list[str] = field(default_factory=list)  # modules indexed other than stored
     index_extra: list[str] = field(default_factory=list)  # indexed, not in the database
+    stale_lessons: int = 0  # lesson texts an older renderer made
 
     @property
     def clean(self) -> bool:
@@ -66,6 +68,7 @@ class CheckReport:
             or self.missing
             or self.index_stale
             or self.index_extra
+            or self.stale_lessons
         )
 
 
@@ -97,6 +100,7 @@ def check_data(now: datetime | None = None) -> CheckReport:
     report.missing = sorted(referenced - stored)
     _check_uploads(report, now)
     _check_index(report)
+    report.stale_lessons = stale_lessons()
     return report
 
 
@@ -140,6 +144,7 @@ class RepairReport:
     freed: int = 0  # bytes
     uploads_cleaned: int = 0
     reindexed: int = 0
+    rerendered: int = 0  # lesson texts
 
 
 def repair(now: datetime | None = None) -> RepairReport:
@@ -160,10 +165,22 @@ def repair(now: datetime | None = None) -> RepairReport:
         result.freed += report.partials.size
         result.removed += len(report.partials.paths)
         result.uploads_cleaned = cleanup_uploads(now)
+        result.rerendered = rerender_stale_lessons()
         if report.index_stale or report.index_extra:
             index = sync_index()
             result.reindexed = index.updated + index.removed
     return result
+
+
+def rerender_lessons() -> int:
+    """Render again the lessons an older renderer made, under the import lock; return how many.
+
+    Raises ``ImportBusy`` while an import runs: the next start, upgrade or repair does it.
+    """
+    if not stale_lessons():  # the usual case: no lock taken
+        return 0
+    with import_lock():
+        return rerender_stale_lessons()
 
 
 def _remove(path: Path) -> None:

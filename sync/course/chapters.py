@@ -23,6 +23,7 @@ class Page:
     path: Path
     stem: str
     role: int = 0  # order inside a numbered group (cours, activités, exercices, révision)
+    introduction: bool = False  # the index page of a folder above, moved into this chapter
 
 
 @dataclass
@@ -50,6 +51,7 @@ ROLE_NAMES = {1: "cours", 2: "activités", 3: "exercices", 4: "fiche de révisio
 PREFIX_NAMES = {"c": "Chapitre", "ch": "Chapitre", "chap": "Chapitre", "chapitre": "Chapitre", "pr": "Projet",
                  "projet": "Projet", "tp": "TP", "ds": "DS", "td": "TD"}  # fmt: skip
 FIRST_PAGES = {"index": 0, "readme": 0, "sommaire": 0, "cours": 1}
+INDEX_PAGES = {"index", "readme", "sommaire", "summary", "accueil"}
 
 
 def find_chapters(pages_root: Path, course_root: Path) -> list[Chapter]:
@@ -84,6 +86,40 @@ def find_chapters(pages_root: Path, course_root: Path) -> list[Chapter]:
         key=lambda c: ([natural_key(p) for p in c.parts], c.group is not None, _group_key(c.group))
     )
     return chapters
+
+
+def fold_index_chapters(chapters: list[Chapter]) -> list[Chapter]:
+    """Make a folder's index or summary page the introduction of the chapter below it.
+
+    A folder holding only such a page above chapter folders (the home page of an MkDocs
+    site, a theme's summary) is no chapter of its own: its page opens the first introduction
+    chapter below (a folder named "intro…"), else the first chapter below, in natural order.
+    """
+    result = list(chapters)
+    for chapter in sorted(chapters, key=lambda c: -len(c.parts)):  # deepest first
+        if chapter.group is not None or not all(
+            fold_accents(page.stem).lower() in INDEX_PAGES for page in chapter.pages
+        ):
+            continue
+        depth = len(chapter.parts)
+        below = [
+            c
+            for c in result
+            if len(c.parts) > depth and c.parts[:depth] == chapter.parts and c is not chapter
+        ]
+        if not below:
+            continue
+        intro = [
+            c
+            for c in below
+            if any(fold_accents(part).lower().startswith("intro") for part in c.parts[depth:])
+        ]
+        target = (intro or below)[0]
+        for page in chapter.pages:
+            page.introduction = True
+        target.pages = chapter.pages + target.pages
+        result.remove(chapter)
+    return result
 
 
 def _group_key(group: tuple[str, int] | None) -> tuple:

@@ -15,6 +15,7 @@ from sync.course.chapters import (
     Chapter,
     Page,
     find_chapters,
+    fold_index_chapters,
     humanise,
 )
 from sync.course.pages import Converted, convert_page, plain_text, read_page, summary_of
@@ -38,6 +39,9 @@ class CourseOptions:
     authors: list[str] = field(default_factory=list)  # empty: read from ATTRIBUTION.md
     attribution: str = ""  # empty: read from ATTRIBUTION.md
     id_prefix: str = ""  # empty: "<country>-<course folder name>"
+    # Codes of the curriculum every module of the course teaches: the subject page shows the
+    # course's modules together under the first one, instead of among "other modules".
+    competencies: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -45,6 +49,7 @@ class CourseTree(ContentTree):
     """Modules read from a course folder, with everything that could not come through."""
 
     skipped: ProblemList = field(default_factory=ProblemList)
+    undescribed: ProblemList = field(default_factory=ProblemList)  # images with no alt text
     # (module id, lesson slug) -> the page the lesson was read from
     sources: dict[tuple[str, str], Path] = field(default_factory=dict)
 
@@ -65,7 +70,7 @@ def read_course(directory: Path, curriculum: Curriculum, options: CourseOptions)
         return tree
 
     pages_root = directory / "docs" if (directory / "docs").is_dir() else directory
-    chapters = find_chapters(pages_root, directory)
+    chapters = fold_index_chapters(find_chapters(pages_root, directory))
     if not chapters:
         tree.problems.add(directory, None, "", "no Markdown page (.md) found in the course folder")
         return tree
@@ -129,6 +134,19 @@ def _check_options(
             f'subject "{options.subject}" is not in the curriculum of {curriculum.code} '
             f"(known: {', '.join(curriculum.subject_slugs())})",
         )  # fmt: skip
+    subject_of = {node.code: node.subject for node in curriculum.competencies}
+    for code in options.competencies:
+        if code not in subject_of:
+            problems.add(
+                directory, None, "competencies",
+                f'competency "{code}" is not in the curriculum of {curriculum.code}',
+            )  # fmt: skip
+        elif subject_of[code] != options.subject:
+            problems.add(
+                directory, None, "competencies",
+                f'competency "{code}" belongs to the subject "{subject_of[code]}", '
+                f'not "{options.subject}"',
+            )  # fmt: skip
     if options.licence not in OPEN_LICENCES:
         problems.add(
             directory, None, "licence",
@@ -175,8 +193,9 @@ def _read_chapter(
         text = read_page(page.path, tree.skipped)
         if text is None:
             continue
-        result = convert_page(text, page, chapter, course_root, tree.skipped)
-        slug = _unique(slugify(page.stem) or "page", slugs, 60)
+        result = convert_page(text, page, chapter, course_root, tree.skipped, tree.undescribed)
+        stem = "introduction" if page.introduction else page.stem
+        slug = _unique(slugify(stem) or "page", slugs, 60)
         lessons.append(
             Lesson(
                 slug=slug,
@@ -213,12 +232,19 @@ def _read_chapter(
         resource_type="course",
         licence=options.licence,
         keywords=_keywords(chapter.parts, title),
+        competencies=list(dict.fromkeys(options.competencies)),
         title={LANGUAGE: title},
-        summary={LANGUAGE: summary_of([c.markdown for _, c in converted]) or title},
+        summary={LANGUAGE: _summary(converted) or title},
         lessons=lessons,
         blobs=dict(sorted(blobs.items())),
     )
     return module, from_folder
+
+
+def _summary(converted: list[tuple[Page, Converted]]) -> str:
+    """Summarise the chapter's own pages; the introduction moved in from above only if alone."""
+    own = [result.markdown for page, result in converted if not page.introduction]
+    return summary_of(own) or summary_of([result.markdown for _, result in converted])
 
 
 def _unique(value: str, used: set[str], max_length: int) -> str:
@@ -262,6 +288,8 @@ def _module_title(
         title = f"{word} {chapter.group[1]}"
         topic = _topic(converted, title)
         return (f"{title} – {topic}" if topic else title), False
+    # A page moved in from the folder above speaks of the whole course, not of this chapter.
+    converted = [(page, result) for page, result in converted if not page.introduction]
     main = None
     for page, result in converted:
         if fold_accents(page.stem).lower() in FIRST_PAGES:
@@ -352,16 +380,55 @@ def _keywords(parts: tuple[str, ...], title: str) -> list[str]:
 def _credits(
     directory: Path, pages_root: Path, course_name: str, options: CourseOptions
 ) -> tuple[list[str], str]:
-    """Return the authors and attribution: from the options, else from ATTRIBUTION.md."""
+    """Return the authors and the credit line: from the options, else made from ATTRIBUTION.md.
+
+    The credit line is one sentence a reader understands ("« Work », par A et B, source,
+    licence CC BY-SA 4.0."), not the file's wording: it is shown under every lesson.
+    """
     authors = [name.strip() for name in options.authors if name.strip()]
-    attribution = options.attribution.strip()
-    if not authors or not attribution:
-        text = _find_attribution(directory, pages_root)
-        if text:
-            authors = authors or _authors_from(text)
-            attribution = attribution or _quote_from(text)
-    authors = authors or [course_name]
-    return authors, attribution or ", ".join(authors)
+    text = _find_attribution(directory, pages_root)
+    authors = authors or _authors_from(text) or [course_name]
+    if options.attribution.strip():
+        return authors, options.attribution.strip()
+    quote = _quote_from(text)
+    work = re.split(r"\s+[—–-]\s+", quote, maxsplit=1)[0].strip(" .") if quote else ""
+    if not work or _URL.search(work):
+        work = _site_name(directory) or humanise(course_name)
+    parts = [f"« {work} »", "par " + _names(authors)]
+    source = _URL.search(quote) or _URL.search(text)
+    if source:
+        parts.append(source.group(0).rstrip(".,;:)»"))
+    parts.append("licence " + licence_label(options.licence))
+    return authors, ", ".join(parts) + "."
+
+
+def _site_name(directory: Path) -> str:
+    """Return the ``site_name`` of the course's mkdocs.yml, or ""."""
+    for folder in (directory, directory.parent):
+        try:
+            text = (folder / "mkdocs.yml").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        match = re.search(r"^site_name:\s*(.+?)\s*$", text, re.M)
+        if match:
+            return match[1].strip("'\"").strip()
+    return ""
+
+
+_URL = re.compile(r"https?://[^\s<>()`*]+")
+
+
+def _names(names: list[str]) -> str:
+    """Return "A", "A et B", "A, B et C"."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " et " + names[-1]
+
+
+def licence_label(code: str) -> str:
+    """Return the short name people write for a licence: "CC-BY-SA-4.0" -> "CC BY-SA 4.0"."""
+    match = re.fullmatch(r"CC-(.+)-(\d\.\d)", code)
+    if match:
+        return f"CC {match[1]} {match[2]}"
+    return code.replace("-", " ", 1) if re.fullmatch(r"[\w.]+-\d\.\d", code) else code
 
 
 def _find_attribution(directory: Path, pages_root: Path) -> str:

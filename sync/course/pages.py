@@ -73,11 +73,19 @@ def read_page(path: Path, skipped: ProblemList) -> str | None:
 
 
 def convert_page(
-    text: str, page: Page, chapter: Chapter, course_root: Path, skipped: ProblemList
+    text: str,
+    page: Page,
+    chapter: Chapter,
+    course_root: Path,
+    skipped: ProblemList,
+    undescribed: ProblemList | None = None,
 ) -> Converted:
-    """Rewrite one page into our dialect, resolve its media and find its title."""
+    """Rewrite one page into our dialect, resolve its media and find its title.
+
+    Each image kept without a description (alt text) is listed in ``undescribed``.
+    """
     expanded, line_map = expand_jinja(text)
-    converter = _PageConverter(page.path, course_root, skipped, line_map)
+    converter = _PageConverter(page.path, course_root, skipped, line_map, undescribed)
     markdown = converter.convert(expanded)
     heading = plain_text(_first_heading(markdown))
     title = heading or _fallback_title(markdown, page, chapter)
@@ -161,10 +169,18 @@ _PAGE_SUFFIXES = {"", ".md", ".html", ".htm"}
 class _PageConverter:
     """Rewrite the Markdown of one page line by line, collecting its media."""
 
-    def __init__(self, path: Path, course_root: Path, skipped: ProblemList, line_map: list[int]):
+    def __init__(
+        self,
+        path: Path,
+        course_root: Path,
+        skipped: ProblemList,
+        line_map: list[int],
+        undescribed: ProblemList | None = None,
+    ):
         self.path = path
         self.course_root = course_root
         self.skipped = skipped
+        self.undescribed = ProblemList() if undescribed is None else undescribed
         self.line_map = line_map
         self.media: dict[str, str] = {}
         self.blobs: dict[str, Blob] = {}
@@ -310,6 +326,14 @@ class _PageConverter:
         if written is None:
             self.skip("image", target, reason)
             return fallback
+        if not alt.strip():
+            self.undescribed.add(
+                self.path,
+                self.line,
+                "image",
+                f'"{target}": no description (alt text); a pupil who cannot see the image '
+                "hears nothing, and a page without images shows nothing in its place",
+            )
         return f"![{alt}]({written})"
 
     def link(self, match: re.Match) -> str:

@@ -81,22 +81,49 @@ def test_import_course_dry_run_reports_and_writes_nothing(app, runner, tmp_path)
 
     dry = _import_course(runner, course, "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert "new       zz-cours-eau-evaporation  L'évaporation  (2 lessons)" in dry.output
-    assert "Dry run: 3 modules would be added, 0 updated, 0 unchanged. Nothing was written." in (
+    assert "new       zz-cours-eau-evaporation  L'évaporation  (3 lessons)" in dry.output
+    assert "Dry run: 2 modules would be added, 0 updated, 0 unchanged. Nothing was written." in (
         dry.output
     )
     assert _module_count(app) == 3  # the zz modules only
 
     real = _import_course(runner, course)
     assert real.exit_code == 0, real.output
-    assert _module_count(app) == 6
+    assert _module_count(app) == 5  # the home page opens the first chapter: no module
     assert _origins(app, "zz-cours-eau-pluie") == ["import"]
     _curate(app, "zz-cours-eau-pluie", "La pluie, relue")
 
     dry = _import_course(runner, course, "--dry-run")
     assert "unchanged zz-cours-eau-pluie  La pluie, relue" in dry.output
     assert "would keep what editors changed: zz-cours-eau-pluie: title (fr)" in dry.output
-    assert "0 modules would be added, 0 updated, 3 unchanged" in dry.output
+    assert "0 modules would be added, 0 updated, 2 unchanged" in dry.output
     dry = _import_course(runner, course, "--dry-run", "--take-files")
-    assert "1 updated, 2 unchanged" in dry.output
+    assert "1 updated, 1 unchanged" in dry.output
     assert _title(app, "zz-cours-eau-pluie") == "La pluie, relue"
+
+
+def test_import_course_groups_the_course_and_reports_images_without_description(
+    app, runner, tmp_path
+):
+    assert runner.invoke(args=["content", "load", str(TEST_CONTENT)]).exit_code == 0
+    course = make_course(tmp_path)
+    page = course / "docs" / "pluie" / "cours.md"
+    page.write_text("# La pluie\n\nLes nuages.\n\n![](../evaporation/soleil.png)\n", "utf-8")
+
+    result = _import_course(runner, course, "--competency", "ZZ-SCI-1")
+
+    assert result.exit_code == 0, result.output
+    assert f'no description: {page.resolve()}:5: image: "../evaporation/soleil.png": no ' in (
+        result.output
+    )
+    with app.app_context():
+        for uid in ("zz-cours-eau-evaporation", "zz-cours-eau-pluie"):
+            module = db.session.scalar(select(Module).filter_by(uid=uid))
+            assert [c.code for c in module.competencies()] == ["ZZ-SCI-1"]
+        module = db.session.scalar(select(Module).filter_by(uid="zz-cours-eau-evaporation"))
+        # No ATTRIBUTION.md: the work is named after the site (mkdocs.yml), the authors after
+        # the folder.
+        assert module.attribution == "« Le cycle de l'eau », par cours-eau, licence CC BY-SA 4.0."
+    refused = _import_course(runner, course, "--competency", "ZZ-MATH-1")
+    assert refused.exit_code != 0
+    assert 'competency "ZZ-MATH-1" belongs to the subject "mathematiques"' in refused.output

@@ -7,12 +7,15 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, update
 
 from imaginecole.bundles.operations import build_country_bundle, import_bundle
+from imaginecole.content.models import LessonText
 from imaginecole.datadir import ImportBusy, import_lock
 from imaginecole.extensions import db
 from imaginecole.maintenance.operations import check_data, repair
 from imaginecole.media.operations import blob_store
+from imaginecole.pages.generation import generation_in_session
 from imaginecole.search import search_index
 from sync.bundle import load_public_key, trust_entry_toml
 from tests.conftest import give_signing_key, load_content, make_app
@@ -115,3 +118,22 @@ def test_a_blob_the_database_names_but_the_store_lost_is_reported(school):
             assert result.exit_code == 1 and "import the latest full bundle" in result.output
         finally:
             victim.write_bytes(saved)
+
+
+def test_lessons_an_older_version_rendered_are_found_and_rendered_again(school):
+    """A school server's lessons came in a bundle: their images are looked up in its store."""
+    with school.app_context():
+        fresh = dict(db.session.execute(select(LessonText.id, LessonText.html)).all())
+        db.session.execute(update(LessonText).values(html="<p>38</p>", rendering=0))
+        db.session.commit()
+        before = generation_in_session()
+
+        result = school.test_cli_runner().invoke(args=["check"])
+        assert result.exit_code == 1
+        assert f"lesson texts rendered by an older version: {len(fresh)}" in result.output
+        result = school.test_cli_runner().invoke(args=["check", "--repair"])
+        assert f"{len(fresh)} lesson text(s) rendered again" in result.output
+        db.session.expire_all()
+        assert dict(db.session.execute(select(LessonText.id, LessonText.html)).all()) == fresh
+        assert generation_in_session() != before
+        assert check_data().clean

@@ -14,7 +14,8 @@ from PIL import Image
 
 from sync.content import MODULE_ID
 from sync.course import CourseOptions, CourseTree, read_course
-from sync.model import Curriculum, Cycle, Domain, Level, Module, Subject
+from sync.course.chapters import natural_key
+from sync.model import Competency, Curriculum, Cycle, Domain, Level, Module, Subject
 
 CORPUS = (Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus").resolve()
 
@@ -122,19 +123,20 @@ def test_each_chapter_folder_becomes_a_module(tmp_path: Path) -> None:
 
     assert not tree.problems
     assert not tree.skipped
-    assert [m.id for m in tree.modules] == [
-        "zz-mon-cours-accueil",
-        "zz-mon-cours-t1-bases",
-        "zz-mon-cours-t1-bases-1-1-variables",
-    ]
+    # The site's home page and the theme's summary are no modules: they open the first chapter.
+    assert [m.id for m in tree.modules] == ["zz-mon-cours-t1-bases-1-1-variables"]
     variables = module(tree, "1-1-variables")
     assert [lesson.slug for lesson in variables.lessons] == [
+        "introduction",
+        "introduction-2",
         "cours",
         "intro-cours",
         "exercices",
         "tp-boites",
     ]
-    assert [lesson.position for lesson in variables.lessons] == [1, 2, 3, 4]
+    assert [lesson.position for lesson in variables.lessons] == [1, 2, 3, 4, 5, 6]
+    assert "Bienvenue dans ce cours" in lesson_markdown(variables, "introduction")
+    assert variables.lessons[1].texts["fr"].title == "Thème 1 : Les bases"
     assert variables.title == {"fr": "Variables"}
     assert variables.summary == {"fr": "Une variable est un nom qui désigne une valeur."}
     assert variables.keywords == ["bases", "variables"]
@@ -146,7 +148,6 @@ def test_each_chapter_folder_becomes_a_module(tmp_path: Path) -> None:
     )
     assert variables.competencies == [] and variables.country == "zz"
     assert [a.name for a in variables.authors] == ["Équipe test"]
-    assert module(tree, "t1-bases").title == {"fr": "Les bases"}
     assert (
         tree.sources[("zz-mon-cours-t1-bases-1-1-variables", "tp-boites")]
         == (course / "docs/T1_Bases/1.1_Variables/TP_boites.md").resolve()
@@ -471,6 +472,84 @@ def test_images_are_resolved_hashed_and_shared(tmp_path: Path) -> None:
         "photo de classe é.png",
     )
     assert len(mod.blobs) == 2  # the image used by both pages is one blob
+    # The image with no description still comes through, and is reported with its line.
+    [undescribed] = tree.undescribed
+    assert undescribed.path.endswith("ch/a.md") and undescribed.line == 5
+    assert undescribed.message.startswith('"../img/shared.jpg": no description (alt text)')
+
+
+def test_every_image_without_a_description_is_reported_once_per_use(tmp_path: Path) -> None:
+    course = tmp_path / "c"
+    write(course, "docs/ch/img.png", image_bytes())
+    write(
+        course,
+        "docs/ch/a.md",
+        '# A\n\n![](img.png)\n\n![  ](img.png "titre")\n\n<img src="img.png">\n\n'
+        "![décrite](img.png)\n\n```\n![](img.png)\n```\n",
+    )
+
+    tree = read(course)
+
+    assert [(p.line, p.field) for p in tree.undescribed] == [
+        (3, "image"),
+        (5, "image"),
+        (7, "image"),
+    ]
+    assert not tree.skipped and len(tree.modules[0].blobs) == 1
+
+
+def test_index_pages_open_the_chapter_below_and_chapters_sort_naturally(tmp_path: Path) -> None:
+    course = tmp_path / "c"
+    write(
+        course,
+        "docs/index.md",
+        "# Mon cours\n\nLe cours entier, de septembre à juin, en dix thèmes.\n",
+    )
+    write(course, "docs/Themes/README.md", "# Les thèmes\n\nDeux thèmes.\n")
+    for number in (10, 2, 1):
+        write(course, f"docs/Themes/{number}_Theme/cours.md", f"# Thème {number}\n\nTexte.\n")
+    write(
+        course,
+        "docs/Themes/Introduction/index.md",
+        "# Pour commencer\n\nCe chapitre présente la méthode de travail de l'année.\n",
+    )
+    write(course, "docs/Seul/index.md", "# Un chapitre d'une page\n\nTexte.\n")
+
+    tree = read(course)
+
+    assert [m.id for m in tree.modules] == [
+        "zz-c-seul",  # an index page alone in its folder is a chapter of one page
+        "zz-c-themes-1-theme",
+        "zz-c-themes-2-theme",
+        "zz-c-themes-10-theme",
+        "zz-c-themes-introduction",
+    ]
+    intro = module(tree, "themes-introduction")
+    assert [lesson.slug for lesson in intro.lessons] == ["introduction", "introduction-2", "index"]
+    assert intro.title == {"fr": "Pour commencer"}  # not "Mon cours": that page is the course's
+    assert intro.summary == {"fr": "Ce chapitre présente la méthode de travail de l'année."}
+    assert [len(m.lessons) for m in tree.modules[:4]] == [1, 1, 1, 1]
+
+
+def test_a_course_can_be_grouped_under_a_competency_of_its_subject(tmp_path: Path) -> None:
+    course = tmp_path / "c"
+    write(course, "docs/a/cours.md", "# A\n\nTexte.\n")
+    write(course, "docs/b/cours.md", "# B\n\nTexte.\n")
+    curriculum = make_curriculum()
+    curriculum.competencies = [
+        Competency("PROG", "info", "domain", {"fr": "Programmer"}),
+        Competency("CALC", "maths", "domain", {"fr": "Calculer"}),
+    ]
+
+    tree = read_course(course, curriculum, make_options(competencies=["PROG"]))
+    assert [m.competencies for m in tree.modules] == [["PROG"], ["PROG"]]
+
+    for codes, message in (
+        (["NOPE"], 'competency "NOPE" is not in the curriculum of zz'),
+        (["CALC"], 'competency "CALC" belongs to the subject "maths", not "info"'),
+    ):
+        refused = read_course(course, curriculum, make_options(competencies=codes))
+        assert not refused.modules and [p.message for p in refused.problems] == [message]
 
 
 def test_images_that_cannot_be_used_are_reported_and_replaced_by_their_description(
@@ -646,22 +725,33 @@ def test_credits_come_from_attribution_md(tmp_path: Path) -> None:
     anonyme = read(corpus / "anonyme", authors=[], attribution="").modules[0]
 
     assert [a.name for a in premiere.authors] == ["Gilles Lassus"]
-    assert (
-        premiere.attribution
-        == "Cours de SNT, Première NSI et Terminale NSI — Gilles Lassus, https://glassus.github.io/ — licence CC BY-SA."
+    # One sentence for readers, not the file's wording: work, authors, source, licence.
+    assert premiere.attribution == (
+        "« Cours de SNT, Première NSI et Terminale NSI », par Gilles Lassus, "
+        "https://glassus.github.io/, licence CC BY-SA 4.0."
     )
     assert premiere.title == {
         "fr": "Première NSI"
     }  # the course name, written as its credits write it
     assert premiere.id == "zz-premiere-nsi-accueil"
     assert [a.name for a in roche.authors] == ["David Roche"]
-    assert roche.attribution == "Manuel NSI Terminale — David Roche et contributeurs — CC0."
+    assert roche.attribution == "« Manuel NSI Terminale », par David Roche, licence CC BY-SA 4.0."
     assert roche.id == "zz-roche-c1"  # a folder named docs takes its parent's name
-    assert ([a.name for a in anonyme.authors], anonyme.attribution) == (["anonyme"], "anonyme")
-    chosen = read(corpus / "glassus/premiere_nsi", authors=["A. Autre"], attribution="").modules[0]
-    assert [a.name for a in chosen.authors] == ["A. Autre"] and chosen.attribution.startswith(
-        "Cours de SNT"
+    assert [a.name for a in anonyme.authors] == ["anonyme"]
+    assert anonyme.attribution == "« Anonyme », par anonyme, licence CC BY-SA 4.0."
+    chosen = read(
+        corpus / "glassus/premiere_nsi",
+        authors=["A. Autre", "B. Bé"],
+        attribution="",
+        licence="CC0-1.0",
+    ).modules[0]
+    assert [a.name for a in chosen.authors] == ["A. Autre", "B. Bé"]
+    assert chosen.attribution == (
+        "« Cours de SNT, Première NSI et Terminale NSI », par A. Autre et B. Bé, "
+        "https://glassus.github.io/, licence CC0 1.0."
     )
+    written = read(corpus / "anonyme", attribution="Équipe Z, d'après un cours libre").modules[0]
+    assert written.attribution == "Équipe Z, d'après un cours libre"  # given: kept as written
 
 
 # ---------------------------------------------------------------------------- ids, summaries, determinism
@@ -769,6 +859,17 @@ def test_every_lesson_page_of_the_corpus_comes_through(corpus: Path, site: str) 
         target, _, reason = problem.message.partition('": ')
         assert problem.field in ("image", "link", "page", "chapter") and target and reason.strip()
         assert problem.line or problem.field in ("page", "chapter")
+    # Index and summary pages open a chapter; none is a module of its own.
+    for mod in tree.modules:
+        stems = {tree.sources[(mod.id, lesson.slug)].stem.lower() for lesson in mod.lessons}
+        assert not stems <= {"index", "readme", "sommaire", "summary"} or len(mod.lessons) == 1
+        assert not mod.id.endswith("-accueil")
+    # Chapters in natural order: "c2" before "c10", "2_…" before "10_…".
+    assert ids == sorted(ids, key=natural_key)
+    # Each image without a description is reported where it is written.
+    for problem in tree.undescribed:
+        line = Path(problem.path).read_text(encoding="utf-8").split("\n")[problem.line - 1]
+        assert re.search(r"!\[\s*\]|<img(?![^>]*alt=\S)", line), (problem, line)
 
 
 @pytest.mark.corpus
