@@ -637,8 +637,8 @@ def read_lesson_text(
         return None
     media: dict[str, str] = {}
     ok = True
-    for line, message in exercise_problems(markdown):
-        problems.add(path, line, "exercise", message)
+    for problem in exercise_problems(markdown):
+        problems.add(path, problem.line, "exercise", problem.message)
         ok = False
     for target, line in local_targets(markdown):
         blob, reason = resolve_media(path.parent, target, base_dir)

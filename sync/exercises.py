@@ -102,6 +102,65 @@ class Exercise:
         return ["answer"]
 
 
+# What each problem code means, in English for the command line and the validator; the web
+# pages translate the code with its values (``imaginecole.rendering.exercises``).
+PROBLEM_MESSAGES = {
+    "not_closed": "the exercise is not closed: end it with a line {marker}",
+    "written_twice": '"{key}:" is written twice',
+    "stray_line": (
+        "this line belongs to no part of the exercise: put the question first, then the choices "
+        "or answer:, hint: and explanation: lines"
+    ),
+    "no_question": "the exercise has no question: write it first",
+    "unknown_forgive": (
+        '{key}: "{word}" is not known (write accents, case or both; in French: accents, majuscules)'
+    ),
+    "empty_blank": "a blank [[…]] has an empty answer",
+    "unclosed_blank": "a blank is not closed: write [[answer]] on one line",
+    "mixed_kinds": "the exercise mixes {kinds}: keep one kind of answer",
+    "no_answer": (
+        'the exercise has no answer: add choices ("- [x] right", "- [ ] wrong"), an "answer:" '
+        "line or blanks written [[answer]] in the question"
+    ),
+    "tolerance_not_numeric": "{key}: only a numeric answer has a tolerance",
+    "unit_not_numeric": "{key}: only a numeric answer has a unit",
+    "choice_type": "type: a multiple-choice question has no type",
+    "too_few_choices": "a multiple-choice question needs at least two choices",
+    "too_many_choices": "at most {most} choices",
+    "no_right_choice": 'no choice is marked right: write "- [x]" before it',
+    "empty_answer": "{key}: the answer is empty",
+    "answer_too_long": "{key}: longer than {most} characters",
+    "unknown_type": 'type: "{word}" is not known (write text or number; texte, nombre)',
+    "not_a_number": '"{value}" is not a number (write 4,8 or 4.8 or 3/4)',
+    "numeric_answer_twice": "a numeric answer is written once",
+    "bad_tolerance": '{key}: "{value}" is not a number of zero or more',
+    "blanks_type": "type: blanks have no type",
+    "too_many_blanks": "at most {most} blanks in one exercise",
+}
+# The kinds of answer ``mixed_kinds`` names, in the order of its ``kinds`` value.
+KIND_NAMES = {"choices": "choices", "answers": "answer lines", "blanks": "blanks [[…]]"}
+
+
+@dataclass(frozen=True)
+class ExerciseProblem:
+    """A mistake in an exercise: its line, a code of ``PROBLEM_MESSAGES`` and the values it names.
+
+    Values are strings or numbers, except ``kinds`` (a tuple of ``KIND_NAMES`` keys).
+    """
+
+    line: int
+    code: str
+    values: dict = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """Return the problem in English."""
+        values = dict(self.values)
+        if "kinds" in values:
+            values["kinds"] = " and ".join(KIND_NAMES[kind] for kind in values["kinds"])
+        return PROBLEM_MESSAGES[self.code].format(**values)
+
+
 @dataclass
 class ExerciseBlock:
     """An exercise block of a lesson: its lines, and the exercise or what is wrong with it."""
@@ -109,7 +168,7 @@ class ExerciseBlock:
     line: int  # the opening fence's line (1-based)
     body: str
     exercise: Exercise | None
-    problems: list[tuple[int, str]]  # (line, message)
+    problems: list[ExerciseProblem]
 
 
 Segment = str | ExerciseBlock
@@ -142,7 +201,7 @@ def split_lesson(markdown: str) -> list[Segment]:
             segments.append("\n".join(text))
             text = []
         if end == len(lines):
-            problems = [(index + 1, f"the exercise is not closed: end it with a line {marker}")]
+            problems = [ExerciseProblem(index + 1, "not_closed", {"marker": marker})]
             segments.append(ExerciseBlock(index + 1, "\n".join(body_lines), None, problems))
         else:
             segments.append(read_exercise("\n".join(body_lines), index + 2))
@@ -166,8 +225,8 @@ def exercises_of(markdown: str) -> list[ExerciseBlock]:
     return [segment for segment in split_lesson(markdown) if isinstance(segment, ExerciseBlock)]
 
 
-def exercise_problems(markdown: str) -> list[tuple[int, str]]:
-    """Return (line, message) for every mistake in the lesson's exercises."""
+def exercise_problems(markdown: str) -> list[ExerciseProblem]:
+    """Return every mistake in the lesson's exercises, by line."""
     return [problem for block in exercises_of(markdown) for problem in block.problems]
 
 
@@ -176,7 +235,7 @@ def exercise_problems(markdown: str) -> list[tuple[int, str]]:
 
 def read_exercise(body: str, first_line: int) -> ExerciseBlock:
     """Read the lines of one exercise block; ``first_line`` is the line number of its first line."""
-    problems: list[tuple[int, str]] = []
+    problems: list[ExerciseProblem] = []
     prompt: list[str] = []
     choices: list[tuple[int, Choice]] = []
     values: dict[str, list[tuple[int, str]]] = {}
@@ -196,23 +255,17 @@ def read_exercise(body: str, first_line: int) -> ExerciseBlock:
             written.setdefault(key, found["key"])
             current = key if key in MULTILINE else None
             if key != "answer" and len(values[key]) > 1:
-                problems.append((number, f'"{found["key"]}:" is written twice'))
+                problems.append(ExerciseProblem(number, "written_twice", {"key": found["key"]}))
         elif not started:
             prompt.append(line)
         elif current:
             values[current][-1] = (values[current][-1][0], values[current][-1][1] + "\n" + line)
         elif line.strip():
-            problems.append(
-                (
-                    number,
-                    "this line belongs to no part of the exercise: put the question first, then "
-                    "the choices or answer:, hint: and explanation: lines",
-                )
-            )
+            problems.append(ExerciseProblem(number, "stray_line"))
     block = ExerciseBlock(first_line - 1, body, None, problems)
     question = "\n".join(prompt).strip()
     if not question:
-        problems.append((first_line - 1, "the exercise has no question: write it first"))
+        problems.append(ExerciseProblem(first_line - 1, "no_question"))
 
     def single(key: str) -> tuple[int, str]:
         return values[key][0] if key in values else (first_line - 1, "")
@@ -228,10 +281,8 @@ def read_exercise(body: str, first_line: int) -> ExerciseBlock:
                 forgive_case = True
             else:
                 problems.append(
-                    (
-                        line,
-                        f'{written["forgive"]}: "{word}" is not known (write accents, case or '
-                        "both; in French: accents, majuscules)",
+                    ExerciseProblem(
+                        line, "unknown_forgive", {"key": written["forgive"], "word": word}
                     )
                 )
     blanks = [
@@ -240,23 +291,15 @@ def read_exercise(body: str, first_line: int) -> ExerciseBlock:
     for number, line in enumerate(prompt, start=first_line):
         for match in BLANK.finditer(line):
             if not all(alt.strip() for alt in match.group(1).split("|")):
-                problems.append((number, "a blank [[…]] has an empty answer"))
+                problems.append(ExerciseProblem(number, "empty_blank"))
         if "[[" in BLANK.sub("", line) or "]]" in BLANK.sub("", line):
-            problems.append((number, "a blank is not closed: write [[answer]] on one line"))
+            problems.append(ExerciseProblem(number, "unclosed_blank"))
     answers = values.get("answer", [])
-    kinds = [name for name, used in (("choices", choices), ("answer lines", answers), ("blanks [[…]]", blanks)) if used]  # fmt: skip
+    kinds = tuple(name for name, used in (("choices", choices), ("answers", answers), ("blanks", blanks)) if used)  # fmt: skip
     if len(kinds) > 1:
-        problems.append(
-            (first_line - 1, f"the exercise mixes {' and '.join(kinds)}: keep one kind of answer")
-        )
+        problems.append(ExerciseProblem(first_line - 1, "mixed_kinds", {"kinds": kinds}))
     elif not kinds:
-        problems.append(
-            (
-                first_line - 1,
-                'the exercise has no answer: add choices ("- [x] right", "- [ ] wrong"), an '
-                '"answer:" line or blanks written [[answer]] in the question',
-            )
-        )
+        problems.append(ExerciseProblem(first_line - 1, "no_answer"))
     fingerprint = hashlib.sha256(body.encode()).hexdigest()[:12]
     common = dict(
         prompt=question,
@@ -277,23 +320,25 @@ def read_exercise(body: str, first_line: int) -> ExerciseBlock:
     for key in ("tolerance", "unit"):
         if key in values and (exercise is None or exercise.kind != "number"):
             problems.append(
-                (values[key][0][0], f"{written[key]}: only a numeric answer has a {key}")
+                ExerciseProblem(values[key][0][0], f"{key}_not_numeric", {"key": written[key]})
             )
-    block.problems = sorted(problems)
+    block.problems = sorted(problems, key=lambda problem: (problem.line, problem.message))
     block.exercise = exercise if not problems else None
     return block
 
 
 def _choice_exercise(choices, values, problems, common) -> Exercise | None:
     if "type" in values:
-        problems.append((values["type"][0][0], "type: a multiple-choice question has no type"))
+        problems.append(ExerciseProblem(values["type"][0][0], "choice_type"))
     if len(choices) < 2:
-        problems.append((choices[0][0], "a multiple-choice question needs at least two choices"))
+        problems.append(ExerciseProblem(choices[0][0], "too_few_choices"))
     if len(choices) > MAX_CHOICES:
-        problems.append((choices[MAX_CHOICES][0], f"at most {MAX_CHOICES} choices"))
+        problems.append(
+            ExerciseProblem(choices[MAX_CHOICES][0], "too_many_choices", {"most": MAX_CHOICES})
+        )
     right = [choice for _, choice in choices if choice.correct]
     if not right:
-        problems.append((choices[0][0], 'no choice is marked right: write "- [x]" before it'))
+        problems.append(ExerciseProblem(choices[0][0], "no_right_choice"))
     return Exercise(
         kind="choice",
         choices=[choice for _, choice in choices],
@@ -305,37 +350,37 @@ def _choice_exercise(choices, values, problems, common) -> Exercise | None:
 def _answer_exercise(answers, values, written, problems, common) -> Exercise | None:
     for line, value in answers:
         if not value:
-            problems.append((line, f"{written['answer']}: the answer is empty"))
+            problems.append(ExerciseProblem(line, "empty_answer", {"key": written["answer"]}))
         elif len(value) > MAX_ANSWER_CHARS:
             problems.append(
-                (line, f"{written['answer']}: longer than {MAX_ANSWER_CHARS} characters")
+                ExerciseProblem(
+                    line, "answer_too_long", {"key": written["answer"], "most": MAX_ANSWER_CHARS}
+                )
             )
     kind = "number" if all(parse_number(value) is not None for _, value in answers) else "text"
     if "type" in values:
         line, chosen_word = values["type"][0]
         chosen = TYPES.get(chosen_word.lower())
         if chosen is None:
-            problems.append(
-                (line, f'type: "{chosen_word}" is not known (write text or number; texte, nombre)')
-            )
+            problems.append(ExerciseProblem(line, "unknown_type", {"word": chosen_word}))
         elif chosen == "number" and kind == "text":
             bad = next(value for _, value in answers if parse_number(value) is None)
-            problems.append((line, f'"{bad}" is not a number (write 4,8 or 4.8 or 3/4)'))
+            problems.append(ExerciseProblem(line, "not_a_number", {"value": bad}))
         else:
             kind = chosen
     tolerance = Fraction(0)
     if kind == "number":
         if len(answers) > 1:
-            problems.append((answers[1][0], "a numeric answer is written once"))
+            problems.append(ExerciseProblem(answers[1][0], "numeric_answer_twice"))
         if "tolerance" in values:
             line, tolerance_text = values["tolerance"][0]
             parsed = parse_number(tolerance_text)
             if parsed is None or parsed < 0:
                 problems.append(
-                    (
+                    ExerciseProblem(
                         line,
-                        f'{written["tolerance"]}: "{tolerance_text}" is not a number of zero or '
-                        "more",
+                        "bad_tolerance",
+                        {"key": written["tolerance"], "value": tolerance_text},
                     )
                 )
             else:
@@ -352,9 +397,9 @@ def _answer_exercise(answers, values, written, problems, common) -> Exercise | N
 
 def _blanks_exercise(blanks, values, problems, common, first_line) -> Exercise | None:
     if "type" in values:
-        problems.append((values["type"][0][0], "type: blanks have no type"))
+        problems.append(ExerciseProblem(values["type"][0][0], "blanks_type"))
     if len(blanks) > MAX_BLANKS:
-        problems.append((first_line, f"at most {MAX_BLANKS} blanks in one exercise"))
+        problems.append(ExerciseProblem(first_line, "too_many_blanks", {"most": MAX_BLANKS}))
     return Exercise(kind="blanks", blanks=blanks, **common)
 
 

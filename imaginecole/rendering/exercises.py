@@ -15,12 +15,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import reduce
 from html import escape
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
-from sync.exercises import Exercise, ExerciseBlock, Result, expected_answers
+from sync.exercises import Exercise, ExerciseBlock, ExerciseProblem, Result, expected_answers
 
 # Corrections: none (a pupil's page), "details" (each behind "Voir la correction"), "open"
 # (shown, for teachers and reviewers) or "key" (none inline; ``answer_key`` lists them).
@@ -42,6 +44,60 @@ FORM_WORDS = re.compile(
 def without_form_words(html: str) -> str:
     """Return lesson HTML without the words of its exercise forms."""
     return FORM_WORDS.sub(" ", html)
+
+
+# An author's mistakes, by ``sync.exercises.PROBLEM_MESSAGES`` code; the values are the same.
+PROBLEM_TEXTS = {
+    "not_closed": _l("the exercise is not closed: end it with a line %(marker)s"),
+    "written_twice": _l('"%(key)s:" is written twice'),
+    "stray_line": _l(
+        "this line belongs to no part of the exercise: put the question first, then the choices "
+        "or answer:, hint: and explanation: lines"
+    ),
+    "no_question": _l("the exercise has no question: write it first"),
+    "unknown_forgive": _l(
+        '%(key)s: "%(word)s" is not known (write accents, case or both; in French: accents, '
+        "majuscules)"
+    ),
+    "empty_blank": _l("a blank [[…]] has an empty answer"),
+    "unclosed_blank": _l("a blank is not closed: write [[answer]] on one line"),
+    "mixed_kinds": _l("the exercise mixes %(kinds)s: keep one kind of answer"),
+    "no_answer": _l(
+        'the exercise has no answer: add choices ("- [x] right", "- [ ] wrong"), an "answer:" '
+        "line or blanks written [[answer]] in the question"
+    ),
+    "tolerance_not_numeric": _l("%(key)s: only a numeric answer has a tolerance"),
+    "unit_not_numeric": _l("%(key)s: only a numeric answer has a unit"),
+    "choice_type": _l("type: a multiple-choice question has no type"),
+    "too_few_choices": _l("a multiple-choice question needs at least two choices"),
+    "too_many_choices": _l("at most %(most)s choices"),
+    "no_right_choice": _l('no choice is marked right: write "- [x]" before it'),
+    "empty_answer": _l("%(key)s: the answer is empty"),
+    "answer_too_long": _l("%(key)s: longer than %(most)s characters"),
+    "unknown_type": _l('type: "%(word)s" is not known (write text or number; texte, nombre)'),
+    "not_a_number": _l('"%(value)s" is not a number (write 4,8 or 4.8 or 3/4)'),
+    "numeric_answer_twice": _l("a numeric answer is written once"),
+    "bad_tolerance": _l('%(key)s: "%(value)s" is not a number of zero or more'),
+    "blanks_type": _l("type: blanks have no type"),
+    "too_many_blanks": _l("at most %(most)s blanks in one exercise"),
+}
+KIND_TEXTS = {
+    "choices": _l("choices"),
+    "answers": _l("answer lines"),
+    "blanks": _l("blanks [[…]]"),
+}
+
+
+def problem_text(problem: ExerciseProblem) -> str:
+    """Return an author's mistake in the current language."""
+    values = dict(problem.values)
+    if "kinds" in values:
+        values["kinds"] = reduce(
+            lambda first, second: _("%(first)s and %(second)s", first=first, second=second),
+            [str(KIND_TEXTS[kind]) for kind in values["kinds"]],
+        )
+    # The text is translated first, then given the author's words: they are never translated.
+    return str(PROBLEM_TEXTS[problem.code]) % values
 
 
 @dataclass
@@ -95,8 +151,8 @@ def answer_key(blocks: list[ExerciseBlock], lang: str, render_block, render_inli
 def _broken(block: ExerciseBlock, number: int) -> str:
     # Only a draft can get here (loaded content is checked first): say what to fix.
     problems = "".join(
-        f"<li>{escape(_('line %(line)s', line=line))}: {escape(message)}</li>"
-        for line, message in block.problems
+        f"<li>{escape(_('line %(line)s', line=problem.line))}: {escape(problem_text(problem))}</li>"
+        for problem in block.problems
     )
     return (
         f'<div class="exercise exercise-broken" id="exercise-{number}">'

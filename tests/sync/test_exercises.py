@@ -226,15 +226,15 @@ def test_authors_mistakes_name_the_line(body, line, words):
     markdown = f"# Titre\n```exercice\n{body}\n```\n"
     problems = exercise_problems(markdown)
     assert problems, body
-    assert any(found_line == line and words in message for found_line, message in problems), (
-        problems
-    )
+    assert any(p.line == line and words in p.message for p in problems), problems
     assert exercises_of(markdown)[0].exercise is None  # nothing half-read
 
 
 def test_an_unclosed_exercise_is_a_problem_at_its_first_line():
     problems = exercise_problems("# Titre\n\n```exercice\nQuestion ?\nréponse: 3\n")
-    assert problems == [(3, "the exercise is not closed: end it with a line ```")]
+    assert [(p.line, p.message) for p in problems] == [
+        (3, "the exercise is not closed: end it with a line ```")
+    ]
 
 
 def test_the_examples_of_the_authors_guide_are_valid():

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from flask_babel import force_locale
 
-from imaginecole.rendering.exercises import Feedback
+from imaginecole.rendering.exercises import KIND_TEXTS, PROBLEM_TEXTS, Feedback, problem_text
 from imaginecole.rendering.markdown import ImageInfo, MediaLink, render_markdown
-from sync.exercises import Result
+from sync.exercises import KIND_NAMES, PROBLEM_MESSAGES, ExerciseProblem, Result
 from tests.imaginecole.rendering.test_markdown import Elements
 
 
@@ -96,8 +97,34 @@ def test_an_answer_shown_again_is_escaped():
 
 def test_a_broken_exercise_says_what_to_fix():
     html = render_markdown("# T\n\n```exercice\nQuestion ?\n```\n", lang="fr")
-    assert 'class="exercise exercise-broken"' in html and "no answer" in html
+    assert 'class="exercise exercise-broken"' in html and "pas de réponse" in html
     assert "<form" not in html
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_every_exercise_problem_is_translated(lang):
+    with force_locale(lang):
+        for code in PROBLEM_MESSAGES:
+            assert code in PROBLEM_TEXTS, code
+            values = {"key": "k", "word": "w", "value": "v", "marker": "```", "most": 3}
+            values |= {"kinds": ("choices", "answers", "blanks")} if code == "mixed_kinds" else {}
+            problem = ExerciseProblem(4, code, values)
+            assert problem_text(problem) != problem.message, code
+        assert set(PROBLEM_TEXTS) == set(PROBLEM_MESSAGES)
+        for kind, english in KIND_NAMES.items():
+            assert str(KIND_TEXTS[kind]) != english, kind
+
+
+def test_the_author_words_in_a_problem_are_escaped_and_not_translated():
+    markdown = "```exercice\nQuestion ?\nréponse: <b>x</b>\ntype: nombre\n```\n"
+    html = render_markdown(markdown, lang="fr")
+    assert "« &lt;b&gt;x&lt;/b&gt; » n’est pas un nombre" in html and "<b>x" not in html
+
+
+def test_mixed_kinds_of_answer_are_named_in_the_lesson_language():
+    markdown = "```exercice\nQuestion [[a]] ?\n- [x] a\n- [ ] b\nréponse: a\n```\n"
+    html = render_markdown(markdown, lang="fr")
+    assert "mélange des choix et des lignes réponse: et des trous [[…]]" in html
 
 
 def test_author_markup_in_an_exercise_stays_inert():

@@ -654,8 +654,28 @@ def test_an_exercise_with_a_mistake_is_not_saved_and_the_preview_names_its_line(
     assert count(school, Submission) == 0
     preview = previewed.get_data(as_text=True)
     section = preview[preview.index('<section class="preview">') :]
-    # The words around the problem are in the resource's language, like its exercises.
-    assert "ligne 3: the exercise has no answer" in section
+    # The problem is in the resource's language, like its exercises.
+    assert "ligne 3: l’exercice n’a pas de réponse" in section
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("fr", "ligne 6: « bleu » n’est pas un nombre (écrivez 4,8 ou 4.8 ou 3/4)"),
+        ("ar", "السطر 6: «bleu» ليس عددًا (اكتب 4,8 أو 4.8 أو 3/4)"),
+    ],
+)
+def test_the_preview_names_an_exercise_mistake_in_the_resource_language(
+    school, teacher, lang, expected
+):
+    broken = EXERCISE.replace("réponse: 1/4\n", "réponse: bleu\ntype: nombre\n")
+
+    previewed = post_form(teacher, NEW, lesson(markdown=broken, language=lang, action="preview"))
+
+    preview = html.unescape(previewed.get_data(as_text=True))
+    section = preview[preview.index('<section class="preview">') :]
+    assert expected in section
+    assert "is not a number" not in section  # nothing left in English
 
 
 @pytest.mark.parametrize("lang", ["fr", "en", "ar"])
