@@ -19,6 +19,8 @@ def xml_text(root: ET.Element, default_namespace: str, declaration: bool = False
     for element in root.iter():
         if isinstance(element.tag, str) and element.tag.startswith(qualified):
             element.tag = element.tag[len(qualified) :]
-    root.set("xmlns", default_namespace)
+    attributes = {"xmlns": default_namespace, **root.attrib}  # written first, as by hand
+    root.attrib.clear()
+    root.attrib.update(attributes)
     text = ET.tostring(root, encoding="unicode", short_empty_elements=False)
     return ('<?xml version="1.0" encoding="utf-8"?>\n' + text) if declaration else text

@@ -18,7 +18,7 @@ def test_the_default_namespace_is_unprefixed_even_after_another_was_registered()
         ET.SubElement(feed, f"{{{ATOM}}}title").text = "Modules"
         text = xml_text(feed, ATOM, declaration=True)
         assert text.startswith('<?xml version="1.0" encoding="utf-8"?>')
-        assert f'<feed lang="fr" xmlns="{ATOM}"><title>Modules</title></feed>' in text
+        assert f'<feed xmlns="{ATOM}" lang="fr"><title>Modules</title></feed>' in text
         assert "ns0" not in text and ET.fromstring(text.split("\n", 1)[1]).tag == f"{{{ATOM}}}feed"
         assert "<math " in formula_html("\\frac{1}{2}", display=False)
     finally:
