@@ -624,7 +624,9 @@ def edit_sorting_first(teacher, app, uid: str, base: str) -> str:
             files=[FileRef(**f) for f in latest.files], created="2030-01-01T00:00:00Z",
         )  # fmt: skip
         parent = latest.uid
-    for number in range(200):
+    # Each try sorts first with the chance of the parent's uid sorting late: a parent whose uid
+    # starts with "00" needs hundreds of tries, so allow many (each is one hash).
+    for number in range(20_000):
         title = f"{base} ({number})"
         if make_revision(uid, parent, title=title, **fields).uid < parent:
             edit(teacher, app, uid, title=title)
