@@ -126,26 +126,13 @@ def lesson(uid: str, slug: str):
 @bp.route("/search")
 def search():
     args = request.args
-    # Page numbers out of range were always read as the nearest one: clients rely on it.
-    try:
-        page = min(max(int(args.get("page", 1)), 1), MAX_PAGE)
-    except ValueError:
-        page = 1
     try:
         per_page = min(max(int(args.get("per_page", SEARCH_PER_PAGE)), 1), 50)
     except ValueError:
         per_page = SEARCH_PER_PAGE
-    query = SearchQuery(
-        text=args.get("q", "")[:500],
-        country=args.get("country", "")[:2],
-        level=args.get("level", "")[:80],
-        subject=args.get("subject", "")[:80],
-        lang=args.get("language", "")[:2],
-        resource_type=args.get("type", "")[:40],
-        page=page,
-        per_page=per_page,
-        prefer_lang=current_language(),  # from Accept-Language, as the search page does
-    )
+    # Page numbers out of range are read as the nearest one, as they always were: clients rely
+    # on it. The reader's language comes from Accept-Language, as on the search page.
+    query = SearchQuery.from_args(args, per_page, current_language())
     results = search_index().search(query)
     details = queries.module_details(sorted({hit.module_uid for hit in results.hits}))
     response = jsonify(

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 from imaginecole.accounts.auth import current_user, role_required
 from imaginecole.content.models import Module
 from imaginecole.curation import operations as service
+from imaginecole.curation.fields import FIELD_NAMES
 from imaginecole.curriculum.models import Country
 from imaginecole.extensions import db
 from imaginecole.i18n import current_language
@@ -36,24 +37,6 @@ PROBLEMS = {
         "Someone else changed this module while you were working on it; it is now version "
         "%(value)s. Your changes are still below: check them and save again."
     ),
-}
-# Names of the fields a history line can mention, as the edit form calls them.
-FIELD_NAMES = {
-    "title": _l("Title"),
-    "summary": _l("Summary"),
-    "levels": _l("Classes"),
-    "subject": _l("Subject"),
-    "competencies": _l("Competencies taught"),
-    "assesses": _l("Competencies assessed"),
-    "resource_type": _l("Type of resource"),
-    "licence": _l("Licence"),
-    "attribution": _l("Credit"),
-    "keywords": _l("Keywords"),
-    "authors": _l("Authors"),
-    "derived_from": _l("Adapted from"),
-    "language": _l("Language"),
-    "lessons": _l("Lesson order"),
-    "deleted": _l("Deleted"),
 }
 # What made a version of a module (``ModuleVersion.origin``), shown in its history.
 ORIGIN_NAMES = {

@@ -6,7 +6,7 @@ can stand behind the same calls at national scale. Nothing here depends on an en
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -31,6 +31,9 @@ class Document:
     lesson_slug: str = ""
 
 
+MAX_PAGE = 1000  # deeper pages are never what a reader wants, and cost the most
+
+
 @dataclass
 class SearchQuery:
     text: str = ""
@@ -42,6 +45,28 @@ class SearchQuery:
     page: int = 1
     per_page: int = 10
     prefer_lang: str = ""  # the reader's language: its documents rank a little higher
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str], per_page: int, prefer_lang: str) -> SearchQuery:
+        """Return the query a page or API address asks for, its values cut to their fields.
+
+        A page number out of range or unreadable is read as the nearest one.
+        """
+        try:
+            page = min(max(int(args.get("page", 1)), 1), MAX_PAGE)
+        except ValueError:
+            page = 1
+        return cls(
+            text=args.get("q", "")[:500],
+            country=args.get("country", "")[:2],
+            level=args.get("level", "")[:80],
+            subject=args.get("subject", "")[:80],
+            lang=args.get("language", "")[:2],
+            resource_type=args.get("type", "")[:40],
+            page=page,
+            per_page=per_page,
+            prefer_lang=prefer_lang,
+        )
 
     def filters(self) -> dict[str, str]:
         """Return the filters set, by the name of the document field each one narrows."""

@@ -18,22 +18,7 @@ URL_SAFE = "!$'()*,/:;?@"  # left as they are in a query string, as url_for does
 
 
 def query_from_request() -> SearchQuery:
-    args = request.args
-    try:
-        page = min(max(int(args.get("page", 1)), 1), 1000)
-    except ValueError:
-        page = 1
-    return SearchQuery(
-        text=args.get("q", "")[:500],
-        country=args.get("country", "")[:2],
-        level=args.get("level", "")[:80],
-        subject=args.get("subject", "")[:80],
-        lang=args.get("language", "")[:2],
-        resource_type=args.get("type", "")[:40],
-        page=page,
-        per_page=PER_PAGE,
-        prefer_lang=current_language(),
-    )
+    return SearchQuery.from_args(request.args, PER_PAGE, current_language())
 
 
 def search_url(query: SearchQuery, changes: dict) -> str:

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from imaginecole.accounts.auth import current_user, editable_country, role_required
+from imaginecole.curation.fields import FIELD_NAMES
 from imaginecole.curriculum.models import Country
 from imaginecole.extensions import db
 from imaginecole.uploads import chunks as chunks
@@ -59,21 +60,6 @@ ZIP_REFUSALS = {
         "The check stopped before the end (the server restarted). Send the file again."
     ),
     "missing": _l("The files of this upload are no longer on the server. Send the file again."),
-    "unknown_choice": _l("Choose what to do with each module editors changed, then publish again."),
-}
-# Names of the fields an upload can change, as the module edit form calls them.
-FIELD_NAMES = {
-    "title": _l("Title"),
-    "summary": _l("Summary"),
-    "levels": _l("Classes"),
-    "subject": _l("Subject"),
-    "competencies": _l("Competencies taught"),
-    "assesses": _l("Competencies assessed"),
-    "resource_type": _l("Type of resource"),
-    "licence": _l("Licence"),
-    "attribution": _l("Credit"),
-    "keywords": _l("Keywords"),
-    "lessons": _l("Lesson order"),
 }
 PUBLISH_REFUSALS = {
     "has_problems": _l(
@@ -83,20 +69,6 @@ PUBLISH_REFUSALS = {
     "not_publishable": _l("This upload has already been published, or can no longer be."),
     "missing": _l("The files of this upload are no longer on the server. Send the file again."),
     "unknown_choice": _l("Choose what to do with each module editors changed, then publish again."),
-}
-# Names of the fields an upload can change, as the module edit form calls them.
-FIELD_NAMES = {
-    "title": _l("Title"),
-    "summary": _l("Summary"),
-    "levels": _l("Classes"),
-    "subject": _l("Subject"),
-    "competencies": _l("Competencies taught"),
-    "assesses": _l("Competencies assessed"),
-    "resource_type": _l("Type of resource"),
-    "licence": _l("Licence"),
-    "attribution": _l("Credit"),
-    "keywords": _l("Keywords"),
-    "lessons": _l("Lesson order"),
 }
 CHUNK_ERRORS = {
     "offset": _l("The server expected another part of the file."),
