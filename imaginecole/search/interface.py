@@ -198,3 +198,17 @@ class SearchIndex(Protocol):
     def close(self) -> None:
         """Release what the index holds open; the next call opens it again."""
         ...
+
+
+def replace_in_one_update(
+    update: IndexUpdate, documents: dict[str, list[Document]], removed: Iterable[str] = ()
+) -> None:
+    """Apply ``documents`` and ``removed`` as one update, published whole or not at all."""
+    try:
+        for uid, docs in documents.items():
+            update.replace(uid, docs)
+        for uid in removed:
+            update.remove(uid)
+        update.publish()
+    finally:
+        update.discard()

@@ -29,15 +29,22 @@ from imaginecole.search.analysis import (
     english_term,
     french_term,
 )
-from imaginecole.search.interface import Document, Hit, SearchQuery, SearchResults
-from imaginecole.search.query import WORD, parse_user_query
-from imaginecole.search.snippets import make_snippet
-from imaginecole.search.whoosh_engine import (
+from imaginecole.search.interface import (
+    Document,
+    Hit,
+    SearchQuery,
+    SearchResults,
+    replace_in_one_update,
+)
+from imaginecole.search.query import (
     FACETS,
     TYPO_MAX_COUNT,
     TYPO_RATIO,
-    _languages_written_like,
+    WORD,
+    languages_written_like,
+    parse_user_query,
 )
+from imaginecole.search.snippets import make_snippet
 
 LANGUAGES = ("fr", "en", "ar")
 # Raise when analysis.py changes what a word becomes: the index is then rebuilt at start.
@@ -409,15 +416,7 @@ class PostgresIndex:
         self, documents: dict[str, list[Document]], removed: Iterable[str] = ()
     ) -> None:
         """Replace the documents of each module in ``documents`` and drop those of ``removed``."""
-        update = self.begin_update()
-        try:
-            for uid, docs in documents.items():
-                update.replace(uid, docs)
-            for uid in removed:
-                update.remove(uid)
-            update.publish()
-        finally:
-            update.discard()
+        replace_in_one_update(self.begin_update(), documents, removed)
 
     def rebuild(
         self, documents: Iterable[Document], progress: Callable[[int], None] | None = None
@@ -580,7 +579,7 @@ class PostgresIndex:
             replacement = lower
             own = 0
             candidates: list[tuple[int, str]] = []
-            for lang in _languages_written_like(lower):
+            for lang in languages_written_like(lower):
                 own = max(own, self._count(connection, lang, lower))
                 if own and (not found_nothing or own >= TYPO_MAX_COUNT):
                     break

@@ -6,6 +6,11 @@ import re
 
 MAX_QUERY_CHARS = 200
 MAX_QUERY_WORDS = 12
+# What every engine counts, corrects and suggests alike, so school and national servers agree.
+FACETS = ("country", "levels", "subject", "lang", "resource_type", "kind")
+TYPO_RATIO = 20  # a word this many times rarer than a close spelling is taken for a typo
+TYPO_MAX_COUNT = 5  # a word written this many times is no typo (and costs no spelling search)
+_ARABIC_LETTER = re.compile("[\u0600-\u06ff]")
 
 # Words, keeping inner apostrophes and hyphens so the elision filter can see "l'éducation".
 # Combining marks are not \w: kept inside the word, "é" typed as e + U+0301 and Arabic with its
@@ -33,3 +38,10 @@ def parse_user_query(text: str) -> tuple[list[str], list[str]]:
     rest = _QUOTED.sub(" ", text).replace('"', " ")
     words = WORD.findall(rest)
     return words[:MAX_QUERY_WORDS], phrases[:3]
+
+
+def languages_written_like(word: str) -> tuple[str, ...]:
+    """Return the languages whose vocabulary may hold a spelling close to ``word``."""
+    # Looking for a Latin word among Arabic ones (or the other way round) finds nothing, and
+    # a spelling search is the dearest part of a query.
+    return ("ar",) if _ARABIC_LETTER.search(word) else ("fr", "en")

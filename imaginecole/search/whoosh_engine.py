@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import shutil
 import threading
 from collections import Counter, OrderedDict
@@ -26,8 +25,20 @@ from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
 from whoosh.query import And, Every, NullQuery, Or, Phrase, Query, Term
 
 from imaginecole.search.analysis import ANALYZERS, exact_analyzer
-from imaginecole.search.interface import Document, Hit, SearchQuery, SearchResults
-from imaginecole.search.query import parse_user_query
+from imaginecole.search.interface import (
+    Document,
+    Hit,
+    SearchQuery,
+    SearchResults,
+    replace_in_one_update,
+)
+from imaginecole.search.query import (
+    FACETS,
+    TYPO_MAX_COUNT,
+    TYPO_RATIO,
+    languages_written_like,
+    parse_user_query,
+)
 from imaginecole.search.snippets import make_snippet
 
 log = logging.getLogger(__name__)
@@ -35,10 +46,7 @@ log = logging.getLogger(__name__)
 LANGUAGES = ("fr", "en", "ar")
 SCHEMA_VERSION = "4"  # raise when analysis changes: indexes are rebuilt at start
 FIELD_BOOSTS = {"title": 4.0, "text": 1.0, "exact": 1.5}
-FACETS = ("country", "levels", "subject", "lang", "resource_type", "kind")
-TYPO_RATIO = 20  # a word this many times rarer than a close spelling is taken for a typo
 SPELLING_DISTANCE = 2  # edits between a typed word and the spelling suggested for it
-TYPO_MAX_COUNT = 5  # a word written this many times is no typo (and costs no spelling search)
 RESULT_CACHE_SIZE = 256  # recent results kept per process: a class types the teacher's words
 MAX_KNOWN_TERMS = 20_000  # field words remembered per index version: about 3.5 MB at most
 
@@ -328,15 +336,7 @@ class WhooshIndex:
         self, documents: dict[str, list[Document]], removed: Iterable[str] = ()
     ) -> None:
         """Replace the documents of each module in ``documents`` and drop those of ``removed``."""
-        update = self.begin_update()
-        try:
-            for uid, docs in documents.items():
-                update.replace(uid, docs)
-            for uid in removed:
-                update.remove(uid)
-            update.publish()
-        finally:
-            update.discard()
+        replace_in_one_update(self.begin_update(), documents, removed)
 
     def begin_update(self) -> WhooshIndexUpdate:
         """Start changes that searches see only once published."""
@@ -506,7 +506,7 @@ class WhooshIndex:
             replacement = lower
             own = 0
             candidates: list[tuple[int, str]] = []
-            for lang in _languages_written_like(lower):
+            for lang in languages_written_like(lower):
                 fieldname = f"exact_{lang}"
                 own = max(own, reader.frequency(fieldname, lower))
                 if own and (not found_nothing or own >= TYPO_MAX_COUNT):
@@ -639,16 +639,6 @@ class _PreferredFirstCategorizer(sorting.Categorizer):
 
     def key_for(self, matcher, segment_docnum: int) -> bool:
         return self.preferred not in self.values[self.offset + segment_docnum]
-
-
-_ARABIC_LETTER = re.compile("[\u0600-\u06ff]")
-
-
-def _languages_written_like(word: str) -> tuple[str, ...]:
-    """Return the languages whose vocabulary may hold a spelling close to ``word``."""
-    # Looking for a Latin word among Arabic ones (or the other way round) finds nothing, and
-    # a spelling search is the dearest part of a query.
-    return ("ar",) if _ARABIC_LETTER.search(word) else ("fr", "en")
 
 
 def _folder_identity(directory: Path) -> tuple[int, int] | None:
