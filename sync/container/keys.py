@@ -434,6 +434,8 @@ def _toml(data: bytes, source: str) -> dict:
         raise TrustFileError(f"trust file {source}: not UTF-8 text") from problem
     except tomllib.TOMLDecodeError as problem:
         raise TrustFileError(f"trust file {source}: not valid TOML: {problem}") from problem
+    except RecursionError:
+        raise TrustFileError(f"trust file {source}: not valid TOML: it {DEEP}") from None
 
 
 def parse_trust_bytes(data: bytes, source: str = "trust file") -> TrustStore:
