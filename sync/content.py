@@ -60,6 +60,8 @@ LESSON_FILE = re.compile(
 MAX_MEDIA_BYTES = 200 * 1024 * 1024  # a whole-lesson video fits; anything bigger is a mistake
 # Pupils pay for their data and school disks are small: the app's MAX_VIDEO_MB setting.
 MAX_VIDEO_BYTES = 50 * 1024 * 1024
+# A problem in an exercise has this code, then its ExerciseProblem code, so readers translate it.
+EXERCISE_PROBLEM_PREFIX = "exercise."
 # Files beside an audio or video file, with its name: captions and the poster of a video.
 SIDECARS = (".vtt", ".jpg", ".jpeg", ".png", ".webp")
 
@@ -638,7 +640,14 @@ def read_lesson_text(
     media: dict[str, str] = {}
     ok = True
     for problem in exercise_problems(markdown):
-        problems.add(path, problem.line, "exercise", problem.message)
+        problems.add(
+            path,
+            problem.line,
+            "exercise",
+            problem.message,
+            EXERCISE_PROBLEM_PREFIX + problem.code,
+            problem.values,
+        )
         ok = False
     for target, line in local_targets(markdown):
         blob, reason = resolve_media(path.parent, target, base_dir)

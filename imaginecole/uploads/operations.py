@@ -601,6 +601,7 @@ def _problem_dict(problem: Problem, display_root: Path) -> dict:
         "line": problem.line,
         "field": problem.field,
         "message": problem.message,
+        **({"code": problem.code, "values": problem.values} if problem.code else {}),
     }
 
 

@@ -16,10 +16,12 @@ from imaginecole.accounts.auth import current_user, editable_country, role_requi
 from imaginecole.curation.fields import FIELD_NAMES
 from imaginecole.curriculum.models import Country
 from imaginecole.extensions import db
+from imaginecole.rendering.exercises import PROBLEM_TEXTS, problem_text
 from imaginecole.uploads import chunks as chunks
 from imaginecole.uploads import operations as service
 from imaginecole.uploads.models import ContentUpload
-from sync.content import OPEN_LICENCES
+from sync.content import EXERCISE_PROBLEM_PREFIX, OPEN_LICENCES
+from sync.exercises import ExerciseProblem
 
 bp = Blueprint("uploads", __name__, url_prefix="/<lang>/national", template_folder="templates")
 
@@ -202,7 +204,14 @@ def upload_helpers():
         return _("File %(path)s:", **values)
 
     def own_problem(problem: dict) -> str:
-        text = OWN_PROBLEMS.get(problem.get("code", ""))
+        code = problem.get("code", "")
+        if code.startswith(EXERCISE_PROBLEM_PREFIX):
+            exercise_code = code.removeprefix(EXERCISE_PROBLEM_PREFIX)
+            if exercise_code in PROBLEM_TEXTS:
+                values = problem.get("values", {})
+                return problem_text(ExerciseProblem(problem["line"], exercise_code, values))
+            return problem.get("message", "")
+        text = OWN_PROBLEMS.get(code)
         params = {k: v for k, v in problem.items() if k not in ("path", "line", "field", "code")}
         return str(text) % params if text is not None else problem.get("message", "")
 

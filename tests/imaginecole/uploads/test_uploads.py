@@ -310,6 +310,22 @@ def test_a_broken_module_is_reported_with_file_line_and_field(server, tmp_path, 
     assert server.module_ids() == {"zz-histoire-royaume", "zz-maths-fractions"}
 
 
+def test_a_mistake_in_an_exercise_is_reported_in_the_editor_s_language(server, tmp_path):
+    country = zz_content(tmp_path)
+    lesson = country / "modules" / "zz-sciences-eau" / "01-evaporation.md"
+    lesson.write_text(
+        lesson.read_text(encoding="utf-8") + "\n```exercice\n- [x] oui\n```\n", encoding="utf-8"
+    )
+    client = server.client("editor-zz")
+    upload_id = upload_id_of(send_zip(client, zip_folder(country), "zz.zip"))
+    assert server.upload(upload_id).status == "problems"
+
+    page = Page(client.get(f"/fr/national/zz/uploads/{upload_id}").get_data(as_text=True)).text
+    assert "modules/zz-sciences-eau/01-evaporation.md" in page
+    assert "l’exercice n’a pas de question" in page.replace("'", "’")
+    assert "the exercise has no question" not in page
+
+
 def test_a_module_of_another_country_or_an_older_version_is_a_problem(server, tmp_path):
     country = zz_content(tmp_path)
     client = server.client("editor-zz")
