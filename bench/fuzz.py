@@ -1,7 +1,8 @@
 """Fuzz every parser of outside input for a bounded number of inputs or time, and say how it went.
 
 The targets are those of ``tests/fuzz/targets.py`` (containers, manifests, signatures, trust and
-enrolment files, uploads, Markdown, search queries, submission text). Each runs in its own
+enrolment files, uploads, Markdown, exercises, search queries, OAI-PMH arguments, curriculum
+files, submission text). Each runs in its own
 process, so a crash or a leak in one cannot hide the others:
 
 * with atheris installed (``pip install atheris``; Linux and macOS wheels), coverage-guided:
@@ -144,7 +145,9 @@ def run_target(name: str, args: argparse.Namespace, engine: str, work: Path) -> 
     command += ["--inputs", str(args.inputs), "--seconds", str(args.seconds)]
     command += ["--engine", engine, "--work", str(work / name), "--crashes", str(args.crashes)]
     start = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT)
+    # Files the parsers make for themselves go to the run's folder too (in memory, see below).
+    environment = {**os.environ, "TMPDIR": str(work)}
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, env=environment)
     elapsed = time.monotonic() - start
     if engine == "mutate":
         found = re.search(r"^RESULT (.*)$", done.stdout, re.MULTILINE)

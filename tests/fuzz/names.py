@@ -18,6 +18,8 @@ TARGET_NAMES = (
     "upload_zip",
     "markdown",
     "search_query",
+    "oai_request",
+    "curriculum_file",
     "submission_text",
     "exercises",
 )

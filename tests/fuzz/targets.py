@@ -20,9 +20,20 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from PIL import Image
 
+from imaginecole.curriculum.operations import check_toml, decode_upload
+from imaginecole.oai.protocol import (
+    OaiError,
+    Token,
+    check_prefix,
+    date_range,
+    decode_token,
+    encode_token,
+    parse_request,
+)
 from imaginecole.rendering.images import ImageRejected, rebuild_image
 from imaginecole.rendering.markdown import render_markdown
 from imaginecole.search.analysis import arabic_term, english_term, french_term
@@ -38,7 +49,7 @@ from sync.markdown import first_heading, local_targets
 from sync.submissions import verify_package
 from sync.submissions.model import validate_text
 from sync.submissions.package import load_enrolled, parse_package_manifest
-from tests.conftest import EXERCISE_LESSON
+from tests.conftest import EXERCISE_LESSON, TEST_CONTENT
 from tests.sync.bundle.test_support import make_kit
 from tests.sync.submissions.test_support import make_school
 
@@ -159,6 +170,26 @@ def _exercise_seeds() -> list[bytes]:
     return [lesson, *blocks]
 
 
+def _oai_request(data: bytes) -> None:
+    # The input is a query string, read as Werkzeug reads a request's arguments for the page.
+    arguments = parse_qs(text(data), keep_blank_values=True)
+    request = parse_request(arguments)
+    given = request.arguments
+    if "resumptionToken" in given:
+        decode_token(given["resumptionToken"])
+        return
+    if "metadataPrefix" in given:
+        check_prefix(given["metadataPrefix"])
+    date_range(given.get("from"), given.get("until"))
+
+
+def _curriculum_file(data: bytes) -> None:
+    text, problems = decode_upload(data)
+    if text is not None:
+        curriculum, problems = check_toml("zz", text)
+        assert (curriculum is None) == bool(problems)
+
+
 def _search_query(data: bytes) -> None:
     words, phrases = parse_user_query(text(data))
     for word in words + phrases:
@@ -254,6 +285,23 @@ def make_targets(root: Path) -> list[Target]:
         ),
         Target("exercises", _exercises, (), _exercise_seeds()),
         Target("search_query", _search_query, (), ['l\'éducation "les fractions" 1/2 *'.encode()]),
+        Target(
+            "oai_request",
+            _oai_request,
+            (OaiError,),
+            [
+                b"verb=ListRecords&metadataPrefix=oai_dc&from=2026-01-01&until=2026-12-31&set=zz",
+                b"verb=ListIdentifiers&resumptionToken="
+                + encode_token(Token("2026-01-01", None, "zz", "zz-maths", 10)).encode(),
+                b"verb=GetRecord&identifier=oai:localhost:zz-maths-fractions&metadataPrefix=oai_dc",
+            ],
+        ),
+        Target(
+            "curriculum_file",
+            _curriculum_file,
+            (),
+            [(TEST_CONTENT / "zz" / "curriculum.toml").read_bytes()],
+        ),
         Target(
             "submission_text",
             lambda data: validate_text(data.decode("utf-8", "surrogatepass"), "title"),

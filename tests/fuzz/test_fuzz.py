@@ -19,7 +19,7 @@ from tests.fuzz.names import TARGET_NAMES
 from tests.fuzz.targets import Target, make_targets, mutate
 
 JSON_TARGETS = ["signature", "bundle_manifest", "package_manifest", "bundle_signed"]
-TOML_TARGETS = ["trust_file", "enrolment_file"]
+TOML_TARGETS = ["trust_file", "enrolment_file", "curriculum_file"]
 MUTATIONS_PER_TARGET = 200  # a fixed number from a fixed seed: a failure can be replayed
 QUICK = settings(
     max_examples=60,
