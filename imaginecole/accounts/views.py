@@ -22,7 +22,9 @@ from imaginecole.accounts.operations import (
     PASSWORD_LINK_LIFETIME,
     AccountError,
     LinkRefused,
+    OutOfScope,
     authenticate,
+    check_manages,
     end_sessions,
     invite_user,
     link_user,
@@ -131,6 +133,12 @@ def _link_page(user: User, secret: str):
     )
 
 
+def _out_of_scope():
+    """Refuse an admin an account they do not manage; nothing was changed."""
+    db.session.rollback()
+    return render_template("accounts/refused.html"), 403
+
+
 @bp.route("/admin/accounts", methods=["GET", "POST"])
 @role_required("admin")
 def account_list():
@@ -145,6 +153,8 @@ def account_list():
                 form.get("school", ""),
                 current_user(),
             )
+        except OutOfScope:
+            return _out_of_scope()
         except AccountError as refusal:
             db.session.rollback()
             error = _explain(refusal)
@@ -153,7 +163,7 @@ def account_list():
             return _link_page(user, secret)
     return render_template(
         "accounts/list.html",
-        accounts=list_users(),
+        accounts=list_users(current_user()),
         roles=ROLES,
         role_names=ROLE_NAMES,
         error=error,
@@ -172,6 +182,10 @@ def _account(user_id: int) -> User:
 @role_required("admin")
 def account_edit(user_id: int):
     user, error = _account(user_id), None
+    try:
+        check_manages(current_user(), user)
+    except OutOfScope:
+        return _out_of_scope()
     if request.method == "POST":
         try:
             manage(
@@ -181,6 +195,8 @@ def account_edit(user_id: int):
                 country_code=request.form.get("country", "").strip().lower() or None,
                 disabled=request.form.get("disabled") == "yes",
             )
+        except OutOfScope:
+            return _out_of_scope()
         except AccountError as refusal:
             db.session.rollback()
             error = _explain(refusal)
@@ -197,7 +213,10 @@ def account_edit(user_id: int):
 @role_required("admin")
 def account_reset(user_id: int):
     user = _account(user_id)
-    secret = reset_password(user, current_user())
+    try:
+        secret = reset_password(user, current_user())
+    except OutOfScope:
+        return _out_of_scope()
     db.session.commit()
     return _link_page(user, secret)
 
