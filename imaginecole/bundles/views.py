@@ -160,6 +160,7 @@ def bundle_list():
     return render_template(
         "bundles/installed.html",
         installed=operations.installed_bundles(),
+        log=operations.installation_log(),
         built=operations.built_bundles(),
         paths=paths,
         candidates=candidates,
@@ -174,7 +175,7 @@ def bundle_list():
 @role_required("admin")
 def bundle_install_all():
     try:
-        report = operations.install_all(bundles_on_drives())
+        report = operations.install_all(bundles_on_drives(), by=current_user())
     except sync_bundle.BundleError as error:
         return render_template(
             "bundles/import_refused.html", explanation=explain(error), detail=str(error)
@@ -205,7 +206,7 @@ def bundle_import():
         )
         return redirect(url_for("bundles.bundle_list"))
     try:
-        report = operations.import_bundle(candidates[chosen])
+        report = operations.import_bundle(candidates[chosen], by=current_user())
     except sync_bundle.BundleError as error:
         return render_template(
             "bundles/import_refused.html", explanation=explain(error), detail=str(error)
@@ -275,7 +276,7 @@ def bundle_remove():
         # Only the confirmation page, which lists what will disappear, sends "confirmed".
         return redirect(url_for("bundles.bundle_remove_confirm", country=country, channel=channel))
     try:
-        count = operations.remove_channel(country, channel)
+        count = operations.remove_channel(country, channel, by=current_user())
     except sync_bundle.BundleError as error:
         flash(explain(error), "error")
     else:
