@@ -327,6 +327,16 @@ def issue_password_link(user: User, by: User | None, now: datetime | None = None
     return secret
 
 
+def link_expiry(user: User) -> datetime:
+    """Return when the account's unused set-password link stops working (in UTC)."""
+    expires = db.session.scalar(
+        select(PasswordLink.expires_at).filter_by(user_id=user.id, used_at=None)
+    )
+    if expires is None:
+        raise AccountError(f"{user.email} has no set-password link waiting")
+    return expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+
+
 def reset_password(user: User, by: User | None) -> str:
     """Make the account's password unusable, end its sessions, return a new link's secret."""
     if by is not None:

@@ -17,6 +17,7 @@ from imaginecole.bundles.keys import fingerprint
 from imaginecole.bundles.operations import import_bundle
 from imaginecole.curation.operations import history_of
 from imaginecole.extensions import db
+from sync.bundle import load_public_key
 from tests.conftest import make_app
 from tests.imaginecole.bundles.test_operations import (
     REMOVED,
@@ -26,7 +27,6 @@ from tests.imaginecole.bundles.test_operations import (
     national_with_three_versions,
     trust,
 )
-from sync.bundle import load_public_key
 from tests.imaginecole.national_helpers import Page, add_accounts, client_as, post
 
 PAGE = "/en/admin/bundles"
