@@ -24,7 +24,7 @@ pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
 PASSWORD = "a long enough password"
-EDITOR, TEACHER = "editor@ministere.zz", "awa@ecole.zz"
+EDITOR, TEACHER, ADMIN = "editor@ministere.zz", "awa@ecole.zz", "admin@ecole.zz"
 
 # What the page shows that a phone cannot: how wide the page is, anything sticking out of the
 # viewport outside a box that scrolls on its own, and text fields narrower than their form.
@@ -72,6 +72,7 @@ def national(tmp_path_factory):
     with app.app_context():
         editor = create_user(EDITOR, "Moussa Ba", PASSWORD, "editor", "zz")
         create_user(TEACHER, "Awa Diop", PASSWORD, "teacher", "zz", "École A")
+        create_user(ADMIN, "Admin", PASSWORD, "admin")
         db.session.commit()
         options = {"levels": ["CM1"], "subject": "sciences", "competencies": ["ZZ-SCI-1"]}
         zipped = io.BytesIO(zip_folder(course, "cours-eau/"))
@@ -120,8 +121,15 @@ def test_editor_and_reviewer_forms_fit_a_phone(browser, national, lang):
             f"/{lang}/national/modules/zz-maths-fractions/edit",
             f"/{lang}/national/zz/upload",
             f"/{lang}/national/zz/uploads/1",
+            f"/{lang}/national/zz/modules",
+            f"/{lang}/national/modules/zz-maths-fractions/unpublish",
+            f"/{lang}/national/modules/zz-maths-fractions/delete",
+            f"/{lang}/national/modules/zz-maths-fractions/history",
+            f"/{lang}/national/zz/curriculum/edit",
+            f"/{lang}/national/zz/curriculum/import",
             f"/{lang}/review/{UID}",
             f"/{lang}/review/",
+            f"/{lang}/review/packages",
         ):
             page.goto(national.url + path)
             assert page.url.endswith(path), page.url
@@ -181,5 +189,24 @@ def test_the_script_sends_every_competency_chosen_for_a_course(browser, national
             'competency "ZZ-MATH-1" belongs to the subject'
             in page.locator("#problems").inner_text()
         )
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_the_login_and_outbox_forms_fit_a_phone(browser, national, lang):
+    context = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(f"{national.url}/{lang}/login")
+        assert_fits(page, "login")
+    finally:
+        context.close()
+    context, page = signed_in(browser, national, ADMIN)
+    try:
+        for path in (f"/{lang}/admin/outbox", f"/{lang}/admin/accounts"):
+            page.goto(national.url + path)
+            assert page.url.endswith(path), page.url
+            assert_fits(page, path)
     finally:
         context.close()
