@@ -248,10 +248,17 @@ def _flash_installed(report: operations.ImportReport) -> None:
             )
 
 
+def _check_acts_for(country: str) -> None:
+    """Refuse an admin of one country the removal of another's content."""
+    if not current_user().can_act_for(country):
+        abort(403)
+
+
 @bp.route("/admin/bundles/remove/confirm")
 @role_required("admin")
 def bundle_remove_confirm():
     country, channel = request.args.get("country", ""), request.args.get("channel", "main")
+    _check_acts_for(country)
     versions = [
         row
         for row in operations.installed_bundles()
@@ -272,6 +279,7 @@ def bundle_remove_confirm():
 @role_required("admin")
 def bundle_remove():
     country, channel = request.form.get("country", ""), request.form.get("channel", "main")
+    _check_acts_for(country)
     if request.form.get("confirmed") != "yes":
         # Only the confirmation page, which lists what will disappear, sends "confirmed".
         return redirect(url_for("bundles.bundle_remove_confirm", country=country, channel=channel))

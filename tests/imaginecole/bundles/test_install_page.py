@@ -350,3 +350,16 @@ def test_the_school_keeps_what_it_installed_when_by_whom_and_each_changelog(
 
     french = admin.get("/fr/admin/bundles").get_data(as_text=True)
     assert "Versions installées et ce qu'elles ont changé" in Page(french).text
+
+
+def test_an_admin_of_another_country_cannot_remove_this_ones_content(school, publisher):
+    install(school, publisher, 1)
+    add_accounts(school, [("chef-sn", "admin", "sn")])
+    admin = client_as(school, "chef-sn")
+    assert "/remove/confirm" not in admin.get(PAGE).get_data(as_text=True)
+    assert admin.get("/en/admin/bundles/remove/confirm?country=zz&channel=main").status_code == 403
+    confirmed = {"country": "zz", "channel": "main", "confirmed": "yes"}
+    refused = post(admin, "/en/admin/bundles/remove", confirmed)
+    assert refused.status_code == 403 and "error 403" in refused.get_data(as_text=True)
+    assert history(school) == [("zz", "main", 1, None)]
+    assert school.test_client().get("/fr/modules/zz-maths-fractions/").status_code == 200
