@@ -34,6 +34,7 @@ from imaginecole.accounts.operations import (
     reset_password,
     trusted_device,
     use_password_link,
+    within_scope,
 )
 from imaginecole.extensions import db
 
@@ -133,6 +134,12 @@ def _link_page(user: User, secret: str):
     )
 
 
+def _roles_offered() -> list[str]:
+    """Return the roles the signed-in admin may give (a school's admin: teacher only)."""
+    by = current_user()
+    return [role for role in ROLES if within_scope(by, role, by.country_code, by.school)]
+
+
 def _out_of_scope():
     """Refuse an admin an account they do not manage; nothing was changed."""
     db.session.rollback()
@@ -164,7 +171,7 @@ def account_list():
     return render_template(
         "accounts/list.html",
         accounts=list_users(current_user()),
-        roles=ROLES,
+        roles=_roles_offered(),
         role_names=ROLE_NAMES,
         error=error,
         form=form,
@@ -205,7 +212,11 @@ def account_edit(user_id: int):
             flash(_("The account of %(name)s is saved.", name=user.name), "info")
             return redirect(url_for("accounts.account_list"))
     return render_template(
-        "accounts/edit.html", account=user, roles=ROLES, role_names=ROLE_NAMES, error=error
+        "accounts/edit.html",
+        account=user,
+        roles=_roles_offered(),
+        role_names=ROLE_NAMES,
+        error=error,
     ), 400 if error else 200
 
 

@@ -103,6 +103,7 @@ def test_a_school_admin_manages_only_the_teachers_of_the_school(scoped):
     form = admin.get(ACCOUNTS).get_data(as_text=True)
     assert 'name="country" maxlength="2" size="4" dir="ltr" value="zz"' in form
     assert 'value="École A"' in form
+    assert '<option value="teacher"' in form and '<option value="editor"' not in form
 
     assert (
         invite(admin, email="fanta@ecole-a.zz", country="zz", school="École A").status_code == 200
