@@ -15,8 +15,9 @@ commands, then, in this process, with the app's own services:
   (``import_bundle`` in this process): seconds and MB/s over the bundle's size, split into
   ``stage_bundle`` (checks, copy, hash, fsync; the lessons are rendered and, while the copy
   lasts, indexed meanwhile, as a second process copies the media), image variants (made only
-  for images that come without them: ``make_variants``), writing them, Markdown rendering left
-  for later, the search index after the commit, and the rest (database);
+  for images that come without them: ``make_variants``), writing them, the modules' history
+  (``record_version``), Markdown rendering left for later, the search index after the commit,
+  and the rest (database);
 * **verify** the bundle (``verify_bundle`` with the school's trust file);
 * **delta**: a seeded random 2 % of the lessons get one sentence more, through the national's
   database (the module is read back as plain data, edited, and loaded again with a new
@@ -157,6 +158,7 @@ class Import:
     index_ahead_s: float = 0.0  # index_ahead, within stage_bundle after render_lessons
     markdown_s: float = 0.0  # render_markdown after staging (lessons not rendered ahead)
     index_s: float = 0.0  # after the commit: publishing what was indexed ahead, sync_index
+    history_s: float = 0.0  # record_version: each module version the bundle brings
     other_s: float = 0.0
     served_s: float = 0.0  # import_bundle until its commit: everything but the search index
     served_mb_per_s: float | None = None
@@ -652,6 +654,7 @@ def import_into(school, bundle: Path, bundle_bytes: int, cold: bool = False) -> 
                 (service, "index_ahead", "index ahead"),
                 (IndexAhead, "publish", "publish"),
                 (service, "sync_index", "index"),
+                (service, "record_version", "history"),
                 (content, "ingest_blob", "ingest"),
                 (content, "render_markdown", "markdown"),
                 (media, "make_variants", "variants"),
@@ -680,7 +683,8 @@ def import_into(school, bundle: Path, bundle_bytes: int, cold: bool = False) -> 
         index_ahead_s=round(spent["index ahead"][0], 3),
         markdown_s=round(markdown, 3),
         index_s=round(index, 3),
-        other_s=round(seconds - stage - ingest - markdown - index, 3),
+        history_s=round(spent["history"][0], 3),
+        other_s=round(seconds - stage - ingest - markdown - index - spent["history"][0], 3),
         served_s=round(seconds - index, 3),
         served_mb_per_s=rate(bundle_bytes, seconds - index),
         fsync_calls=int(spent["fsync"][1]),
@@ -992,6 +996,7 @@ def print_import_split(i: Import, stage_vs_cp: float | None) -> None:
     line("  writing variants, assets", "", i.image_ingest_s - i.variants_s, None)
     line("  Markdown to HTML after", "", i.markdown_s, None, "render_markdown, lessons not ahead")
     line("  search index", "", i.index_s, None, "after the commit: publish, sync_index")
+    line("  modules' history", "", i.history_s, None, "record_version, one row per version")
     line("  database and the rest", "", i.other_s, None)
     line(
         "  (os.fsync, within the above)",

@@ -36,6 +36,8 @@ ENDPOINT_SIDES = {
     "bundles.bundle_remove": SCHOOL,
     "bundles.trust_add": SCHOOL,
     "bundles.trust_entry": NATIONAL,
+    # A school reads there which bundle brought each version of a module.
+    "curation.module_history": None,
 }
 
 
@@ -43,7 +45,7 @@ def side_of(endpoint: str | None) -> str | None:
     """Return the side an endpoint belongs to, or None when both sides have it."""
     if endpoint is None:
         return None
-    if endpoint in ENDPOINT_SIDES:
+    if endpoint in ENDPOINT_SIDES:  # None: on both sides, whatever its blueprint
         return ENDPOINT_SIDES[endpoint]
     return BLUEPRINT_SIDES.get(endpoint.partition(".")[0])
 

@@ -97,11 +97,14 @@ class Site:
         env["PYTHONPATH"] = str(REPO_ROOT)
         return env
 
-    def command(self, host: str, *args: str) -> subprocess.CompletedProcess:
-        """Run ``imaginecole ARGS`` as host ``host`` would."""
+    def command(
+        self, host: str, *args: str, input: str | None = None
+    ) -> subprocess.CompletedProcess:
+        """Run ``imaginecole ARGS`` as host ``host`` would, ``input`` on its standard input."""
         return subprocess.run(
             [str(console_script("imaginecole")), *args],
             env=self.env(host),
+            input=input,
             capture_output=True,
             text=True,
             timeout=300,
@@ -325,7 +328,7 @@ def editor(site) -> str:
     install(site, "a", 1)  # the country
     made = site.command(
         "a", "users", "create", "--email", EDITOR, "--name", "Awa", "--role", "editor",
-        "--country", "zz", "--password", PASSWORD,
+        "--country", "zz", "--password-stdin", input=f"{PASSWORD}\n",
     )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
     return EDITOR

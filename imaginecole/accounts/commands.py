@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
-from typing import ParamSpec
+from typing import ParamSpec, TypeVar
 
 import click
+from flask import current_app, url_for
 
 from imaginecole.accounts.models import ROLES, User
-from imaginecole.accounts.operations import AccountError, create_user, set_disabled, set_role
+from imaginecole.accounts.operations import (
+    AccountError,
+    create_user,
+    get_user,
+    invite_user,
+    link_expiry,
+    reset_password,
+    set_disabled,
+    set_role,
+)
 from imaginecole.commands import database_command
 from imaginecole.extensions import db
 
 P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @click.group("users", help="Manage the accounts of teachers, editors and admins.")
@@ -20,7 +32,7 @@ def users_group() -> None:
     pass
 
 
-def _account_call(function: Callable[P, User], *args: P.args, **kwargs: P.kwargs) -> User:
+def _account_call(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Call an account operation; a refusal becomes the command's error message."""
     try:
         return function(*args, **kwargs)
@@ -28,22 +40,74 @@ def _account_call(function: Callable[P, User], *args: P.args, **kwargs: P.kwargs
         raise click.ClickException(str(error)) from None
 
 
-@users_group.command("create", help="Create an account (the password is asked twice, not echoed).")
+@users_group.command(
+    "create",
+    help="Create an account and print a one-time link with which its holder sets their password.",
+)
 @click.option("--email", required=True)
 @click.option("--name", required=True)
 @click.option("--role", required=True, type=click.Choice(ROLES))
-@click.option("--country", default=None, help="Country code; required for editors and teachers.")
-@click.option("--school", default="", help="School name, for teachers.")
-@click.password_option(help="Password (at least 10 characters).")
+@click.option(
+    "--country",
+    default=None,
+    help="Country code; required for editors and teachers. For an admin, the one country "
+    "they manage (none: every country).",
+)
+@click.option("--school", default="", help="School name, for teachers and a school's admin.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="For scripts: read the password from the first line of standard input instead "
+    "(at least 10 characters); no link is made.",
+)
 @database_command
 def users_create(
-    email: str, name: str, role: str, country: str | None, school: str, password: str
+    email: str, name: str, role: str, country: str | None, school: str, password_stdin: bool
 ) -> None:
-    user = _account_call(create_user, email, name, password, role, country, school)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        user = _account_call(create_user, email, name, password, role, country, school)
+        click.echo(f"Created {_described(user)}")
+        return
+    user, secret = _account_call(invite_user, email, name, role, country, school, None)
+    click.echo(f"Created {_described(user)}")
+    _echo_link(user, secret)
+
+
+@users_group.command(
+    "reset", help="Make an account's password unusable and print a new one-time link."
+)
+@click.argument("email")
+@database_command
+def users_reset(email: str) -> None:
+    user = _account_call(get_user, email)
+    secret = reset_password(user, None)
+    _echo_link(user, secret)
+
+
+def _described(user: User) -> str:
+    return f"{user.role} {user.email}" + (f" for {user.country_code}" if user.country_code else "")
+
+
+def _echo_link(user: User, secret: str) -> None:
+    """Print the set-password link of ``secret``: its only copy, the database keeps a hash."""
+    language = current_app.config["DEFAULT_LANGUAGE"]
+    with current_app.test_request_context():
+        path = url_for("accounts.set_password", lang=language, secret=secret)
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    expires = link_expiry(user)
     click.echo(
-        f"Created {user.role} {user.email}"
-        + (f" for {user.country_code}" if user.country_code else "")
+        f"Give this link to {user.name}, and to nobody else. It works once, until "
+        f"{expires:%Y-%m-%d %H:%M} UTC; it is shown only now:"
     )
+    if base:
+        click.echo(f"  {base}{path}")
+    else:
+        click.echo(f"  {path}")
+        click.echo(
+            "  after this server's address, as readers type it (such as http://192.168.1.10:8080);"
+            " set IMAGINECOLE_PUBLIC_URL to have it written in full."
+        )
 
 
 @users_group.command("set-role", help="Change the role (and country) of an account.")

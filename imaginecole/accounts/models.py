@@ -19,7 +19,9 @@ class User(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20))  # admin | editor | teacher
-    # Editors and teachers act for one country; admins for all (None). Not a foreign key: a
+    # Editors and teachers act for one country. An admin with no country (the ministry's, or
+    # a school server's own) acts for all; an admin with one, for that country's accounts and
+    # content, and with a school too, for that school's teachers only. Not a foreign key: a
     # school server enrols its teachers before its first bundle brings the country.
     country_code: Mapped[str | None] = mapped_column(String(2))
     school: Mapped[str] = mapped_column(String(200), default="")
@@ -29,8 +31,13 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+    @property
+    def manages_all(self) -> bool:
+        """Whether this is an admin of every country (no country of their own)."""
+        return self.role == "admin" and self.country_code is None
+
     def can_act_for(self, country_code: str) -> bool:
-        return self.role == "admin" or self.country_code == country_code
+        return self.manages_all or self.country_code == country_code
 
 
 class PasswordLink(db.Model):

@@ -50,6 +50,10 @@ class AccountError(ValueError):
     """A request about an account that cannot be carried out; the message says why."""
 
 
+class OutOfScope(AccountError):
+    """An admin acting on an account of another country or school than the ones they manage."""
+
+
 class LinkRefused(AccountError):
     """A set-password link that cannot be used; ``reason`` is unknown, used or expired."""
 
@@ -236,10 +240,11 @@ def _check_password(password: str) -> None:
 def _check_role(role: str, country_code: str | None) -> None:
     if role not in ROLES:
         raise AccountError(f'unknown role "{role}" (use one of {", ".join(ROLES)})')
-    if role != "admin":
-        if not country_code:
-            article = "an" if role[0] in "aeiou" else "a"
-            raise AccountError(f"{article} {role} acts for one country: give its code")
+    if role != "admin" and not country_code:
+        article = "an" if role[0] in "aeiou" else "a"
+        raise AccountError(f"{article} {role} acts for one country: give its code")
+    # An admin with no country acts for every one; with one, for that country only.
+    if country_code:
         if not COUNTRY_CODE.match(country_code):
             raise AccountError(f'"{country_code}" is not a two-letter country code, like sn')
         # A teacher may be enrolled before the first bundle brings the country; an editor
@@ -252,19 +257,57 @@ def _check_role(role: str, country_code: str | None) -> None:
 
 
 def invite_user(
-    email: str, name: str, role: str, country_code: str | None, school: str, by: User
+    email: str, name: str, role: str, country_code: str | None, school: str, by: User | None
 ) -> tuple[User, str]:
     """Create an account with no password; return it and a one-time link's secret for it.
 
-    The person sets their own password with the link: nobody else ever types it.
+    The person sets their own password with the link: nobody else ever types it. ``by`` is
+    the admin asking (None: the server's own command line, which may do anything).
     """
-    country_code = None if role == "admin" else country_code
+    if by is not None:
+        check_scope(by, role, country_code, school)
     user = create_user(email, name, "x" * MIN_PASSWORD_LENGTH, role, country_code, school)
     user.password_hash = UNUSABLE_PASSWORD
     return user, issue_password_link(user, by)
 
 
-def issue_password_link(user: User, by: User, now: datetime | None = None) -> str:
+# ---------------------------------------------------------------------------- who manages whom
+
+
+def within_scope(by: User, role: str, country_code: str | None, school: str) -> bool:
+    """Return whether admin ``by`` manages an account of ``role``, ``country_code``, ``school``.
+
+    An admin with no country manages every account. An admin of a country manages the accounts
+    of that country, admins of it included, never one of every country. An admin of a school
+    (a country and a school) manages that school's teachers.
+    """
+    if by.role != "admin" or by.disabled:
+        return False
+    if by.manages_all:
+        return True
+    if country_code != by.country_code:
+        return False
+    if by.school:
+        return role == "teacher" and school.strip().casefold() == by.school.casefold()
+    return True
+
+
+def may_manage(by: User, user: User) -> bool:
+    """Return whether admin ``by`` may change, disable or reset the account ``user``."""
+    return within_scope(by, user.role, user.country_code, user.school)
+
+
+def check_scope(by: User, role: str, country_code: str | None, school: str) -> None:
+    if not within_scope(by, role, country_code or None, school):
+        raise OutOfScope("this account is outside the countries and schools you manage")
+
+
+def check_manages(by: User, user: User) -> None:
+    if not may_manage(by, user):
+        raise OutOfScope("this account is outside the countries and schools you manage")
+
+
+def issue_password_link(user: User, by: User | None, now: datetime | None = None) -> str:
     """Return the secret of a new set-password link for ``user``; earlier links stop working."""
     now = now or datetime.now(UTC)
     db.session.execute(
@@ -275,7 +318,7 @@ def issue_password_link(user: User, by: User, now: datetime | None = None) -> st
         PasswordLink(
             user_id=user.id,
             token_hash=_link_hash(secret),
-            created_by_id=by.id,
+            created_by_id=by.id if by is not None else None,
             created_at=now,
             expires_at=now + PASSWORD_LINK_LIFETIME,
         )
@@ -284,8 +327,20 @@ def issue_password_link(user: User, by: User, now: datetime | None = None) -> st
     return secret
 
 
-def reset_password(user: User, by: User) -> str:
+def link_expiry(user: User) -> datetime:
+    """Return when the account's unused set-password link stops working (in UTC)."""
+    expires = db.session.scalar(
+        select(PasswordLink.expires_at).filter_by(user_id=user.id, used_at=None)
+    )
+    if expires is None:
+        raise AccountError(f"{user.email} has no set-password link waiting")
+    return expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+
+
+def reset_password(user: User, by: User | None) -> str:
     """Make the account's password unusable, end its sessions, return a new link's secret."""
+    if by is not None:
+        check_manages(by, user)
     user.password_hash = UNUSABLE_PASSWORD
     user.session_version += 1
     return issue_password_link(user, by)
@@ -324,20 +379,25 @@ def _link_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def list_users() -> list[User]:
-    return list(db.session.scalars(select(User).order_by(User.role, User.email)))
+def list_users(by: User | None = None) -> list[User]:
+    """Return the accounts, or only those admin ``by`` manages."""
+    users = db.session.scalars(select(User).order_by(User.role, User.email))
+    return [user for user in users if by is None or may_manage(by, user)]
 
 
 def manage(user: User, by: User, *, role: str, country_code: str | None, disabled: bool) -> User:
     """Change an account's role, country and whether it is disabled, as admin ``by`` asks.
 
     An admin cannot demote or disable their own account: a server must keep one admin able to
-    sign in.
+    sign in. Both the account and what it becomes must be within what ``by`` manages.
     """
-    if user.id == by.id and (role != "admin" or disabled):
+    check_manages(by, user)
+    if user.id == by.id and (
+        role != "admin" or disabled or (country_code or None) != user.country_code
+    ):
         raise AccountError("you cannot take away your own admin role or disable your own account")
     _check_role(role, country_code)
-    country_code = None if role == "admin" else country_code
+    check_scope(by, role, country_code, user.school)
     if (user.role, user.country_code, user.disabled) != (role, country_code or None, disabled):
         user.role, user.country_code, user.disabled = role, country_code or None, disabled
         user.session_version += 1  # takes effect at once, not at the next login

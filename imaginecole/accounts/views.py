@@ -22,7 +22,9 @@ from imaginecole.accounts.operations import (
     PASSWORD_LINK_LIFETIME,
     AccountError,
     LinkRefused,
+    OutOfScope,
     authenticate,
+    check_manages,
     end_sessions,
     invite_user,
     link_user,
@@ -32,6 +34,7 @@ from imaginecole.accounts.operations import (
     reset_password,
     trusted_device,
     use_password_link,
+    within_scope,
 )
 from imaginecole.extensions import db
 
@@ -131,6 +134,18 @@ def _link_page(user: User, secret: str):
     )
 
 
+def _roles_offered() -> list[str]:
+    """Return the roles the signed-in admin may give (a school's admin: teacher only)."""
+    by = current_user()
+    return [role for role in ROLES if within_scope(by, role, by.country_code, by.school)]
+
+
+def _out_of_scope():
+    """Refuse an admin an account they do not manage; nothing was changed."""
+    db.session.rollback()
+    return render_template("accounts/refused.html"), 403
+
+
 @bp.route("/admin/accounts", methods=["GET", "POST"])
 @role_required("admin")
 def account_list():
@@ -145,6 +160,8 @@ def account_list():
                 form.get("school", ""),
                 current_user(),
             )
+        except OutOfScope:
+            return _out_of_scope()
         except AccountError as refusal:
             db.session.rollback()
             error = _explain(refusal)
@@ -153,8 +170,8 @@ def account_list():
             return _link_page(user, secret)
     return render_template(
         "accounts/list.html",
-        accounts=list_users(),
-        roles=ROLES,
+        accounts=list_users(current_user()),
+        roles=_roles_offered(),
         role_names=ROLE_NAMES,
         error=error,
         form=form,
@@ -172,6 +189,10 @@ def _account(user_id: int) -> User:
 @role_required("admin")
 def account_edit(user_id: int):
     user, error = _account(user_id), None
+    try:
+        check_manages(current_user(), user)
+    except OutOfScope:
+        return _out_of_scope()
     if request.method == "POST":
         try:
             manage(
@@ -181,6 +202,8 @@ def account_edit(user_id: int):
                 country_code=request.form.get("country", "").strip().lower() or None,
                 disabled=request.form.get("disabled") == "yes",
             )
+        except OutOfScope:
+            return _out_of_scope()
         except AccountError as refusal:
             db.session.rollback()
             error = _explain(refusal)
@@ -189,7 +212,11 @@ def account_edit(user_id: int):
             flash(_("The account of %(name)s is saved.", name=user.name), "info")
             return redirect(url_for("accounts.account_list"))
     return render_template(
-        "accounts/edit.html", account=user, roles=ROLES, role_names=ROLE_NAMES, error=error
+        "accounts/edit.html",
+        account=user,
+        roles=_roles_offered(),
+        role_names=ROLE_NAMES,
+        error=error,
     ), 400 if error else 200
 
 
@@ -197,7 +224,10 @@ def account_edit(user_id: int):
 @role_required("admin")
 def account_reset(user_id: int):
     user = _account(user_id)
-    secret = reset_password(user, current_user())
+    try:
+        secret = reset_password(user, current_user())
+    except OutOfScope:
+        return _out_of_scope()
     db.session.commit()
     return _link_page(user, secret)
 

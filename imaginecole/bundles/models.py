@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -91,6 +92,32 @@ class InstalledBundle(db.Model):
     module_count: Mapped[int] = mapped_column(Integer)
     removed_count: Mapped[int] = mapped_column(Integer, default=0)
     installed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class BundleInstallation(db.Model):
+    """One install or removal of a country's bundles on this server, by whom, with what changed.
+
+    Kept when a channel is removed (``InstalledBundle`` rows go with it): this is the school's
+    record of what it installed, when, and what each version changed.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(10))  # install | remove
+    country_code: Mapped[str] = mapped_column(String(2))
+    channel: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)  # installed, or the last one removed
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    publisher_key_id: Mapped[str] = mapped_column(String(64), default="")
+    modules_applied: Mapped[int] = mapped_column(Integer, default=0)
+    modules_removed: Mapped[int] = mapped_column(Integer, default=0)
+    # The changelog entries of the versions this install brought (``ChangelogEntry.to_data``):
+    # those above the version installed before, as the bundle carried them.
+    changelog: Mapped[list] = mapped_column(JSON, default=list)
+    # None: by a command on the server itself.
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)
+
+    by: Mapped[User | None] = relationship()
 
 
 BUILD_STATUSES = ("running", "done", "failed")

@@ -20,15 +20,23 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
+from imaginecole.accounts.models import User
 from imaginecole.bundles.keys import (
     BundleSetupError,
     current_trust,
+    fingerprint,
     record_first_key,
     signing_key_for,
 )
-from imaginecole.bundles.models import BuiltBundle, BuiltBundleFile, InstalledBundle
+from imaginecole.bundles.models import (
+    BuiltBundle,
+    BuiltBundleFile,
+    BundleInstallation,
+    InstalledBundle,
+)
 from imaginecole.content.models import Lesson, Module, ModuleCompetency
 from imaginecole.content.operations import (
+    IN_BATCH,
     LoadReport,
     ModuleNotApplied,
     RenderedLessons,
@@ -37,6 +45,8 @@ from imaginecole.content.operations import (
     remove_module,
     render_lessons,
 )
+from imaginecole.content.sources import to_source
+from imaginecole.curation.operations import record_version
 from imaginecole.curriculum.models import Country
 from imaginecole.curriculum.queries import curriculum_of
 from imaginecole.datadir import (
@@ -133,63 +143,6 @@ def module_sources(
         .order_by(Module.uid)
     )
     return [to_source(module, store) for module in modules]
-
-
-def to_source(module: Module, store) -> fmt.Module:
-    """Turn a module of the database back into the plain data it was loaded from."""
-    return fmt.Module(
-        **module.plain_fields(),
-        id=module.uid,
-        country=module.country_code,
-        levels=[level.code for level in module.levels],
-        subject=module.subject.slug,
-        competencies=[c.code for c in module.competencies("teaches")],
-        assesses=[c.code for c in module.competencies("assesses")],
-        authors=[fmt.Author(name=a["name"], role=a.get("role", "author")) for a in module.authors],
-        lessons=[
-            fmt.Lesson(
-                slug=lesson.slug,
-                position=lesson.position,
-                texts={
-                    text.lang: fmt.LessonText(
-                        lang=text.lang,
-                        title=text.title,
-                        markdown=text.markdown,
-                        media=dict(text.media),
-                    )
-                    for text in lesson.translations
-                },
-            )
-            for lesson in module.lessons
-        ],
-        blobs={
-            asset.sha256: fmt.Blob(
-                sha256=asset.sha256,
-                size=asset.size,
-                media_type=asset.media_type,
-                name=asset.name,
-                path=store.path(asset.sha256),
-                # An image's variants were made when it was loaded here: they travel with it,
-                # so schools do not make them again.
-                width=asset.width if asset.is_image else None,
-                height=asset.height if asset.is_image else None,
-                variants=[
-                    fmt.Variant(
-                        sha256=variant.sha256,
-                        media_type=variant.media_type,
-                        width=variant.width,
-                        height=variant.height,
-                        size=variant.size,
-                        path=store.path(variant.sha256),
-                    )
-                    for variant in asset.variants
-                ]
-                if asset.is_image
-                else [],
-            )
-            for asset in module.assets
-        },
-    )
 
 
 def build_country_bundle(
@@ -384,8 +337,12 @@ def installed_state(trust: TrustStore) -> InstalledState:
     return state
 
 
-def import_bundle(path: Path | str, progress: Progress | None = None) -> ImportReport:
+def import_bundle(
+    path: Path | str, progress: Progress | None = None, by: User | None = None
+) -> ImportReport:
     """Check, stage and apply a bundle; on any refusal nothing changes (BundleError says why).
+
+    ``by`` is the admin who installs it in the browser (None: a command), for the record.
 
     A full disk anywhere (copying, the database, the search index) is one ``DiskFull`` saying
     how much space is needed. Once the import is committed, an index that cannot follow
@@ -406,7 +363,7 @@ def import_bundle(path: Path | str, progress: Progress | None = None) -> ImportR
     try:
         with import_lock():
             report, written = _import_locked(
-                Path(path), trust, progress, work_while_copying, rendered
+                Path(path), trust, progress, work_while_copying, rendered, by
             )
             if ahead is not None:
                 ahead.publish(written)
@@ -462,6 +419,7 @@ def _import_locked(
     progress: Progress | None,
     while_copying: WhileCopying,
     rendered: RenderedLessons,
+    by: User | None = None,
 ) -> tuple[ImportReport, dict[str, str]]:
     """Stage and apply a bundle, committed; the caller holds the import lock.
 
@@ -495,15 +453,24 @@ def _import_locked(
         return report, {}
     try:
         same_version = _previous_install(staged, trust)
+        installed_before = db.session.scalar(
+            select(func.max(InstalledBundle.version)).filter_by(
+                country_code=staged.country, channel=staged.channel
+            )
+        )
         load_report = LoadReport()
         load_curriculum(staged.curriculum, load_report)
+        before = _versions_of([source.id for source in staged.modules])
         try:
             applied = apply_modules(staged.modules, load_report, rendered)
         except ModuleNotApplied as error:
             # An image this server will not decode, a full disk…: a refusal like any other.
             raise BundleError(str(error)) from error
+        reference = bundle_reference(staged, trust)
         for module in applied:
             module.channel = staged.channel
+            if before.get(module.uid) != (module.version, module.fingerprint):
+                record_version(module, "bundle", by, reference)
         installed = db.session.scalars(
             select(Module.uid).filter_by(country_code=staged.country, channel=staged.channel)
         ).all()
@@ -525,6 +492,24 @@ def _import_locked(
                     removed_count=len(removals),
                 )
             )
+        db.session.add(
+            BundleInstallation(
+                action="install",
+                country_code=staged.country,
+                channel=staged.channel,
+                version=staged.version,
+                base_version=staged.manifest.base_version,
+                publisher_key_id=staged.manifest.publisher_key_id,
+                modules_applied=len(staged.modules),
+                modules_removed=len(removals),
+                changelog=[
+                    entry.to_data()
+                    for entry in staged.manifest.changelog
+                    if entry.version > (installed_before or 0)
+                ],
+                by_id=by.id if by is not None else None,
+            )
+        )
         # Read before the commit expires them: what the index may show of each module.
         written = {m.uid: m.fingerprint for m in applied if m.published}
         # The import's own commit, under the lock: the old state serves until this very
@@ -537,6 +522,30 @@ def _import_locked(
     report.modules_applied = len(staged.modules)
     report.modules_removed = len(removals)
     return report, written
+
+
+def _versions_of(uids: list[str]) -> dict[str, tuple[int, str]]:
+    """Return the version and fingerprint of each module of ``uids`` this server has."""
+    found: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(uids), IN_BATCH):
+        rows = db.session.execute(
+            select(Module.uid, Module.version, Module.fingerprint).where(
+                Module.uid.in_(uids[start : start + IN_BATCH])
+            )
+        )
+        found.update((uid, (version, fingerprint)) for uid, version, fingerprint in rows)
+    return found
+
+
+def bundle_reference(staged: StagedBundle, trust: TrustStore) -> str:
+    """Return what a module's history says of the versions this bundle brings.
+
+    The key is named by its fingerprint, as schools compare it by phone on the trust page.
+    """
+    key_id = staged.manifest.publisher_key_id
+    trusted = trust.get(key_id)
+    key = fingerprint(trusted.public_key) if trusted is not None else key_id
+    return f"bundle v{staged.version} of {staged.country} ({staged.channel}), signed by {key}"
 
 
 def _withdraw_quietly(staged: StagedBundle, store: BlobStore) -> None:
@@ -607,7 +616,9 @@ class CatchUpReport:
 
 
 def install_all(
-    paths: list[Path], progress: Callable[[Candidate], Progress | None] | None = None
+    paths: list[Path],
+    progress: Callable[[Candidate], Progress | None] | None = None,
+    by: User | None = None,
 ) -> CatchUpReport:
     """Install every bundle the plan names, in its order, stopping at the first refusal.
 
@@ -619,7 +630,7 @@ def install_all(
     for position, candidate in enumerate(plan):
         try:
             report.installed.append(
-                import_bundle(candidate.path, progress(candidate) if progress else None)
+                import_bundle(candidate.path, progress(candidate) if progress else None, by)
             )
         except BundleError as error:
             report.failed, report.error = candidate, error
@@ -637,14 +648,33 @@ def channel_modules(country: str, channel: str = "main") -> list[Module]:
     )
 
 
-def remove_channel(country: str, channel: str = "main") -> int:
-    """Remove every module a channel's bundles installed, and its history; return the count."""
+def remove_channel(country: str, channel: str = "main", by: User | None = None) -> int:
+    """Remove every module a channel's bundles installed, and its history; return the count.
+
+    The installation log keeps a line saying who removed it (``by``; None: a command).
+    """
     with import_lock():
         uids = db.session.scalars(
             select(Module.uid).filter_by(country_code=country, channel=channel)
         ).all()
         for uid in uids:
             remove_module(uid)
+        last = db.session.scalar(
+            select(func.max(InstalledBundle.version)).filter_by(
+                country_code=country, channel=channel
+            )
+        )
+        if last is not None:
+            db.session.add(
+                BundleInstallation(
+                    action="remove",
+                    country_code=country,
+                    channel=channel,
+                    version=last,
+                    modules_removed=len(uids),
+                    by_id=by.id if by is not None else None,
+                )
+            )
         db.session.execute(
             db.delete(InstalledBundle).filter_by(country_code=country, channel=channel)
         )
@@ -656,6 +686,31 @@ def remove_channel(country: str, channel: str = "main") -> int:
 def installed_bundles() -> list[InstalledBundle]:
     return list(
         db.session.scalars(select(InstalledBundle).order_by(InstalledBundle.installed_at.desc()))
+    )
+
+
+def installation_log(limit: int = 100) -> list[tuple[BundleInstallation, list[ChangelogEntry]]]:
+    """Return the newest installs and removals of bundles here, each with its changelog."""
+    rows = db.session.scalars(
+        select(BundleInstallation)
+        .options(selectinload(BundleInstallation.by))
+        .order_by(BundleInstallation.at.desc(), BundleInstallation.id.desc())
+        .limit(limit)
+    )
+    return [(row, [changelog_from_data(data) for data in row.changelog]) for row in rows]
+
+
+def changelog_from_data(data: dict) -> ChangelogEntry:
+    """Return the changelog entry ``ChangelogEntry.to_data`` wrote (as the log keeps it)."""
+    return ChangelogEntry(
+        version=data["version"],
+        note=data.get("note", ""),
+        modules=tuple(
+            ChangedModule(item["id"], item["change"], item.get("title", {}))
+            for item in data.get("modules", [])
+        ),
+        curriculum_changed=data.get("curriculum_changed", False),
+        decisions=data.get("decisions", 0),
     )
 
 

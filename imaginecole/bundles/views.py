@@ -160,6 +160,7 @@ def bundle_list():
     return render_template(
         "bundles/installed.html",
         installed=operations.installed_bundles(),
+        log=operations.installation_log(),
         built=operations.built_bundles(),
         paths=paths,
         candidates=candidates,
@@ -174,7 +175,7 @@ def bundle_list():
 @role_required("admin")
 def bundle_install_all():
     try:
-        report = operations.install_all(bundles_on_drives())
+        report = operations.install_all(bundles_on_drives(), by=current_user())
     except sync_bundle.BundleError as error:
         return render_template(
             "bundles/import_refused.html", explanation=explain(error), detail=str(error)
@@ -205,7 +206,7 @@ def bundle_import():
         )
         return redirect(url_for("bundles.bundle_list"))
     try:
-        report = operations.import_bundle(candidates[chosen])
+        report = operations.import_bundle(candidates[chosen], by=current_user())
     except sync_bundle.BundleError as error:
         return render_template(
             "bundles/import_refused.html", explanation=explain(error), detail=str(error)
@@ -247,10 +248,17 @@ def _flash_installed(report: operations.ImportReport) -> None:
             )
 
 
+def _check_acts_for(country: str) -> None:
+    """Refuse an admin of one country the removal of another's content."""
+    if not current_user().can_act_for(country):
+        abort(403)
+
+
 @bp.route("/admin/bundles/remove/confirm")
 @role_required("admin")
 def bundle_remove_confirm():
     country, channel = request.args.get("country", ""), request.args.get("channel", "main")
+    _check_acts_for(country)
     versions = [
         row
         for row in operations.installed_bundles()
@@ -271,11 +279,12 @@ def bundle_remove_confirm():
 @role_required("admin")
 def bundle_remove():
     country, channel = request.form.get("country", ""), request.form.get("channel", "main")
+    _check_acts_for(country)
     if request.form.get("confirmed") != "yes":
         # Only the confirmation page, which lists what will disappear, sends "confirmed".
         return redirect(url_for("bundles.bundle_remove_confirm", country=country, channel=channel))
     try:
-        count = operations.remove_channel(country, channel)
+        count = operations.remove_channel(country, channel, by=current_user())
     except sync_bundle.BundleError as error:
         flash(explain(error), "error")
     else:

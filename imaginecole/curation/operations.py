@@ -1,8 +1,8 @@
 """Curation by national teams: a module's metadata, lesson order and publication, with history.
 
 Every change raises the module's version by one and recomputes its fingerprint from the module
-as a bundle sees it (``bundles.to_source``), so the next bundle, full or delta, carries it. Each
-version is recorded as a ``ModuleVersion`` with a snapshot and a one-line summary. Changes are
+as a bundle sees it (``content.sources.to_source``), so the next bundle, full or delta, carries
+it. Each version is recorded as a ``ModuleVersion`` with a snapshot and a one-line summary. Changes are
 flushed: the caller commits, then brings the search index up to date (``sync_index``).
 """
 
@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from imaginecole.accounts.models import User
-from imaginecole.bundles.operations import to_source
 from imaginecole.content.models import Module, ModuleCompetency, module_levels
 from imaginecole.content.operations import remove_module
+from imaginecole.content.sources import to_source
 from imaginecole.curation.models import ModuleVersion  # imported here, its table gets created
 from imaginecole.curriculum.models import Competency, Level, Subject
 from imaginecole.extensions import db

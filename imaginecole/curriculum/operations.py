@@ -38,9 +38,9 @@ from sqlalchemy.orm import selectinload
 
 import imaginecole.curriculum.models  # noqa: F401  (registers the table for create_all)
 from imaginecole.accounts.models import User
-from imaginecole.bundles.operations import to_source
 from imaginecole.content.models import Module, ModuleCompetency
 from imaginecole.content.operations import LoadReport, load_curriculum
+from imaginecole.content.sources import to_source
 from imaginecole.curriculum.models import (
     Competency,
     Country,

@@ -36,7 +36,7 @@ def national_helpers():
 def dashboard():
     countries = (
         [team_country()]
-        if current_user().role != "admin"
+        if not current_user().manages_all
         else db.session.scalars(db.select(Country)).all()
     )
     return render_template(

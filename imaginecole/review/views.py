@@ -96,8 +96,8 @@ REVIEW_PROBLEMS = {
 
 def _country_of_reviewer(requested: str | None) -> Country:
     user = current_user()
-    code = user.country_code if user.role != "admin" else (requested or user.country_code)
-    if code is None and user.role == "admin":
+    code = user.country_code if not user.manages_all else (requested or user.country_code)
+    if code is None and user.manages_all:
         # An admin acts for every country: without one asked for, show the first one loaded.
         code = db.session.scalar(select(Country.code).order_by(Country.code).limit(1))
     country = db.session.get(Country, code) if code else None
@@ -337,7 +337,7 @@ def packages():
             path = Path(folder) / f"package{PACKAGE_SUFFIX}"
             upload.save(path)
             try:
-                only = None if current_user().role == "admin" else current_user().country_code
+                only = None if current_user().manages_all else current_user().country_code
                 report = service.import_package(path, only_country=only)
             except service.ForeignPackage:
                 reason = _(

@@ -64,6 +64,12 @@
       var field = form.elements[i];
       if (!field.name || field.disabled || field.type === "file" || field.type === "submit") { continue; }
       if ((field.type === "checkbox" || field.type === "radio") && !field.checked) { continue; }
+      if (field.type === "select-multiple") {  /* its value is only the first chosen */
+        for (var j = 0; j < field.options.length; j++) {
+          if (field.options[j].selected) { fields.push([field.name, field.options[j].value]); }
+        }
+        continue;
+      }
       fields.push([field.name, field.value]);
     }
     return fields;

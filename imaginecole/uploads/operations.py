@@ -453,6 +453,7 @@ def _course_options(country: str, options: dict) -> CourseOptions:
         subject=str(options.get("subject", "")),
         licence=str(options.get("licence") or "CC-BY-SA-4.0"),
         id_prefix=str(options.get("id_prefix", "")),
+        competencies=[str(code) for code in options.get("competencies", [])],
     )
 
 
@@ -562,10 +563,12 @@ def check_upload(upload: ContentUpload) -> ContentUpload:
         {**p, "path": _shown(Path(p["path"]), display)} for p in own
     ]
     skipped = [_problem_dict(p, display) for p in getattr(tree, "skipped", [])]
+    undescribed = [_problem_dict(p, display) for p in getattr(tree, "undescribed", [])]
     upload.report = {
         "source": upload.report["source"],
         "problems": problems,
         "skipped": skipped,
+        "undescribed": undescribed,
         "notes": notes,
         "modules": modules,
         "invalid_modules": invalid,

@@ -14,6 +14,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from imaginecole.accounts.auth import current_user, editable_country, role_required
 from imaginecole.curation.fields import FIELD_NAMES
+from imaginecole.curation.operations import competency_groups
 from imaginecole.curriculum.models import Country
 from imaginecole.extensions import db
 from imaginecole.rendering.exercises import PROBLEM_TEXTS, problem_text
@@ -28,6 +29,7 @@ bp = Blueprint("uploads", __name__, url_prefix="/<lang>/national", template_fold
 FORM_ROOM = 2 * 1024 * 1024  # the form's other fields, around the file
 CHUNK_SIZE = 1024 * 1024  # what upload.js sends at a time: one lost piece costs little
 MAX_LEVELS = 30
+MAX_COMPETENCIES = 30
 
 # Why a ZIP was refused as a whole (nothing of it is kept).
 ZIP_REFUSALS = {
@@ -170,6 +172,13 @@ def _course_options(country: Country) -> dict:
         "subject": request.form.get("subject", "")[:80],
         "licence": request.form.get("licence", "")[:40],
         "id_prefix": request.form.get("id_prefix", "").strip()[:60],
+        # Checked against the curriculum when the course is read; a wrong code is a problem
+        # of the report, as with the command's --competency.
+        "competencies": [
+            code.strip()[:80]
+            for code in request.form.getlist("competencies")[:MAX_COMPETENCIES]
+            if code.strip()
+        ],
     }
 
 
@@ -257,6 +266,7 @@ def _upload_page(team: Country, error: str | None = None, status: int = 200):
         country=team,
         uploads=service.uploads_of(team.code),
         licences=OPEN_LICENCES,
+        competency_groups=competency_groups(team.code),
         max_mb=service.max_zip_bytes() // service.MiB,
         chunk_size=CHUNK_SIZE,
         error=error,
@@ -400,6 +410,7 @@ def upload_report(country: str, upload_id: int):
         report=record.report or {},
         refusal=_refusal_text(record.report or {}),
         licences=OPEN_LICENCES,
+        competency_groups=competency_groups(team.code),
     )
 
 

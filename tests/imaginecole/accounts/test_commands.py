@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC
+
 import pytest
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
-from imaginecole.accounts.models import User
+from imaginecole.accounts.models import PasswordLink, User
 from imaginecole.accounts.operations import get_user
 from imaginecole.extensions import db
-from tests.imaginecole.accounts.conftest import ADMIN, EDITOR, PASSWORD, TEACHER
+from tests.imaginecole.accounts.conftest import ADMIN, EDITOR, ORIGIN, PASSWORD, TEACHER
 from tests.imaginecole.accounts.test_accounts import (
     is_signed_in,
     login,
@@ -20,43 +23,75 @@ from tests.imaginecole.accounts.test_accounts import (
 )
 
 
-def test_users_create_stores_a_hashed_password_and_says_what_it_made(site):
+def test_users_create_prints_a_one_time_link_and_nobody_types_a_password(site):
     result = users(
-        site,
-        "create",
-        "--email",
-        " Fatou@Ecole-B.zz ",
-        "--name",
-        "Fatou Sow",
-        "--role",
-        "teacher",
-        "--country",
-        "zz",
-        "--school",
-        "École B",
-        input=f"{PASSWORD}\n{PASSWORD}\n",
-    )
+        site, "create", "--email", " Fatou@Ecole-B.zz ", "--name", "Fatou Sow",
+        "--role", "teacher", "--country", "zz", "--school", "École B",
+    )  # fmt: skip
 
     assert result.exit_code == 0, result.output
     assert "Created teacher fatou@ecole-b.zz for zz" in result.output
-    assert PASSWORD not in result.output  # the prompt does not echo it
+    assert "Give this link to Fatou Sow, and to nobody else. It works once, until " in result.output
+    [path] = re.findall(r"^  (/fr/password/\S+)$", result.output, re.MULTILINE)
+    assert "set IMAGINECOLE_PUBLIC_URL" in result.output
     user = user_row(site, "fatou@ecole-b.zz")
     assert (user.role, user.country_code, user.school) == ("teacher", "zz", "École B")
+    with site.app_context():
+        [link] = db.session.scalars(select(PasswordLink).filter_by(user_id=user.id))
+        expires = (
+            link.expires_at.replace(tzinfo=UTC) if not link.expires_at.tzinfo else link.expires_at
+        )
+    assert f"until {expires:%Y-%m-%d %H:%M} UTC" in result.output
+    assert login(site.test_client(), "fatou@ecole-b.zz").status_code == 400  # no password yet
+
+    visitor = site.test_client()
+    assert visitor.get(path).status_code == 200
+    done = visitor.post(path, data={"password": PASSWORD, "again": PASSWORD}, headers=ORIGIN)
+    assert done.status_code == 302
+    assert login(site.test_client(), "FATOU@ecole-b.zz").status_code == 302
+    assert visitor.get(path).status_code == 410  # once only
+
+
+def test_the_link_is_written_in_full_on_the_public_address(site):
+    site.config["PUBLIC_URL"] = "https://ecole-a.example/"
+    result = users(site, "create", "--email", "a2@x.zz", "--name", "A", "--role", "admin")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^  https://ecole-a\.example/fr/password/\S+$", result.output, re.MULTILINE)
+    assert user_row(site, "a2@x.zz").country_code is None  # an admin needs no country
+
+    reset = users(site, "reset", "a2@x.zz")
+    assert reset.exit_code == 0 and "https://ecole-a.example/fr/password/" in reset.output
+    assert users(site, "reset", "nobody@x.zz").output.strip().endswith("no account for nobody@x.zz")
+
+
+def test_password_stdin_stores_a_hashed_password_for_scripts(site):
+    result = users(
+        site, "create", "--email", "f@ecole-b.zz", "--name", "F", "--role", "teacher",
+        "--country", "zz", "--password-stdin", input=f"{PASSWORD}\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert PASSWORD not in result.output and "/password/" not in result.output
+    user = user_row(site, "f@ecole-b.zz")
     assert PASSWORD not in user.password_hash
     assert user.password_hash.startswith(("scrypt:", "pbkdf2:"))
     assert check_password_hash(user.password_hash, PASSWORD)
     # Two accounts with the same password do not share a hash (each has its own salt).
     assert user.password_hash != user_row(site, TEACHER).password_hash
-    assert login(site.test_client(), "FATOU@ecole-b.zz").status_code == 302
+    assert login(site.test_client(), "f@ecole-b.zz").status_code == 302
+    # A password never goes in the arguments, where other users of the machine read it.
+    typed = users(site, "create", "--email", "g@x.zz", "--name", "G", "--role", "admin",
+                  "--password", PASSWORD)  # fmt: skip
+    assert typed.exit_code != 0 and "No such option" in typed.output
 
 
-def test_an_admin_needs_no_country(site):
+def test_an_admin_of_one_country_or_school_is_made_by_command(site):
     result = users(
-        site, "create", "--email", "a2@x.zz", "--name", "A", "--role", "admin",
-        "--password", PASSWORD,
+        site, "create", "--email", "d@ecole-a.zz", "--name", "D", "--role", "admin",
+        "--country", "zz", "--school", "École A",
     )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert user_row(site, "a2@x.zz").country_code is None
+    assert result.exit_code == 0 and "Created admin d@ecole-a.zz for zz" in result.output
+    user = user_row(site, "d@ecole-a.zz")
+    assert (user.country_code, user.school) == ("zz", "École A")
 
 
 CREATE_REFUSALS = {
@@ -92,7 +127,7 @@ def test_users_create_refuses_bad_values_with_a_clear_message(site, case):
     with site.app_context():
         before = db.session.scalar(select(func.count(User.id)))
 
-    result = users(site, "create", *options, "--password", password)
+    result = users(site, "create", *options, "--password-stdin", input=f"{password}\n")
 
     assert result.exit_code != 0
     assert message in result.output

@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from imaginecole.bundles.keys import fingerprint
 from imaginecole.bundles.operations import import_bundle
+from imaginecole.curation.operations import history_of
 from imaginecole.extensions import db
+from sync.bundle import load_public_key
 from tests.conftest import make_app
 from tests.imaginecole.bundles.test_operations import (
     REMOVED,
@@ -252,3 +255,111 @@ def test_the_command_lists_what_it_would_remove_before_asking(school, publisher)
     assert "  zz-histoire-royaume" in result.output
     assert "Remove these 3 modules of zz (main)" in result.output
     assert history(school) == [("zz", "main", 1, None)]
+
+
+# ---------------------------------------------------------------------------- what was installed
+
+
+def module_history(app, uid: str) -> list[tuple]:
+    with app.app_context():
+        return [
+            (
+                row.version,
+                row.origin,
+                row.reference,
+                row.changed_by.name if row.changed_by else None,
+            )
+            for row in history_of(uid)
+        ]
+
+
+def test_each_version_a_bundle_brings_is_in_the_modules_history_with_its_signing_key(
+    school, publisher, drive
+):
+    put(drive, publisher, 1, 2, 3)
+    post(client_as(school, "admin"), "/en/admin/bundles/install-all")
+    key = fingerprint(load_public_key(publisher.public_key_path))
+    signed = f"(main), signed by {key}"
+    assert module_history(school, "zz-sciences-eau") == [
+        (2, "bundle", f"bundle v2 of zz {signed}", "Admin"),
+        (1, "bundle", f"bundle v1 of zz {signed}", "Admin"),
+    ]
+    # A delta leaves alone the modules it does not carry; v3 changed the fractions again.
+    assert module_history(school, "zz-maths-fractions") == [
+        (2, "bundle", f"bundle v3 of zz {signed}", "Admin"),
+        (1, "bundle", f"bundle v1 of zz {signed}", "Admin"),
+    ]
+    assert module_history(school, "zz-sciences-atlas") == [
+        (1, "bundle", f"bundle v3 of zz {signed}", "Admin")
+    ]
+
+    # The same full bundle again changes nothing, history included.
+    with school.app_context():
+        assert import_bundle(publisher.bundles[3].path).noop
+    assert len(module_history(school, "zz-sciences-eau")) == 2
+
+
+def test_a_school_reads_a_modules_history_on_its_own_side(tmp_path, publisher):
+    school = make_app(tmp_path / "school", SERVER_ROLE="school")
+    trust(school, publisher)
+    add_accounts(school, [("admin", "admin", None), ("teacher", "teacher", "zz")])
+    install(school, publisher, 1, 2)  # by command: nobody's name
+    page = client_as(school, "admin").get("/en/national/modules/zz-sciences-eau/history")
+    assert page.status_code == 200
+    text = Page(page.get_data(as_text=True)).text
+    assert "Bundle bundle v2 of zz (main), signed by" in text
+    assert "Edit the module" not in text  # the national tools stay on their side
+    assert client_as(school, "admin").get("/en/national/zz/modules").status_code == 404
+    teacher = client_as(school, "teacher").get("/en/national/modules/zz-sciences-eau/history")
+    assert teacher.status_code == 403
+
+
+def log_items(page: str) -> list[str]:
+    """The text of each item of the installation log, newest first."""
+    items = page.split('id="installation-log"', 1)[1].split("</ol>", 1)[0]
+    return [Page(item).text for item in items.split("<li ")[1:]]
+
+
+def test_the_school_keeps_what_it_installed_when_by_whom_and_each_changelog(
+    school, publisher, drive
+):
+    admin = client_as(school, "admin")
+    assert "No bundle has been installed on this server." in admin.get(PAGE).get_data(as_text=True)
+    install(school, publisher, 1)  # by command
+    put(drive, publisher, 2, 3)
+    post(admin, "/en/admin/bundles/install-all")
+    page = admin.get(PAGE).get_data(as_text=True)
+    newest, middle, oldest = log_items(page)
+    assert "ZZ · version 3 (changes since version 2)" in newest
+    assert "by Admin: 2 modules updated, 0 removed." in newest
+    assert "Added: L'atlas des pluies" in newest
+    assert "Changed:" in newest and "Version 2" not in newest  # only what v3 brought
+    assert "by Admin: 1 modules updated, 1 removed." in middle
+    assert "Removed:" in middle and "Version 2" in middle
+    assert "ZZ · version 1 (full)" in oldest and "by a command on the server" in oldest
+    assert 'href="/en/national/modules/zz-sciences-atlas/history"' in page
+
+    # Removing the country keeps the record, with a line saying who removed it.
+    post(
+        admin, "/en/admin/bundles/remove", {"country": "zz", "channel": "main", "confirmed": "yes"}
+    )
+    page = admin.get(PAGE).get_data(as_text=True)
+    removed, *installs = log_items(page)
+    assert "by Admin: 3 modules." in removed and "version 3" in removed
+    assert len(installs) == 3
+
+    french = admin.get("/fr/admin/bundles").get_data(as_text=True)
+    assert "Versions installées et ce qu'elles ont changé" in Page(french).text
+
+
+def test_an_admin_of_another_country_cannot_remove_this_ones_content(school, publisher):
+    install(school, publisher, 1)
+    add_accounts(school, [("chef-sn", "admin", "sn")])
+    admin = client_as(school, "chef-sn")
+    assert "/remove/confirm" not in admin.get(PAGE).get_data(as_text=True)
+    assert admin.get("/en/admin/bundles/remove/confirm?country=zz&channel=main").status_code == 403
+    confirmed = {"country": "zz", "channel": "main", "confirmed": "yes"}
+    refused = post(admin, "/en/admin/bundles/remove", confirmed)
+    assert refused.status_code == 403 and "error 403" in refused.get_data(as_text=True)
+    assert history(school) == [("zz", "main", 1, None)]
+    assert school.test_client().get("/fr/modules/zz-maths-fractions/").status_code == 200

@@ -427,6 +427,58 @@ def test_a_course_without_level_or_subject_can_be_read_again(server, tmp_path):
     assert all(m["id"].startswith("zz-cycle-de-l-eau") for m in record.valid_modules)
 
 
+def test_a_course_is_grouped_under_a_competency_and_undescribed_images_are_listed(server, tmp_path):
+    # What `content import-course --competency` does, and the "no description" lines it prints.
+    course = make_course(tmp_path)
+    page_with_image = course / "docs" / "pluie" / "cours.md"
+    shutil.copy(
+        course / "docs" / "evaporation" / "soleil.png", page_with_image.parent / "nuage.png"
+    )
+    page_with_image.write_text("# La pluie\n\nLes nuages.\n\n![](nuage.png)\n", "utf-8")
+    client = server.client("editor-zz")
+    form = client.get(UPLOAD).get_data(as_text=True)
+    assert '<select id="upload-competencies" name="competencies" multiple' in form
+    assert re.search(r'<option value="ZZ-SCI-1"[^>]*>ZZ-SCI-1 · ', form)
+
+    fields = MultiDict([("levels", "CM1"), ("subject", "sciences"), ("competencies", "ZZ-MATH-1")])
+    data = MultiDict(fields)
+    data.add("file", (io.BytesIO(zip_folder(course, "cours-eau/")), "cours-eau.zip"))
+    upload_id = upload_id_of(post(client, UPLOAD, data, content_type="multipart/form-data"))
+    record = server.upload(upload_id)
+    assert record.status == "problems"
+    [problem] = [p for p in record.problems if p["field"] == "competencies"]
+    assert 'belongs to the subject "mathematiques", not "sciences"' in problem["message"]
+    report = client.get(f"/en/national/zz/uploads/{upload_id}").get_data(as_text=True)
+    text = Page(report).text
+    assert 'field competencies: competency "ZZ-MATH-1" belongs to the subject' in text
+    assert "Each competency is a code from your curriculum" in text
+
+    post(
+        client,
+        f"/en/national/zz/uploads/{upload_id}/options",
+        MultiDict([("levels", "CM1"), ("subject", "sciences"), ("competencies", "ZZ-SCI-1")]),
+    )
+    record = server.upload(upload_id)
+    assert record.status == "valid", record.report
+    assert record.options["competencies"] == ["ZZ-SCI-1"]
+    report = client.get(f"/en/national/zz/uploads/{upload_id}").get_data(as_text=True)
+    text = Page(report).text
+    assert "Competencies taught: ZZ-SCI-1" in text
+    assert '<option value="ZZ-SCI-1" selected' in report  # the form to read it again keeps it
+    assert "Images without a description" in text
+    assert "File cours-eau/docs/pluie/cours.md, line 5, field image:" in text
+    assert '"nuage.png": no description (alt text)' in text
+    assert "soleil.png" not in text.split("Images without a description", 1)[1]
+
+    post(client, f"/en/national/zz/uploads/{upload_id}/publish")
+    with server.app.app_context():
+        modules = db.session.scalars(select(Module).where(Module.uid.like("zz-cours-eau%"))).all()
+        assert modules
+        assert all([c.code for c in m.competencies("teaches")] == ["ZZ-SCI-1"] for m in modules)
+    french = client.get(f"/fr/national/zz/uploads/{upload_id}").get_data(as_text=True)
+    assert "Images sans description" in Page(french).text
+
+
 @pytest.mark.corpus
 def test_the_roche_course_of_the_corpus_imports(tmp_path):
     source = CORPUS / "roche-nsi-terminale"
