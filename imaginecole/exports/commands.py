@@ -7,8 +7,10 @@ call the same functions.
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -55,16 +57,31 @@ def chosen(country: str, levels, subjects, language) -> Selection:
 
 
 def stderr_progress(label: str) -> Progress:
-    """Return a progress printer: one line on stderr, rewritten, ended when all is done."""
+    """Return a progress printer: one line on stderr, rewritten after each file."""
 
     def show(done: int, total: int) -> None:
-        end = "\n" if done >= total else ""
         click.echo(f"\r{label}: {done} of {total} files", nl=False, err=True)
-        if end:
-            click.echo("", err=True)
         sys.stderr.flush()
 
     return show
+
+
+@contextmanager
+def stdout_on_stderr() -> Iterator[None]:
+    """Send what this process prints to stdout to stderr instead, for the time of the block.
+
+    libzim prints the steps of closing a file on the C++ standard output, whatever its
+    verbosity; the command's own stdout keeps only its result.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @export_group.command("zim", help="Write the published modules chosen as one ZIM file (Kiwix).")
@@ -76,9 +93,12 @@ def stderr_progress(label: str) -> Progress:
 def export_zim_command(country, levels, subjects, language, out: Path) -> None:
     selection = chosen(country, levels, subjects, language)
     try:
-        report = export_zim(selection, out, stderr_progress("ZIM"))
+        with stdout_on_stderr():
+            report = export_zim(selection, out, stderr_progress("ZIM"))
     except ExportError as error:
         raise click.ClickException(str(error)) from None
+    finally:
+        click.echo("", err=True)  # ends the progress line
     click.echo(
         f"Wrote {out}: {len(selection.modules)} modules, {report.entries} entries, "
         f"{report.size / 1_000_000:.1f} MB."
@@ -97,6 +117,8 @@ def export_site_command(country, levels, subjects, language, out: Path) -> None:
         report = export_site(selection, out, stderr_progress("Site"))
     except ExportError as error:
         raise click.ClickException(str(error)) from None
+    finally:
+        click.echo("", err=True)  # ends the progress line
     click.echo(
         f"Wrote {out}: {len(selection.modules)} modules, {report.files} files, "
         f"{report.size / 1_000_000:.1f} MB. Open {out / 'index.html'} in a browser."
