@@ -25,6 +25,8 @@ from imaginecole.extensions import db
 from imaginecole.locks import LockHeld, named_lock
 
 log = logging.getLogger(__name__)
+# What the page says of an error it cannot explain; the details go to the server's log only.
+UNEXPECTED = "An unexpected error stopped the build; the server's log has the details."
 
 
 class ExportBusy(Exception):
@@ -135,9 +137,9 @@ def run_zim_build(
                     export_zim(choose(country, (level,) if level else ()), path)
                 except ExportError as error:
                     _note_failure(path, error)
-                except Exception as error:
+                except Exception:
                     log.exception("The ZIM file %s could not be built", path.name)
-                    _note_failure(path, error)
+                    _note_failure(path, UNEXPECTED)
         except LockHeld:
             pass  # another worker is building it
         finally:
@@ -146,6 +148,6 @@ def run_zim_build(
             db.session.remove()
 
 
-def _note_failure(path: Path, error: Exception) -> None:
+def _note_failure(path: Path, error: Exception | str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.with_name(path.name + ".failed").write_text(str(error), encoding="utf-8")

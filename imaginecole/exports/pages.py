@@ -81,6 +81,7 @@ class Plan:
 
     def __init__(self, selection: Selection):
         self.selection = selection
+        self.grid = selection.grid()
         levels_used: set[str] = set()
         self.level_folders = {
             level.id: safe_name(level.slug, levels_used) for level in selection.levels
@@ -112,7 +113,7 @@ class Plan:
 
     def count(self, with_search: bool) -> int:
         """Return how many pages ``export_pages`` renders (media and the stylesheet apart)."""
-        subject_pages = sum(len(cells) for _level, cells in self.selection.grid())
+        subject_pages = sum(len(cells) for _level, cells in self.grid)
         lessons = sum(len(module.lessons) for module in self.selection.modules)
         return 2 + int(with_search) + subject_pages + len(self.selection.modules) + lessons
 
@@ -138,7 +139,6 @@ def export_pages(
             root=relative(path, ""),
             selection=selection,
             plan=plan,
-            page_path=path,
             link=lambda target: relative(path, target),
             with_search=with_search,
             **context,
@@ -156,11 +156,11 @@ def export_pages(
             "index.html",
             selection.country.shown(lang).text,
             HTML,
-            rendered("index.html", "exports/home.html", grid=selection.grid()),
+            rendered("index.html", "exports/home.html", grid=plan.grid),
             front=True,
         )
         step()
-        for level, cells in selection.grid():
+        for level, cells in plan.grid:
             for subject, modules in cells:
                 path = plan.subject_page(level, subject)
                 title = f"{level.code} · {subject.shown(lang).text}"
@@ -170,10 +170,9 @@ def export_pages(
                 yield Page(path, title, HTML, content, front=True)
                 step()
         for module in selection.modules:
-            yield from _module_pages(module, selection, plan, rendered, media)
-            for _lesson in module.lessons:
+            for page in _module_pages(module, selection, plan, rendered, media):
+                yield page
                 step()
-            step()
         yield Page(
             "licences.html",
             _("Licence and credits"),

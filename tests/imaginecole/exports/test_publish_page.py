@@ -63,3 +63,22 @@ def test_other_countries_and_unknown_levels_are_refused(national):
     editor = client_as(national, "editor-zz")
     assert post(editor, "/en/national/zz/exports/zim", {"level": "nope"}).status_code == 404
     assert editor.get("/en/national/zz/exports/..%2Fsecret_key").status_code == 404
+
+
+def test_a_failed_build_is_shown_on_the_page_without_its_details(national, monkeypatch):
+    from imaginecole.exports import builds
+
+    def broken(selection, out, progress=None):
+        raise ValueError("/secret/path/of/the/server")
+
+    monkeypatch.setattr(builds, "export_zim", broken)
+    editor = client_as(national, "editor-zz")
+    post(editor, "/en/national/zz/exports/zim", {"level": ""})
+    for _ in range(100):
+        page = editor.get(PAGE.format(lang="en")).get_data(as_text=True)
+        if "The last build failed" in page:
+            break
+        time.sleep(0.1)
+    assert "An unexpected error stopped the build" in page
+    assert "/secret/path" not in page
+    assert "imaginecole-zz.zim</a>" not in page
