@@ -72,3 +72,15 @@ def test_an_output_folder_that_does_not_exist_is_reported(loaded_runner, folder)
         assert result.exit_code != 0
         assert "does not exist: create it first" in result.output
     assert list(folder.iterdir()) == []
+
+
+def test_a_missing_zim_library_says_how_to_install_it(loaded_runner, folder, monkeypatch):
+    from imaginecole.exports import zim
+
+    monkeypatch.setattr(zim, "Creator", None)
+    out = folder / "zz.zim"
+    result = loaded_runner.invoke(args=["export", "zim", "--country", "zz", "--out", str(out)])
+    assert result.exit_code == 1
+    assert "pip install 'imaginecole[zim]'" in result.output
+    assert "Traceback" not in result.output
+    assert list(folder.iterdir()) == []
