@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from html import unescape
 from pathlib import Path, PurePosixPath
 
 from flask import current_app, g, render_template
@@ -224,7 +225,7 @@ def _module_pages(module, selection, plan, rendered, media) -> Iterator[Page]:
                 following=lessons[index + 1] if index + 1 < len(lessons) else None,
             ),
             front=True,
-            search_text=f"{text.title} {plain_text(html)}",
+            search_text=f"{text.title} {unescape(plain_text(html))}",
             context=title,
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +22,18 @@ from PIL import Image
 
 from imaginecole.exports.pages import Page, Progress, export_pages
 from imaginecole.exports.selection import ExportError, Selection
+from sync.text import fold_accents
 
 try:
-    from libzim.writer import Creator, FileProvider, Hint, Item, StringProvider
+    from libzim.writer import Creator, FileProvider, Hint, IndexData, Item, StringProvider
 except ImportError:  # the extra is not installed: export_zim says how to add it
     Creator = None
-    Item = object
+    Item = IndexData = object
 
+# Xapian keeps "l'évaporation" as one word, which a search for "évaporation" misses: the text
+# it indexes has a space after each French elision. libzim folds the accents of a query and
+# of the HTML it indexes itself, but not of the text given to it, so that text is folded here.
+ELISION = re.compile(r"\b(c|d|j|l|m|n|s|t|qu|jusqu|lorsqu|puisqu)(['\u2019])(?=\w)", re.I)
 ISO_639_3 = {"fr": "fra", "en": "eng", "ar": "ara"}
 TITLE_CHARS = 30  # the limits of the ZIM metadata specification
 DESCRIPTION_CHARS = 80
@@ -75,6 +81,41 @@ class _PageItem(Item):
         return {Hint.FRONT_ARTICLE: self.page.front, Hint.COMPRESS: compress}
 
 
+class _SearchedPageItem(_PageItem):
+    """A lesson or module: the full-text index gets its words (the other pages are indexed
+    from their HTML by libzim, which an item without ``get_indexdata`` asks for)."""
+
+    def get_indexdata(self):
+        return _Words(self.page.title, self.page.search_text)
+
+
+class _Words(IndexData):
+    """What the full-text index holds of a lesson or module: its words, elisions apart."""
+
+    def __init__(self, title: str, text: str):
+        super().__init__()
+        self.title = fold_accents(ELISION.sub(r"\1\2 ", title))
+        self.text = fold_accents(ELISION.sub(r"\1\2 ", text))
+
+    def has_indexdata(self) -> bool:
+        return True
+
+    def get_title(self) -> str:
+        return self.title
+
+    def get_content(self) -> str:
+        return self.text
+
+    def get_keywords(self) -> str:
+        return ""
+
+    def get_wordcount(self) -> int:
+        return len(self.text.split())
+
+    def get_geoposition(self):
+        return None
+
+
 def export_zim(selection: Selection, out: Path, progress: Progress | None = None) -> ZimReport:
     """Write every page of ``selection`` into the ZIM file ``out``; return what it holds.
 
@@ -104,7 +145,8 @@ def export_zim(selection: Selection, out: Path, progress: Progress | None = None
             for name, value in metadata.items():
                 creator.add_metadata(name, value)
             for page in export_pages(selection, progress):
-                creator.add_item(_PageItem(page))
+                item = _SearchedPageItem(page) if page.search_text else _PageItem(page)
+                creator.add_item(item)
                 entries += 1
         os.replace(partial, out)
     except BaseException as error:

@@ -77,9 +77,11 @@ def test_the_metadata_is_what_kiwix_requires(zim_file):
 def test_search_finds_a_french_word(zim_file):
     archive = reader.Archive(zim_file)
     assert "modules/zz-sciences-eau/01-evaporation.html" in found(archive, "soleil")
-    # Typed without its accent, found in "Évaporation, puis condensation" of the answer key.
-    assert "modules/zz-sciences-eau/09-exercices.html" in found(archive, "evaporation")
+    # "L'évaporation de l'eau": found after its elision, and typed without its accent.
+    assert "modules/zz-sciences-eau/01-evaporation.html" in found(archive, "évaporation")
+    assert "modules/zz-sciences-eau/01-evaporation.html" in found(archive, "evaporation")
     assert "modules/zz-maths-fractions/02-comparer.html" in found(archive, "fractions")
+    assert "cm1/mathematiques.html" in found(archive, "mathématiques")  # a list, from its HTML
     assert found(archive, "introuvablemot") == []
 
 
