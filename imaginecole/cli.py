@@ -23,6 +23,7 @@ from imaginecole.content.commands import content_group, content_load
 from imaginecole.coverage.commands import report_group
 from imaginecole.curation.commands import module_group
 from imaginecole.datadir import ImportBusy
+from imaginecole.exports.commands import export_group
 from imaginecole.maintenance.commands import check_command
 from imaginecole.maintenance.operations import rerender_lessons
 from imaginecole.review.commands import submissions_enroll, submissions_import
@@ -48,6 +49,7 @@ SECTIONS = (
             "submissions enroll",
             "submissions import",
             "report",
+            "export",
         ),
     ),
     (
@@ -297,6 +299,7 @@ COMMANDS = (
     trust_group,
     submissions_group,
     report_group,
+    export_group,
     serve,
     backup_command,
     restore_command,

@@ -23,6 +23,7 @@ BLUEPRINT_SIDES = {
     "curriculum": NATIONAL,
     "coverage": NATIONAL,
     "review": NATIONAL,
+    "exports": NATIONAL,
     "submissions": SCHOOL,  # teachers write here; their outbox goes up to the national server
 }
 ENDPOINT_SIDES = {

@@ -32,6 +32,7 @@ from imaginecole.bundles.keys import (
     read_trust_candidate,
 )
 from imaginecole.datadir import ImportBusy, trust_file_path
+from imaginecole.exports.builds import offers as zim_offers
 from imaginecole.sending import send_stored
 from imaginecole.sides import NATIONAL, SCHOOL, shows
 from sync import bundle as sync_bundle
@@ -433,6 +434,7 @@ def publish(country: str):
         changes=changes,
         bundles=bundles,
         build_error=BUILD_ERRORS.get(job.error_code) if job is not None else None,
+        zim_offers=zim_offers(team),
     )
 
 

@@ -1,0 +1,84 @@
+"""The national publishing page offers the country's ZIM files, built in the background."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.conftest import load_content, make_app
+from tests.imaginecole.national_helpers import add_accounts, client_as, copy_test_content, post
+
+pytest.importorskip("libzim.reader", reason="the zim extra (libzim) is not installed")
+
+PAGE = "/{lang}/national/zz/publish"
+
+
+@pytest.fixture
+def national(tmp_path):
+    app = make_app(tmp_path / "data")
+    report = load_content(app, copy_test_content(tmp_path / "content"))
+    assert not report.problems
+    add_accounts(app)
+    return app
+
+
+def wait_until_built(client, name: str) -> str:
+    for _ in range(300):  # at most 30 s
+        page = client.get(PAGE.format(lang="en")).get_data(as_text=True)
+        if f"/en/national/zz/exports/{name}" in page and "Being built" not in page:
+            return page
+        time.sleep(0.1)
+    raise AssertionError(f"{name} was not built")
+
+
+@pytest.mark.parametrize("lang", ["fr", "en", "ar"])
+def test_the_page_offers_a_zim_per_country_and_level(national, lang):
+    page = client_as(national, "editor-zz").get(PAGE.format(lang=lang)).get_data(as_text=True)
+    assert 'id="zim-files"' in page
+    assert page.count('name="level"') == 3  # the whole country, CM1 and 7e année
+    assert {"fr": "Fichiers ZIM pour Kiwix", "en": "ZIM files for Kiwix", "ar": "ملفات ZIM"}[
+        lang
+    ] in page
+
+
+def test_a_zim_is_built_in_the_background_listed_with_its_size_and_downloaded(national):
+    editor = client_as(national, "editor-zz")
+    response = post(editor, "/en/national/zz/exports/zim", {"level": "cm1"})
+    assert response.status_code == 302
+    page = wait_until_built(editor, "imaginecole-zz-cm1.zim")
+    assert re.search(r"imaginecole-zz-cm1\.zim</a> \(\d+\.\d MB\)", page)
+    download = editor.get("/en/national/zz/exports/imaginecole-zz-cm1.zim")
+    assert download.status_code == 200
+    assert download.data[:4] == b"ZIM\x04"
+    assert download.headers["Content-Disposition"].startswith("attachment")
+    assert editor.get("/en/national/zz/exports/imaginecole-zz.zim").status_code == 404  # not built
+
+
+def test_other_countries_and_unknown_levels_are_refused(national):
+    assert client_as(national, "editor-yy").get(PAGE.format(lang="en")).status_code == 404
+    stranger = client_as(national, "editor-yy")
+    assert post(stranger, "/en/national/zz/exports/zim", {"level": ""}).status_code == 404
+    editor = client_as(national, "editor-zz")
+    assert post(editor, "/en/national/zz/exports/zim", {"level": "nope"}).status_code == 404
+    assert editor.get("/en/national/zz/exports/..%2Fsecret_key").status_code == 404
+
+
+def test_a_failed_build_is_shown_on_the_page_without_its_details(national, monkeypatch):
+    from imaginecole.exports import builds
+
+    def broken(selection, out, progress=None):
+        raise ValueError("/secret/path/of/the/server")
+
+    monkeypatch.setattr(builds, "export_zim", broken)
+    editor = client_as(national, "editor-zz")
+    post(editor, "/en/national/zz/exports/zim", {"level": ""})
+    for _ in range(100):
+        page = editor.get(PAGE.format(lang="en")).get_data(as_text=True)
+        if "The last build failed" in page:
+            break
+        time.sleep(0.1)
+    assert "An unexpected error stopped the build" in page
+    assert "/secret/path" not in page
+    assert "imaginecole-zz.zim</a>" not in page
