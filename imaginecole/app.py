@@ -26,6 +26,7 @@ from imaginecole.coverage.views import bp as coverage_bp
 from imaginecole.curation.views import bp as curation_bp
 from imaginecole.curriculum.views import bp as curriculum_bp
 from imaginecole.datadir import secret_key, shared_dir
+from imaginecole.exports.views import bp as exports_bp
 from imaginecole.extensions import babel, db, migrate
 from imaginecole.limits import refuse_texts_that_do_not_fit
 from imaginecole.media.views import bp as media_bp
@@ -56,6 +57,7 @@ BLUEPRINTS = (
     crawlers_bp,
     api_bp,
     opds_bp,
+    exports_bp,
 )
 
 

@@ -23,6 +23,7 @@ from imaginecole.content.commands import content_group, content_load
 from imaginecole.coverage.commands import report_group
 from imaginecole.curation.commands import module_group
 from imaginecole.datadir import ImportBusy
+from imaginecole.exports.commands import export_group
 from imaginecole.maintenance.commands import check_command
 from imaginecole.maintenance.operations import rerender_lessons
 from imaginecole.review.commands import submissions_enroll, submissions_import
@@ -64,6 +65,7 @@ SECTIONS = (
             "backup",
             "restore",
             "check",
+            "export",
             "settings",
         ),
     ),
@@ -86,6 +88,9 @@ class ImaginecoleGroup(FlaskGroup):
         click.version_option(
             package_name="imaginecole", prog_name="Imaginecole", message="%(prog)s %(version)s"
         )(self)
+        # Found without making the app of this machine's settings: exporting from a bundle
+        # makes a throwaway app of its own, on a laptop that may have no settings at all.
+        self.add_command(export_group)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         sections = [(heading, self.listed(ctx, paths)) for heading, paths in SECTIONS]
@@ -301,6 +306,7 @@ COMMANDS = (
     backup_command,
     restore_command,
     check_command,
+    export_group,
     demo,
     settings,
 )

@@ -1,0 +1,125 @@
+"""The ``imaginecole export`` commands: a country's content for schools with no server."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import ScriptInfo
+from sqlalchemy.exc import OperationalError
+
+from imaginecole.commands import unreachable_database
+from imaginecole.exports.booklets import BookletError, plan_booklets, write_booklets
+from imaginecole.exports.from_bundle import BundleSourceError, bundle_app
+from imaginecole.schema import SchemaError, ensure_schema
+
+
+@click.group(
+    "export",
+    help="Write a country's content for schools with no server, from this server's database "
+    "or from signed bundles (--bundle, on any computer).",
+)
+def export_group() -> None:
+    pass
+
+
+def selection_options(command: Callable) -> Callable:
+    """Add the options that choose what to export: a country, then optional filters."""
+    options = [
+        click.option("--country", required=True, help="Country code, such as sn."),
+        click.option(
+            "--level", "levels", multiple=True, help="Only this class (code or slug; repeatable)."
+        ),
+        click.option(
+            "--subject", "subjects", multiple=True, help="Only this subject (slug; repeatable)."
+        ),
+        click.option(
+            "--language",
+            "languages",
+            multiple=True,
+            help="Language to export in (repeatable); the country's first by default.",
+        ),
+    ]
+    return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
+
+
+def source_options(command: Callable) -> Callable:
+    """Add the options that export from signed bundles instead of this server's database."""
+    options = [
+        click.option(
+            "--bundle",
+            "bundles",
+            multiple=True,
+            type=click.Path(path_type=Path),
+            help="Export from this bundle (or every bundle in this folder) with no server: a "
+            "full bundle, then the updates after it (repeatable).",
+        ),
+        click.option(
+            "--trust",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="A trust file (trust.toml) the bundles' signer must be in; without it, the "
+            "signer's fingerprint is shown to compare by phone.",
+        ),
+    ]
+    return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
+
+
+def say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@contextmanager
+def export_source(bundles: tuple[Path, ...], trust: Path | None) -> Iterator[Flask]:
+    """Run an export in an app context: on the bundles given, or on this server's database."""
+    if trust and not bundles:
+        raise click.UsageError("--trust checks bundles: give them with --bundle.")
+    info = click.get_current_context().ensure_object(ScriptInfo)
+    try:
+        if bundles:
+            with bundle_app(bundles, trust, info.create_app, say) as app, app.app_context():
+                yield app
+            return
+        app = current_app._get_current_object() if current_app else info.load_app()
+        with app.app_context():
+            try:
+                ensure_schema(app)
+            except SchemaError as error:
+                raise click.ClickException(str(error)) from error
+            except OperationalError as error:
+                raise unreachable_database(error) from None
+            yield app
+    except (BundleSourceError, BookletError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+@export_group.command(
+    "booklets",
+    help="Write one printable booklet (an HTML file to print or save as PDF from any browser) "
+    "per class and subject: cover, contents, every module with its worksheets and answers.",
+)
+@selection_options
+@source_options
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the booklets into (made if need be).",
+)
+def export_booklets(
+    country: str,
+    levels: tuple[str, ...],
+    subjects: tuple[str, ...],
+    languages: tuple[str, ...],
+    bundles: tuple[Path, ...],
+    trust: Path | None,
+    out: Path,
+) -> None:
+    with export_source(bundles, trust):
+        booklets = plan_booklets(country, levels, subjects, languages)
+        written = write_booklets(booklets, out, progress=say)
+    size = sum(path.stat().st_size for path in written)
+    click.echo(f"Wrote {len(written)} booklet(s) into {out} ({size / 1e6:.1f} MB).")
