@@ -38,6 +38,9 @@ PLACEHOLDER_SRC = re.compile(r'src="booklet-media/([0-9a-f]{64})"')
 # On paper a link cannot be followed: a wide image's link to its full file keeps the image only.
 IMAGE_LINK = re.compile(r'<a [^>]*href="booklet-media/[0-9a-f]{64}"[^>]*>(.*?)</a>', re.S)
 
+# The ids a lesson's exercises carry ("exercise-2") repeat from one lesson to the next.
+EXERCISE_ID = re.compile(r'\bid="(exercise-\d+)')
+
 Progress = Callable[[str], None]
 
 
@@ -115,7 +118,7 @@ def render_booklet(booklet: Booklet) -> str:
     for found in booklet.modules:
         module = queries.get_module_with_texts(found.uid)
         lessons = [
-            (lesson, text, paper.inline(html))
+            (lesson, text, own_ids(paper.inline(html), f"{module.uid}--{lesson.slug}"))
             for lesson, text, html in printed_lessons(
                 module, booklet.lang, paper.describe, render=True
             )
@@ -131,6 +134,11 @@ def render_booklet(booklet: Booklet) -> str:
         modules=modules,
         stylesheet=stylesheet,
     )
+
+
+def own_ids(html: str, prefix: str) -> str:
+    """Return a lesson's HTML with its exercises' ids made unique in a booklet of many lessons."""
+    return EXERCISE_ID.sub(lambda found: f'id="{prefix}--{found.group(1)}', html)
 
 
 def write_booklets(

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.accessibility import horizontal_overflow
+from tests.e2e.accessibility import audit, horizontal_overflow
 
 pytestmark = pytest.mark.browser
 
@@ -60,4 +60,14 @@ def test_a_booklet_from_a_file_prints_with_its_contents_and_images(
     pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
     # The cover, the contents, then the module from a sheet of its own.
     assert pages >= 3, pages
+    context.close()
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_a_booklet_read_on_a_phone_passes_axe(browser, booklets, lang):
+    context = browser.new_context(viewport={"width": 360, "height": 640})
+    page = context.new_page()
+    for name in ("mathematiques", "sciences"):  # a picture and formulas; exercises
+        page.goto((booklets / f"cm1-{name}-{lang}.html").as_uri())
+        audit(page)
     context.close()

@@ -77,6 +77,8 @@ def test_a_booklet_has_a_cover_contents_every_module_and_the_credits(booklets):
     assert "#zz-sciences-eau" in targets and "#zz-sciences-eau--evaporation" in targets
     assert set(t[1:] for t in targets) <= page.ids()  # every entry of the contents leads somewhere
     assert [a["id"] for a in page.named("article")] == ["zz-sciences-eau"]
+    every_id = [attrs["id"] for _name, attrs in page.tags if "id" in attrs]
+    assert len(every_id) == len(set(every_id))  # also the exercises' of every lesson
     lessons = [s for s in page.named("section") if "print-lesson" in s.get("class", "")]
     assert len(lessons) == 2 and targets.count("#zz-sciences-eau--exercices") == 1
     credits = html[html.index('<section class="booklet-credits"') :]
@@ -85,7 +87,7 @@ def test_a_booklet_has_a_cover_contents_every_module_and_the_credits(booklets):
 
 def test_exercises_are_worksheets_with_their_answer_key(booklets):
     html = (booklets / f"{SCIENCES}-fr.html").read_text("utf-8")
-    lesson = html[html.index('id="exercise-1"') :]
+    lesson = html[html.index('id="zz-sciences-eau--exercices--exercise-1"') :]
     assert "<form" not in html and "<input" not in lesson
     key = lesson[lesson.index('<section class="answer-key">') :]
     assert "4,5 L" in key and "4,5 L" not in lesson[: lesson.index('<section class="answer-key">')]
