@@ -126,7 +126,12 @@ def exported(out: Path, seconds: float, peak: int) -> Export:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     sizes = [path.stat().st_size for path in files]
     return Export(
-        round(seconds, 2), len(files), sum(sizes), max(sizes, default=0), digest.hexdigest()
+        round(seconds, 2),
+        round(peak / 1e6, 1),
+        len(files),
+        sum(sizes),
+        max(sizes, default=0),
+        digest.hexdigest(),
     )
 
 
