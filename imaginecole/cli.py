@@ -49,7 +49,6 @@ SECTIONS = (
             "submissions enroll",
             "submissions import",
             "report",
-            "export",
         ),
     ),
     (
@@ -66,6 +65,7 @@ SECTIONS = (
             "backup",
             "restore",
             "check",
+            "export",
             "settings",
         ),
     ),
@@ -88,6 +88,9 @@ class ImaginecoleGroup(FlaskGroup):
         click.version_option(
             package_name="imaginecole", prog_name="Imaginecole", message="%(prog)s %(version)s"
         )(self)
+        # Found without making the app of this machine's settings: exporting from a bundle
+        # makes a throwaway app of its own, on a laptop that may have no settings at all.
+        self.add_command(export_group)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         sections = [(heading, self.listed(ctx, paths)) for heading, paths in SECTIONS]
@@ -299,11 +302,11 @@ COMMANDS = (
     trust_group,
     submissions_group,
     report_group,
-    export_group,
     serve,
     backup_command,
     restore_command,
     check_command,
+    export_group,
     demo,
     settings,
 )

@@ -23,10 +23,11 @@ BLUEPRINT_SIDES = {
     "curriculum": NATIONAL,
     "coverage": NATIONAL,
     "review": NATIONAL,
-    "exports": NATIONAL,
     "submissions": SCHOOL,  # teachers write here; their outbox goes up to the national server
 }
 ENDPOINT_SIDES = {
+    "exports.build_zim": NATIONAL,
+    "exports.download_zim": NATIONAL,
     "bundles.publish": NATIONAL,
     "bundles.bundle_download": NATIONAL,
     "bundles.index": SCHOOL,

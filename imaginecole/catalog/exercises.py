@@ -7,18 +7,23 @@ Nothing is stored: the answer arrives in a form, is checked against the lesson's
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from imaginecole.content.models import LessonText, Module
+from imaginecole.content.models import Lesson, LessonText, Module
+from imaginecole.media.models import Asset
 from imaginecole.media.operations import describe
 from imaginecole.rendering.exercises import Feedback
-from imaginecole.rendering.markdown import render_markdown
+from imaginecole.rendering.markdown import ImageInfo, MediaLink, printable, render_markdown
 from sync.exercises import MAX_CHOICES, Exercise, Result, check, exercises_of
 
 # A form holds a few short answers; anything bigger is refused while it is read.
 MAX_FORM_BYTES = 16 * 1024
+
+# How an asset is shown in a lesson; None leaves its description in its place.
+MediaDescriber = Callable[[Asset], ImageInfo | MediaLink | None]
 
 
 def lesson_with_feedback(module: Module, text: LessonText) -> tuple[str, str] | None:
@@ -39,15 +44,31 @@ def lesson_with_feedback(module: Module, text: LessonText) -> tuple[str, str] | 
     return html, fragment.group(0) if fragment else ""
 
 
-def lesson_for_paper(module: Module, text: LessonText) -> str:
+def lesson_for_paper(
+    module: Module, text: LessonText, media: MediaDescriber = describe, *, render: bool = False
+) -> str:
     """Return the lesson's HTML for print: each exercise with lines to answer on, and an
     answer key after the lesson, so a teacher with no device for pupils hands out a worksheet.
+
+    ``media`` says how to show each asset on paper; a lesson without exercises keeps the HTML
+    rendered at load time unless ``render`` asks for it to be rendered with ``media``.
     """
-    if not exercises_of(text.markdown):
+    if not render and not exercises_of(text.markdown):
         return text.html
     by_sha = {asset.sha256: asset for asset in module.assets}
-    lookup = {target: describe(by_sha[sha]) for target, sha in text.media.items() if sha in by_sha}
+    lookup = {target: media(by_sha[sha]) for target, sha in text.media.items() if sha in by_sha}
     return render_markdown(text.markdown, lookup.get, lang=text.lang, corrections="key")
+
+
+def printed_lessons(
+    module: Module, lang: str, media: MediaDescriber = describe, *, render: bool = False
+) -> list[tuple[Lesson, LessonText, str]]:
+    """Return each lesson of a module with its text in ``lang`` and its HTML for paper."""
+    return [
+        (lesson, text, printable(lesson_for_paper(module, text, media, render=render)))
+        for lesson in module.lessons
+        for text in [lesson.text_in(lang)]
+    ]
 
 
 def _feedback(exercise: Exercise) -> Feedback:

@@ -8,12 +8,11 @@ from flask_babel import gettext as _
 
 from imaginecole.accounts.auth import changes_nothing
 from imaginecole.catalog import queries
-from imaginecole.catalog.exercises import lesson_for_paper, lesson_with_feedback
+from imaginecole.catalog.exercises import lesson_with_feedback, printed_lessons
 from imaginecole.catalog.offline import estimated_size, module_zip
 from imaginecole.catalog.structured import lesson_json_ld, module_json_ld
 from imaginecole.i18n import current_language
 from imaginecole.pages.cache import public_page
-from imaginecole.rendering.markdown import printable
 
 bp = Blueprint("catalog", __name__, url_prefix="/<lang>", template_folder="templates")
 
@@ -121,18 +120,12 @@ def readable_size(size: int) -> str:
 @public_page
 def print_module(uid: str):
     found = queries.get_module_with_texts(uid)
-    lang = current_language()
-    lessons = [
-        (lesson, text, printable(lesson_for_paper(found, text)))
-        for lesson in found.lessons
-        for text in [lesson.text_in(lang)]
-    ]
     return render_template(
         "catalog/print.html",
         module=found,
         country=found.country,
         level=found.levels[0],
-        lessons=lessons,
+        lessons=printed_lessons(found, current_language()),
     )
 
 

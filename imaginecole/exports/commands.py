@@ -1,12 +1,13 @@
-"""The ``imaginecole export …`` commands: thin wrappers of ``export_zim`` and ``export_site``.
+"""The ``imaginecole export …`` commands: a country's content for schools with no server.
 
 Each chooses the selection, then calls the export function with an output path and a
-progress printer; a wrapper that opens another instance first (a bundle on a laptop) can
-call the same functions.
+progress printer, in the app of this server's database or of a throwaway instance holding
+signed bundles (``--bundle``, on any computer).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -14,46 +15,104 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from flask import Flask, current_app
+from flask.cli import ScriptInfo
+from sqlalchemy.exc import OperationalError
 
-from imaginecole.commands import database_command
+from imaginecole.commands import unreachable_database
+from imaginecole.exports.booklets import BookletError, plan_booklets, write_booklets
+from imaginecole.exports.from_bundle import BundleSourceError, bundle_app
 from imaginecole.exports.pages import Progress
-from imaginecole.exports.selection import ExportError, Selection, choose
+from imaginecole.exports.selection import ExportError, choose
 from imaginecole.exports.site import export_site
 from imaginecole.exports.zim import export_zim
+from imaginecole.schema import SchemaError, ensure_schema
 
 
-@click.group("export", help="Write the catalogue of a country as a ZIM file or a static site.")
+@click.group(
+    "export",
+    help="Write a country's content for schools with no server (a ZIM file, a static site, "
+    "printable booklets), from this server's database or from signed bundles (--bundle).",
+)
 def export_group() -> None:
     pass
 
 
 def selection_options(command: Callable) -> Callable:
-    """Add the options that choose what an export holds."""
-    for option in reversed(
-        [
-            click.option("--country", required=True, help="Country code, e.g. sn."),
-            click.option(
-                "--level", "levels", multiple=True, help="A level (code or slug); repeat for more."
-            ),
-            click.option(
-                "--subject", "subjects", multiple=True, help="A subject (slug); repeat for more."
-            ),
-            click.option(
-                "--language",
-                type=click.Choice(["fr", "en", "ar"]),
-                help="Only modules readable in this language, and pages in it.",
-            ),
-        ]
-    ):
-        command = option(command)
-    return command
+    """Add the options that choose what to export: a country, then optional filters."""
+    options = [
+        click.option("--country", required=True, help="Country code, such as sn."),
+        click.option(
+            "--level", "levels", multiple=True, help="Only this class (code or slug; repeatable)."
+        ),
+        click.option(
+            "--subject", "subjects", multiple=True, help="Only this subject (slug; repeatable)."
+        ),
+        click.option(
+            "--language",
+            "languages",
+            multiple=True,
+            help="Language to export in (fr, en or ar); the country's first by default. "
+            "Booklets take several.",
+        ),
+    ]
+    return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
 
 
-def chosen(country: str, levels, subjects, language) -> Selection:
+def source_options(command: Callable) -> Callable:
+    """Add the options that export from signed bundles instead of this server's database."""
+    options = [
+        click.option(
+            "--bundle",
+            "bundles",
+            multiple=True,
+            type=click.Path(path_type=Path),
+            help="Export from this bundle (or every bundle in this folder) with no server: a "
+            "full bundle, then the updates after it (repeatable).",
+        ),
+        click.option(
+            "--trust",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="A trust file (trust.toml) the bundles' signer must be in; without it, the "
+            "signer's fingerprint is shown to compare by phone.",
+        ),
+    ]
+    return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
+
+
+def say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@contextmanager
+def export_source(bundles: tuple[Path, ...], trust: Path | None) -> Iterator[Flask]:
+    """Run an export in an app context: on the bundles given, or on this server's database."""
+    if trust and not bundles:
+        raise click.UsageError("--trust checks bundles: give them with --bundle.")
+    info = click.get_current_context().ensure_object(ScriptInfo)
     try:
-        return choose(country, tuple(levels), tuple(subjects), language)
-    except ExportError as error:
+        if bundles:
+            with bundle_app(bundles, trust, info.create_app, say) as app, app.app_context():
+                yield app
+            return
+        app = current_app._get_current_object() if current_app else info.load_app()
+        with app.app_context():
+            try:
+                ensure_schema(app)
+            except SchemaError as error:
+                raise click.ClickException(str(error)) from error
+            except OperationalError as error:
+                raise unreachable_database(error) from None
+            yield app
+    except (BundleSourceError, BookletError, ExportError) as error:
         raise click.ClickException(str(error)) from None
+
+
+def one_language(languages: tuple[str, ...], what: str) -> str | None:
+    """Return the language of a ZIM file or a site (None: the country's first); they hold one."""
+    if len(set(languages)) > 1:
+        raise click.UsageError(f"{what} holds one language: give --language once.")
+    return languages[0] if languages else None
 
 
 def stderr_progress(label: str) -> Progress:
@@ -86,40 +145,71 @@ def stdout_on_stderr() -> Iterator[None]:
 
 @export_group.command("zim", help="Write the published modules chosen as one ZIM file (Kiwix).")
 @selection_options
+@source_options
 @click.option(
     "--out", required=True, type=click.Path(path_type=Path), help="The ZIM file to write."
 )
-@database_command
-def export_zim_command(country, levels, subjects, language, out: Path) -> None:
-    selection = chosen(country, levels, subjects, language)
-    try:
-        with stdout_on_stderr():
-            report = export_zim(selection, out, stderr_progress("ZIM"))
-    except ExportError as error:
-        raise click.ClickException(str(error)) from None
-    finally:
-        click.echo("", err=True)  # ends the progress line
+def export_zim_command(country, levels, subjects, languages, bundles, trust, out: Path) -> None:
+    language = one_language(languages, "A ZIM file")
+    with export_source(bundles, trust):
+        selection = choose(country, levels, subjects, language)
+        try:
+            with stdout_on_stderr():
+                report = export_zim(selection, out, stderr_progress("ZIM"))
+        finally:
+            click.echo("", err=True)  # ends the progress line
+        modules = len(selection.modules)
     click.echo(
-        f"Wrote {out}: {len(selection.modules)} modules, {report.entries} entries, "
+        f"Wrote {out}: {modules} modules, {report.entries} entries, "
         f"{report.size / 1_000_000:.1f} MB."
     )
 
 
 @export_group.command("site", help="Write the published modules chosen as a folder of web pages.")
 @selection_options
+@source_options
 @click.option(
     "--out", required=True, type=click.Path(path_type=Path), help="The new folder to write."
 )
-@database_command
-def export_site_command(country, levels, subjects, language, out: Path) -> None:
-    selection = chosen(country, levels, subjects, language)
-    try:
-        report = export_site(selection, out, stderr_progress("Site"))
-    except ExportError as error:
-        raise click.ClickException(str(error)) from None
-    finally:
-        click.echo("", err=True)  # ends the progress line
+def export_site_command(country, levels, subjects, languages, bundles, trust, out: Path) -> None:
+    language = one_language(languages, "A site")
+    with export_source(bundles, trust):
+        selection = choose(country, levels, subjects, language)
+        try:
+            report = export_site(selection, out, stderr_progress("Site"))
+        finally:
+            click.echo("", err=True)  # ends the progress line
+        modules = len(selection.modules)
     click.echo(
-        f"Wrote {out}: {len(selection.modules)} modules, {report.files} files, "
+        f"Wrote {out}: {modules} modules, {report.files} files, "
         f"{report.size / 1_000_000:.1f} MB. Open {out / 'index.html'} in a browser."
     )
+
+
+@export_group.command(
+    "booklets",
+    help="Write one printable booklet (an HTML file to print or save as PDF from any browser) "
+    "per class and subject: cover, contents, every module with its worksheets and answers.",
+)
+@selection_options
+@source_options
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the booklets into (made if need be).",
+)
+def export_booklets(
+    country: str,
+    levels: tuple[str, ...],
+    subjects: tuple[str, ...],
+    languages: tuple[str, ...],
+    bundles: tuple[Path, ...],
+    trust: Path | None,
+    out: Path,
+) -> None:
+    with export_source(bundles, trust):
+        booklets = plan_booklets(country, levels, subjects, languages)
+        written = write_booklets(booklets, out, progress=say)
+    size = sum(path.stat().st_size for path in written)
+    click.echo(f"Wrote {len(written)} booklet(s) into {out} ({size / 1e6:.1f} MB).")
