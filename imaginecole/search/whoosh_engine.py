@@ -88,8 +88,12 @@ def make_schema() -> Schema:
 # ---------------------------------------------------------------------------- queries
 
 
-def _analyzed(schema: Schema, fieldname: str, text: str) -> list[str]:
-    return [token.text for token in schema[fieldname].analyzer(text)]
+def _analyzed(schema: Schema, fieldname: str, text: str) -> tuple[str, ...]:
+    # A title field is analysed as the text field of its language (make_schema): each word
+    # of a query is analysed once less per language.
+    if fieldname.startswith("title_"):
+        fieldname = "text_" + fieldname.removeprefix("title_")
+    return tuple(token.text for token in schema[fieldname].analyzer(text))
 
 
 def _alternatives(
