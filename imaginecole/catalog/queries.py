@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from flask import abort
+from flask_babel import force_locale
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -12,6 +13,7 @@ from imaginecole.content.models import Lesson, LessonText, Module, ModuleCompete
 from imaginecole.curriculum.models import Competency, Country, Level, Subject
 from imaginecole.extensions import db
 from imaginecole.i18n import LANGUAGE_NAMES
+from imaginecole.pages.generation import PerGeneration
 from imaginecole.templating import RESOURCE_TYPES
 from sync.course.chapters import natural_key
 from sync.text import fold_accents
@@ -156,32 +158,35 @@ def get_lesson(module: Module, slug: str) -> tuple[Lesson, Lesson | None, Lesson
     abort(404)
 
 
-def facet_labels(results, lang: str) -> dict[str, dict[str, str]]:
-    """Return display names for the facet values of search results."""
-    values = results.facets
-    codes = [str(v) for v, _ in values.get("country", [])]
-    level_tokens = [str(v) for v, _ in values.get("levels", [])]
-    subjects = [str(v) for v, _ in values.get("subject", [])]
-    labels: dict[str, dict[str, str]] = {
-        "country": {},
-        "levels": {},
-        "subject": {},
-        "lang": {},
-        "resource_type": {},
-    }
-    for country in db.session.scalars(select(Country).where(Country.code.in_(codes))):
-        labels["country"][country.code] = country.shown(lang).text
-    wanted = {tuple(token.split(":", 1)) for token in level_tokens if ":" in token}
-    if wanted:
-        for level in db.session.scalars(
-            select(Level).where(Level.country_code.in_({c for c, _ in wanted}))
-        ):
-            if (level.country_code, level.slug) in wanted:
-                labels["levels"][f"{level.country_code}:{level.slug}"] = (
-                    f"{level.code} ({level.country_code.upper()})"
-                )
-    for subject in db.session.scalars(select(Subject).where(Subject.slug.in_(subjects))):
-        labels["subject"].setdefault(subject.slug, subject.shown(lang).text)
-    labels["lang"] = dict(LANGUAGE_NAMES)
-    labels["resource_type"] = {code: str(name) for code, name in RESOURCE_TYPES.items()}
-    return labels
+def facet_labels(lang: str) -> dict[str, dict[str, str]]:
+    """Return the display names of every value a search facet can take, in ``lang``.
+
+    Worked out once per content generation: every search page shows them, and only a content
+    write (a new country, class or subject, a renamed one) changes them.
+    """
+    return _facet_labels(lang)
+
+
+def _all_facet_labels(lang: str) -> dict[str, dict[str, str]]:
+    with force_locale(lang):
+        return {
+            "country": {c.code: c.shown(lang).text for c in db.session.scalars(select(Country))},
+            "levels": {
+                f"{level.country_code}:{level.slug}": f"{level.code} ({level.country_code.upper()})"
+                for level in db.session.scalars(select(Level))
+            },
+            "subject": _subject_names(lang),
+            "lang": dict(LANGUAGE_NAMES),
+            "resource_type": {code: str(name) for code, name in RESOURCE_TYPES.items()},
+        }
+
+
+def _subject_names(lang: str) -> dict[str, str]:
+    names: dict[str, str] = {}
+    # Subjects of several countries may share a slug: the first one's name is shown.
+    for subject in db.session.scalars(select(Subject).order_by(Subject.id)):
+        names.setdefault(subject.slug, subject.shown(lang).text)
+    return names
+
+
+_facet_labels = PerGeneration(_all_facet_labels)

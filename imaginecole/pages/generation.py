@@ -12,10 +12,11 @@ from __future__ import annotations
 import secrets
 import threading
 import weakref
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
 
-from flask import Flask
-from sqlalchemy import Connection, Engine, event, inspect, select, update
+from flask import Flask, current_app
+from sqlalchemy import Connection, Engine, event, inspect, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from imaginecole.extensions import db
@@ -113,9 +114,51 @@ def _forget_bump(session: Session) -> None:
     session.info.pop(_BUMPED, None)
 
 
+_GENERATION_SQL = f"SELECT generation FROM {_STATE_TABLE.name} WHERE id = 1"
+
+
 def generation_in_session() -> int:
     """Return the generation as the current session's transaction sees it."""
-    return db.session.scalar(select(ContentState.generation).where(ContentState.id == 1)) or 0
+    session = db.session()
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # as a query would: pending writes move the generation on
+    # A plain statement: the ORM's machinery cost more than the read, on every page rendered.
+    row = session.connection().exec_driver_sql(_GENERATION_SQL).first()
+    return (row[0] if row else 0) or 0
+
+
+T = TypeVar("T")
+
+
+class PerGeneration(Generic[T]):
+    """A value worked out from the content once per generation and key, kept by each app.
+
+    ``compute(*key)`` reads the current session; its result is kept under the generation that
+    session's snapshot shows, so it never outlives the content it came from: the commit of any
+    content write moves the generation on, and the next call computes the value again. For
+    what many pages show and few writes change (the names of countries, classes, subjects).
+    """
+
+    def __init__(self, compute: Callable[..., T]) -> None:
+        self.compute = compute
+        self.lock = threading.Lock()
+
+    def __call__(self, *key: Hashable) -> T:
+        generation = generation_in_session()
+        kept = current_app.extensions.setdefault(f"imaginecole.per_generation.{id(self)}", {})
+        with self.lock:
+            if kept.get("generation") != generation:
+                kept.clear()
+                kept["generation"] = generation
+                kept["values"] = {}
+            values = kept["values"]
+            if key in values:
+                return values[key]
+        value = self.compute(*key)
+        with self.lock:
+            if kept.get("generation") == generation:
+                values[key] = value
+        return value
 
 
 class GenerationReader:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from html import escape
@@ -41,14 +42,9 @@ def make_snippet(body: str, stems: list[str], arabic: bool = False) -> str:
     accents: one regular-expression scan, where re-analysing every hit's whole text for
     highlighting (or folding it first) cost most of a query's time.
     """
-    stems = [s for s in stems if s]
-    if not stems:
+    pattern = _pattern(tuple(s for s in stems if s), arabic)
+    if pattern is None:
         return _shorten(body)
-    # French and English stems start words ("algorithm" in "algorithmes"); Arabic ones may
-    # follow a prefix ("مدرس" in "المدرسة").
-    lead = r"\w*" if arabic else r"\b"
-    alternatives = "|".join(_stem_pattern(s) for s in stems)
-    pattern = re.compile(lead + "(?:" + alternatives + r")\w*", re.IGNORECASE)
     first = pattern.search(body)
     if first is None:
         return _shorten(body)
@@ -67,6 +63,18 @@ def make_snippet(body: str, stems: list[str], arabic: bool = False) -> str:
         last = match.end()
     parts.append(escape(body[last:end]))
     return ("… " if start else "") + "".join(parts) + (" …" if end < len(body) else "")
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(stems: tuple[str, ...], arabic: bool) -> re.Pattern | None:
+    """Return the pattern marking ``stems``: built once for every hit of a query."""
+    if not stems:
+        return None
+    # French and English stems start words ("algorithm" in "algorithmes"); Arabic ones may
+    # follow a prefix ("مدرس" in "المدرسة").
+    lead = r"\w*" if arabic else r"\b"
+    alternatives = "|".join(_stem_pattern(s) for s in stems)
+    return re.compile(lead + "(?:" + alternatives + r")\w*", re.IGNORECASE)
 
 
 def _shorten(text: str, limit: int = 200) -> str:

@@ -55,5 +55,5 @@ def search_helpers():
 def page():
     query = query_from_request()
     results = search_index().search(query) if query.text.strip() or query.filters() else None
-    labels = facet_labels(results, current_language()) if results else {}
+    labels = facet_labels(current_language()) if results else {}
     return render_template("search/results.html", query=query, results=results, labels=labels)

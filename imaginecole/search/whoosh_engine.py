@@ -22,6 +22,7 @@ from whoosh import index as whoosh_index
 from whoosh import sorting
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.fields import ID, KEYWORD, STORED, TEXT, Schema
+from whoosh.filedb.filestore import FileStorage
 from whoosh.query import And, Every, NullQuery, Or, Phrase, Query, Term
 
 from imaginecole.search.analysis import ANALYZERS, exact_analyzer
@@ -88,8 +89,12 @@ def make_schema() -> Schema:
 # ---------------------------------------------------------------------------- queries
 
 
-def _analyzed(schema: Schema, fieldname: str, text: str) -> list[str]:
-    return [token.text for token in schema[fieldname].analyzer(text)]
+def _analyzed(schema: Schema, fieldname: str, text: str) -> tuple[str, ...]:
+    # A title field is analysed as the text field of its language (make_schema): each word
+    # of a query is analysed once less per language.
+    if fieldname.startswith("title_"):
+        fieldname = "text_" + fieldname.removeprefix("title_")
+    return tuple(token.text for token in schema[fieldname].analyzer(text))
 
 
 def _alternatives(
@@ -294,7 +299,7 @@ class WhooshIndex:
             try:
                 # exists_in reads the table of contents: a damaged one raises here already.
                 if whoosh_index.exists_in(self.directory):
-                    ix = whoosh_index.open_dir(self.directory)
+                    ix = _storage(self.directory).open_index()
                     with ix.searcher() as searcher:  # reads the table of contents and segments
                         searcher.doc_count()
                     return ix
@@ -639,6 +644,13 @@ class _PreferredFirstCategorizer(sorting.Categorizer):
 
     def key_for(self, matcher, segment_docnum: int) -> bool:
         return self.preferred not in self.values[self.offset + segment_docnum]
+
+
+def _storage(directory: Path) -> FileStorage:
+    # Without mmap: Whoosh copied each memory-mapped part of a segment it opened into a buffer
+    # of its own (BytesIO), so every worker process held a private copy of nearly the whole
+    # index. Read from files, the index stays in the system's page cache, once for all workers.
+    return FileStorage(str(directory), supports_mmap=False)
 
 
 def _folder_identity(directory: Path) -> tuple[int, int] | None:

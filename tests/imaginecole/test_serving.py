@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
+from imaginecole import serving
 from imaginecole.serving import MAX_DEFAULT_WORKERS, plan
 from tests.conftest import TEST_CONTENT, load_content, make_app
 from tests.live_server import start_server, stop_server
@@ -32,6 +33,16 @@ def test_settings_and_options_choose_workers_and_threads(tmp_path):
 def test_the_server_runs_several_processes_where_the_system_allows(tmp_path):
     how = plan(make_app(tmp_path), "127.0.0.1", 5000, None, None)
     assert how.server == ("gunicorn" if os.name == "posix" else "waitress")
+
+
+@pytest.mark.parametrize("missing", [OSError("no such library"), AttributeError("mallopt")])
+def test_memory_tuning_is_left_out_where_the_c_library_has_none(monkeypatch, missing):
+    # Windows, or a C library other than glibc (musl): the server starts all the same.
+    def load(name):
+        raise missing
+
+    monkeypatch.setattr(serving.ctypes, "CDLL", load)
+    serving.share_less_memory()
 
 
 def search_total(port: int, query: str) -> int:

@@ -156,6 +156,39 @@ def test_facets_are_plain_links(client):
     assert not any(tag == "script" or "onclick" in attrs for tag, attrs in page.tags)
 
 
+@pytest.mark.parametrize("page_cache_mb", [0, 64])
+def test_result_lines_and_facets_show_names_as_renamed(tmp_path, page_cache_mb):
+    """Names are kept per content state: a renamed subject, country or class shows at once."""
+    from sqlalchemy import select
+
+    from imaginecole.curriculum.models import Country, Level, Subject
+    from imaginecole.extensions import db
+
+    app = make_app(tmp_path / "data", PAGE_CACHE_MB=page_cache_mb)
+    load_content(app)
+    client = app.test_client()
+    before = get_page(client, "/fr/search?q=évaporation").html
+    assert "Zedland" in before
+    assert "CM1 (ZZ)" in before
+    with app.app_context():
+        subject = db.session.scalar(select(Subject).where(Subject.slug == "sciences"))
+        subject.name = {**subject.name, "fr": "Sciences de la nature"}
+        country = db.session.get(Country, "zz")
+        country.name = {**country.name, "fr": "Zédie"}
+        level = db.session.scalar(select(Level).where(Level.slug == "cm1"))
+        level.code = "CM-1"
+        db.session.commit()
+    after = get_page(client, "/fr/search?q=évaporation")
+    assert "Sciences de la nature" in after.html
+    assert "Zédie" in after.html and "Zedland" not in after.html
+    assert "CM-1 (ZZ)" in after.html and "CM1 (ZZ)" not in after.html
+    facet_names = {link["text"].strip() for link in after.links_in("facets")}
+    assert {"Sciences de la nature", "Zédie", "CM-1 (ZZ)"} <= facet_names
+    # Each language has its own names, from the same content state.
+    english = get_page(client, "/en/search?q=evaporation").html
+    assert "Science" in english and "Sciences de la nature" not in english
+
+
 def test_facet_link_narrows_the_results(client):
     page = get_page(client, "/fr/search?q=fractions")
     english = next(link for link in page.links_in("facets") if "language=en" in link["href"])
