@@ -583,12 +583,14 @@ class PostgresIndex:
                 conditions.append(f"{name} = :{name}")  # a field name of SearchQuery.filters
             parameters[name] = value
         # A match's rank is the sum of its postings' scores for the query's terms: ts_rank's
-        # order, read from the postings' index instead of unpacking each match's terms.
+        # order, read from the postings' index instead of unpacking each match's terms. Added
+        # as doubles, a few reals sum exactly, whatever their order: equal pages tie, and the
+        # id then orders them the same way every time.
         ranked, ranked_join, rank = "", "", "0"
         if tsquery is not None:
             ranked = """,
                 ranked AS (
-                    SELECT p.document, sum(p.score) AS score
+                    SELECT p.document, sum(CAST(p.score AS double precision)) AS score
                     FROM search_posting p JOIN matched m ON m.number = p.document
                     WHERE p.term = ANY(CAST(:terms AS text[]))
                     GROUP BY p.document
