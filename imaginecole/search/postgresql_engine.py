@@ -590,10 +590,9 @@ class PostgresIndex:
         if tsquery is not None:
             ranked = """,
                 ranked AS (
-                    SELECT p.document, sum(CAST(p.score AS double precision)) AS score
-                    FROM search_posting p JOIN matched m ON m.number = p.document
-                    WHERE p.term = ANY(CAST(:terms AS text[]))
-                    GROUP BY p.document
+                    SELECT document, sum(CAST(score AS double precision)) AS score
+                    FROM search_posting WHERE term = ANY(CAST(:terms AS text[]))
+                    GROUP BY document
                 )"""
             ranked_join = "LEFT JOIN ranked ON ranked.document = matched.number"
             rank = "coalesce(ranked.score, 0)"
