@@ -190,8 +190,10 @@ def _alternatives(lang: str, value: str, phrase: bool, used: set[str]) -> list[s
 
 @dataclass(frozen=True)
 class TsQuery:
+    """A query as PostgreSQL matches it, and the terms whose postings rank its matches."""
+
     text: str  # the tsquery literal
-    terms: list[str]  # every term it names: their postings rank its matches
+    terms: list[str]  # every term it names
 
 
 def build_tsquery(words: list[str], phrases: list[str], require_all: bool = True) -> TsQuery | None:
