@@ -9,8 +9,10 @@ lessons by default, made from the corpus lessons as in ``bench/search.py``):
   cluster this script starts (``tests/postgresql.py``) and always stops; then ``ANALYZE``, as
   autovacuum would do on a server;
 
-and times the same distinct queries, one at a time, on each: p50/p95 per query and the build
-rate, side by side. The goal for PostgreSQL: p50 under 20 ms at 50,000 lessons.
+and times the same distinct queries, one at a time, on each: p50/p95 per query, per kind of
+query (one word, two words, and those that fell back to a suggestion or to some of the words),
+the build rate and the load average, side by side. The machine may be shared: compare the
+engines by their ratios in one run. The goal for PostgreSQL: p50 under 20 ms at 50,000 lessons.
 
     .venv/bin/python bench/search_engines.py
     .venv/bin/python bench/search_engines.py --synthetic 2000 --queries 100
@@ -19,6 +21,8 @@ rate, side by side. The goal for PostgreSQL: p50 under 20 ms at 50,000 lessons.
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +32,14 @@ from pathlib import Path
 
 # Run as `python bench/search_engines.py`: the modules beside this script must be importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_CORPUS, REPO_ROOT, log, open_app, remove_unless_kept  # noqa: E402
+from common import (  # noqa: E402
+    DEFAULT_CORPUS,
+    REPO_ROOT,
+    log,
+    open_app,
+    percentile_ms,
+    remove_unless_kept,
+)
 from search import (  # noqa: E402
     Latency,
     corpus_documents,
@@ -36,10 +47,12 @@ from search import (  # noqa: E402
     import_corpus,
     make_queries,
     synthetic_documents,
-    time_queries,
 )
 
 sys.path.insert(0, str(REPO_ROOT))  # run as a script from anywhere
+
+
+KINDS = ("one word", "two words", "fallback")
 
 
 @dataclass
@@ -51,6 +64,47 @@ class EngineRun:
     lessons_per_s: float
     size_mb: float
     latency: Latency
+    by_kind: dict[str, Latency]
+    load: float  # the one-minute load average at the end of the queries
+
+
+def query_kind(text: str, results) -> str:
+    """Return the kind of a query, as the bench reports them: see ``KINDS``."""
+    if results.corrected or results.partial or results.suggestion:
+        return "fallback"
+    return "one word" if len(text.split()) == 1 else "two words"
+
+
+def latency(times: list[float], with_results: int) -> Latency:
+    times = sorted(times)
+    return Latency(
+        queries=len(times),
+        p50_ms=percentile_ms(times, 0.50),
+        p95_ms=percentile_ms(times, 0.95),
+        mean_ms=round(statistics.mean(times) * 1000, 2) if times else None,
+        max_ms=percentile_ms(times, 1.0),
+        with_results=with_results,
+    )
+
+
+def time_queries(index, queries: list[str]) -> tuple[Latency, dict[str, Latency], float]:
+    """Time each query once, as the search page asks it; return all, per kind, and the load."""
+    from imaginecole.search import SearchQuery
+
+    for text in queries[:20]:  # warm up: open the index, fill the operating system's cache
+        index.search(SearchQuery(text=text, prefer_lang="fr"))
+    times: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    found: dict[str, int] = dict.fromkeys(KINDS, 0)
+    for text in queries:
+        started = time.perf_counter()
+        results = index.search(SearchQuery(text=text, prefer_lang="fr"))
+        seconds = time.perf_counter() - started
+        kind = query_kind(text, results)
+        times[kind].append(seconds)
+        found[kind] += results.total > 0
+    every = [seconds for kind in KINDS for seconds in times[kind]]
+    by_kind = {kind: latency(times[kind], found[kind]) for kind in KINDS if times[kind]}
+    return latency(every, sum(found.values())), by_kind, os.getloadavg()[0]
 
 
 def whoosh_run(work: Path, corpus_docs, lessons: int, queries: list[str]) -> EngineRun:
@@ -60,10 +114,10 @@ def whoosh_run(work: Path, corpus_docs, lessons: int, queries: list[str]) -> Eng
     started = time.perf_counter()
     documents = index.rebuild(synthetic_documents(corpus_docs, lessons, seed=lessons))
     seconds = time.perf_counter() - started
-    latency = time_queries(index, queries)
+    timed = time_queries(index, queries)
     index.close()
     size = folder_mb(index.directory)
-    return EngineRun("whoosh", lessons, documents, seconds, lessons / seconds, size, latency)
+    return EngineRun("whoosh", lessons, documents, seconds, lessons / seconds, size, *timed)
 
 
 def postgresql_run(
@@ -97,11 +151,11 @@ def postgresql_run(
                     "WHERE c.relname LIKE 'search_%' AND c.relkind = 'r'"
                 )
             )
-        latency = time_queries(index, queries)
+        timed = time_queries(index, queries)
         db.session.remove()
         db.engine.dispose()
     return EngineRun(
-        "postgresql", lessons, documents, seconds, lessons / seconds, float(size) / 1e6, latency
+        "postgresql", lessons, documents, seconds, lessons / seconds, float(size) / 1e6, *timed
     )
 
 
@@ -109,7 +163,7 @@ def describe(run: EngineRun) -> str:
     """Return one run's figures in a line, shown as soon as it is measured."""
     return (
         f"built at {run.lessons_per_s:.1f} lessons/s; p50 {run.latency.p50_ms} ms, "
-        f"p95 {run.latency.p95_ms} ms"
+        f"p95 {run.latency.p95_ms} ms; load average {run.load:.2f}"
     )
 
 
@@ -127,6 +181,14 @@ def print_report(runs: list[EngineRun]) -> None:
             f"{run.lessons_per_s:>11.1f}{run.size_mb:>8.1f}{lat.queries:>9}{lat.with_results:>7}"
             f"{lat.p50_ms:>9.2f}{lat.p95_ms:>9.2f}{lat.max_ms:>9.2f}"
         )
+    print()
+    print("  Per kind of query (p50 / p95 ms, queries), and the load average after them")
+    for run in runs:
+        kinds = "  ".join(
+            f"{kind}: {lat.p50_ms:.1f} / {lat.p95_ms:.1f} ({lat.queries})"
+            for kind, lat in run.by_kind.items()
+        )
+        print(f"  {run.lessons:>8}  {run.engine:<11}{kinds}  load {run.load:.2f}")
     by_size: dict[int, dict[str, EngineRun]] = {}
     for run in runs:
         by_size.setdefault(run.lessons, {})[run.engine] = run
@@ -140,6 +202,13 @@ def print_report(runs: list[EngineRun]) -> None:
                 f"p95 {pg.latency.p95_ms / wh.latency.p95_ms:.2f}x, "
                 f"build rate {pg.lessons_per_s / wh.lessons_per_s:.2f}x"
             )
+            for kind in KINDS:
+                if kind in pg.by_kind and kind in wh.by_kind:
+                    print(
+                        f"  {'':>8}  {kind}: p50 "
+                        f"{pg.by_kind[kind].p50_ms / wh.by_kind[kind].p50_ms:.2f}x, "
+                        f"p95 {pg.by_kind[kind].p95_ms / wh.by_kind[kind].p95_ms:.2f}x"
+                    )
     print()
     print("Goal: PostgreSQL p50 under 20 ms at 50,000 lessons on this machine.")
 

@@ -7,7 +7,7 @@ PostgreSQL fills them; on SQLite they exist, empty, so that both databases have 
 
 from __future__ import annotations
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import REAL, Identity, Index, Integer, PrimaryKeyConstraint, String, Text
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,6 +34,8 @@ class SearchDocument(db.Model):
 
     __table_args__ = (Index("ix_search_document_terms", "terms", postgresql_using="gin"),)
     id: Mapped[str] = mapped_column(Text, primary_key=True)
+    # A short key for the postings (``SearchPosting``), never reused.
+    number: Mapped[int] = mapped_column(Integer, Identity(), unique=True)
     module_uid: Mapped[str] = mapped_column(String(120), index=True)
     kind: Mapped[str] = mapped_column(String(10))
     lesson_slug: Mapped[str] = mapped_column(String(80))
@@ -46,6 +48,21 @@ class SearchDocument(db.Model):
     module_title: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     terms: Mapped[str] = mapped_column(TERMS)
+
+
+class SearchPosting(db.Model):
+    """A term of a document, and what it adds to the document's rank for a query holding it.
+
+    One row per term of each document's ``terms``; the key's index lists a term's documents
+    with their scores, so a search ranks its matches from the rows of its own terms instead of
+    unpacking every match's terms (docs/decisions.md, 32).
+    """
+
+    # The score rides in the key's index: a term's rows are read from the index alone.
+    __table_args__ = (PrimaryKeyConstraint("term", "document", postgresql_include=["score"]),)
+    term: Mapped[str] = mapped_column(Text)
+    document: Mapped[int] = mapped_column(Integer)  # SearchDocument.number
+    score: Mapped[float] = mapped_column(REAL)
 
 
 class SearchWord(db.Model):

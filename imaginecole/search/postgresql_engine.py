@@ -6,7 +6,9 @@ in the transaction of the content it follows, so every host sees both at once af
 engine (``analysis``: elisions, accents, stemming, stop words of French, English and Arabic), so
 a query finds the same pages on a school server and on the national one; PostgreSQL stores the
 terms with their positions (``tsvector``), matches them (``tsquery``: phrases are ``<->``),
-ranks, counts facets, and proposes spellings with ``pg_trgm``.
+counts facets, and proposes spellings with ``pg_trgm``. Each term of a document also has a row
+in ``search_posting`` with what it adds to the document's rank, so a search ranks its matches
+from the rows of its own terms (docs/decisions.md, 32).
 
 Only this module writes SQL for search. What a person typed never reaches SQL as syntax: it
 becomes terms of the analysis, each quoted, or bound parameters.
@@ -47,15 +49,15 @@ from imaginecole.search.query import (
 from imaginecole.search.snippets import make_snippet
 
 LANGUAGES = ("fr", "en", "ar")
-# Raise when analysis.py changes what a word becomes: the index is then rebuilt at start.
-ANALYSIS_VERSION = "1"
+# Raise when analysis.py changes what a word becomes, or when what the index keeps of a document
+# changes (2: the postings): the index is then rebuilt at start.
+ANALYSIS_VERSION = "2"
 TERMS = {"fr": french_term, "en": english_term, "ar": arabic_term}
-# ts_rank's weights, in its order {D, C, B, A}: the text (D), words as written (C), the title (A),
-# in the proportions of the Whoosh engine's field boosts (text 1, exact 1.5, title 4).
-RANK_WEIGHTS = "{0.25, 0.375, 0, 1.0}"
-# No division by the length: the page that teaches a subject is often the longest about it
-# (on the relevance cases, dividing by 1 + log(length) lost four of them, by length forty).
-RANK_NORMALIZATION = 0
+# The weight of a term's position: the text (D), words as written (C), the title (A), in the
+# proportions of the Whoosh engine's field boosts (text 1, exact 1.5, title 4); B is unused.
+WEIGHTS = {"A": 1.0, "B": 0.0, "C": 0.375, "D": 0.25}
+# pi^2/6, the sum of 1/n^2: ts_rank divides a term's weighted sum by it.
+SERIES_LIMIT = 1.64493406685
 MAX_POSITIONS = 256  # per term and document, as PostgreSQL keeps at most
 MAX_POSITION = 16383  # a greater position is stored as this one
 # Longer "words" (a pasted hash, base64) are nobody's search; PostgreSQL refuses terms over 2 kB.
@@ -104,38 +106,66 @@ def analysis_language(lang: str) -> str:
     return lang if lang in LANGUAGES else "fr"
 
 
-def document_terms(doc: Document) -> str:
-    """Return the tsvector literal of ``doc``: its terms, positions and weights.
+Positions = list[tuple[int, str]]  # (position, weight letter), in order
+
+
+def document_terms(doc: Document) -> dict[str, Positions]:
+    """Return the terms of ``doc``, each with its positions and their weights.
 
     Stemmed terms are ``fr:stem`` (weight A in the title, D in the text: body and extra),
     words as written ``fr=mot`` (weight C, title, body and extra, as the Whoosh exact field).
     """
     lang = analysis_language(doc.lang)
     stem = TERMS[lang]
-    stems: dict[str, list[str]] = {}
+    terms: dict[str, Positions] = {}
     title = _words_as_terms(stem, doc.title)
-    _add_positions(stems, title, 1, "A")
+    _add_positions(terms, f"{lang}:", title, 1, "A")
     text_ = _words_as_terms(stem, f"{doc.body}\n{doc.extra}")
-    _add_positions(stems, text_, len(title) + TITLE_GAP, "D")
-    exact: dict[str, list[str]] = {}
+    _add_positions(terms, f"{lang}:", text_, len(title) + TITLE_GAP, "D")
     written = f"{doc.title}\n{doc.body}\n{doc.extra}"
-    _add_positions(exact, _words_as_terms(EXACT_TERMS[lang], written), 1, "C")
+    _add_positions(terms, f"{lang}=", _words_as_terms(EXACT_TERMS[lang], written), 1, "C")
+    return terms
+
+
+def _add_positions(
+    positions: dict[str, Positions], prefix: str, terms: list[str], start: int, weight: str
+) -> None:
+    """Add each term's position (from ``start``) and weight, as a tsvector keeps them.
+
+    At most ``MAX_POSITIONS`` per term, and positions past ``MAX_POSITION`` become one.
+    """
+    for position, term in enumerate(terms, start):
+        found = positions.setdefault(prefix + term, [])
+        position = min(position, MAX_POSITION)
+        if len(found) < MAX_POSITIONS and not (found and found[-1][0] == position):
+            found.append((position, weight))
+
+
+def tsvector_literal(terms: dict[str, Positions]) -> str:
+    """Return the tsvector literal of ``document_terms``."""
     return " ".join(
-        [
-            *(f"{_quoted(f'{lang}:{term}')}:{','.join(at)}" for term, at in stems.items()),
-            *(f"{_quoted(f'{lang}={term}')}:{','.join(at)}" for term, at in exact.items()),
-        ]
+        f"{_quoted(term)}:{','.join(f'{position}{weight}' for position, weight in at)}"
+        for term, at in terms.items()
     )
 
 
-def _add_positions(positions: dict[str, list[str]], terms: list[str], start: int, weight: str):
-    """Add each term's position (from ``start``) and weight, up to what a tsvector keeps."""
-    for position, term in enumerate(terms, start):
-        found = positions.get(term)
-        if found is None:
-            positions[term] = found = []
-        if len(found) < MAX_POSITIONS:
-            found.append(f"{min(position, MAX_POSITION)}{weight}")
+def term_score(positions: Positions) -> float:
+    """Return what a term adds to the rank of a document holding it at ``positions``.
+
+    PostgreSQL's ``ts_rank`` (no normalization) counts a term so: its highest weight, plus
+    every other position's weight divided by the square of the position's rank among the
+    term's (1, 4, 9 …), over pi^2/6. A title word counts most, each further mention less. For
+    a query of several terms (any of them, or alternatives as ours are) it adds the terms'
+    scores and divides by how many the query has: the same order as adding the scores here.
+    No division by the document's length: the page that teaches a subject is often the
+    longest about it (on the relevance cases, dividing by 1 + log(length) lost four of them,
+    by the length forty).
+    """
+    weights = [WEIGHTS[weight] for _, weight in positions]
+    top = max(weights)
+    top_rank = weights.index(top) + 1
+    series = sum(weight / (rank * rank) for rank, weight in enumerate(weights, start=1))
+    return (top + series - top / (top_rank * top_rank)) / SERIES_LIMIT
 
 
 def _phrase_or_term(lexemes: list[str], phrase: bool) -> str:
@@ -144,19 +174,30 @@ def _phrase_or_term(lexemes: list[str], phrase: bool) -> str:
     return "(" + (" <-> " if phrase else " & ").join(lexemes) + ")"
 
 
-def _alternatives(lang: str, value: str, phrase: bool) -> list[str]:
-    """Return the ways ``value`` can match documents of ``lang``; [] if it means nothing there."""
+def _alternatives(lang: str, value: str, phrase: bool, used: set[str]) -> list[str]:
+    """Return the ways ``value`` can match documents of ``lang``; [] if it means nothing there.
+
+    Add the terms they name to ``used``.
+    """
     alternatives = []
     for term, mark in ((TERMS[lang], ":"), (EXACT_TERMS[lang], "=")):
-        terms = _words_as_terms(term, value)
+        terms = [f"{lang}{mark}{t}" for t in _words_as_terms(term, value)]
         if terms:
-            lexemes = [_quoted(f"{lang}{mark}{t}") for t in terms]
-            alternatives.append(_phrase_or_term(lexemes, phrase))
+            used.update(terms)
+            alternatives.append(_phrase_or_term([_quoted(t) for t in terms], phrase))
     return alternatives
 
 
-def build_tsquery(words: list[str], phrases: list[str], require_all: bool = True) -> str | None:
-    """Return the tsquery literal the Whoosh engine's ``build_query`` would mean, or None.
+@dataclass(frozen=True)
+class TsQuery:
+    """A query as PostgreSQL matches it, and the terms whose postings rank its matches."""
+
+    text: str  # the tsquery literal
+    terms: list[str]  # every term it names
+
+
+def build_tsquery(words: list[str], phrases: list[str], require_all: bool = True) -> TsQuery | None:
+    """Return the tsquery the Whoosh engine's ``build_query`` would mean, or None.
 
     Each language's part asks only for the words that mean something in it (a stop word of
     that language asks nothing of its documents); short words that are a stop word anywhere
@@ -166,15 +207,16 @@ def build_tsquery(words: list[str], phrases: list[str], require_all: bool = True
         w for w in words if len(w) > 3 or all(_words_as_terms(TERMS[lang], w) for lang in LANGUAGES)
     ]
     per_language = []
+    used: set[str] = set()
     for lang in LANGUAGES:
         parts = [
             "(" + " | ".join(found) + ")"
             for value, phrase in [(w, False) for w in words] + [(p, True) for p in phrases]
-            if (found := _alternatives(lang, value, phrase))
+            if (found := _alternatives(lang, value, phrase, used))
         ]
         if parts:
             per_language.append("(" + (" & " if require_all else " | ").join(parts) + ")")
-    return " | ".join(per_language) if per_language else None
+    return TsQuery(" | ".join(per_language), sorted(used)) if per_language else None
 
 
 def query_stems(lang: str, words: list[str], phrases: list[str]) -> list[str]:
@@ -201,16 +243,39 @@ _INSERT_DOCUMENT = text(
         subject, resource_type, title, module_title, body, terms)
     VALUES (:id, :module_uid, :kind, :lesson_slug, :lang, :country, :levels, :subject,
         :resource_type, :title, :module_title, :body, CAST(:terms AS tsvector))
-    ON CONFLICT (id) DO UPDATE SET module_uid = excluded.module_uid, kind = excluded.kind,
-        lesson_slug = excluded.lesson_slug, lang = excluded.lang, country = excluded.country,
-        levels = excluded.levels, subject = excluded.subject,
-        resource_type = excluded.resource_type, title = excluded.title,
-        module_title = excluded.module_title, body = excluded.body, terms = excluded.terms
+    """
+)
+# Documents are known by their id in the batch, by their number in the postings.
+_INSERT_POSTINGS = text(
+    """
+    INSERT INTO search_posting (term, document, score)
+    SELECT p.term, d.number, p.score
+    FROM unnest(CAST(:ids AS text[]), CAST(:terms AS text[]), CAST(:scores AS real[]))
+         AS p (id, term, score)
+    JOIN search_document d ON d.id = p.id
     """
 )
 
 
-def _row(doc: Document) -> dict:
+def _delete_documents(connection: Connection, condition: str, parameters: dict) -> None:
+    """Delete the documents ``d`` meeting ``condition``, and their postings.
+
+    A document's postings are found by its terms, through the postings' key: no other index.
+    """
+    connection.execute(
+        text(
+            "DELETE FROM search_posting p USING search_document d, unnest(d.terms) AS l "
+            f"WHERE {condition} AND p.term = l.lexeme AND p.document = d.number"  # noqa: S608
+        ),
+        parameters,
+    )
+    connection.execute(
+        text(f"DELETE FROM search_document d WHERE {condition}"),  # noqa: S608 (ours)
+        parameters,
+    )
+
+
+def _row(doc: Document, terms: dict[str, Positions]) -> dict:
     return {
         "id": doc.id,
         "module_uid": doc.module_uid,
@@ -224,7 +289,7 @@ def _row(doc: Document) -> dict:
         "title": doc.title,
         "module_title": doc.module_title,
         "body": doc.body,
-        "terms": document_terms(doc),
+        "terms": tsvector_literal(terms),
     }
 
 
@@ -271,9 +336,7 @@ def write_changes(
             ),
             {"langs": [lang for lang, _ in batch], "words": [word for _, word in batch]},
         )
-    connection.execute(
-        text("DELETE FROM search_document WHERE module_uid = ANY(:uids)"), {"uids": uids}
-    )
+    _delete_documents(connection, "d.module_uid = ANY(:uids)", {"uids": uids})
     connection.execute(text("DELETE FROM search_module WHERE uid = ANY(:uids)"), {"uids": uids})
     _insert(connection, (doc for docs in documents.values() for doc in docs))
     connection.execute(
@@ -291,7 +354,17 @@ def _insert(connection: Connection, documents: Iterable[Document]) -> int:
     """Insert ``documents`` and their modules' fingerprints; return the document count."""
     count = 0
     for batch in _batches(documents):
-        connection.execute(_INSERT_DOCUMENT, [_row(doc) for doc in batch])
+        unique = {doc.id: doc for doc in batch}  # a document given twice: the last one
+        terms = {doc.id: document_terms(doc) for doc in unique.values()}
+        _delete_documents(connection, "d.id = ANY(:ids)", {"ids": list(unique)})
+        connection.execute(_INSERT_DOCUMENT, [_row(doc, terms[doc.id]) for doc in unique.values()])
+        postings: dict[str, list] = {"ids": [], "terms": [], "scores": []}
+        for doc_id, found in terms.items():
+            for term, positions in found.items():
+                postings["ids"].append(doc_id)
+                postings["terms"].append(term)
+                postings["scores"].append(term_score(positions))
+        connection.execute(_INSERT_POSTINGS, postings)
         fingerprints = {doc.module_uid: doc.fingerprint for doc in batch}
         connection.execute(
             text(
@@ -428,7 +501,7 @@ class PostgresIndex:
         """
         connection = self.session.connection()
         try:
-            for table in ("search_document", "search_module", "search_word"):
+            for table in ("search_posting", "search_document", "search_module", "search_word"):
                 connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (our names)
             count = 0
 
@@ -494,7 +567,7 @@ class PostgresIndex:
     def _run(
         self,
         connection: Connection,
-        tsquery: str | None,
+        tsquery: TsQuery | None,
         words: list[str],
         phrases: list[str],
         results: SearchResults,
@@ -504,20 +577,28 @@ class PostgresIndex:
         conditions, parameters = [], {}
         if tsquery is not None:
             conditions.append("terms @@ CAST(:tsquery AS tsquery)")
-            parameters["tsquery"] = tsquery
+            parameters.update(tsquery=tsquery.text, terms=tsquery.terms)
         for name, value in query.filters().items():
             if name == "levels":
                 conditions.append(":levels = ANY(string_to_array(levels, ','))")
             else:
                 conditions.append(f"{name} = :{name}")  # a field name of SearchQuery.filters
             parameters[name] = value
-        rank = (
-            f"ts_rank(CAST(:weights AS real[]), terms, CAST(:tsquery AS tsquery), "
-            f"{RANK_NORMALIZATION})"
-            if tsquery is not None
-            else "0"
-        )
-        parameters["weights"] = RANK_WEIGHTS
+        # A match's rank is the sum of its postings' scores for the query's terms: ts_rank's
+        # order, read from the postings' index instead of unpacking each match's terms. Added
+        # as doubles, a few reals sum exactly, whatever their order: equal pages tie, and the
+        # id then orders them the same way every time.
+        ranked, ranked_join, rank = "", "", "0"
+        if tsquery is not None:
+            ranked = """,
+                ranked AS (
+                    SELECT p.document, sum(CAST(p.score AS double precision)) AS score
+                    FROM search_posting p JOIN matched m ON m.number = p.document
+                    WHERE p.term = ANY(CAST(:terms AS text[]))
+                    GROUP BY p.document
+                )"""
+            ranked_join = "LEFT JOIN ranked ON ranked.document = matched.number"
+            rank = "coalesce(ranked.score, 0)"
         page = max(1, query.page)
         parameters.update(
             prefer=query.prefer_lang if query.prefer_lang in LANGUAGES else "",
@@ -534,21 +615,27 @@ class PostgresIndex:
         # The planner takes a row's terms for cheap to test, but they are stored apart (TOAST)
         # and a sequential scan unpacks every row's to match them: 10 times the time of the
         # GIN index on a common word at 10,000 lessons. Without terms, there is only the scan.
+        # It also takes the matches for fewer than they are, and sorted the postings and the
+        # matches for a merge join: 58 of 62 ms at 50,000 lessons, where hashing the matches
+        # and probing them with the postings takes 8.
         connection.execute(
-            text("SELECT set_config('enable_seqscan', :scan, true)"),
+            text(
+                "SELECT set_config('enable_seqscan', :scan, true), "
+                "set_config('enable_mergejoin', 'off', true)"
+            ),
             {"scan": "on" if tsquery is None else "off"},
         )
         rows = connection.execute(
             text(
                 f"""
                 WITH matched AS MATERIALIZED (
-                    SELECT id, kind, lang, country, levels, subject, resource_type,
-                           {rank} AS rank
+                    SELECT number, id, kind, lang, country, levels, subject, resource_type
                     FROM search_document WHERE {" AND ".join(conditions)}
-                ),
+                ){ranked},
                 page AS (
-                    SELECT id, lang = :prefer AS preferred, rank FROM matched
-                    ORDER BY lang = :prefer DESC, rank DESC, id
+                    SELECT id, lang = :prefer AS preferred, {rank} AS rank
+                    FROM matched {ranked_join}
+                    ORDER BY preferred DESC, rank DESC, id
                     LIMIT :limit OFFSET :offset
                 )
                 SELECT '' AS facet, id AS value,

@@ -11,6 +11,7 @@ import shutil
 
 import pytest
 import sqlalchemy
+from alembic import command
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -18,10 +19,11 @@ from imaginecole.app import create_app
 from imaginecole.config import SettingError, search_engine_for
 from imaginecole.content.operations import load_tree
 from imaginecole.extensions import db
-from imaginecole.schema import SchemaError, ensure_schema
+from imaginecole.schema import SchemaError, ensure_schema, run_alembic
 from imaginecole.search import search_index
+from imaginecole.search.indexing import sync_index
 from imaginecole.search.interface import SearchQuery
-from imaginecole.search.postgresql_engine import PostgresIndex, edit_distance
+from imaginecole.search.postgresql_engine import WEIGHTS, PostgresIndex, edit_distance
 from imaginecole.search.whoosh_engine import WhooshIndex
 from sync.content import read_content
 from tests import conftest as suite
@@ -89,6 +91,84 @@ def test_the_commit_writes_the_index_before_anyone_sees_the_content(app):
             "zz-sciences-eau",
             "zz-histoire-royaume",
         }
+
+
+@needs_postgresql
+def test_the_postings_rank_as_postgresql_ranks(app):
+    # A term's posting adds to a match's rank what ts_rank counts for it: one term's score is
+    # ts_rank's for that term, several terms' sum is ts_rank's times their number.
+    load(app, TEST_CONTENT)
+    weights = "{" + ", ".join(str(WEIGHTS[letter]) for letter in "DCBA") + "}"
+    with app.app_context(), db.engine.connect() as connection:
+        postings, terms = connection.execute(
+            sqlalchemy.text(
+                "SELECT (SELECT count(*) FROM search_posting), "
+                "(SELECT sum(length(terms)) FROM search_document)"
+            )
+        ).one()
+        assert postings == terms > 100  # one posting for each term of each document
+        compared = connection.execute(
+            sqlalchemy.text(
+                """
+                WITH pairs AS (
+                    SELECT d.number, d.terms, array_agg(p.term) AS names, sum(p.score) AS total
+                    FROM search_document d JOIN search_posting p ON p.document = d.number
+                    WHERE p.term IN ('fr:eau', 'fr=eau', 'fr:mare', 'fr:evapor', 'fr:fraction')
+                    GROUP BY d.number, d.terms
+                )
+                SELECT total, cardinality(names) * ts_rank(CAST(:weights AS real[]), terms,
+                    CAST(array_to_string(ARRAY(SELECT quote_literal(name) FROM unnest(names)
+                    AS name), ' | ') AS tsquery), 0)
+                FROM pairs
+                """
+            ),
+            {"weights": weights},
+        ).all()
+    assert len(compared) >= 3 and any(total > 0.5 for total, _ in compared)
+    for total, ts_rank in compared:
+        assert total == pytest.approx(ts_rank, rel=1e-5)
+
+
+@needs_postgresql
+def test_an_index_written_before_the_postings_is_rebuilt_at_the_next_start(tmp_path):
+    # A national server upgraded from the schema before the postings keeps its documents,
+    # numbered, until the start's sync rebuilds the index with the postings.
+    data_dir = tmp_path / "data"
+    app = create_app({"DATA_DIR": str(data_dir), "TESTING": True, **database_config(data_dir)})
+    with app.app_context(), db.engine.connect() as connection:
+        connection.execute(sqlalchemy.text("DROP TABLE search_posting"))
+        connection.execute(sqlalchemy.text("DELETE FROM alembic_version"))
+        run_alembic(connection, command.stamp, "f3b8d2a6c914")
+        connection.execute(sqlalchemy.text("ALTER TABLE search_document DROP COLUMN number"))
+        for number in (1, 2):  # as the engine of that schema wrote them
+            connection.execute(
+                sqlalchemy.text(
+                    "INSERT INTO search_document (id, module_uid, kind, lesson_slug, lang, "
+                    "country, levels, subject, resource_type, title, module_title, body, terms) "
+                    "VALUES (:id, 'zz-old', 'lesson', :slug, 'fr', 'zz', '', 'sciences', "
+                    "'lesson', 'Ancienne', 'Ancien', 'mare', CAST(:terms AS tsvector))"
+                ),
+                {
+                    "id": f"lesson:zz-old:l{number}:fr",
+                    "slug": f"l{number}",
+                    "terms": "'fr:mar':1D 'fr=mare':1C",
+                },
+            )
+        connection.execute(
+            sqlalchemy.text("INSERT INTO search_state (id, analysis) VALUES (1, '1')")
+        )
+        connection.commit()
+    ensure_schema(app)
+    with app.app_context(), db.engine.connect() as connection:
+        numbers = connection.scalars(sqlalchemy.text("SELECT number FROM search_document"))
+        assert len(set(numbers)) == 2  # PostgreSQL numbered the rows there
+        assert search_index().needs_rebuild()
+    load(app, TEST_CONTENT)
+    with app.app_context():
+        assert sync_index().rebuilt
+    assert found(app, "mare") == [("zz-sciences-eau", "evaporation")]
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.scalar(sqlalchemy.text("SELECT count(*) FROM search_posting")) > 100
 
 
 def test_whoosh_follows_the_commit_as_before(tmp_path):
