@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -17,6 +17,16 @@ from imaginecole.schema import SchemaError, ensure_schema
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def check_database(app: Flask) -> None:
+    """Bring the database to this code's schema, or stop the command with a one-line message."""
+    try:
+        ensure_schema(app)
+    except SchemaError as error:
+        raise click.ClickException(str(error)) from error
+    except OperationalError as error:
+        raise unreachable_database(error) from None
 
 
 def database_command(function: Callable[P, R]) -> Callable[P, R]:
@@ -30,12 +40,7 @@ def database_command(function: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(function)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            ensure_schema(current_app)
-        except SchemaError as error:
-            raise click.ClickException(str(error)) from error
-        except OperationalError as error:
-            raise unreachable_database(error) from None
+        check_database(current_app)
         try:
             result = function(*args, **kwargs)
         except SystemExit:

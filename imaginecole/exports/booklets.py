@@ -18,13 +18,12 @@ from pathlib import Path
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import select
 
 from imaginecole.catalog import queries
 from imaginecole.catalog.exercises import printed_lessons
 from imaginecole.content.models import Module
 from imaginecole.curriculum.models import Country, Level, Subject
-from imaginecole.extensions import db
+from imaginecole.exports.selection import ExportError, choose
 from imaginecole.i18n import LANGUAGES
 from imaginecole.media.models import Asset
 from imaginecole.media.operations import blob_store
@@ -42,10 +41,6 @@ IMAGE_LINK = re.compile(r'<a [^>]*href="booklet-media/[0-9a-f]{64}"[^>]*>(.*?)</
 EXERCISE_ID = re.compile(r'\bid="(exercise-\d+)')
 
 Progress = Callable[[str], None]
-
-
-class BookletError(Exception):
-    """A selection that names nothing to print; the message says what exists."""
 
 
 @dataclass
@@ -71,41 +66,20 @@ def plan_booklets(
 ) -> list[Booklet]:
     """Return the booklets of a selection: each class and subject with published modules.
 
-    Levels are named by code or slug, subjects by slug; the language defaults to the
-    country's first. A name that matches nothing is refused with the names that exist.
+    The selection is that of every export (``selection.choose``); a booklet is made in each
+    language asked, the country's first by default, whatever languages its lessons are in.
     """
-    country = db.session.get(Country, country_code.lower())
-    if country is None:
-        known = ", ".join(db.session.scalars(select(Country.code).order_by(Country.code)))
-        raise BookletError(f"No country {country_code!r} here (known: {known or 'none'}).")
-    all_levels = [level for cycle in country.cycles for level in cycle.levels]
-    chosen_levels = _pick(all_levels, levels, "level", lambda level: (level.code, level.slug))
-    chosen_subjects = _pick(country.subjects, subjects, "subject", lambda subject: (subject.slug,))
     for lang in languages:
         if lang not in LANGUAGES:
-            raise BookletError(f"No language {lang!r} (choose among {', '.join(LANGUAGES)}).")
-    langs = list(dict.fromkeys(languages)) or [country.languages[0]]
-    booklets = []
-    for level in chosen_levels:
-        for subject in chosen_subjects:
-            modules = queries.modules_of(level, subject)
-            if modules:
-                booklets += [Booklet(country, level, subject, lang, modules) for lang in langs]
-    if not booklets:
-        raise BookletError(f"No published module of {country.code} in this selection.")
-    return booklets
-
-
-def _pick(items: list, wanted: tuple[str, ...], what: str, names: Callable) -> list:
-    if not wanted:
-        return items
-    by_name = {name.casefold(): item for item in items for name in names(item)}
-    unknown = [name for name in wanted if name.casefold() not in by_name]
-    if unknown:
-        known = ", ".join(names(item)[-1] for item in items)
-        raise BookletError(f"No {what} {unknown[0]!r} in this country (known: {known}).")
-    chosen = {id(by_name[name.casefold()]) for name in wanted}
-    return [item for item in items if id(item) in chosen]
+            raise ExportError(f"No language {lang!r}: choose one of {', '.join(LANGUAGES)}.")
+    selection = choose(country_code, levels, subjects)
+    langs = list(dict.fromkeys(languages)) or [selection.lang]
+    return [
+        Booklet(selection.country, level, subject, lang, modules)
+        for level, cells in selection.grid()
+        for subject, modules in cells
+        for lang in langs
+    ]
 
 
 def render_booklet(booklet: Booklet) -> str:

@@ -13,20 +13,21 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import click
 from flask import Flask, current_app
 from flask.cli import ScriptInfo
-from sqlalchemy.exc import OperationalError
 
-from imaginecole.commands import unreachable_database
-from imaginecole.exports.booklets import BookletError, plan_booklets, write_booklets
+from imaginecole.commands import check_database
+from imaginecole.exports.booklets import plan_booklets, write_booklets
 from imaginecole.exports.from_bundle import BundleSourceError, bundle_app
 from imaginecole.exports.pages import Progress
-from imaginecole.exports.selection import ExportError, choose
-from imaginecole.exports.site import export_site
-from imaginecole.exports.zim import export_zim
-from imaginecole.schema import SchemaError, ensure_schema
+from imaginecole.exports.selection import ExportError, Selection, choose
+from imaginecole.exports.site import SiteReport, export_site
+from imaginecole.exports.zim import ZimReport, export_zim
+
+R = TypeVar("R")
 
 
 @click.group(
@@ -97,14 +98,9 @@ def export_source(bundles: tuple[Path, ...], trust: Path | None) -> Iterator[Fla
             return
         app = current_app._get_current_object() if current_app else info.load_app()
         with app.app_context():
-            try:
-                ensure_schema(app)
-            except SchemaError as error:
-                raise click.ClickException(str(error)) from error
-            except OperationalError as error:
-                raise unreachable_database(error) from None
+            check_database(app)
             yield app
-    except (BundleSourceError, BookletError, ExportError) as error:
+    except (BundleSourceError, ExportError) as error:
         raise click.ClickException(str(error)) from None
 
 
@@ -143,22 +139,32 @@ def stdout_on_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def export_one_language(what: str, options: dict, write: Callable[[Selection], R]) -> tuple[int, R]:
+    """Choose the selection of a ZIM file or a site, write it and return its module count and report.
+
+    ``what`` names the export in messages and its progress line.
+    """
+    language = one_language(options["languages"], what)
+    with export_source(options["bundles"], options["trust"]):
+        selection = choose(options["country"], options["levels"], options["subjects"], language)
+        try:
+            return len(selection.modules), write(selection)
+        finally:
+            click.echo("", err=True)  # ends the progress line
+
+
 @export_group.command("zim", help="Write the published modules chosen as one ZIM file (Kiwix).")
 @selection_options
 @source_options
 @click.option(
     "--out", required=True, type=click.Path(path_type=Path), help="The ZIM file to write."
 )
-def export_zim_command(country, levels, subjects, languages, bundles, trust, out: Path) -> None:
-    language = one_language(languages, "A ZIM file")
-    with export_source(bundles, trust):
-        selection = choose(country, levels, subjects, language)
-        try:
-            with stdout_on_stderr():
-                report = export_zim(selection, out, stderr_progress("ZIM"))
-        finally:
-            click.echo("", err=True)  # ends the progress line
-        modules = len(selection.modules)
+def export_zim_command(out: Path, **options) -> None:
+    def write(selection: Selection) -> ZimReport:
+        with stdout_on_stderr():
+            return export_zim(selection, out, stderr_progress("ZIM"))
+
+    modules, report = export_one_language("A ZIM file", options, write)
     click.echo(
         f"Wrote {out}: {modules} modules, {report.entries} entries, "
         f"{report.size / 1_000_000:.1f} MB."
@@ -171,15 +177,11 @@ def export_zim_command(country, levels, subjects, languages, bundles, trust, out
 @click.option(
     "--out", required=True, type=click.Path(path_type=Path), help="The new folder to write."
 )
-def export_site_command(country, levels, subjects, languages, bundles, trust, out: Path) -> None:
-    language = one_language(languages, "A site")
-    with export_source(bundles, trust):
-        selection = choose(country, levels, subjects, language)
-        try:
-            report = export_site(selection, out, stderr_progress("Site"))
-        finally:
-            click.echo("", err=True)  # ends the progress line
-        modules = len(selection.modules)
+def export_site_command(out: Path, **options) -> None:
+    def write(selection: Selection) -> SiteReport:
+        return export_site(selection, out, stderr_progress("Site"))
+
+    modules, report = export_one_language("A site", options, write)
     click.echo(
         f"Wrote {out}: {modules} modules, {report.files} files, "
         f"{report.size / 1_000_000:.1f} MB. Open {out / 'index.html'} in a browser."

@@ -142,8 +142,8 @@ def test_progress_goes_to_stderr_and_the_summary_to_stdout(exercises_app, tmp_pa
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--level", "CE9"], "No level 'CE9' in this country (known: cm1, 7e-annee)."),
-        (["--subject", "chimie"], "No subject 'chimie' in this country"),
+        (["--level", "CE9"], "No level 'CE9' in zz (levels: CM1, 7e année)."),
+        (["--subject", "chimie"], "No subject 'chimie' in zz"),
         (["--language", "de"], "No language 'de'"),
         (["--trust", "trust.toml"], "--trust checks bundles: give them with --bundle."),
     ],
@@ -165,7 +165,7 @@ def test_an_unknown_country_is_refused(exercises_app, tmp_path):
         args=["export", "booklets", "--country", "qq", "--out", str(tmp_path)]
     )
     assert result.exit_code == 1
-    assert "No country 'qq' here (known: zz)." in result.output
+    assert "No country 'qq' on this server (countries loaded: zz)." in result.output
 
 
 # ---------------------------------------------------------------------------- from the catalogue
