@@ -25,7 +25,7 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
 
 from imaginecole.search.interface import SearchQuery, SearchResults
-from imaginecole.search.whoosh_engine import WhooshIndex, whoosh_fields
+from imaginecole.search.whoosh_engine import MAX_SEGMENTS, WhooshIndex, whoosh_fields
 from tests.conftest import REPO_ROOT
 from tests.imaginecole.search.conftest import indexed, make_doc, search, slugs
 
@@ -106,6 +106,29 @@ def test_discarded_update_leaves_no_segment_file_behind(index, prepared):
     update.discard()
     assert segment_files(index.directory) == before
     assert not unused_segment_files(index.directory)
+
+
+def module_docs(module: int, lessons: int) -> list:
+    uid = f"zz-module-{module}"
+    return [
+        make_doc(
+            f"m{module}-l{n}", f"Leçon {n} du module {module}", "Une fraction.", module_uid=uid
+        )
+        for n in range(lessons)
+    ]
+
+
+def test_imports_one_after_another_leave_few_segments_and_every_lesson(index):
+    # A load installs one bundle after another: Whoosh's own policy kept a segment per bundle
+    # of any size, and every search read them all.
+    index.rebuild(iter(module_docs(0, 300)))
+    for module, lessons in enumerate((120, 60, 90, 40, 150), start=1):
+        index.replace_modules({f"zz-module-{module}": module_docs(module, lessons)})
+        toc = TOC.read(FileStorage(str(index.directory)), "MAIN")
+        assert len(toc.segments) <= MAX_SEGMENTS
+    assert not unused_segment_files(index.directory)
+    index.replace_modules({}, removed=["zz-module-2"])
+    assert search(index, "fraction", per_page=1).total == 300 + 120 + 90 + 40 + 150
 
 
 # ---------------------------------------------------------------------------- repair
