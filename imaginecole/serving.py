@@ -35,6 +35,7 @@ class ServerPlan:
     workers: int
     threads: int  # per worker
     server: str  # "gunicorn" or "waitress"
+    max_requests: int = 0  # per worker before it is replaced; 0: never (waitress: never)
 
     def describe(self) -> str:
         if self.server == "waitress":
@@ -50,7 +51,9 @@ def plan(app: Flask, host: str, port: int, workers: int | None, threads: int | N
     """Decide how to serve: the settings, unless given, and the server this system can run."""
     workers = workers or _count_setting(app, "SERVER_WORKERS", minimum=0) or default_workers()
     threads = threads or _count_setting(app, "SERVER_THREADS", minimum=1)
-    return ServerPlan(host, port, workers, threads, "gunicorn" if _has_gunicorn() else "waitress")
+    max_requests = _count_setting(app, "SERVER_MAX_REQUESTS", minimum=0)
+    server = "gunicorn" if _has_gunicorn() else "waitress"
+    return ServerPlan(host, port, workers, threads, server, max_requests)
 
 
 def _count_setting(app: Flask, name: str, minimum: int) -> int:
@@ -126,6 +129,11 @@ def serve(app: Flask, how: ServerPlan) -> None:
             # A pupil's phone may keep its connection open between pages.
             "keepalive": 5,
             "graceful_timeout": 10,
+            # Python keeps memory a worker freed (searches grow it by tens of megabytes): a
+            # fresh worker, forked from the master, shares the master's memory again. Off by
+            # default: a fresh worker reads its pages and index again (see decision 22).
+            "max_requests": how.max_requests,
+            "max_requests_jitter": how.max_requests // 10,
         },
     )
 

@@ -76,3 +76,35 @@ def test_every_worker_serves_content_loaded_while_it_runs(tmp_path):
         assert server.log.read_text().count("Booting worker") == 2, server.log_tail()
     finally:
         stop_server(server)
+
+
+def test_a_bad_number_of_requests_per_worker_is_refused_by_name(tmp_path):
+    app = make_app(tmp_path, SERVER_MAX_REQUESTS="-1")
+    with pytest.raises(serving.ServingError, match="SERVER_MAX_REQUESTS is '-1'"):
+        plan(app, "127.0.0.1", 5000, None, None)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="replacing workers needs gunicorn")
+def test_workers_are_replaced_after_their_requests_without_a_failed_answer(tmp_path):
+    data_dir = tmp_path / "data"
+    app = make_app(data_dir)
+    report = load_content(app, TEST_CONTENT)
+    assert not report.problems
+    with app.app_context():
+        from imaginecole.extensions import db
+
+        db.engine.dispose()
+    server = start_server(
+        data_dir,
+        tmp_path / "server.log",
+        ("--workers", "1", "--threads", "1"),
+        settings={"IMAGINECOLE_SERVER_MAX_REQUESTS": "10"},
+    )
+    try:
+        totals = {search_total(server.port, "fractions") for _ in range(40)}
+        assert len(totals) == 1 and totals.pop() > 0, server.log_tail()
+        # One worker at a time, replaced every 10 or 11 requests: a fresh one shares the
+        # master's memory again.
+        assert server.log.read_text().count("Booting worker") >= 4, server.log_tail()
+    finally:
+        stop_server(server)
