@@ -199,9 +199,9 @@ def _merge_policy(writer, segments: list) -> list:
     """Merge the small segments, and all of them when more than ``MAX_SEGMENTS`` would be left.
 
     Each import adds a segment and Whoosh's own policy keeps the large ones: five imports left
-    five, which every search reads one after the other (one segment answers about a fifth
-    faster and each worker keeps less of it). Merging everything costs a few seconds on a
-    school's index, taken while the update holds the write lock and before it is published.
+    five, which every search reads one after the other (one segment answered about a fifth
+    faster). Merging everything costs a few seconds on a school's index, taken while the
+    update holds the write lock and before it is published.
     """
     kept = MERGE_SMALL(writer, segments)
     if len(kept) + writer._added > MAX_SEGMENTS:  # the segment this update writes comes on top
