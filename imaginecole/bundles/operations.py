@@ -46,7 +46,7 @@ from imaginecole.content.operations import (
     render_lessons,
 )
 from imaginecole.content.sources import to_source
-from imaginecole.curation.operations import record_version
+from imaginecole.curation.operations import record_removal, record_version
 from imaginecole.curriculum.models import Country
 from imaginecole.curriculum.queries import curriculum_of
 from imaginecole.datadir import (
@@ -476,7 +476,7 @@ def _import_locked(
         ).all()
         removals = staged.removals(installed)
         for uid in removals:
-            remove_module(uid)
+            _remove_recorded(uid, by, f"removed by {reference}")
         apply_statuses(staged.submission_statuses)
         if same_version is None:
             db.session.add(
@@ -658,7 +658,7 @@ def remove_channel(country: str, channel: str = "main", by: User | None = None) 
             select(Module.uid).filter_by(country_code=country, channel=channel)
         ).all()
         for uid in uids:
-            remove_module(uid)
+            _remove_recorded(uid, by, f"channel {channel} of {country} removed from this server")
         last = db.session.scalar(
             select(func.max(InstalledBundle.version)).filter_by(
                 country_code=country, channel=channel
@@ -681,6 +681,14 @@ def remove_channel(country: str, channel: str = "main", by: User | None = None) 
         db.session.commit()  # under the lock, as an import's: the next import must see it
     sync_index()
     return len(uids)
+
+
+def _remove_recorded(uid: str, by: User | None, reference: str) -> None:
+    """Remove an installed module, its history saying that a bundle removed it and who did."""
+    module = db.session.scalar(select(Module).filter_by(uid=uid))
+    if module is not None:
+        record_removal(module, "bundle", by, reference)
+        remove_module(uid)
 
 
 def installed_bundles() -> list[InstalledBundle]:

@@ -172,12 +172,13 @@ def history_of(uid: str) -> list[ModuleVersion]:
     )
 
 
-def history_with_changes(module: Module) -> list[tuple[ModuleVersion, list[Change] | None]]:
-    """Return each recorded version, newest first, with what changed since the one before.
+def history_with_changes(uid: str) -> list[tuple[ModuleVersion, list[Change] | None]]:
+    """Return each recorded version of module ``uid``, newest first, with what changed since the
+    one before, even once the module is removed.
 
     The oldest recorded version has None: nothing was recorded before it to compare with.
     """
-    versions = history(module)
+    versions = history_of(uid)
     olders: list[ModuleVersion | None] = [*versions[1:], None] if versions else []
     return [
         (row, changes_between(older.snapshot, row.snapshot) if older is not None else None)
@@ -320,6 +321,18 @@ def delete_module(module: Module, editor: User, *, expected_version: int | None 
     """
     check_can_curate(editor, module)
     _check_version(module, expected_version)
+    version = record_removal(module, "curation", editor)
+    remove_module(module.uid)
+    return version
+
+
+def record_removal(module: Module, origin: str, user: User | None, reference: str = "") -> int:
+    """Record in its history that ``module`` is being removed; return the version recorded.
+
+    The row is the version after the module's last one, marked deleted and unpublished, so the
+    history says when, who and what removed it (a person, or a bundle on a school server).
+    The caller removes the module.
+    """
     before = snapshot(module)
     if not db.session.scalar(
         select(ModuleVersion.id).filter_by(module_uid=module.uid, version=module.version)
@@ -327,18 +340,26 @@ def delete_module(module: Module, editor: User, *, expected_version: int | None 
         db.session.add(
             ModuleVersion(module_uid=module.uid, version=module.version, snapshot=before)
         )
-    version = module.version + 1
+    version = next_free_version(module.uid, module.version + 1)
     db.session.add(
         ModuleVersion(
             module_uid=module.uid,
             version=version,
-            snapshot={**before, "version": version, "published": False, "deleted": True},
-            changed_by_id=editor.id,
-            origin="curation",
+            # The country tells, once the module is gone, who may read its history.
+            snapshot={
+                **before,
+                "version": version,
+                "published": False,
+                "deleted": True,
+                "country": module.country_code,
+            },
+            changed_by_id=user.id if user is not None else None,
+            origin=origin,
+            reference=reference[:300],
             summary="deleted",
         )
     )
-    remove_module(module.uid)
+    db.session.flush()
     return version
 
 

@@ -16,6 +16,7 @@ from imaginecole.curation.fields import FIELD_NAMES
 from imaginecole.curriculum.models import Country
 from imaginecole.extensions import db
 from imaginecole.i18n import current_language
+from imaginecole.localized import pick
 from imaginecole.search.indexing import sync_index
 from imaginecole.templating import RESOURCE_TYPES
 from sync.content import LANGUAGES, OPEN_LICENCES
@@ -294,12 +295,47 @@ def module_delete(uid: str):
 @bp.route("/modules/<uid>/history")
 @role_required("editor")
 def module_history(uid: str):
+    if db.session.scalar(db.select(Module.id).filter_by(uid=uid)) is None:
+        return _removed_module_history(uid)
     module = _module(uid)
     return render_template(
         "curation/history.html",
         module=module,
+        uid=uid,
+        title=module.shown_title(current_language()),
+        version=module.version,
         country=module.country,
-        versions=service.history_with_changes(module),
+        versions=service.history_with_changes(uid),
+        field_names=FIELD_NAMES,
+        origin_names=ORIGIN_NAMES,
+    )
+
+
+def _removed_module_history(uid: str):
+    """Show the history of a module removed from this server, its last row saying who removed it.
+
+    As ``imaginecole module history`` does: an admin looking for a module a bundle removed finds
+    when and why, not a page that does not exist.
+    """
+    versions = service.history_with_changes(uid)
+    latest = versions[0][0] if versions else None
+    if latest is None or not latest.snapshot.get("deleted"):
+        abort(404)
+    # Rows recorded before the country was kept with the removal: for those who manage all.
+    code = latest.snapshot.get("country")
+    user = current_user()
+    if not (service.can_curate(user, code) if code else user.manages_all):
+        abort(404)
+    return render_template(
+        "curation/history.html",
+        module=None,
+        uid=uid,
+        title=pick(
+            latest.snapshot.get("title"), current_language(), latest.snapshot.get("language", "fr")
+        ),
+        version=latest.version,
+        country=db.session.get(Country, code) if code else None,
+        versions=versions,
         field_names=FIELD_NAMES,
         origin_names=ORIGIN_NAMES,
     )

@@ -12,18 +12,20 @@ from __future__ import annotations
 import base64
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TextIO
 
-from flask import current_app, render_template
+from flask import current_app, render_template, stream_template
 from flask_babel import force_locale
 
 from imaginecole.catalog import queries
 from imaginecole.catalog.exercises import printed_lessons
-from imaginecole.content.models import Module
+from imaginecole.content.models import Lesson, LessonText, Module
 from imaginecole.curriculum.models import Country, Level, Subject
 from imaginecole.exports.selection import ExportError, choose
+from imaginecole.extensions import db
 from imaginecole.i18n import LANGUAGES
 from imaginecole.media.models import Asset
 from imaginecole.media.operations import blob_store
@@ -39,6 +41,9 @@ IMAGE_LINK = re.compile(r'<a [^>]*href="booklet-media/[0-9a-f]{64}"[^>]*>(.*?)</
 
 # The ids a lesson's exercises carry ("exercise-2") repeat from one lesson to the next.
 EXERCISE_ID = re.compile(r'\bid="(exercise-\d+)')
+
+# Bytes of an image encoded at a time: a multiple of 3, so the pieces join into one base64 text.
+BASE64_BLOCK = 3 * 256 * 1024
 
 Progress = Callable[[str], None]
 
@@ -85,29 +90,90 @@ def plan_booklets(
 def render_booklet(booklet: Booklet) -> str:
     """Return the booklet as one HTML document holding its stylesheet and its images.
 
-    Run in a request in the booklet's language (``write_booklets`` makes one).
+    The catalogue's page, cached whole; files are written by ``write_booklet`` instead, which
+    holds one module at a time. Run in a request in the booklet's language.
     """
     paper = PaperMedia(blob_store())
-    modules = []
+    printed = [printed_module(found.uid, booklet.lang, paper) for found in booklet.modules]
+    contents = [(module, contents_entries(lessons)) for module, lessons in printed]
+    html = render_template("exports/booklet.html", **_context(booklet, contents, printed))
+    return paper.inline(html)
+
+
+def write_booklet(booklet: Booklet, out: TextIO) -> None:
+    """Write the booklet's HTML into ``out``, the same text ``render_booklet`` returns.
+
+    Memory stays about that of one module and one image, whatever the booklet's size: the
+    template is streamed, modules are rendered one at a time and let go once written, and each
+    image is encoded into the file as it is read. Run in a request in the booklet's language.
+    """
+    paper = PaperMedia(blob_store())
+    contents = []
     for found in booklet.modules:
-        module = queries.get_module_with_texts(found.uid)
-        lessons = [
-            (lesson, text, own_ids(paper.inline(html), f"{module.uid}--{lesson.slug}"))
-            for lesson, text, html in printed_lessons(
-                module, booklet.lang, paper.describe, render=True
-            )
-        ]
-        modules.append((module, lessons))
-    stylesheet = (Path(current_app.static_folder) / "style.css").read_text(encoding="utf-8")
-    return render_template(
-        "exports/booklet.html",
-        booklet=booklet,
-        country=booklet.country,
-        level=booklet.level,
-        subject=booklet.subject,
-        modules=modules,
-        stylesheet=stylesheet,
-    )
+        module, lessons = printed_module(found.uid, booklet.lang, paper, render=False)
+        contents.append((found, contents_entries(lessons)))
+        del lessons
+        release(module)
+    context = _context(booklet, contents, _printed_one_by_one(booklet, paper))
+    for chunk in stream_template("exports/booklet.html", **context):
+        paper.write(chunk, out)
+
+
+PrintedLesson = tuple[Lesson, LessonText, str]
+
+
+def printed_module(
+    uid: str, lang: str, paper: PaperMedia, *, render: bool = True
+) -> tuple[Module, list[PrintedLesson]]:
+    """Return a module with its lessons for paper, images left as placeholders for ``paper``.
+
+    With ``render=False`` only the lessons and their texts are read (enough for the contents).
+    """
+    module = queries.get_module_with_texts(uid)
+    if not render:
+        return module, [(lesson, lesson.text_in(lang), "") for lesson in module.lessons]
+    lessons = [
+        (lesson, text, own_ids(IMAGE_LINK.sub(r"\1", html), f"{module.uid}--{lesson.slug}"))
+        for lesson, text, html in printed_lessons(module, lang, paper.describe, render=True)
+    ]
+    return module, lessons
+
+
+def contents_entries(lessons: list[PrintedLesson]) -> list[tuple[str, str, str]]:
+    """Return what the table of contents shows of each lesson: slug, title and language."""
+    return [(lesson.slug, text.title, text.lang) for lesson, text, _html in lessons]
+
+
+def release(module: Module) -> None:
+    """Let go of a module's lessons and texts, which the session would otherwise keep with it.
+
+    The modules of a booklet stay in memory (its contents and credits name them), and loading a
+    module's texts fills in the very object the booklet holds.
+    """
+    db.session.expire(module, ["lessons"])
+
+
+def _printed_one_by_one(
+    booklet: Booklet, paper: PaperMedia
+) -> Iterator[tuple[Module, list[PrintedLesson]]]:
+    for found in booklet.modules:
+        printed = printed_module(found.uid, booklet.lang, paper)
+        yield printed
+        release(printed[0])
+        del printed
+
+
+def _context(booklet: Booklet, contents: list, printed: Iterable) -> dict[str, Any]:
+    return {
+        "booklet": booklet,
+        "country": booklet.country,
+        "level": booklet.level,
+        "subject": booklet.subject,
+        "modules": booklet.modules,
+        "contents": contents,
+        "printed": printed,
+        "stylesheet": (Path(current_app.static_folder) / "style.css").read_text(encoding="utf-8"),
+    }
 
 
 def own_ids(html: str, prefix: str) -> str:
@@ -129,17 +195,17 @@ def write_booklets(
         path = out / booklet.filename
         # The translations are chosen once per app context: each booklet forces its own.
         with current_app.test_request_context(f"/{booklet.lang}/"), force_locale(booklet.lang):
-            html = render_booklet(booklet)
-        _write_atomic(path, html.encode("utf-8"))
+            _write_atomic(path, booklet)
         written.append(path)
     return written
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _write_atomic(path: Path, booklet: Booklet) -> None:
     # A booklet cut short by a full stick would print half a book: it appears whole or not at all.
     temp = path.with_name(f".{path.name}.tmp")
     try:
-        temp.write_bytes(data)
+        with temp.open("w", encoding="utf-8", newline="") as out:
+            write_booklet(booklet, out)
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -155,7 +221,6 @@ class PaperMedia:
     def __init__(self, store: BlobStore) -> None:
         self.store = store
         self.types: dict[str, str] = {}
-        self.inlined: dict[str, str] = {}
 
     def describe(self, asset: Asset) -> ImageInfo | None:
         if not asset.is_image:
@@ -167,11 +232,23 @@ class PaperMedia:
         return ImageInfo(PLACEHOLDER + chosen.sha256, chosen.width, chosen.height)
 
     def inline(self, html: str) -> str:
-        html = IMAGE_LINK.sub(r"\1", html)
+        """Return HTML with each image placeholder replaced by the image as a data: URI."""
         return PLACEHOLDER_SRC.sub(lambda found: f'src="{self._data_uri(found.group(1))}"', html)
 
+    def write(self, html: str, out: TextIO) -> None:
+        """Write HTML into ``out`` as ``inline`` would return it, encoding each image as read."""
+        start = 0
+        for found in PLACEHOLDER_SRC.finditer(html):
+            sha256 = found.group(1)
+            out.write(html[start : found.start()])
+            out.write(f'src="data:{self.types[sha256]};base64,')
+            with self.store.path(sha256).open("rb") as image:
+                while block := image.read(BASE64_BLOCK):
+                    out.write(base64.b64encode(block).decode("ascii"))
+            out.write('"')
+            start = found.end()
+        out.write(html[start:])
+
     def _data_uri(self, sha256: str) -> str:
-        if sha256 not in self.inlined:
-            data = base64.b64encode(self.store.path(sha256).read_bytes()).decode("ascii")
-            self.inlined[sha256] = f"data:{self.types[sha256]};base64,{data}"
-        return self.inlined[sha256]
+        data = base64.b64encode(self.store.path(sha256).read_bytes()).decode("ascii")
+        return f"data:{self.types[sha256]};base64,{data}"

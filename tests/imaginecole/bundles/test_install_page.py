@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from imaginecole.bundles.keys import fingerprint
-from imaginecole.bundles.operations import import_bundle
+from imaginecole.bundles.operations import import_bundle, remove_channel
 from imaginecole.curation.operations import history_of
 from imaginecole.extensions import db
 from sync.bundle import load_public_key
@@ -312,6 +312,52 @@ def test_a_school_reads_a_modules_history_on_its_own_side(tmp_path, publisher):
     assert client_as(school, "admin").get("/en/national/zz/modules").status_code == 404
     teacher = client_as(school, "teacher").get("/en/national/modules/zz-sciences-eau/history")
     assert teacher.status_code == 403
+
+
+def test_a_module_a_bundle_removes_keeps_its_history_on_the_page_and_in_the_command(
+    school, publisher, drive
+):
+    put(drive, publisher, 1, 2)
+    post(client_as(school, "admin"), "/en/admin/bundles/install-all")
+    key = fingerprint(load_public_key(publisher.public_key_path))
+    removed_by = f"removed by bundle v2 of zz (main), signed by {key}"
+    assert module_history(school, REMOVED) == [
+        (2, "bundle", removed_by, "Admin"),
+        (1, "bundle", f"bundle v1 of zz (main), signed by {key}", "Admin"),
+    ]
+
+    page = client_as(school, "admin").get(f"/en/national/modules/{REMOVED}/history")
+    assert page.status_code == 200
+    text = Page(page.get_data(as_text=True)).text
+    assert "Version 2 · Removed from this server" in text
+    assert f"Bundle {removed_by}" in text and "Deleted" in text
+    command = school.test_cli_runner().invoke(args=["module", "history", REMOVED])
+    assert command.exit_code == 0, command.output
+    assert command.output.splitlines()[0].endswith(
+        f"bundle ({removed_by})  admin@example.org: deleted"
+    )
+
+    # A module never installed here still has no history page.
+    missing = client_as(school, "admin").get("/en/national/modules/zz-nothing/history")
+    assert missing.status_code == 404
+
+
+def test_removing_a_channel_writes_who_removed_each_module_in_its_history(school, publisher):
+    install(school, publisher, 1)
+    with school.app_context():
+        assert remove_channel("zz") == 3
+    assert module_history(school, "zz-sciences-eau")[0] == (
+        2,
+        "bundle",
+        "channel main of zz removed from this server",
+        None,
+    )
+    page = client_as(school, "admin").get("/en/national/modules/zz-sciences-eau/history")
+    assert page.status_code == 200
+    assert "Removed from this server" in page.get_data(as_text=True)
+    # Every language of the interface says it: here Arabic.
+    page = client_as(school, "admin").get("/ar/national/modules/zz-sciences-eau/history")
+    assert "أُزيلت من هذا الخادم" in page.get_data(as_text=True)
 
 
 def log_items(page: str) -> list[str]:

@@ -183,6 +183,17 @@ def test_the_subject_page_offers_the_booklet_the_command_writes(exercises_app, b
     assert "default-src 'none'" in policy and "img-src data:" in policy
 
 
+def test_a_file_written_module_by_module_is_the_page_rendered_whole(exercises_app, booklets):
+    # The command streams a booklet into its file one module at a time, encoding each image as
+    # it writes; the page renders it in one piece with the images inlined: the same bytes.
+    client = exercises_app.test_client()
+    for path in sorted(booklets.iterdir()):
+        level, subject, lang = re.fullmatch(r"(cm1|7e-annee)-(\w+)-(\w+)\.html", path.name).groups()
+        response = client.get(f"/{lang}/zz/{level}/{subject}/booklet")
+        assert response.get_data() == path.read_bytes(), path.name
+    assert b"data:image/jpeg;base64," in (booklets / f"{MATHS}-fr.html").read_bytes()
+
+
 def test_a_class_and_subject_with_no_module_has_no_booklet(exercises_app):
     client = exercises_app.test_client()
     assert client.get("/fr/zz/7e-annee/mathematiques/booklet").status_code == 404
