@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, scoped_session
 
@@ -447,6 +447,14 @@ class PostgresIndex:
     def __init__(self, engine: Engine, session: Session | scoped_session) -> None:
         self.engine = engine
         self.session = session
+        # Searches read on connections of their own, in autocommit: a search is then one
+        # round trip (no BEGIN, no ROLLBACK, no SET), its one statement reading one snapshot,
+        # and the planner settings below never reach the app's other queries.
+        # Its pool is of the app's kind (the tests' keep no connection open).
+        self.reader = create_engine(
+            engine.url, isolation_level="AUTOCOMMIT", poolclass=type(engine.pool)
+        )
+        event.listen(self.reader, "connect", _plan_for_search)
 
     # -- state
 
@@ -473,7 +481,8 @@ class PostgresIndex:
         return "database"
 
     def close(self) -> None:
-        """Nothing to release: connections return to the app's pool after each search."""
+        """Close the searches' connections (a forked worker opens its own)."""
+        self.reader.dispose()
 
     # -- writing
 
@@ -541,7 +550,7 @@ class PostgresIndex:
         if "\x00" in "".join(query.filters().values()):
             return results  # no document has such a value (and PostgreSQL takes no NUL)
         words, phrases = parse_user_query(query.text)
-        with self.engine.connect() as connection:
+        with self.reader.connect() as connection:
             parsed = build_tsquery(words, phrases)
             if parsed is None:
                 results.empty_query = True
@@ -611,19 +620,6 @@ class PostgresIndex:
         counts = (
             f"SELECT CASE {facet_name} END, COALESCE({', '.join(FACETS)}), count(*) "
             f"FROM matched GROUP BY GROUPING SETS ({', '.join(FACETS)})"
-        )
-        # The planner takes a row's terms for cheap to test, but they are stored apart (TOAST)
-        # and a sequential scan unpacks every row's to match them: 10 times the time of the
-        # GIN index on a common word at 10,000 lessons. Without terms, there is only the scan.
-        # It also takes the matches for fewer than they are, and sorted the postings and the
-        # matches for a merge join: 58 of 62 ms at 50,000 lessons, where hashing the matches
-        # and probing them with the postings takes 8.
-        connection.execute(
-            text(
-                "SELECT set_config('enable_seqscan', :scan, true), "
-                "set_config('enable_mergejoin', 'off', true)"
-            ),
-            {"scan": "on" if tsquery is None else "off"},
         )
         rows = connection.execute(
             text(
@@ -709,6 +705,21 @@ class PostgresIndex:
             if (distance := edit_distance(word, found, limit=2)) <= 2
         )
         return [(-count, found) for _, count, found in close[:3]]
+
+
+def _plan_for_search(dbapi_connection, _record) -> None:
+    """Turn off the plans that make searches slow, once for each connection of searches.
+
+    The planner takes a row's terms for cheap to test, but they are stored apart (TOAST) and a
+    sequential scan unpacks every row's to match them: 10 times the time of the GIN index on a
+    common word at 10,000 lessons (a search with filters only still gets the scan, the only way
+    to it). It also takes the matches for fewer than they are, and sorted the postings and the
+    matches for a merge join: 58 of 62 ms at 50,000 lessons, where hashing the matches and
+    probing them with the postings takes 8.
+    """
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off; SET enable_mergejoin = off")
+    dbapi_connection.commit()  # in case the connection is not in autocommit yet
 
 
 def _hits(rows: list, words: list[str], phrases: list[str]) -> list[Hit]:

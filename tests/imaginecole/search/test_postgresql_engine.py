@@ -130,6 +130,23 @@ def test_the_postings_rank_as_postgresql_ranks(app):
 
 
 @needs_postgresql
+def test_the_search_plans_stay_on_the_searches_connections(app):
+    # Searches turn off sequential scans and merge joins on their own connections, which read
+    # in autocommit (one round trip each); the app's other queries keep the planner's defaults.
+    load(app, TEST_CONTENT)
+    settings = sqlalchemy.text(
+        "SELECT current_setting('enable_seqscan'), current_setting('enable_mergejoin')"
+    )
+    assert found(app, "évaporation") == [("zz-sciences-eau", "evaporation")]
+    with app.app_context():
+        with search_index().reader.connect() as reader:
+            assert reader.execute(settings).one() == ("off", "off")
+            assert reader.connection.dbapi_connection.autocommit
+        with db.engine.connect() as other:
+            assert other.execute(settings).one() == ("on", "on")
+
+
+@needs_postgresql
 def test_an_index_written_before_the_postings_is_rebuilt_at_the_next_start(tmp_path):
     # A national server upgraded from the schema before the postings keeps its documents,
     # numbered, until the start's sync rebuilds the index with the postings.
