@@ -1,4 +1,4 @@
-"""WSGI entry point from a checkout (`gunicorn wsgi:app`); installed, use `imaginecole.wsgi:app`."""
+"""WSGI entry point from a checkout (`granian --interface wsgi wsgi:app`); installed, use `imaginecole.wsgi:app`."""
 
 from imaginecole.wsgi import app
 

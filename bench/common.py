@@ -208,7 +208,7 @@ class Server:
 
     def memory_kb(self, field_name: str) -> int:
         """``field_name`` of /proc/<pid>/status (VmRSS, VmHWM) in kB, summed over the server
-        and all its descendants: gunicorn serves from worker processes, and the parent alone
+        and all its descendants: granian serves from worker processes, and the parent alone
         would leave out nearly all the memory. 0 when unknown.
 
         Pages the forked workers still share with their parent are counted once per process,

@@ -14,7 +14,7 @@ Then the same index build and query latency on synthetic sets of 10,000 and 50,0
 from the corpus lessons (new ids and titles, sentences shuffled), written straight into an index
 (``--synthetic-http`` also serves them over HTTP). Prints figures; ``--json PATH`` writes them.
 
-The server runs as ``imaginecole serve`` does: several worker processes (gunicorn) where the
+The server runs as ``imaginecole serve`` does: several worker processes (granian) where the
 system allows it; ``--workers`` and ``--threads`` override its settings.
 
     .venv/bin/python bench/search.py --quick

@@ -5,7 +5,7 @@ Loads content into a fresh temporary data directory, starts the real server in a
 and latency (p50, p95) at several numbers of concurrent clients, each client a thread with its
 own keep-alive connection. Prints a table; ``--json PATH`` also writes the figures.
 
-The server runs as ``imaginecole serve`` does: several worker processes (gunicorn) where the
+The server runs as ``imaginecole serve`` does: several worker processes (granian) where the
 system allows it; ``--workers`` and ``--threads`` override its settings. Its memory is summed
 over all its processes.
 

@@ -223,7 +223,7 @@ def translations_compile() -> None:
 
 @click.command(
     "serve",
-    help="Serve the app with a production server: one worker process per CPU (gunicorn), "
+    help="Serve the app with a production server: one worker process per CPU (granian), "
     "or waitress on Windows.",
 )
 @click.option(

@@ -78,12 +78,12 @@ SETTINGS = (
     ),
     Setting("SERVER_THREADS", 4, "Threads of each worker process of `imaginecole serve`"),
     Setting(
-        "SERVER_MAX_REQUESTS",
+        "SERVER_WORKER_MEMORY_MB",
         0,
-        "Requests after which a worker process of `imaginecole serve` is replaced by a fresh "
-        "one, giving back the memory it grew by (give or take a tenth, so workers are not "
-        "replaced together); 0 never replaces them. 300 saves about 40 MB on a box short of "
-        "memory but serves pages more slowly in bursts",
+        "Megabytes of memory (resident, shared pages included) above which a worker process of "
+        "`imaginecole serve` is replaced by a fresh one, giving back what it grew by; checked "
+        "every 10 seconds; 0 never replaces them. For a box short of memory: a fresh worker "
+        "reads its pages and search index again",
     ),
     Setting(
         "PAGE_CACHE_DIR",

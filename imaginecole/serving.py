@@ -1,9 +1,13 @@
 """Serve the app on the LAN: several worker processes where the system allows it.
 
 One Python process runs Python code on one CPU at a time, so a server with one process leaves
-every other core of the school's machine idle. On Linux and macOS the app is served by gunicorn
-with one worker process per CPU (a few threads each); on Windows, where gunicorn does not run,
-by waitress in one process.
+every other core of the school's machine idle. On Linux and macOS the app is served by granian
+with one worker process per CPU (a few Python threads each); on Windows, where granian runs a
+single process, by waitress.
+
+granian reads and writes HTTP in Rust, outside Python: a page from the page cache costs the
+worker a few hundredths of a millisecond of Python, so the HTTP handling around it decided how
+many readers a small box could answer (decision 35).
 
 The database schema and the search index are brought up to date once, before the workers start;
 every worker then opens its own database connections and index readers.
@@ -13,7 +17,9 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import multiprocessing
 import os
+import sys
 from dataclasses import dataclass
 
 from flask import Flask
@@ -34,13 +40,13 @@ class ServerPlan:
     port: int
     workers: int
     threads: int  # per worker
-    server: str  # "gunicorn" or "waitress"
-    max_requests: int = 0  # per worker before it is replaced; 0: never (waitress: never)
+    server: str  # "granian" or "waitress"
+    worker_memory_mb: int = 0  # a worker using more is replaced; 0: never (waitress: never)
 
     def describe(self) -> str:
         if self.server == "waitress":
             return f"waitress, one process with {self.workers * self.threads} threads"
-        return f"gunicorn, {self.workers} worker processes with {self.threads} threads each"
+        return f"granian, {self.workers} worker processes with {self.threads} threads each"
 
 
 class ServingError(ValueError):
@@ -51,9 +57,16 @@ def plan(app: Flask, host: str, port: int, workers: int | None, threads: int | N
     """Decide how to serve: the settings, unless given, and the server this system can run."""
     workers = workers or _count_setting(app, "SERVER_WORKERS", minimum=0) or default_workers()
     threads = threads or _count_setting(app, "SERVER_THREADS", minimum=1)
-    max_requests = _count_setting(app, "SERVER_MAX_REQUESTS", minimum=0)
-    server = "gunicorn" if _has_gunicorn() else "waitress"
-    return ServerPlan(host, port, workers, threads, server, max_requests)
+    worker_memory_mb = _count_setting(app, "SERVER_WORKER_MEMORY_MB", minimum=0)
+    if app.config.get("SERVER_MAX_REQUESTS") not in (None, "", "0", 0):
+        # The setting of earlier versions. A school's server must start after an upgrade,
+        # but silently ignoring it would leave its administrator believing memory is bounded.
+        app.logger.warning(
+            "The setting SERVER_MAX_REQUESTS is no longer used: remove it, and set "
+            "SERVER_WORKER_MEMORY_MB instead (see `imaginecole settings`)."
+        )
+    server = "granian" if _has_granian() else "waitress"
+    return ServerPlan(host, port, workers, threads, server, worker_memory_mb)
 
 
 def _count_setting(app: Flask, name: str, minimum: int) -> int:
@@ -116,26 +129,7 @@ def serve(app: Flask, how: ServerPlan) -> None:
     gc.collect()
     gc.freeze()
     share_less_memory()
-    _run_gunicorn(
-        app,
-        {
-            "bind": f"{how.host}:{how.port}",
-            "workers": how.workers,
-            "threads": how.threads,
-            "worker_class": "gthread",
-            "preload_app": True,
-            "proc_name": "imaginecole",
-            "errorlog": "-",
-            # A pupil's phone may keep its connection open between pages.
-            "keepalive": 5,
-            "graceful_timeout": 10,
-            # Python keeps memory a worker freed (searches grow it by tens of megabytes): a
-            # fresh worker, forked from the master, shares the master's memory again. Off by
-            # default: a fresh worker reads its pages and index again (see decision 22).
-            "max_requests": how.max_requests,
-            "max_requests_jitter": how.max_requests // 10,
-        },
-    )
+    _run_granian(app, how)
 
 
 MALLOC_ARENAS = 2  # per worker process; glibc's default is eight per CPU
@@ -169,30 +163,53 @@ def release_resources(app: Flask) -> None:
         search_index().close()
 
 
-def _has_gunicorn() -> bool:
-    if os.name != "posix":
-        return False
+def _has_granian() -> bool:
+    # It is installed everywhere but on Windows, where it would serve from one process.
     try:
-        import gunicorn.app.base  # noqa: F401
+        import granian  # noqa: F401
     except ImportError:
         return False
     return True
 
 
-def _run_gunicorn(app: Flask, options: dict) -> None:
-    from gunicorn.app.base import BaseApplication
+MEMORY_CHECK_SECONDS = 10  # how often granian measures its workers when a bound is set
 
-    class Server(BaseApplication):
-        """gunicorn, configured from here rather than from a command line or a file."""
 
-        def load_config(self) -> None:
-            for key, value in options.items():
-                self.cfg.set(key, value)
-            if "control_socket_disable" in self.cfg.settings:
-                # Newer versions open a control socket in the user's home folder: not needed.
-                self.cfg.set("control_socket_disable", True)
+def granian_options(how: ServerPlan) -> dict:
+    """Return the options granian is started with for ``how``."""
+    return {
+        "address": how.host,
+        "port": how.port,
+        "interface": "wsgi",
+        "workers": how.workers,
+        # The threads that run Python; granian's own threads read and write HTTP.
+        "blocking_threads": how.threads,
+        "log_access": False,
+        # Python keeps memory a worker freed (searches grow it by tens of megabytes): a fresh
+        # worker, forked from the master, shares the master's memory again. Off by default:
+        # a fresh worker reads its pages and index again (see decision 22).
+        "workers_max_rss": how.worker_memory_mb or None,
+        "rss_sample_interval": MEMORY_CHECK_SECONDS,
+        # A worker that died (killed for want of memory, say) is replaced; by default granian
+        # would stop serving altogether.
+        "respawn_failed_workers": True,
+        # A worker asked to stop finishes the answers it is writing, a bundle download too.
+        "workers_kill_timeout": 30,
+    }
 
-        def load(self) -> Flask:
-            return app
 
-    Server().run()
+def _run_granian(app: Flask, how: ServerPlan) -> None:
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    options = granian_options(how)
+    options["interface"] = Interfaces(options["interface"])
+    if sys.platform == "linux":
+        # Workers forked from this process, which has loaded the app, share its memory
+        # instead of each importing the app again. (Python 3.14 no longer forks by default.)
+        multiprocessing.set_start_method("fork", force=True)
+        Server("imaginecole", **options).serve(target_loader=lambda _target: app)
+    else:
+        # macOS starts each worker afresh: it imports the app, which prepares itself under a
+        # lock as it does for any server configured by hand.
+        Server("imaginecole.wsgi:app", **options).serve()

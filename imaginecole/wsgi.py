@@ -1,4 +1,4 @@
-"""WSGI entry point for production servers: `gunicorn imaginecole.wsgi:app` (or waitress-serve).
+"""WSGI entry point for production servers: `granian --interface wsgi imaginecole.wsgi:app` (or waitress-serve).
 
 Each worker brings the database to this version's schema (under a lock: workers starting
 together upgrade it once; a database upgraded by a newer version is refused) and the search

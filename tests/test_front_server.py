@@ -336,7 +336,9 @@ def editor(site) -> str:
 
 def cookies(answer: Answer) -> str:
     return "; ".join(
-        value.split(";")[0] for key, value in answer.headers.items() if key == "Set-Cookie"
+        value.split(";")[0]
+        for key, value in answer.headers.items()
+        if key.lower() == "set-cookie"  # any case, as HTTP allows
     )
 
 

@@ -90,7 +90,7 @@ class DecodeBudget:
                 self._changed.notify_all()
 
 
-# One per process: gunicorn's workers are processes, and each has its own memory to protect.
+# One per process: the server's workers are processes, and each has its own memory to protect.
 DECODE_BUDGET = DecodeBudget()
 
 

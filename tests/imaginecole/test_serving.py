@@ -5,6 +5,10 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
+import sys
+import time
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -32,7 +36,7 @@ def test_settings_and_options_choose_workers_and_threads(tmp_path):
 
 def test_the_server_runs_several_processes_where_the_system_allows(tmp_path):
     how = plan(make_app(tmp_path), "127.0.0.1", 5000, None, None)
-    assert how.server == ("gunicorn" if os.name == "posix" else "waitress")
+    assert how.server == ("granian" if os.name == "posix" else "waitress")
 
 
 @pytest.mark.parametrize("missing", [OSError("no such library"), AttributeError("mallopt")])
@@ -56,7 +60,7 @@ def search_total(port: int, query: str) -> int:
         connection.close()
 
 
-@pytest.mark.skipif(os.name != "posix", reason="several workers need gunicorn")
+@pytest.mark.skipif(os.name != "posix", reason="several workers need granian")
 def test_every_worker_serves_content_loaded_while_it_runs(tmp_path):
     data_dir = tmp_path / "data"
     app = make_app(data_dir)
@@ -73,19 +77,37 @@ def test_every_worker_serves_content_loaded_while_it_runs(tmp_path):
         # A new connection each time: the requests are spread over both workers.
         totals = {search_total(server.port, "fractions") for _ in range(20)}
         assert len(totals) == 1 and totals.pop() > 0, server.log_tail()
-        assert server.log.read_text().count("Booting worker") == 2, server.log_tail()
+        assert server.log.read_text().count("Spawning worker") == 2, server.log_tail()
     finally:
         stop_server(server)
 
 
-def test_a_bad_number_of_requests_per_worker_is_refused_by_name(tmp_path):
-    app = make_app(tmp_path, SERVER_MAX_REQUESTS="-1")
-    with pytest.raises(serving.ServingError, match="SERVER_MAX_REQUESTS is '-1'"):
+def test_a_bad_memory_bound_is_refused_by_name(tmp_path):
+    app = make_app(tmp_path, SERVER_WORKER_MEMORY_MB="-1")
+    with pytest.raises(serving.ServingError, match="SERVER_WORKER_MEMORY_MB is '-1'"):
         plan(app, "127.0.0.1", 5000, None, None)
 
 
-@pytest.mark.skipif(os.name != "posix", reason="replacing workers needs gunicorn")
-def test_workers_are_replaced_after_their_requests_without_a_failed_answer(tmp_path):
+def test_the_setting_of_earlier_versions_is_named_and_the_server_still_starts(tmp_path, caplog):
+    app = make_app(tmp_path, SERVER_MAX_REQUESTS="300")
+    how = plan(app, "127.0.0.1", 5000, None, None)
+    assert how.worker_memory_mb == 0
+    assert "SERVER_MAX_REQUESTS is no longer used" in caplog.text
+    assert "SERVER_WORKER_MEMORY_MB" in caplog.text
+
+
+def test_workers_are_bounded_in_memory_only_when_asked(tmp_path):
+    unbounded = serving.granian_options(plan(make_app(tmp_path), "127.0.0.1", 5000, None, None))
+    assert unbounded["workers_max_rss"] is None
+    bounded = plan(make_app(tmp_path, SERVER_WORKER_MEMORY_MB=150), "127.0.0.1", 5000, 2, 3)
+    options = serving.granian_options(bounded)
+    assert (options["workers"], options["blocking_threads"]) == (2, 3)
+    assert options["workers_max_rss"] == 150
+    assert options["respawn_failed_workers"]  # a worker killed by the system is replaced
+
+
+@pytest.mark.skipif(os.name != "posix", reason="replacing workers needs granian")
+def test_workers_above_the_memory_bound_are_replaced_without_a_failed_answer(tmp_path):
     data_dir = tmp_path / "data"
     app = make_app(data_dir)
     report = load_content(app, TEST_CONTENT)
@@ -98,13 +120,49 @@ def test_workers_are_replaced_after_their_requests_without_a_failed_answer(tmp_p
         data_dir,
         tmp_path / "server.log",
         ("--workers", "1", "--threads", "1"),
-        settings={"IMAGINECOLE_SERVER_MAX_REQUESTS": "10"},
+        # Every worker is above one megabyte: each is replaced at the next check.
+        settings={"IMAGINECOLE_SERVER_WORKER_MEMORY_MB": "1"},
     )
     try:
-        totals = {search_total(server.port, "fractions") for _ in range(40)}
+        deadline = time.monotonic() + 3 * serving.MEMORY_CHECK_SECONDS
+        totals = set()
+        while time.monotonic() < deadline and "RSS over threshold" not in server.log.read_text():
+            totals.add(search_total(server.port, "fractions"))
+        time.sleep(1)
+        for _ in range(10):  # the fresh worker answers
+            totals.add(search_total(server.port, "fractions"))
         assert len(totals) == 1 and totals.pop() > 0, server.log_tail()
-        # One worker at a time, replaced every 10 or 11 requests: a fresh one shares the
-        # master's memory again.
-        assert server.log.read_text().count("Booting worker") >= 4, server.log_tail()
+        assert server.log.read_text().count("Spawning worker") >= 2, server.log_tail()
     finally:
         stop_server(server)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="finds the worker in /proc")
+def test_a_worker_that_dies_is_replaced(tmp_path):
+    data_dir = tmp_path / "data"
+    make_app(data_dir)
+    server = start_server(data_dir, tmp_path / "server.log", ("--workers", "1", "--threads", "1"))
+    try:
+        assert search_total(server.port, "fractions") == 0
+        worker = next(pid for pid in worker_pids(server.process.pid))
+        os.kill(worker, signal.SIGKILL)  # as the system's out-of-memory killer does
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and worker_pids(server.process.pid) in ([], [worker]):
+            time.sleep(0.2)
+        assert search_total(server.port, "fractions") == 0, server.log_tail()
+        assert server.process.poll() is None
+    finally:
+        stop_server(server)
+
+
+def worker_pids(parent: int) -> list[int]:
+    """Return the processes whose parent is ``parent`` (Linux: read from /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == parent:
+            children.append(int(stat.parent.name))
+    return children

@@ -52,6 +52,7 @@ AS_ON_WINDOWS = textwrap.dedent(
     msvcrt.locking = locking
     sys.modules["msvcrt"] = msvcrt
     sys.modules["fcntl"] = None  # `import fcntl` now fails, as on Windows
+    sys.modules["granian"] = None  # not installed on Windows (setup.cfg)
 
     import imaginecole.__main__ as entry
     from imaginecole import locks
