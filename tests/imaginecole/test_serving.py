@@ -144,13 +144,13 @@ def test_a_worker_that_dies_is_replaced(tmp_path):
     server = start_server(data_dir, tmp_path / "server.log", ("--workers", "1", "--threads", "1"))
     try:
         assert search_total(server.port, "fractions") == 0
-        worker = next(pid for pid in worker_pids(server.process.pid))
+        [worker] = worker_pids(server.process.pid)
         os.kill(worker, signal.SIGKILL)  # as the system's out-of-memory killer does
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and worker_pids(server.process.pid) in ([], [worker]):
             time.sleep(0.2)
         assert search_total(server.port, "fractions") == 0, server.log_tail()
-        assert server.process.poll() is None
+        assert server.process.poll() is None, server.log_tail()
     finally:
         stop_server(server)
 
