@@ -36,13 +36,10 @@ def module_zip(module: Module, lang: str):
 
         return resolve
 
-    lessons = []
-    for lesson in module.lessons:
-        text = lesson.text_in(lang)
-        html = render_markdown(
-            text.markdown, resolver(text.media), lang=text.lang, corrections="details"
-        )
-        lessons.append((lesson, text, lesson_filename(lesson.position, lesson.slug), html))
+    lessons = [
+        (lesson, lesson.text_in(lang), lesson_filename(lesson.position, lesson.slug))
+        for lesson in module.lessons
+    ]
 
     out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     folder = f"{module.uid}/"
@@ -50,12 +47,15 @@ def module_zip(module: Module, lang: str):
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(
             folder + "index.html",
-            render_template("catalog/offline/index.html", module=module, lessons=lessons),
+            _page("catalog/offline/index.html", module=module, lessons=lessons),
         )
-        for index, (_lesson, text, filename, html) in enumerate(lessons):
+        for index, (_lesson, text, filename) in enumerate(lessons):
+            html = render_markdown(
+                text.markdown, resolver(text.media), lang=text.lang, corrections="details"
+            )
             previous = lessons[index - 1] if index > 0 else None
             following = lessons[index + 1] if index + 1 < len(lessons) else None
-            page = render_template(
+            page = _page(
                 "catalog/offline/lesson.html",
                 module=module,
                 text=text,
@@ -92,6 +92,11 @@ def estimated_size(module: Module) -> int:
     )
     languages = max(1, len(module.languages))
     return media + int(text) // (3 * languages) + STYLESHEET_BYTES
+
+
+def _page(template: str, **context) -> str:
+    # Every page of the ZIP is in one folder, beside style.css: a file's name is its link.
+    return render_template(template, root="", link=lambda name: name, **context)
 
 
 def _offline_media(asset: Asset, files: dict[str, Path], store) -> ImageInfo | MediaLink:
