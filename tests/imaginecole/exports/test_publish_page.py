@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from imaginecole.exports import builds
 from tests.conftest import load_content, make_app
 from tests.imaginecole.national_helpers import add_accounts, client_as, copy_test_content, post
 
@@ -66,8 +67,6 @@ def test_other_countries_and_unknown_levels_are_refused(national):
 
 
 def test_a_failed_build_is_shown_on_the_page_without_its_details(national, monkeypatch):
-    from imaginecole.exports import builds
-
     def broken(selection, out, progress=None):
         raise ValueError("/secret/path/of/the/server")
 
@@ -82,3 +81,21 @@ def test_a_failed_build_is_shown_on_the_page_without_its_details(national, monke
     assert "An unexpected error stopped the build" in page
     assert "/secret/path" not in page
     assert "imaginecole-zz.zim</a>" not in page
+
+
+def zim_file(app, name: str):
+    """The path of a ZIM file offered on the page (its folder made)."""
+    with app.app_context():
+        folder = builds.exports_folder("zz")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
+@pytest.mark.parametrize(
+    "lang, size", [("fr", "1\u202f234,6 Mo"), ("en", "1,234.6 MB"), ("ar", "1,234.6 م.ب")]
+)
+def test_a_zim_size_is_written_in_the_readers_number_format(national, lang, size):
+    with zim_file(national, "imaginecole-zz.zim").open("wb") as built:
+        built.truncate(1_234_567_890)  # sparse: a large file that takes no disk space
+    page = client_as(national, "editor-zz").get(PAGE.format(lang=lang)).get_data(as_text=True)
+    assert f"imaginecole-zz.zim</a> ({size})" in page
