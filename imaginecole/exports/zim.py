@@ -63,7 +63,7 @@ def libzim_writer() -> ModuleType:
     try:
         import libzim.writer
     except ImportError:  # the optional extra is not installed
-        raise ExportError(MISSING_LIBRARY) from None
+        raise ExportError(MISSING_LIBRARY, code="no_library") from None
     return libzim.writer
 
 
@@ -140,14 +140,18 @@ def export_zim(selection: Selection, out: Path, progress: Progress | None = None
     page_item, searched_page_item = item_classes(writer)
     out = Path(out)
     if out.is_dir():
-        raise ExportError(f"{out} is a folder: give the name of the ZIM file to write.")
+        raise ExportError(
+            f"{out} is a folder: give the name of the ZIM file to write.", code="write"
+        )
     if not out.parent.is_dir():
-        raise ExportError(f"The folder {out.parent} does not exist: create it first.")
+        raise ExportError(f"The folder {out.parent} does not exist: create it first.", code="write")
     partial = out.with_name(f".{out.name}.partial")
     try:
         partial.touch()
     except OSError as error:
-        raise ExportError(f"Cannot write in {out.parent}: {error.strerror}.") from None
+        raise ExportError(
+            f"Cannot write in {out.parent}: {error.strerror}.", code="write"
+        ) from None
     entries = 0
     try:
         partial.unlink()
@@ -168,7 +172,7 @@ def export_zim(selection: Selection, out: Path, progress: Progress | None = None
         partial.unlink(missing_ok=True)
         if isinstance(error, (OSError, RuntimeError)) and not isinstance(error, TemplateError):
             raise ExportError(
-                f"The ZIM file could not be written: {error}. Nothing was left."
+                f"The ZIM file could not be written: {error}. Nothing was left.", code="write"
             ) from None
         raise
     return ZimReport(entries=entries, size=out.stat().st_size)

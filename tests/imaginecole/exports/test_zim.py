@@ -117,9 +117,10 @@ def test_a_missing_library_is_explained(exercises_app, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "libzim.writer", None)  # as if it were not installed
     with (
         exercises_app.app_context(),
-        pytest.raises(ExportError, match=r"imaginecole\[zim\]"),
+        pytest.raises(ExportError, match=r"imaginecole\[zim\]") as raised,
     ):
         export_zim(choose("zz"), tmp_path / "zz.zim")
+    assert raised.value.code == "no_library"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -128,8 +129,9 @@ def test_a_failed_write_leaves_no_file(exercises_app, tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(zim, "illustration", broken)
-    with exercises_app.app_context(), pytest.raises(ExportError, match="No space left"):
+    with exercises_app.app_context(), pytest.raises(ExportError, match="No space left") as raised:
         export_zim(choose("zz"), tmp_path / "zz.zim")
+    assert raised.value.code == "write"
     assert list(tmp_path.iterdir()) == []
 
 
