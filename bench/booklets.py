@@ -38,11 +38,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
-    CORPUS_COURSES,
     DEFAULT_CORPUS,
     REPO_ROOT,
     clean_environment,
     console_script,
+    load_corpus,
     log,
     print_machine,
     remove_unless_kept,
@@ -139,21 +139,6 @@ def set_up_sample(national: Path) -> list[str]:
     """Load the sample content; return the countries that have modules (France has none)."""
     run(["content", "load", str(SAMPLE_CONTENT)], national, national)
     return sorted(p.parent.name for p in SAMPLE_CONTENT.glob("*/modules") if any(p.iterdir()))
-
-
-def set_up_corpus(national: Path, corpus: Path, notes: list[str]) -> list[str]:
-    run(["content", "load", str(SAMPLE_CONTENT), "--country", "fr"], national, national)
-    for folder, level, subject, licence in CORPUS_COURSES:
-        directory = corpus / folder
-        if not directory.is_dir():
-            notes.append(f"corpus: {folder} not found, left out")
-            continue
-        arguments = ["content", "import-course", str(directory), "--country", "fr"]
-        arguments += ["--level", level, "--subject", subject, "--licence", licence]
-        lines, seconds, _peak = run(arguments, national, national)
-        summary = next((line for line in lines if line.startswith("Modules:")), "")
-        log(f"  {folder}: import-course {seconds:.1f} s. {summary}")
-    return ["fr"]
 
 
 def module_count(lines: list[str]) -> int:
@@ -268,7 +253,8 @@ def main(argv: list[str] | None = None) -> None:
                 national = root / "corpus-national"
                 national.mkdir()
                 log("corpus: loading (content load, import-course)")
-                countries = set_up_corpus(national, args.corpus_dir, report.notes)
+                load_corpus(national, args.corpus_dir, TIMEOUT, report.notes)
+                countries = ["fr"]
                 if not report.start_s:
                     measure_start(national, report)
                 measure("corpus", national, root, countries, report)

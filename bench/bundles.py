@@ -66,19 +66,18 @@ from common import (  # noqa: E402
     DEFAULT_CORPUS,
     REPO_ROOT,
     at_least_one,
-    clean_environment,
-    console_script,
+    load_corpus,
     log,
     open_app,
     print_machine,
     remove_unless_kept,
+    run_cli,
     this_machine,
     write_json,
 )
 
 sys.path.insert(0, str(REPO_ROOT))  # run as a script from anywhere
 
-FRANCE_CONTENT = REPO_ROOT / "content"
 TEST_CURRICULUM = REPO_ROOT / "tests" / "data" / "content" / "zz" / "curriculum.toml"
 MB = 1_000_000
 GB = 1_000_000_000
@@ -239,25 +238,6 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 3) if a and b else None
 
 
-def run_cli(arguments: list[str], data_dir: Path, timeout: float) -> tuple[int, list[str], float]:
-    """Run ``imaginecole ARGUMENTS`` on ``data_dir``; return exit code, output lines, seconds."""
-    started = time.perf_counter()
-    try:
-        done = subprocess.run(
-            [console_script(), *arguments],
-            cwd=data_dir,
-            env=clean_environment(data_dir),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return -1, [f"stopped after {timeout:.0f} s"], time.perf_counter() - started
-    lines = (done.stdout + done.stderr).splitlines()
-    return done.returncode, lines, time.perf_counter() - started
-
-
 def tree_size(paths: list[Path]) -> tuple[int, int, int]:
     """Return (files, apparent bytes, allocated bytes) of every regular file under ``paths``."""
     files = apparent = allocated = 0
@@ -329,31 +309,8 @@ def human(nbytes: int | None) -> str:
 def set_up_corpus(national: Path, corpus: Path, data: DataSet, timeout: float) -> None:
     """Load the France curriculum, then import the four course sites, with the real commands."""
     started = time.perf_counter()
-    code, lines, seconds = run_cli(
-        ["content", "load", str(FRANCE_CONTENT), "--country", "fr"], national, timeout
-    )
-    if code != 0:
-        raise RuntimeError("`content load --country fr` failed:\n" + "\n".join(lines[-10:]))
-    log(f"  content load --country fr: {seconds:.1f} s")
-    for folder, level, subject, licence in CORPUS_COURSES:
-        directory = corpus / folder
-        if not directory.is_dir():
-            data.notes.append(f"{folder}: not found, left out")
-            continue
-        arguments = ["content", "import-course", str(directory), "--country", "fr"]
-        arguments += ["--level", level, "--subject", subject, "--licence", licence]
-        code, lines, seconds = run_cli(arguments, national, timeout)
-        summary = next((line for line in lines if line.startswith("Modules:")), "")
-        skipped = sum(line.lstrip().startswith("skipped:") for line in lines)
-        note = f"{folder}: import-course {seconds:.1f} s. {summary}"
-        if skipped:
-            note += f" ({skipped} files or links skipped by import-course)"
-        if code != 0:
-            note += f" Exit code {code}: {lines[-1] if lines else ''}"
-        data.notes.append(note)
-        log(f"  {note}")
+    folders = load_corpus(national, corpus, timeout, data.notes)
     data.source.load_s = round(time.perf_counter() - started, 1)
-    folders = [corpus / folder for folder, *_ in CORPUS_COURSES if (corpus / folder).is_dir()]
     data.source.files, data.source.bytes, data.source.disk_bytes = tree_size(folders)
 
 

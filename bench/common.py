@@ -1,7 +1,8 @@
 """Pieces shared by the benchmarks in this folder: the app's environment, a server on 127.0.0.1
 and clients to load it, percentiles, the machine line, JSON figures and temporary folders.
 
-Imported by ``bench/serve.py``, ``bench/search.py`` and ``bench/bundles.py``; not run itself.
+Imported by the benchmarks of this folder (``bench/serve.py``, ``bench/bundles.py`` …); not run
+itself.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = (REPO_ROOT.parent / "shared" / "corpus").resolve()
+FRANCE_CONTENT = REPO_ROOT / "content"  # the France curriculum the corpus courses go into
 CORPUS_COURSES = (  # (folder, level, subject, licence), as given to `content import-course`
     ("glassus-nsi/snt", "2nde", "snt", "CC-BY-SA-4.0"),
     ("glassus-nsi/premiere_nsi", "1re", "nsi", "CC-BY-SA-4.0"),
@@ -113,6 +115,60 @@ def console_script() -> str:
     if not found:
         sys.exit("The `imaginecole` command is not installed: run with .venv/bin/python.")
     return found
+
+
+def run_cli(arguments: list[str], data_dir: Path, timeout: float) -> tuple[int, list[str], float]:
+    """Run ``imaginecole ARGUMENTS`` on ``data_dir``; return exit code, output lines, seconds."""
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(
+            [console_script(), *arguments],
+            cwd=data_dir,
+            env=clean_environment(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return -1, [f"stopped after {timeout:.0f} s"], time.perf_counter() - started
+    lines = (done.stdout + done.stderr).splitlines()
+    return done.returncode, lines, time.perf_counter() - started
+
+
+def load_corpus(data_dir: Path, corpus: Path, timeout: float, notes: list[str]) -> list[Path]:
+    """Load the real corpus into ``data_dir`` with the real commands; return the folders imported.
+
+    The France curriculum of ``content/`` first, then the four course sites of ``corpus``
+    through ``content import-course``; what each import did (or that a folder is missing) is
+    added to ``notes``.
+    """
+    code, lines, seconds = run_cli(
+        ["content", "load", str(FRANCE_CONTENT), "--country", "fr"], data_dir, timeout
+    )
+    if code != 0:
+        raise RuntimeError("`content load --country fr` failed:\n" + "\n".join(lines[-10:]))
+    log(f"  content load --country fr: {seconds:.1f} s")
+    imported = []
+    for folder, level, subject, licence in CORPUS_COURSES:
+        directory = corpus / folder
+        if not directory.is_dir():
+            notes.append(f"{folder}: not found, left out")
+            continue
+        arguments = ["content", "import-course", str(directory), "--country", "fr"]
+        arguments += ["--level", level, "--subject", subject, "--licence", licence]
+        code, lines, seconds = run_cli(arguments, data_dir, timeout)
+        summary = next((line for line in lines if line.startswith("Modules:")), "")
+        skipped = sum(line.lstrip().startswith("skipped:") for line in lines)
+        note = f"{folder}: import-course {seconds:.1f} s. {summary}"
+        if skipped:
+            note += f" ({skipped} files or links skipped by import-course)"
+        if code != 0:
+            note += f" Exit code {code}: {lines[-1] if lines else ''}"
+        notes.append(note)
+        log(f"  {note}")
+        imported.append(directory)
+    return imported
 
 
 # ----------------------------------------------------------------------------- server

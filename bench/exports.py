@@ -35,10 +35,12 @@ import bundles as bundle_bench  # noqa: E402
 from common import (  # noqa: E402
     DEFAULT_CORPUS,
     REPO_ROOT,
+    load_corpus,
     log,
     open_app,
     print_machine,
     remove_unless_kept,
+    run_cli,
     this_machine,
     write_json,
 )
@@ -180,7 +182,7 @@ def main() -> None:
     try:
         log("Sample content (content/):")
         app, data_dir = national(work, "sample")
-        code, lines, seconds = bundle_bench.run_cli(
+        code, lines, seconds = run_cli(
             ["content", "load", str(REPO_ROOT / "content")], data_dir, args.timeout
         )
         if code != 0:
@@ -195,9 +197,7 @@ def main() -> None:
         else:
             log("Real corpus:")
             app, data_dir = national(work, "corpus")
-            data = bundle_bench.DataSet("corpus", "fr", bundle_bench.Source("corpus"))
-            bundle_bench.set_up_corpus(data_dir, args.corpus, data, args.timeout)
-            run.notes += data.notes
+            load_corpus(data_dir, args.corpus, args.timeout, run.notes)
             run.exports += measure(app, "corpus", work)
             bundle_bench.close_app(app)
         report(run)

@@ -4,7 +4,9 @@ One file per country and one per level, in ``SHARED_DIR/exports/<country>/``. A 
 in a thread of the worker that was asked and holds a named lock for its file, which every
 worker (and, on PostgreSQL, every host) sees: the page says "being built" while it is held,
 and a worker that dies lets go of it. ``export_zim`` writes under a temporary name and
-renames, so a listed file is always complete; a failure leaves a ``.failed`` note beside it.
+renames, so a listed file is always complete; a failure leaves a ``.failed`` note beside it,
+which holds the code of its reason: the page says the reason in its reader's language, and the
+server's log has the details.
 """
 
 from __future__ import annotations
@@ -16,17 +18,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, current_app
+from flask_babel import lazy_gettext as _l
 
 from imaginecole.curriculum.models import Country, Level
 from imaginecole.datadir import data_path, shared_path
 from imaginecole.exports.selection import ExportError, choose
-from imaginecole.exports.zim import export_zim
+from imaginecole.exports.zim import INSTALL_LIBRARY, export_zim
 from imaginecole.extensions import db
 from imaginecole.locks import LockHeld, named_lock
 
 log = logging.getLogger(__name__)
-# What the page says of an error it cannot explain; the details go to the server's log only.
-UNEXPECTED = "An unexpected error stopped the build; the server's log has the details."
+# Why a build failed, by the code its ``.failed`` note holds (ExportError.code, or
+# "unexpected"); a code this list lacks (a note from an older version) is said as "export".
+FAILURES = {
+    "nothing": _l("There is no published module to put in this file."),
+    "write": _l(
+        "The file could not be written on the server's disk; the server's log has the details."
+    ),
+    "no_library": _l(
+        "This server cannot write ZIM files: the libzim library is missing. The server's "
+        "administrator installs it with %(command)s.",
+        command=INSTALL_LIBRARY,
+    ),
+    "export": _l("The file could not be built; the server's log has the details."),
+    "unexpected": _l("An unexpected error stopped the build; the server's log has the details."),
+}
 
 
 class ExportBusy(Exception):
@@ -41,7 +57,12 @@ class ZimOffer:
     level: Level | None
     path: Path
     building: bool
-    failure: str  # why the last build failed, in English; "" when it did not
+    failure: str  # the code of why the last build failed (FAILURES); "" when it did not
+
+    @property
+    def reason(self) -> str:
+        """Say why the last build failed, in the reader's language."""
+        return str(FAILURES.get(self.failure, FAILURES["export"]))
 
     @property
     def name(self) -> str:
@@ -84,7 +105,7 @@ def _offer(country: str, level: Level | None) -> ZimOffer:
         level=level,
         path=path,
         building=_is_building(path),
-        failure=failed.read_text(encoding="utf-8") if failed.exists() else "",
+        failure=failed.read_text(encoding="utf-8").strip() if failed.exists() else "",
     )
 
 
@@ -136,10 +157,11 @@ def run_zim_build(
                 try:
                     export_zim(choose(country, (level,) if level else ()), path)
                 except ExportError as error:
-                    _note_failure(path, error)
+                    log.warning("The ZIM file %s could not be built: %s", path.name, error)
+                    _note_failure(path, error.code)
                 except Exception:
                     log.exception("The ZIM file %s could not be built", path.name)
-                    _note_failure(path, UNEXPECTED)
+                    _note_failure(path, "unexpected")
         except LockHeld:
             pass  # another worker is building it
         finally:
@@ -148,6 +170,6 @@ def run_zim_build(
             db.session.remove()
 
 
-def _note_failure(path: Path, error: Exception | str) -> None:
+def _note_failure(path: Path, code: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.with_name(path.name + ".failed").write_text(str(error), encoding="utf-8")
+    path.with_name(path.name + ".failed").write_text(code, encoding="utf-8")

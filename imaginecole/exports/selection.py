@@ -17,7 +17,16 @@ from sync.course.chapters import natural_key
 
 
 class ExportError(Exception):
-    """An export cannot be made; the message says why, for the person who asked."""
+    """An export cannot be made; the message says why, for the person who asked.
+
+    ``code`` names the reason for a page, which says it in its reader's language: "nothing"
+    (no module to export), "write" (the file cannot be written), "no_library" (libzim is not
+    installed) or "export" (any other).
+    """
+
+    def __init__(self, message: str, code: str = "export"):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -125,7 +134,8 @@ def choose(
     if not modules:
         raise ExportError(
             f"No published module of {found.code} matches this choice"
-            f"{_described(levels, subjects, language)}: there is nothing to export."
+            f"{_described(levels, subjects, language)}: there is nothing to export.",
+            code="nothing",
         )
     modules.sort(key=lambda module: natural_key(module.uid))
     return Selection(

@@ -9,11 +9,14 @@ newer, and Windows (x86-64), but none for 32-bit ARM: it is the optional extra `
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 from flask import current_app, g
 from flask_babel import gettext as _
@@ -24,12 +27,6 @@ from imaginecole.exports.pages import Page, Progress, export_pages
 from imaginecole.exports.selection import ExportError, Selection
 from sync.text import fold_accents
 
-try:
-    from libzim.writer import Creator, FileProvider, Hint, IndexData, Item, StringProvider
-except ImportError:  # the extra is not installed: export_zim says how to add it
-    Creator = None
-    Item = IndexData = object
-
 # Xapian keeps "l'évaporation" as one word, which a search for "évaporation" misses: the text
 # it indexes has a space after each French elision. libzim folds the accents of a query and
 # of the HTML it indexes itself, but not of the text given to it, so that text is folded here.
@@ -39,10 +36,10 @@ TITLE_CHARS = 30  # the limits of the ZIM metadata specification
 DESCRIPTION_CHARS = 80
 LONG_DESCRIPTION_CHARS = 4000
 ILLUSTRATION_PX = 48
+INSTALL_LIBRARY = "pip install 'imaginecole[zim]'"
 MISSING_LIBRARY = (
-    "Writing a ZIM file needs the libzim library: install it with "
-    "pip install 'imaginecole[zim]' (wheels exist for Linux x86-64 and ARM 64-bit, "
-    "macOS 13 or newer and Windows x86-64)."
+    f"Writing a ZIM file needs the libzim library: install it with {INSTALL_LIBRARY} "
+    "(wheels exist for Linux x86-64 and ARM 64-bit, macOS 13 or newer and Windows x86-64)."
 )
 
 
@@ -53,67 +50,85 @@ class ZimReport:
 
 
 def zim_available() -> bool:
-    return Creator is not None
+    return importlib.util.find_spec("libzim") is not None
 
 
-class _PageItem(Item):
-    def __init__(self, page: Page):
-        super().__init__()
-        self.page = page
+def libzim_writer() -> ModuleType:
+    """Return libzim's writer module, or raise ExportError saying how to install it.
 
-    def get_path(self) -> str:
-        return self.page.path
-
-    def get_title(self) -> str:
-        return self.page.title
-
-    def get_mimetype(self) -> str:
-        return self.page.mimetype
-
-    def get_contentprovider(self):
-        if self.page.file is not None:
-            return FileProvider(str(self.page.file))
-        return StringProvider(self.page.content)
-
-    def get_hints(self) -> dict:
-        # Media are already compressed: packing them again costs time for nothing.
-        compress = self.page.mimetype.startswith("text/")
-        return {Hint.FRONT_ARTICLE: self.page.front, Hint.COMPRESS: compress}
+    libzim is imported here, when a ZIM file is written, and not with this module: every web
+    worker imports this module, and one that never writes a ZIM file should not load libzim
+    (4.5 MB a process).
+    """
+    try:
+        import libzim.writer
+    except ImportError:  # the optional extra is not installed
+        raise ExportError(MISSING_LIBRARY, code="no_library") from None
+    return libzim.writer
 
 
-class _SearchedPageItem(_PageItem):
-    """A lesson or module: the full-text index gets its words (the other pages are indexed
-    from their HTML by libzim, which an item without ``get_indexdata`` asks for)."""
+@cache
+def item_classes(writer: ModuleType) -> tuple[type, type]:
+    """Return the classes of a page and of a searched page, built on libzim's ``Item``."""
 
-    def get_indexdata(self):
-        return _Words(self.page.title, self.page.search_text)
+    class PageItem(writer.Item):
+        def __init__(self, page: Page):
+            super().__init__()
+            self.page = page
 
+        def get_path(self) -> str:
+            return self.page.path
 
-class _Words(IndexData):
-    """What the full-text index holds of a lesson or module: its words, elisions apart."""
+        def get_title(self) -> str:
+            return self.page.title
 
-    def __init__(self, title: str, text: str):
-        super().__init__()
-        self.title = fold_accents(ELISION.sub(r"\1\2 ", title))
-        self.text = fold_accents(ELISION.sub(r"\1\2 ", text))
+        def get_mimetype(self) -> str:
+            return self.page.mimetype
 
-    def has_indexdata(self) -> bool:
-        return True
+        def get_contentprovider(self):
+            if self.page.file is not None:
+                return writer.FileProvider(str(self.page.file))
+            return writer.StringProvider(self.page.content)
 
-    def get_title(self) -> str:
-        return self.title
+        def get_hints(self) -> dict:
+            # Media are already compressed: packing them again costs time for nothing.
+            compress = self.page.mimetype.startswith("text/")
+            return {writer.Hint.FRONT_ARTICLE: self.page.front, writer.Hint.COMPRESS: compress}
 
-    def get_content(self) -> str:
-        return self.text
+    class SearchedPageItem(PageItem):
+        """A lesson or module: the full-text index gets its words (the other pages are
+        indexed from their HTML by libzim, which an item without ``get_indexdata`` asks for)."""
 
-    def get_keywords(self) -> str:
-        return ""
+        def get_indexdata(self):
+            return Words(self.page.title, self.page.search_text)
 
-    def get_wordcount(self) -> int:
-        return len(self.text.split())
+    class Words(writer.IndexData):
+        """What the full-text index holds of a lesson or module: its words, elisions apart."""
 
-    def get_geoposition(self):
-        return None
+        def __init__(self, title: str, text: str):
+            super().__init__()
+            self.title = fold_accents(ELISION.sub(r"\1\2 ", title))
+            self.text = fold_accents(ELISION.sub(r"\1\2 ", text))
+
+        def has_indexdata(self) -> bool:
+            return True
+
+        def get_title(self) -> str:
+            return self.title
+
+        def get_content(self) -> str:
+            return self.text
+
+        def get_keywords(self) -> str:
+            return ""
+
+        def get_wordcount(self) -> int:
+            return len(self.text.split())
+
+        def get_geoposition(self):
+            return None
+
+    return PageItem, SearchedPageItem
 
 
 def export_zim(selection: Selection, out: Path, progress: Progress | None = None) -> ZimReport:
@@ -121,23 +136,27 @@ def export_zim(selection: Selection, out: Path, progress: Progress | None = None
 
     An existing ``out`` is replaced only once the new file is complete.
     """
-    if Creator is None:
-        raise ExportError(MISSING_LIBRARY)
+    writer = libzim_writer()
+    page_item, searched_page_item = item_classes(writer)
     out = Path(out)
     if out.is_dir():
-        raise ExportError(f"{out} is a folder: give the name of the ZIM file to write.")
+        raise ExportError(
+            f"{out} is a folder: give the name of the ZIM file to write.", code="write"
+        )
     if not out.parent.is_dir():
-        raise ExportError(f"The folder {out.parent} does not exist: create it first.")
+        raise ExportError(f"The folder {out.parent} does not exist: create it first.", code="write")
     partial = out.with_name(f".{out.name}.partial")
     try:
         partial.touch()
     except OSError as error:
-        raise ExportError(f"Cannot write in {out.parent}: {error.strerror}.") from None
+        raise ExportError(
+            f"Cannot write in {out.parent}: {error.strerror}.", code="write"
+        ) from None
     entries = 0
     try:
         partial.unlink()
         metadata = zim_metadata(selection)
-        creator = Creator(str(partial)).config_indexing(True, ISO_639_3[selection.lang])
+        creator = writer.Creator(str(partial)).config_indexing(True, ISO_639_3[selection.lang])
         creator.config_verbose(False)
         with creator:
             creator.set_mainpath("index.html")
@@ -145,7 +164,7 @@ def export_zim(selection: Selection, out: Path, progress: Progress | None = None
             for name, value in metadata.items():
                 creator.add_metadata(name, value)
             for page in export_pages(selection, progress):
-                item = _SearchedPageItem(page) if page.search_text else _PageItem(page)
+                item = searched_page_item(page) if page.search_text else page_item(page)
                 creator.add_item(item)
                 entries += 1
         os.replace(partial, out)
@@ -153,7 +172,7 @@ def export_zim(selection: Selection, out: Path, progress: Progress | None = None
         partial.unlink(missing_ok=True)
         if isinstance(error, (OSError, RuntimeError)) and not isinstance(error, TemplateError):
             raise ExportError(
-                f"The ZIM file could not be written: {error}. Nothing was left."
+                f"The ZIM file could not be written: {error}. Nothing was left.", code="write"
             ) from None
         raise
     return ZimReport(entries=entries, size=out.stat().st_size)

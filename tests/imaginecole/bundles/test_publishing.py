@@ -432,6 +432,38 @@ def test_parts_of_a_split_bundle_are_listed_and_downloaded_separately(server, tm
     assert client.get(f"/en/national/zz/bundles/1/download/{len(parts) + 1}").status_code == 404
 
 
+# ---------------------------------------------------------------------------- sizes
+
+# A size as each language writes it (French groups with a narrow no-break space).
+SIZES = {
+    "fr": "1\u202f234,6 Mo",
+    "en": "1,234.6 MB",
+    "ar": "1,234.6 م.ب",
+}
+
+
+@pytest.mark.parametrize("lang", ["fr", "en", "ar"])
+def test_sizes_are_written_in_the_readers_number_format(server, inline, lang):
+    client = server.client("editor-zz")
+    build(client)
+    [bundle] = server.bundles()
+    with open(bundle.path, "r+b") as grown:
+        grown.truncate(1_234_567_890)  # sparse: a large bundle that takes no disk space
+    page = client.get(f"/{lang}/national/zz/publish").get_data(as_text=True)
+    assert f"zz-main-v1.icb</a> ({SIZES[lang]})" in page
+
+
+def test_the_progress_of_a_build_is_written_in_the_readers_number_format(server, held):
+    client = server.client("editor-zz")
+    build(client)
+    with server.app.app_context():
+        job = db.session.scalar(select(BuildJob))
+        job.bytes_done, job.bytes_total = 1_500_000, 12_345_678
+        db.session.commit()
+    page = client.get("/fr/national/zz/publish").get_data(as_text=True)
+    assert "1,5 Mo écrits sur 12,3 (12 %)" in page
+
+
 # ---------------------------------------------------------------------------- who may do what
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from tests.conftest import load_content
@@ -75,9 +77,7 @@ def test_an_output_folder_that_does_not_exist_is_reported(loaded_runner, folder)
 
 
 def test_a_missing_zim_library_says_how_to_install_it(loaded_runner, folder, monkeypatch):
-    from imaginecole.exports import zim
-
-    monkeypatch.setattr(zim, "Creator", None)
+    monkeypatch.setitem(sys.modules, "libzim.writer", None)  # as if it were not installed
     out = folder / "zz.zim"
     result = loaded_runner.invoke(args=["export", "zim", "--country", "zz", "--out", str(out)])
     assert result.exit_code == 1

@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+import sys
 
 import pytest
 from PIL import Image
 
+from imaginecole.config import PROJECT_ROOT
 from imaginecole.exports import zim
 from imaginecole.exports.selection import ExportError, choose
 from imaginecole.exports.zim import export_zim
@@ -112,9 +114,13 @@ def test_the_same_content_gives_the_same_entries(exercises_app, zim_file, tmp_pa
 
 
 def test_a_missing_library_is_explained(exercises_app, tmp_path, monkeypatch):
-    monkeypatch.setattr(zim, "Creator", None)
-    with exercises_app.app_context(), pytest.raises(ExportError, match=r"imaginecole\[zim\]"):
+    monkeypatch.setitem(sys.modules, "libzim.writer", None)  # as if it were not installed
+    with (
+        exercises_app.app_context(),
+        pytest.raises(ExportError, match=r"imaginecole\[zim\]") as raised,
+    ):
         export_zim(choose("zz"), tmp_path / "zz.zim")
+    assert raised.value.code == "no_library"
     assert list(tmp_path.iterdir()) == []
 
 
@@ -123,6 +129,37 @@ def test_a_failed_write_leaves_no_file(exercises_app, tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(zim, "illustration", broken)
-    with exercises_app.app_context(), pytest.raises(ExportError, match="No space left"):
+    with exercises_app.app_context(), pytest.raises(ExportError, match="No space left") as raised:
         export_zim(choose("zz"), tmp_path / "zz.zim")
+    assert raised.value.code == "write"
     assert list(tmp_path.iterdir()) == []
+
+
+# A web worker that serves the publishing page, ZIM files listed, but writes none.
+WEB_WORKER = """
+import sys
+from pathlib import Path
+
+from tests.conftest import load_content, make_app
+from tests.imaginecole.national_helpers import add_accounts, client_as
+
+app = make_app(Path(sys.argv[1]))
+assert not load_content(app).problems
+add_accounts(app)
+page = client_as(app, "editor-zz").get("/fr/national/zz/publish")
+assert page.status_code == 200 and b'id="zim-files"' in page.data
+print(sorted(name for name in sys.modules if name.split(".")[0] == "libzim"))
+"""
+
+
+def test_a_web_worker_that_writes_no_zim_file_does_not_load_libzim(tmp_path):
+    # In a process of its own: the other tests of this one have loaded libzim.
+    done = subprocess.run(
+        [sys.executable, "-c", WEB_WORKER, str(tmp_path / "data")],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
