@@ -326,6 +326,15 @@ def test_a_mistake_in_an_exercise_is_reported_in_the_editor_s_language(server, t
     assert "the exercise has no question" not in page
 
 
+def test_the_report_writes_the_upload_s_size_in_the_reader_s_number_format(server, tmp_path):
+    client = server.client("editor-zz")
+    upload_id = upload_id_of(send_zip(client, zip_folder(zz_content(tmp_path)), "zz.zip"))
+    page = Page(client.get(f"/fr/national/zz/uploads/{upload_id}").get_data(as_text=True)).text
+    assert "0,1 Mo" in page  # a small ZIP is said to be a tenth of a megabyte at least
+    page = Page(client.get(f"/en/national/zz/uploads/{upload_id}").get_data(as_text=True)).text
+    assert "0.1 MB" in page
+
+
 def test_a_module_of_another_country_or_an_older_version_is_a_problem(server, tmp_path):
     country = zz_content(tmp_path)
     client = server.client("editor-zz")
