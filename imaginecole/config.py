@@ -83,7 +83,9 @@ SETTINGS = (
         "Megabytes of memory (resident, shared pages included) above which a worker process of "
         "`imaginecole serve` is replaced by a fresh one, giving back what it grew by; checked "
         "every 10 seconds; 0 never replaces them. For a box short of memory: a fresh worker "
-        "reads its pages and search index again",
+        "reads its pages and search index again. With several workers on Linux, also set the "
+        "system's net.ipv4.tcp_migrate_req=1, or connections waiting for a replaced worker may "
+        "be reset",
     ),
     Setting(
         "PAGE_CACHE_DIR",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -117,8 +118,14 @@ def start_server(
         *extra_args,
     ]
     with log.open("wb") as out:
+        # A session of its own: stopping it stops the workers too, even one being replaced.
         process = subprocess.Popen(
-            arguments, cwd=data_dir, env=env, stdout=out, stderr=subprocess.STDOUT
+            arguments,
+            cwd=data_dir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=os.name == "posix",
         )
     server = LiveServer(f"http://127.0.0.1:{port}", port, data_dir, log, process)
     deadline = time.monotonic() + start_timeout
@@ -146,6 +153,12 @@ def stop_server(server: LiveServer) -> None:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait(timeout=10)
+    if os.name == "posix":
+        # A worker left behind (its server killed while replacing it) would hold the port.
+        try:
+            os.killpg(server.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @contextmanager

@@ -155,6 +155,26 @@ def test_a_worker_that_dies_is_replaced(tmp_path):
         stop_server(server)
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="finds the worker in /proc")
+def test_a_server_whose_workers_keep_dying_stops_with_an_error(tmp_path):
+    # A service manager starts it again (deploy/systemd: Restart=); a status of 0 would not.
+    data_dir = tmp_path / "data"
+    make_app(data_dir)
+    server = start_server(data_dir, tmp_path / "server.log", ("--workers", "1", "--threads", "1"))
+    try:
+        killed = set()
+        deadline = time.monotonic() + 20
+        while server.process.poll() is None and time.monotonic() < deadline:
+            for worker in set(worker_pids(server.process.pid)) - killed:
+                os.kill(worker, signal.SIGKILL)
+                killed.add(worker)
+            time.sleep(0.05)
+        # granian gives up on a worker that dies again within seconds of being replaced.
+        assert server.process.wait(timeout=20) == 1, server.log_tail()
+    finally:
+        stop_server(server)
+
+
 def worker_pids(parent: int) -> list[int]:
     """Return the processes whose parent is ``parent`` (Linux: read from /proc)."""
     children = []
