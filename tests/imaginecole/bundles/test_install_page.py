@@ -409,3 +409,15 @@ def test_an_admin_of_another_country_cannot_remove_this_ones_content(school, pub
     assert refused.status_code == 403 and "error 403" in refused.get_data(as_text=True)
     assert history(school) == [("zz", "main", 1, None)]
     assert school.test_client().get("/fr/modules/zz-maths-fractions/").status_code == 200
+
+
+def test_bundles_built_here_are_listed_with_sizes_in_the_reader_s_number_format(publisher):
+    add_accounts(publisher.app, [("admin-sizes", "admin", None)])
+    admin = client_as(publisher.app, "admin-sizes")
+    french = (
+        admin.get("/fr/admin/bundles").get_data(as_text=True).split("Construits sur ce serveur")
+    )
+    english = admin.get("/en/admin/bundles").get_data(as_text=True).split("Built on this server")
+    # Three bundles, each a tenth of a megabyte at least, with a decimal comma in French.
+    assert len(re.findall(r"<td>\d+,\d Mo</td>", french[1])) == 3
+    assert len(re.findall(r"<td>\d+\.\d MB</td>", english[1])) == 3
