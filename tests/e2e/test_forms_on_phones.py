@@ -156,6 +156,8 @@ def test_the_teacher_form_fits_a_phone_and_shows_the_title_once(browser, nationa
         page.select_option("#subject", "mathematiques")
         page.locator("input[name=licence]").first.check()
         page.locator("button[value=preview]").click()
+        # The preview is a new page: read its headings once it has come.
+        page.locator("section.preview article").wait_for()
         headings = page.locator("section.preview article").locator("h1, h2").all_inner_texts()
         assert [text.strip() for text in headings] == ["Le baobab"], headings
         assert_fits(page, path + " (preview)")
