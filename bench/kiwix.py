@@ -49,12 +49,11 @@ from common import (  # noqa: E402
     DEFAULT_CORPUS,
     REPO_ROOT,
     Server,
-    app_environment,
-    console_script,
     get,
     log,
     open_app,
     rollup_kb,
+    run_cli,
 )
 
 HARNESS = REPO_ROOT.parent / "shared" / "peers" / "kiwix"
@@ -128,16 +127,8 @@ def set_up_school(work: Path, made: dict, timeout: float) -> Path:
 
 
 def import_bundle(data_dir: Path, bundle: Path, timeout: float) -> tuple[int, list[str]]:
-    done = subprocess.run(
-        [console_script(), "bundle", "import", str(bundle)],
-        cwd=data_dir,
-        env=app_environment(data_dir),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    return done.returncode, (done.stdout + done.stderr).splitlines()
+    code, lines, _seconds = run_cli(["bundle", "import", str(bundle)], data_dir, timeout)
+    return code, lines
 
 
 def lesson_paths(school_dir: Path) -> list[str]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,13 +29,13 @@ from pathlib import Path
 # Run as `python bench/serve.py`: bench/common.py, beside this script, must be importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (  # noqa: E402
+    CORPUS_COURSES,
     DEFAULT_CORPUS,
     REPO_ROOT,
     Server,
     add_server_options,
-    app_environment,
-    console_script,
     get,
+    load_corpus,
     log,
     percentile_ms,
     print_machine,
@@ -50,35 +49,6 @@ DEFAULT_CONTENT = REPO_ROOT / "content"
 DEFAULT_LEVELS = (1, 20, 85)
 START_TIMEOUT = 30.0  # seconds for the server to answer
 REQUEST_TIMEOUT = 10.0  # seconds for a single request outside the load
-
-# Course sites of the real corpus: (folder, level, subject, licence, author, credit line).
-CORPUS_COURSES = (
-    ("glassus-nsi/snt", "2nde", "snt", "CC-BY-SA-4.0", "Gilles Lassus", "Gilles Lassus, CC BY-SA"),
-    (
-        "glassus-nsi/premiere_nsi",
-        "1re",
-        "nsi",
-        "CC-BY-SA-4.0",
-        "Gilles Lassus",
-        "Gilles Lassus, CC BY-SA",
-    ),
-    (
-        "glassus-nsi/terminale_nsi",
-        "Tle",
-        "nsi",
-        "CC-BY-SA-4.0",
-        "Gilles Lassus",
-        "Gilles Lassus, CC BY-SA",
-    ),
-    (
-        "roche-nsi-terminale",
-        "Tle",
-        "nsi",
-        "CC0-1.0",
-        "David Roche",
-        "Manuel NSI Terminale, David Roche et contributeurs, CC0",
-    ),
-)
 
 
 @dataclass
@@ -155,74 +125,6 @@ def load_content(data_dir: Path, content: Path) -> dict:
         + (f" ({problems} problems: those modules were left out)" if problems else "")
     )
     return {"modules": report.modules_added, "lessons": report.lessons_loaded, "problems": problems}
-
-
-def import_corpus(data_dir: Path, corpus: Path, timeout: float) -> tuple[list[str], int]:
-    """Import the real course corpus with `imaginecole content import-course`, if it works.
-
-    Any failure is reported and skipped: the benchmark then runs on what was loaded. Returns
-    the notes and how many course sites were imported.
-    """
-    notes = []
-    imported = 0
-    if not corpus.is_dir():
-        return [f"corpus not found at {corpus}: skipped"], 0
-    deadline = time.monotonic() + timeout
-    for folder, level, subject, licence, author, credit in CORPUS_COURSES:
-        directory = corpus / folder
-        if not directory.is_dir():
-            notes.append(f"{folder}: not found, skipped")
-            continue
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            notes.append(f"{folder}: not imported, the corpus time limit ({timeout:.0f} s) ran out")
-            continue
-        command = [
-            console_script(),
-            "content",
-            "import-course",
-            str(directory),
-            "--country",
-            "fr",
-            "--level",
-            level,
-            "--subject",
-            subject,
-            "--licence",
-            licence,
-            "--author",
-            author,
-            "--attribution",
-            credit,
-        ]
-        started = time.monotonic()
-        try:
-            done = subprocess.run(
-                command,
-                cwd=data_dir,
-                env=app_environment(data_dir),
-                capture_output=True,
-                text=True,
-                timeout=remaining,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            notes.append(f"{folder}: import stopped after {remaining:.0f} s")
-            continue
-        output = (done.stdout + done.stderr).strip().splitlines()
-        summary = next((line for line in output if line.startswith("Modules:")), "")
-        tail = output[-1] if output else ""
-        took = time.monotonic() - started
-        if done.returncode == 0:
-            imported += 1
-            notes.append(f"{folder}: imported in {took:.1f} s. {summary}")
-        else:
-            notes.append(
-                f"{folder}: import-course exited with {done.returncode} after {took:.1f} s"
-                + (f". {summary}" if summary else "")
-                + (f" Last line: {tail}" if tail and tail != summary else "")
-            )
-    return notes, imported
 
 
 def pick_pages(data_dir: Path, lang: str) -> tuple[list[Page], dict]:
@@ -372,8 +274,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--corpus",
         action="store_true",
-        help="also import the real course corpus with `imaginecole content import-course` "
-        "(needs the country fr in --content); skipped with a note if that fails",
+        help="also load the France curriculum and import the real course corpus with "
+        "`imaginecole content import-course`, as every benchmark loads it",
     )
     parser.add_argument(
         "--corpus-dir",
@@ -385,7 +287,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--corpus-timeout",
         type=float,
         default=900.0,
-        help="time limit in seconds for the whole corpus import (default: %(default)s)",
+        help="time limit in seconds for each command of the corpus import (default: %(default)s)",
     )
     parser.add_argument(
         "--clients",
@@ -457,10 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         load_content(data_dir, args.content)
         if args.corpus:
-            notes, imported = import_corpus(data_dir, args.corpus_dir, args.corpus_timeout)
-            for note in notes:
-                log(f"  corpus: {note}")
-            run.corpus += f" ({imported} of {len(CORPUS_COURSES)} course sites imported)"
+            notes: list[str] = []
+            imported = load_corpus(data_dir, args.corpus_dir, args.corpus_timeout, notes)
+            run.corpus += f" ({len(imported)} of {len(CORPUS_COURSES)} course sites imported)"
         pages, run.loaded = pick_pages(data_dir, args.lang)
         if args.pages:
             pages = [Page(f"page{i + 1}", path) for i, path in enumerate(args.pages)]
