@@ -180,7 +180,6 @@ def granian_options(how: ServerPlan) -> dict:
     return {
         "address": how.host,
         "port": how.port,
-        "interface": "wsgi",
         "workers": how.workers,
         # The threads that run Python; granian's own threads read and write HTTP.
         "blocking_threads": how.threads,
@@ -202,8 +201,7 @@ def _run_granian(app: Flask, how: ServerPlan) -> None:
     from granian.constants import Interfaces
     from granian.server import Server
 
-    options = granian_options(how)
-    options["interface"] = Interfaces(options["interface"])
+    options = {**granian_options(how), "interface": Interfaces.WSGI}
     if sys.platform == "linux":
         # Workers forked from this process, which has loaded the app, share its memory
         # instead of each importing the app again. (Python 3.14 no longer forks by default.)

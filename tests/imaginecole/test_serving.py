@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,7 +17,7 @@ import pytest
 from imaginecole import serving
 from imaginecole.serving import MAX_DEFAULT_WORKERS, plan
 from tests.conftest import TEST_CONTENT, load_content, make_app
-from tests.live_server import start_server, stop_server
+from tests.live_server import LiveServer, start_server, stop_server
 
 
 def test_workers_default_to_one_per_cpu_within_a_limit(tmp_path, monkeypatch):
@@ -137,49 +138,49 @@ def test_workers_above_the_memory_bound_are_replaced_without_a_failed_answer(tmp
         stop_server(server)
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="finds the worker in /proc")
-def test_a_worker_that_dies_is_replaced(tmp_path):
+@pytest.fixture
+def one_worker(tmp_path) -> Iterator[LiveServer]:
+    """``imaginecole serve`` with one worker process, on an empty database."""
     data_dir = tmp_path / "data"
     make_app(data_dir)
     server = start_server(data_dir, tmp_path / "server.log", ("--workers", "1", "--threads", "1"))
-    try:
-        assert search_total(server.port, "fractions") == 0
-        [worker] = worker_pids(server.process.pid)
-        os.kill(worker, signal.SIGKILL)  # as the system's out-of-memory killer does
-        # Each worker listens on the port itself: with one worker, connections are refused
-        # until its replacement has started.
-        deadline = time.monotonic() + 30
-        total = None
-        while total is None and time.monotonic() < deadline:
-            try:
-                total = search_total(server.port, "fractions")
-            except OSError:
-                time.sleep(0.2)
-        assert total == 0, server.log_tail()
-        assert worker not in worker_pids(server.process.pid)
-        assert server.process.poll() is None, server.log_tail()
-    finally:
-        stop_server(server)
+    yield server
+    stop_server(server)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="finds the worker in /proc")
-def test_a_server_whose_workers_keep_dying_stops_with_an_error(tmp_path):
+def test_a_worker_that_dies_is_replaced(one_worker):
+    server = one_worker
+    assert search_total(server.port, "fractions") == 0
+    [worker] = worker_pids(server.process.pid)
+    os.kill(worker, signal.SIGKILL)  # as the system's out-of-memory killer does
+    # Each worker listens on the port itself: with one worker, connections are refused
+    # until its replacement has started.
+    deadline = time.monotonic() + 30
+    total = None
+    while total is None and time.monotonic() < deadline:
+        try:
+            total = search_total(server.port, "fractions")
+        except OSError:
+            time.sleep(0.2)
+    assert total == 0, server.log_tail()
+    assert worker not in worker_pids(server.process.pid)
+    assert server.process.poll() is None, server.log_tail()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="finds the worker in /proc")
+def test_a_server_whose_workers_keep_dying_stops_with_an_error(one_worker):
     # A service manager starts it again (deploy/systemd: Restart=); a status of 0 would not.
-    data_dir = tmp_path / "data"
-    make_app(data_dir)
-    server = start_server(data_dir, tmp_path / "server.log", ("--workers", "1", "--threads", "1"))
-    try:
-        killed = set()
-        deadline = time.monotonic() + 20
-        while server.process.poll() is None and time.monotonic() < deadline:
-            for worker in set(worker_pids(server.process.pid)) - killed:
-                os.kill(worker, signal.SIGKILL)
-                killed.add(worker)
-            time.sleep(0.05)
-        # granian gives up on a worker that dies again within seconds of being replaced.
-        assert server.process.wait(timeout=20) == 1, server.log_tail()
-    finally:
-        stop_server(server)
+    server = one_worker
+    killed = set()
+    deadline = time.monotonic() + 20
+    while server.process.poll() is None and time.monotonic() < deadline:
+        for worker in set(worker_pids(server.process.pid)) - killed:
+            os.kill(worker, signal.SIGKILL)
+            killed.add(worker)
+        time.sleep(0.05)
+    # granian gives up on a worker that dies again within seconds of being replaced.
+    assert server.process.wait(timeout=20) == 1, server.log_tail()
 
 
 def worker_pids(parent: int) -> list[int]:
